@@ -1,0 +1,293 @@
+/*!
+The actions an administrator or tcpd asks for: connect, allow, block, delist, import.
+
+This is where the store, the deny lists and the policy meet. Each list change is one
+database transaction that also updates every enabled deny list; if a deny list
+cannot be updated the transaction is rolled back, so the database never claims a
+block that the deny file does not have (and the command fails with exit 2).
+*/
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::block::{self, DenyList};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ip::ClientIp;
+use crate::policy::{self, Evidence, Verdict};
+use crate::store::{IpRecord, Listing, SqliteStore, Store, legacy_files};
+
+/// Key in `sentry_meta` marking that the one-file-per-address tree was imported.
+const LEGACY_IMPORT_KEY: &str = "legacy_files_imported_at";
+
+/// How long a command waits on a lock held by another sentry process.
+#[derive(Debug, Clone, Copy)]
+pub enum Patience {
+    /// `--connect` runs while a user waits for the login prompt: give up after about a second.
+    Login,
+    /// Interactive and scheduled commands can wait longer.
+    Admin,
+}
+
+impl Patience {
+    fn wait(self) -> Duration {
+        match self {
+            Patience::Login => Duration::from_millis(1000),
+            Patience::Admin => Duration::from_secs(10),
+        }
+    }
+}
+
+/// An opened sentry: configuration, database and deny lists, at one moment in time.
+pub struct Sentry {
+    pub config: Config,
+    pub store: SqliteStore,
+    lists: Vec<Box<dyn DenyList>>,
+    unavailable: Vec<String>,
+    now: i64,
+    verbose: bool,
+}
+
+impl Sentry {
+    /// Creates the root directory if needed, opens the database and the deny lists,
+    /// and imports an old one-file-per-address tree the first time one is found.
+    pub fn open(config: Config, patience: Patience, now: i64, verbose: bool) -> Result<Sentry> {
+        ensure_root(&config.root)?;
+        let (store, _opened) = SqliteStore::open(&config.database_path(), patience.wait())?;
+        let (lists, unavailable) = block::enabled(&config, patience.wait());
+        let mut sentry = Sentry {
+            config,
+            store,
+            lists,
+            unavailable,
+            now,
+            verbose,
+        };
+        if legacy_files::present(&sentry.config.root) {
+            sentry.import_legacy_files(true)?;
+        }
+        Ok(sentry)
+    }
+
+    fn say(&self, message: impl FnOnce() -> String) {
+        if self.verbose {
+            eprintln!("{}", message());
+        }
+    }
+
+    /// Counts a connection and decides what it means. Allowed and blocked addresses stop at
+    /// the counter (the cheap path); an expired block is lifted on the way.
+    pub fn connect(&mut self, ip: ClientIp) -> Result<IpRecord> {
+        let mut record = self.store.record_connection(ip)?;
+        self.say(|| format!("{:4} connections from {ip}", record.seen));
+        if record.allow > 0 {
+            self.say(|| format!("{ip} is allowed"));
+            return Ok(record);
+        }
+        if record.block > 0 {
+            if !policy::block_expired(record.block, self.now, self.config.expire_block_days) {
+                self.say(|| format!("{ip} is blocked"));
+                return Ok(record);
+            }
+            self.say(|| {
+                format!(
+                    "{ip}: block is older than {} days, lifting it",
+                    self.config.expire_block_days
+                )
+            });
+            record = self.change(ip, Listing::Unlisted)?;
+        }
+        if record.seen < i64::from(self.config.inspect_after) {
+            return Ok(record);
+        }
+        match policy::decide(&self.inspect(ip)?) {
+            Verdict::Allow => self.change(ip, Listing::Allowed { since: self.now }),
+            Verdict::Block if self.config.is_never_blocked(ip) => {
+                self.say(|| format!("{ip} is on the never-block list; not blocking"));
+                Ok(record)
+            }
+            Verdict::Block => self.change(ip, Listing::Blocked { since: self.now }),
+            Verdict::Undecided => Ok(record),
+        }
+    }
+
+    /// The evidence the service logs hold about `ip`. Log reading arrives with the
+    /// log-intelligence work; until then there is none, so nothing is decided automatically.
+    fn inspect(&mut self, ip: ClientIp) -> Result<Evidence> {
+        self.say(|| format!("{ip}: no log sources are configured in this version"));
+        Ok(Evidence::default())
+    }
+
+    /// Allows the address from now on and takes it off every deny list.
+    pub fn allow(&mut self, ip: ClientIp) -> Result<IpRecord> {
+        self.change(ip, Listing::Allowed { since: self.now })
+    }
+
+    /// Blocks the address and adds it to every enabled deny list. Addresses on the
+    /// never-block list are refused unless `force` is set.
+    pub fn block(&mut self, ip: ClientIp, force: bool) -> Result<IpRecord> {
+        if self.config.is_never_blocked(ip) && !force {
+            return Err(Error::Input(format!(
+                "{ip} is on the never-block list (loopback, or `never_block` in the config); \
+                 refusing to block it. Use --force if you really mean it."
+            )));
+        }
+        self.change(ip, Listing::Blocked { since: self.now })
+    }
+
+    /// Takes the address off both lists and every deny list.
+    pub fn delist(&mut self, ip: ClientIp) -> Result<IpRecord> {
+        self.change(ip, Listing::Unlisted)
+    }
+
+    /// One listing change: the database row and every deny list, all or nothing.
+    fn change(&mut self, ip: ClientIp, listing: Listing) -> Result<IpRecord> {
+        let lists = &mut self.lists;
+        let mut apply = || -> Result<()> {
+            for list in lists.iter_mut() {
+                match listing {
+                    Listing::Blocked { .. } => list.add(&[ip])?,
+                    _ => list.remove(&[ip])?,
+                }
+            }
+            Ok(())
+        };
+        let record = self.store.set_listing(ip, listing, &mut apply)?;
+        let what = match listing {
+            Listing::Allowed { .. } => "allowed",
+            Listing::Blocked { .. } => "blocked",
+            Listing::Unlisted => "delisted",
+        };
+        self.say(|| format!("{ip} {what}"));
+        if matches!(listing, Listing::Blocked { .. }) && !self.unavailable.is_empty() {
+            // Say it even without -v: the admin believes these firewalls are being fed.
+            eprintln!(
+                "sentry: warning: backend(s) {} are configured but not available in this version; \
+                 {ip} was added to: {}",
+                self.unavailable.join(", "),
+                self.list_names()
+            );
+        }
+        Ok(record)
+    }
+
+    fn list_names(&self) -> String {
+        let names: Vec<&str> = self.lists.iter().map(|l| l.name()).collect();
+        if names.is_empty() {
+            "no deny list".into()
+        } else {
+            names.join(", ")
+        }
+    }
+
+    /// Imports the one-file-per-address tree under the root. Automatically (`once`) this
+    /// happens only the first time; `sentry import` merges whatever is there.
+    /// The files are removed only after the records were committed.
+    pub fn import_legacy_files(&mut self, once: bool) -> Result<usize> {
+        let root = self.config.root.clone();
+        let tree = legacy_files::read(&root)?;
+        for path in &tree.skipped {
+            eprintln!(
+                "sentry: import: skipped {} (not an address file)",
+                path.display()
+            );
+        }
+        if once {
+            if !self
+                .store
+                .merge_records_once(LEGACY_IMPORT_KEY, &tree.records, self.now)?
+            {
+                self.say(|| {
+                    format!(
+                        "old per-address files are present under {} but were imported before; run `sentry import` to merge them again",
+                        root.display()
+                    )
+                });
+                return Ok(0);
+            }
+        } else {
+            self.store.merge_records(&tree.records)?;
+        }
+        legacy_files::remove(&root, &tree.files)?;
+        let blocked: Vec<ClientIp> = tree
+            .records
+            .iter()
+            .filter(|r| r.block > 0)
+            .filter_map(|r| ClientIp::parse(&r.ip).ok())
+            .collect();
+        for list in self.lists.iter_mut() {
+            list.add(&blocked)?;
+        }
+        eprintln!(
+            "sentry: imported {} addresses from the per-address files under {}",
+            tree.records.len(),
+            root.display()
+        );
+        Ok(tree.records.len())
+    }
+
+    /// Imports `ip seen allow block` lines (the output of `sentry dump`).
+    pub fn import_dump(&mut self, text: &str, source: &str) -> Result<usize> {
+        let mut records = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = |why: &str| {
+                Error::Input(format!(
+                    "{source}:{}: {why}; expected `IP<TAB>seen<TAB>allow<TAB>block`",
+                    n + 1
+                ))
+            };
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [ip, seen, allow, block] = fields[..] else {
+                return Err(bad("wrong number of fields"));
+            };
+            let ip = ClientIp::parse(ip).map_err(|e| bad(&e.to_string()))?;
+            let number = |s: &str| s.trim().parse::<i64>().ok().filter(|n| *n >= 0);
+            let (Some(seen), Some(allow), Some(block)) =
+                (number(seen), number(allow), number(block))
+            else {
+                return Err(bad("seen, allow and block must be whole numbers"));
+            };
+            records.push(IpRecord {
+                ip: ip.to_string(),
+                seen,
+                allow,
+                block,
+            });
+        }
+        self.store.merge_records(&records)?;
+        let blocked: Vec<ClientIp> = records
+            .iter()
+            .filter(|r| r.block > 0 && r.allow == 0)
+            .filter_map(|r| ClientIp::parse(&r.ip).ok())
+            .collect();
+        for list in self.lists.iter_mut() {
+            list.add(&blocked)?;
+        }
+        Ok(records.len())
+    }
+
+    /// Makes sure every enabled deny list exists (used by `setup`).
+    pub fn ensure_deny_file(&self) -> Result<()> {
+        if self.config.backend_enabled("tcpwrappers") {
+            block::HostsDenyFile::new(self.config.deny_file.clone(), Duration::from_secs(10))
+                .ensure_exists()?;
+        }
+        Ok(())
+    }
+}
+
+/// The root holds the database of who attacked us: create it private (0750).
+fn ensure_root(root: &Path) -> Result<()> {
+    if root.is_dir() {
+        return Ok(());
+    }
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(root)
+        .map_err(|e| Error::io("create the sentry root directory", root, &e))
+}

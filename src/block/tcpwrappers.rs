@@ -1,0 +1,246 @@
+/*!
+The tcpwrappers deny file, `$ROOT/hosts.deny`, referenced from `/etc/hosts.allow` as
+`sshd : /var/db/sentry/hosts.deny : deny`.
+
+tcpd reads such a file as a list of whitespace-separated client patterns. sentry
+writes one line per address, `ALL: 203.0.113.9 : deny`, as the originals did: the
+words `ALL:`, `:` and `deny` match no client, only the address does. Two quirks
+decide the exact spelling:
+- `ALL:` must have no space before the colon: a lone `ALL` word is the wildcard
+  and would deny every client;
+- IPv6 addresses go in brackets (`[2001:db8::1]`), the only IPv6 form tcpd matches.
+
+Lines sentry did not write are kept as they are. Removal compares parsed addresses,
+so unblocking `1.2.3.4` never touches `1.2.3.45` or `11.2.3.4`.
+*/
+
+use std::collections::HashSet;
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::DenyList;
+use crate::atomic_file::{self, FileLock};
+use crate::error::{Error, Result};
+use crate::ip::ClientIp;
+
+/// The deny file and the lock that serialises its writers.
+pub struct HostsDenyFile {
+    path: PathBuf,
+    lock_wait: Duration,
+}
+
+impl HostsDenyFile {
+    /// `lock_wait` bounds how long a writer waits for another one to finish.
+    pub fn new(path: PathBuf, lock_wait: Duration) -> HostsDenyFile {
+        HostsDenyFile { path, lock_wait }
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "hosts.deny".into());
+        self.path.with_file_name(format!(".{name}.lock"))
+    }
+
+    fn read(&self) -> Result<String> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => Ok(text),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(Error::io("read the deny file", &self.path, &e)),
+        }
+    }
+
+    /// Creates an empty deny file if there is none (tcpd warns about a missing one).
+    pub fn ensure_exists(&self) -> Result<()> {
+        self.rewrite(&[], &[]).map(|_| ())
+    }
+
+    /// Rewrites the file under the lock: drops `remove`, appends missing `add`,
+    /// canonicalises and de-duplicates sentry's own lines. Writes only on change.
+    fn rewrite(&self, add: &[ClientIp], remove: &[ClientIp]) -> Result<bool> {
+        let _lock = FileLock::acquire(&self.lock_path(), self.lock_wait)?;
+        let old = self.read()?;
+        let exists = self.path.exists();
+        let new = edit(&old, add, remove);
+        if new == old && exists {
+            return Ok(false);
+        }
+        let mode = std::fs::metadata(&self.path)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o644);
+        atomic_file::replace(&self.path, new.as_bytes(), mode)?;
+        Ok(true)
+    }
+}
+
+impl DenyList for HostsDenyFile {
+    fn name(&self) -> &'static str {
+        "tcpwrappers"
+    }
+
+    fn add(&mut self, ips: &[ClientIp]) -> Result<()> {
+        self.rewrite(ips, &[]).map(|_| ())
+    }
+
+    fn remove(&mut self, ips: &[ClientIp]) -> Result<()> {
+        if !self.path.exists() {
+            return Ok(());
+        }
+        self.rewrite(&[], ips).map(|_| ())
+    }
+
+    fn members(&self) -> Result<Vec<ClientIp>> {
+        Ok(self
+            .read()?
+            .lines()
+            .filter_map(sentry_line_address)
+            .collect())
+    }
+}
+
+/// The line sentry writes for an address.
+pub fn deny_line(ip: ClientIp) -> String {
+    if ip.is_ipv6() {
+        format!("ALL: [{ip}] : deny")
+    } else {
+        format!("ALL: {ip} : deny")
+    }
+}
+
+/// The address of a line written by sentry (or by the originals), or None for any other line.
+/// The originals wrote IPv6 without brackets and kept `::ffff:` prefixes; those are read too
+/// and rewritten in the form tcpd matches.
+fn sentry_line_address(line: &str) -> Option<ClientIp> {
+    let mut words = line.split_whitespace();
+    let (Some("ALL:"), Some(pattern), Some(":"), Some("deny"), None) = (
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+    ) else {
+        return None;
+    };
+    let pattern = pattern
+        .strip_prefix('[')
+        .and_then(|p| p.strip_suffix(']'))
+        .unwrap_or(pattern);
+    ClientIp::parse(pattern).ok()
+}
+
+/// The pure text transformation behind every rewrite.
+fn edit(old: &str, add: &[ClientIp], remove: &[ClientIp]) -> String {
+    let remove: HashSet<ClientIp> = remove.iter().copied().collect();
+    let mut listed: HashSet<ClientIp> = HashSet::new();
+    let mut out = String::with_capacity(old.len() + add.len() * 24);
+    for line in old.lines() {
+        match sentry_line_address(line) {
+            Some(ip) if remove.contains(&ip) || !listed.insert(ip) => {}
+            Some(ip) => {
+                out.push_str(&deny_line(ip));
+                out.push('\n');
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    for ip in add {
+        if !remove.contains(ip) && listed.insert(*ip) {
+            out.push_str(&deny_line(*ip));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> ClientIp {
+        ClientIp::parse(s).expect(s)
+    }
+
+    #[test]
+    fn lines_have_the_spelling_tcpd_needs() {
+        assert_eq!(deny_line(ip("203.0.113.9")), "ALL: 203.0.113.9 : deny");
+        assert_eq!(deny_line(ip("2001:DB8::1")), "ALL: [2001:db8::1] : deny");
+    }
+
+    #[test]
+    fn removal_matches_the_exact_address_only() {
+        let old = "# admin's note\n\
+                   ALL: 1.2.3.4 : deny\n\
+                   ALL: 1.2.3.45 : deny\n\
+                   ALL: 11.2.3.4 : deny\n\
+                   ALL: 1.2.3.4.5 : deny\n\
+                   sshd: 1.2.3.4\n\
+                   ALL: [2001:db8::1] : deny\n\
+                   ALL: [2001:db8::10] : deny\n";
+        let new = edit(old, &[], &[ip("1.2.3.4"), ip("2001:db8::1")]);
+        assert_eq!(
+            new,
+            "# admin's note\n\
+             ALL: 1.2.3.45 : deny\n\
+             ALL: 11.2.3.4 : deny\n\
+             ALL: 1.2.3.4.5 : deny\n\
+             sshd: 1.2.3.4\n\
+             ALL: [2001:db8::10] : deny\n"
+        );
+    }
+
+    #[test]
+    fn adding_is_idempotent_and_canonical() {
+        let old = "ALL: ::ffff:192.0.2.7 : deny\nALL: 2001:DB8::2 : deny\nALL: 192.0.2.7 : deny\n";
+        let new = edit(
+            old,
+            &[ip("192.0.2.7"), ip("198.51.100.1"), ip("198.51.100.1")],
+            &[],
+        );
+        assert_eq!(
+            new,
+            "ALL: 192.0.2.7 : deny\nALL: [2001:db8::2] : deny\nALL: 198.51.100.1 : deny\n"
+        );
+        assert_eq!(edit(&new, &[ip("198.51.100.1")], &[]), new);
+    }
+
+    #[test]
+    fn foreign_lines_are_not_mistaken_for_ours() {
+        for line in [
+            "ALL : 1.2.3.4 : deny",
+            "ALL: 1.2.3.4 : allow",
+            "ALL: 1.2.3.4 : deny extra",
+            "sshd: 1.2.3.4 : deny",
+            "ALL: 1.2.3.0/24 : deny",
+            "ALL: host.example.com : deny",
+        ] {
+            assert_eq!(sentry_line_address(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn file_round_trip_keeps_foreign_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hosts.deny");
+        std::fs::write(&path, "# keep\nALL: 10.9.9.9 : deny\n").expect("seed");
+        let mut file = HostsDenyFile::new(path.clone(), Duration::from_secs(1));
+        file.add(&[ip("203.0.113.9"), ip("2001:db8::9")])
+            .expect("add");
+        assert_eq!(
+            file.members().expect("members"),
+            vec![ip("10.9.9.9"), ip("203.0.113.9"), ip("2001:db8::9")]
+        );
+        file.remove(&[ip("10.9.9.9")]).expect("remove");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            text,
+            "# keep\nALL: 203.0.113.9 : deny\nALL: [2001:db8::9] : deny\n"
+        );
+    }
+}

@@ -1,0 +1,544 @@
+/*!
+The command line: both spellings of every action, and the one place that maps
+outcomes to exit codes.
+
+sentry has two grammars that must both work forever:
+- the legacy flags that `/etc/hosts.allow` files and scripts already call
+  (`--ip=IP --connect`, `--whitelist`, `--blacklist`, `-r -v`, in any order);
+- subcommands (`sentry block IP`, `sentry report --json`).
+
+Both are parsed by the same clap definition ([`Args`]) and turned, in one place
+([`Args::into_invocation`]), into the same [`Action`], so a legacy alias can never
+drift from its modern twin. Help, and later the man page and completions, come
+from these same definitions.
+*/
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::error::{ContextKind, ErrorKind};
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::actions::{Patience, Sentry};
+use crate::config::{Config, Overrides};
+use crate::error::{EXIT_OK, EXIT_USAGE, Error, Result};
+use crate::ip::ClientIp;
+use crate::report::{self, Report};
+use crate::setup;
+use crate::store::{IpRecord, Store};
+
+const LEGACY: &str = "Legacy form (sentry.pl / sentry.sh)";
+
+/// Safe and effective protection against brute-force login attacks.
+///
+/// Run by tcpwrappers on every connection (`sentry --connect --ip=%a`), sentry counts
+/// connections per address in a small SQLite database, and keeps a tcpwrappers deny file
+/// of blocked addresses. Exit codes: 0 ok, 1 bad usage or input (nothing changed),
+/// 2 runtime failure. `--connect` lets the connection through on runtime failures.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sentry",
+    version,
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true,
+    override_usage = "sentry --ip=IP [--connect | --allow | --block | --delist] [-v]\n       \
+                      sentry --report [-v] [--ip=IP] [--json]\n       \
+                      sentry <COMMAND> [ARGS]",
+    after_help = "Legacy examples:\n  sentry --ip=192.0.2.7 --connect\n  sentry --ip=192.0.2.7 --whitelist\n  sentry --report --verbose --ip=192.0.2.7"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// The client address, for the legacy actions
+    #[arg(long, value_name = "IP", help_heading = LEGACY)]
+    ip: Option<String>,
+
+    /// Count a connection from --ip (what hosts.allow runs)
+    #[arg(short = 'c', long, group = "legacy_action", help_heading = LEGACY)]
+    connect: bool,
+
+    /// Allow --ip from now on
+    #[arg(long, visible_alias = "whitelist", group = "legacy_action", help_heading = LEGACY)]
+    allow: bool,
+
+    /// Block --ip
+    #[arg(long, visible_alias = "blacklist", group = "legacy_action", help_heading = LEGACY)]
+    block: bool,
+
+    /// Take --ip off the allow and block lists
+    #[arg(long, group = "legacy_action", help_heading = LEGACY)]
+    delist: bool,
+
+    /// Print the summary report (with --ip and -v: that address's record too)
+    #[arg(short = 'r', long, group = "legacy_action", help_heading = LEGACY)]
+    report: bool,
+
+    /// Print every record, tab-separated (same as `sentry dump`)
+    #[arg(long = "dbdump", group = "legacy_action", help_heading = LEGACY)]
+    dbdump: bool,
+
+    /// With --report: print JSON
+    #[arg(long, help_heading = LEGACY)]
+    json: bool,
+
+    /// With --block: block even an address on the never-block list
+    #[arg(long, help_heading = LEGACY)]
+    force: bool,
+
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+/// Options every form accepts.
+#[derive(Debug, clap::Args)]
+struct GlobalArgs {
+    /// Say what sentry is doing (on stderr)
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
+    /// Root directory holding sentry.db and hosts.deny [default: $ROOT_DIR or /var/db/sentry]
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    /// Configuration file [default: $ROOT/sentry.toml when present]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Count a connection; run by tcpd, tcpserver or pam_exec on every login attempt.
+    /// Without IP, the address is taken from $TCPREMOTEIP or $PAM_RHOST.
+    Connect { ip: Option<String> },
+    /// Allow an address from now on, and take it off every deny list
+    #[command(visible_alias = "whitelist")]
+    Allow { ip: String },
+    /// Block an address and add it to every enabled deny list
+    #[command(visible_alias = "blacklist")]
+    Block {
+        ip: String,
+        /// Block even an address on the never-block list
+        #[arg(long)]
+        force: bool,
+    },
+    /// Take an address off the allow and block lists
+    Delist { ip: String },
+    /// Print the summary report, and one address's record when IP is given
+    Report {
+        ip: Option<String>,
+        /// Print one JSON object instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every record as `ip<TAB>seen<TAB>allow<TAB>block`
+    Dump,
+    /// Import records from an older sentry
+    ///
+    /// Without options: the one-file-per-address tree ($ROOT/seen, white, black), which is
+    /// also imported automatically the first time it is found. With --dump: the output of
+    /// `sentry dump` ('-' reads stdin).
+    Import {
+        /// A file written by `sentry dump`
+        #[arg(long, value_name = "FILE")]
+        dump: Option<PathBuf>,
+    },
+    /// Create the root directory, database and deny file, and show the hosts.allow lines
+    Setup {
+        /// Insert the two lines near the top of hosts.allow (keeps a backup)
+        #[arg(long)]
+        write_hosts_allow: bool,
+        /// The hosts.allow file to edit
+        #[arg(long, value_name = "PATH", default_value = "/etc/hosts.allow")]
+        hosts_allow: PathBuf,
+    },
+}
+
+/// One validated request, whichever grammar it was spelled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Connect(String),
+    Allow(String),
+    Block {
+        ip: String,
+        force: bool,
+    },
+    Delist(String),
+    Report {
+        ip: Option<String>,
+        json: bool,
+    },
+    Dump,
+    ImportFiles,
+    ImportDump(PathBuf),
+    Setup {
+        write_hosts_allow: bool,
+        hosts_allow: PathBuf,
+    },
+}
+
+/// An action plus the options that shape how it runs.
+#[derive(Debug)]
+pub struct Invocation {
+    pub action: Action,
+    pub verbose: bool,
+    pub overrides: Overrides,
+}
+
+impl Args {
+    /// Maps both grammars onto one [`Action`]; `env` supplies $TCPREMOTEIP / $PAM_RHOST.
+    pub fn into_invocation(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Invocation> {
+        let from_environment = || {
+            env("TCPREMOTEIP")
+                .filter(|v| !v.is_empty())
+                .or_else(|| env("PAM_RHOST").filter(|v| !v.is_empty()))
+        };
+        let needs_ip = |flag: &str, ip: Option<String>| {
+            ip.ok_or_else(|| {
+                Error::Input(format!("{flag} needs an address: sentry --ip=IP {flag}"))
+            })
+        };
+        let action = match self.command {
+            Some(Command::Connect { ip }) => Action::Connect(ip.or_else(from_environment).ok_or_else(|| {
+                Error::Input("connect needs an address: sentry connect IP (or set TCPREMOTEIP / PAM_RHOST)".into())
+            })?),
+            Some(Command::Allow { ip }) => Action::Allow(ip),
+            Some(Command::Block { ip, force }) => Action::Block { ip, force },
+            Some(Command::Delist { ip }) => Action::Delist(ip),
+            Some(Command::Report { ip, json }) => Action::Report { ip, json },
+            Some(Command::Dump) => Action::Dump,
+            Some(Command::Import { dump: Some(path) }) => Action::ImportDump(path),
+            Some(Command::Import { dump: None }) => Action::ImportFiles,
+            Some(Command::Setup {
+                write_hosts_allow,
+                hosts_allow,
+            }) => Action::Setup {
+                write_hosts_allow,
+                hosts_allow,
+            },
+            None if self.connect => Action::Connect(self.ip.or_else(from_environment).ok_or_else(|| {
+                Error::Input("--connect needs an address: sentry --ip=IP --connect (or set TCPREMOTEIP / PAM_RHOST)".into())
+            })?),
+            None if self.allow => Action::Allow(needs_ip("--allow", self.ip)?),
+            None if self.block => Action::Block {
+                ip: needs_ip("--block", self.ip)?,
+                force: self.force,
+            },
+            None if self.delist => Action::Delist(needs_ip("--delist", self.ip)?),
+            None if self.report => Action::Report {
+                ip: self.ip,
+                json: self.json,
+            },
+            None if self.dbdump => Action::Dump,
+            None => {
+                return Err(Error::Input(
+                    "no action given: add --connect, --allow, --block, --delist or --report (see sentry --help)".into(),
+                ));
+            }
+        };
+        Ok(Invocation {
+            action,
+            verbose: self.global.verbose,
+            overrides: Overrides {
+                root: self.global.root,
+                config: self.global.config,
+            },
+        })
+    }
+}
+
+/// The whole program: parse, run, and map the outcome to an exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let env = |name: &str| std::env::var(name).ok();
+    if args.len() <= 1 {
+        eprint!("{}", usage());
+        eprintln!("For more information, try '--help'.");
+        return EXIT_USAGE;
+    }
+    let parsed = match Args::try_parse_from(&args) {
+        Ok(parsed) => parsed,
+        Err(e) => return clap_failure(&e),
+    };
+    let invocation = match parsed.into_invocation(&env) {
+        Ok(invocation) => invocation,
+        Err(e) => {
+            eprintln!("sentry: {e}");
+            return e.exit_code();
+        }
+    };
+    let connect_ip = match &invocation.action {
+        Action::Connect(ip) => Some(ip.clone()),
+        _ => None,
+    };
+    match run(&invocation, &env) {
+        Ok(()) => EXIT_OK,
+        Err(Error::OutputClosed) => EXIT_OK,
+        Err(e) => match connect_ip {
+            // Fail open: an error of ours must never cost a user their login. Only a
+            // malformed address (bad input, nothing stored) keeps its non-zero exit.
+            Some(ip) if ClientIp::parse(&ip).is_ok() => {
+                let message = format!("--connect from {ip} failed, connection let through: {e}");
+                eprintln!("sentry: {message}");
+                crate::syslog::warn(&message);
+                EXIT_OK
+            }
+            _ => {
+                eprintln!("sentry: {e}");
+                e.exit_code()
+            }
+        },
+    }
+}
+
+fn usage() -> String {
+    Args::command().render_usage().to_string() + "\n"
+}
+
+/// clap's errors, with the originals' wording for unknown options.
+fn clap_failure(e: &clap::Error) -> u8 {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            EXIT_OK
+        }
+        ErrorKind::UnknownArgument => {
+            let option = e
+                .get(ContextKind::InvalidArg)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            eprintln!("Unknown option: {option}");
+            eprint!("{}", usage());
+            eprintln!("For more information, try '--help'.");
+            EXIT_USAGE
+        }
+        _ => {
+            let _ = e.print();
+            EXIT_USAGE
+        }
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Runs one invocation. Addresses are validated before anything is opened, so bad
+/// input never creates or changes a file.
+pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+    let verbose = invocation.verbose;
+    let parse_optional = |ip: &Option<String>| ip.as_deref().map(ClientIp::parse).transpose();
+    // Validate the address first: an invalid one must not even create the root directory.
+    match &invocation.action {
+        Action::Connect(ip) | Action::Allow(ip) | Action::Delist(ip) | Action::Block { ip, .. } => {
+            ClientIp::parse(ip)?;
+        }
+        Action::Report { ip, .. } => {
+            parse_optional(ip)?;
+        }
+        _ => {}
+    }
+    let config = Config::load(&invocation.overrides, env)?;
+    let open = |patience| Sentry::open(config.clone(), patience, now(), verbose);
+    let stdout = std::io::stdout();
+    let write_err = |e: std::io::Error| Error::output(&e);
+    match &invocation.action {
+        Action::Connect(ip) => {
+            open(Patience::Login)?.connect(ClientIp::parse(ip)?)?;
+        }
+        Action::Allow(ip) => {
+            open(Patience::Admin)?.allow(ClientIp::parse(ip)?)?;
+        }
+        Action::Block { ip, force } => {
+            open(Patience::Admin)?.block(ClientIp::parse(ip)?, *force)?;
+        }
+        Action::Delist(ip) => {
+            open(Patience::Admin)?.delist(ClientIp::parse(ip)?)?;
+        }
+        Action::Report { ip, json } => {
+            let ip = parse_optional(ip)?;
+            let mut sentry = open(Patience::Admin)?;
+            let summary = sentry.store.summary()?;
+            let record = match ip {
+                Some(ip) => Some(
+                    sentry
+                        .store
+                        .record(ip)?
+                        .unwrap_or_else(|| IpRecord::unseen(ip)),
+                ),
+                None => None,
+            };
+            let report = Report { summary, record };
+            let mut out = stdout.lock();
+            if *json {
+                report::write_json(&mut out, &report).map_err(write_err)?;
+            } else {
+                report::write_text(&mut out, &report).map_err(write_err)?;
+            }
+        }
+        Action::Dump => {
+            let mut sentry = open(Patience::Admin)?;
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            report::write_dump(&mut out, &mut sentry.store as &mut dyn Store)?;
+            out.flush().map_err(write_err)?;
+        }
+        Action::ImportFiles => {
+            let mut sentry = open(Patience::Admin)?;
+            if !crate::store::legacy_files::present(&config.root) {
+                eprintln!(
+                    "sentry: nothing to import: no seen/, white/ or black/ directory under {}",
+                    config.root.display()
+                );
+            } else {
+                sentry.import_legacy_files(false)?;
+            }
+        }
+        Action::ImportDump(path) => {
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+                    .map_err(|e| Error::Runtime(format!("could not read stdin: {e}")))?
+            } else {
+                std::fs::read_to_string(path).map_err(|e| Error::io("read", path, &e))?
+            };
+            let mut sentry = open(Patience::Admin)?;
+            let count = sentry.import_dump(&text, &path.display().to_string())?;
+            eprintln!("sentry: imported {count} records from {}", path.display());
+        }
+        Action::Setup {
+            write_hosts_allow,
+            hosts_allow,
+        } => run_setup(open(Patience::Admin)?, *write_hosts_allow, hosts_allow)?,
+    }
+    Ok(())
+}
+
+fn run_setup(sentry: Sentry, write_hosts_allow: bool, hosts_allow: &std::path::Path) -> Result<()> {
+    sentry.ensure_deny_file()?;
+    let config = &sentry.config;
+    let lines = setup::hosts_allow_lines(config);
+    println!("sentry is set up in {}", config.root.display());
+    println!("  database:  {}", config.database_path().display());
+    println!("  deny file: {}", config.deny_file.display());
+    if write_hosts_allow {
+        if setup::write_hosts_allow(hosts_allow, &lines)? {
+            println!(
+                "added to {} (previous copy kept as *.sentry-backup):",
+                hosts_allow.display()
+            );
+        } else {
+            println!("{} already has these lines:", hosts_allow.display());
+        }
+    } else {
+        println!(
+            "\nAdd these two lines near the top of {}, in this order (or run `sentry setup --write-hosts-allow`):",
+            hosts_allow.display()
+        );
+    }
+    println!("\n{}\n{}", lines[0], lines[1]);
+    let binary = config.installed_binary();
+    if !binary.exists() {
+        let me = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "sentry".into());
+        println!(
+            "\nhosts.allow runs {}, which does not exist yet. Install it with:\n  install -m 0750 {me} {}",
+            binary.display(),
+            binary.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(args: &[&str], env: &[(&str, &str)]) -> Result<Action> {
+        let mut argv = vec!["sentry"];
+        argv.extend_from_slice(args);
+        let parsed = Args::try_parse_from(argv).map_err(|e| Error::Input(e.to_string()))?;
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        parsed.into_invocation(&lookup).map(|i| i.action)
+    }
+
+    #[test]
+    fn legacy_and_modern_spellings_map_to_the_same_action() {
+        let same = [
+            (
+                vec!["--ip=1.2.3.4", "--connect"],
+                vec!["connect", "1.2.3.4"],
+            ),
+            (vec!["-c", "--ip", "1.2.3.4"], vec!["connect", "1.2.3.4"]),
+            (
+                vec!["--ip=1.2.3.4", "--whitelist"],
+                vec!["allow", "1.2.3.4"],
+            ),
+            (
+                vec!["--allow", "--ip=1.2.3.4"],
+                vec!["whitelist", "1.2.3.4"],
+            ),
+            (
+                vec!["--ip=1.2.3.4", "--blacklist"],
+                vec!["block", "1.2.3.4"],
+            ),
+            (
+                vec!["--block", "--ip=1.2.3.4"],
+                vec!["blacklist", "1.2.3.4"],
+            ),
+            (vec!["--delist", "--ip=1.2.3.4"], vec!["delist", "1.2.3.4"]),
+            (vec!["-r"], vec!["report"]),
+            (
+                vec!["--report", "-v", "--ip=1.2.3.4"],
+                vec!["report", "1.2.3.4", "-v"],
+            ),
+            (vec!["--dbdump"], vec!["dump"]),
+        ];
+        for (legacy, modern) in same {
+            assert_eq!(
+                action(&legacy, &[]).expect("legacy parses"),
+                action(&modern, &[]).expect("modern parses"),
+                "{legacy:?} vs {modern:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn connect_takes_the_address_from_tcpserver_or_pam() {
+        assert_eq!(
+            action(&["--connect"], &[("TCPREMOTEIP", "192.0.2.1")]).expect("tcpserver"),
+            Action::Connect("192.0.2.1".into())
+        );
+        assert_eq!(
+            action(&["connect"], &[("PAM_RHOST", "192.0.2.2")]).expect("pam"),
+            Action::Connect("192.0.2.2".into())
+        );
+        assert!(action(&["--connect"], &[]).is_err());
+    }
+
+    #[test]
+    fn actions_without_their_address_are_refused() {
+        for args in [
+            vec!["--block"],
+            vec!["--allow"],
+            vec!["--delist"],
+            vec!["--ip=1.2.3.4"],
+            vec!["-v"],
+        ] {
+            let err = action(&args, &[]).expect_err("refused");
+            assert_eq!(err.exit_code(), EXIT_USAGE, "{args:?}");
+        }
+        assert!(
+            action(&["--block", "--allow", "--ip=1.2.3.4"], &[]).is_err(),
+            "one action at a time"
+        );
+    }
+}

@@ -1,0 +1,375 @@
+/*!
+Configuration: built-in defaults, then the TOML file, then the bash original's
+environment variables, in that order of precedence (last wins).
+
+Where the settings come from, so an admin can predict it:
+- the root directory: `--root DIR`, else `ROOT_DIR`, else `root` in the file, else `/var/db/sentry`;
+- the file: `--config FILE` (must exist), else `$ROOT/sentry.toml` when present, else none.
+
+Every key is checked: an unknown key or a bad value is an error naming the key and the file,
+because a silently ignored typo in a security tool's config is a hole nobody sees.
+*/
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::ip::{ClientIp, Network};
+
+/// Where sentry keeps its database and deny file unless told otherwise.
+pub const DEFAULT_ROOT: &str = "/var/db/sentry";
+/// Name of the configuration file looked for in the root directory.
+pub const CONFIG_FILE_NAME: &str = "sentry.toml";
+
+/// Addresses that automatic decisions must never block, whatever the admin configures.
+const ALWAYS_NEVER_BLOCK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+
+/// Every blocking backend name sentry knows. Only `tcpwrappers` is built so far;
+/// the others are accepted so that configs written for later versions load.
+pub const KNOWN_BACKENDS: [&str; 9] = [
+    "tcpwrappers",
+    "nftables",
+    "ipset",
+    "iptables",
+    "route",
+    "pf",
+    "ipfw",
+    "firewalld",
+    "command",
+];
+
+/// The settings every command runs with, fully resolved and validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The directory holding `sentry.db`, `hosts.deny` and the installed binary.
+    pub root: PathBuf,
+    /// The configuration file that was read, if any (for messages).
+    pub source: Option<PathBuf>,
+    /// Blocks older than this many days are lifted; 0 keeps blocks forever.
+    pub expire_block_days: u32,
+    /// Logs are inspected once an address has connected this many times.
+    pub inspect_after: u32,
+    /// Address blocks that automatic decisions never block (loopback always included).
+    pub never_block: Vec<Network>,
+    /// Which services' logs are inspected.
+    pub services: Services,
+    /// Enabled blocking backends, in the order they are applied.
+    pub backends: Vec<String>,
+    /// Table/set name used by firewall backends (the original's `FIREWALL_TABLE`).
+    pub firewall_table: String,
+    /// The tcpwrappers deny file referenced from `/etc/hosts.allow`.
+    pub deny_file: PathBuf,
+}
+
+/// Which services are protected (the original's `PROTECT_*` switches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Services {
+    pub ssh: bool,
+    pub ftp: bool,
+    pub smtp: bool,
+    pub mua: bool,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services {
+            ssh: true,
+            ftp: true,
+            smtp: false,
+            mua: true,
+        }
+    }
+}
+
+/// The file as written by the admin; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    root: Option<PathBuf>,
+    expire_block_days: Option<u32>,
+    inspect_after: Option<u32>,
+    never_block: Option<Vec<String>>,
+    services: Option<Services>,
+    block: Option<BlockSection>,
+    tcpwrappers: Option<TcpwrappersSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockSection {
+    backends: Option<Vec<String>>,
+    firewall_table: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TcpwrappersSection {
+    deny_file: Option<PathBuf>,
+}
+
+/// What the command line says about where to look.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub root: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+impl Config {
+    /// Resolves the configuration from the command line, the file and the environment.
+    /// `env` is passed in so tests can supply a controlled environment.
+    pub fn load(
+        overrides: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, Error> {
+        let env_root = env("ROOT_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let early_root = overrides.root.clone().or_else(|| env_root.clone());
+
+        let file_path = match &overrides.config {
+            Some(path) => Some(path.clone()),
+            None => {
+                let candidate = early_root
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT))
+                    .join(CONFIG_FILE_NAME);
+                candidate.is_file().then_some(candidate)
+            }
+        };
+        let file = match &file_path {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+
+        let root = early_root
+            .or(file.root.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+        let block = file.block.unwrap_or_default();
+        let mut config = Config {
+            deny_file: file
+                .tcpwrappers
+                .and_then(|t| t.deny_file)
+                .unwrap_or_else(|| root.join("hosts.deny")),
+            root,
+            source: file_path.clone(),
+            expire_block_days: file.expire_block_days.unwrap_or(90),
+            inspect_after: file.inspect_after.unwrap_or(3),
+            never_block: Vec::new(),
+            services: file.services.unwrap_or_default(),
+            backends: block
+                .backends
+                .unwrap_or_else(|| vec!["tcpwrappers".to_string()]),
+            firewall_table: block
+                .firewall_table
+                .unwrap_or_else(|| "sentry_blocklist".to_string()),
+        };
+
+        let in_file = |key: &str, msg: String| match &file_path {
+            Some(path) => Error::Input(format!("{}: key `{key}`: {msg}", path.display())),
+            None => Error::Input(format!("key `{key}`: {msg}")),
+        };
+        for text in ALWAYS_NEVER_BLOCK
+            .iter()
+            .map(|s| s.to_string())
+            .chain(file.never_block.unwrap_or_default())
+        {
+            let network = Network::parse(&text).map_err(|msg| in_file("never_block", msg))?;
+            config.never_block.push(network);
+        }
+        if config.inspect_after == 0 {
+            return Err(in_file("inspect_after", "must be at least 1".into()));
+        }
+        for name in &config.backends {
+            if !KNOWN_BACKENDS.contains(&name.as_str()) {
+                return Err(in_file(
+                    "block.backends",
+                    format!(
+                        "unknown backend {name:?}; known: {}",
+                        KNOWN_BACKENDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        if config.deny_file.is_relative() {
+            return Err(in_file(
+                "tcpwrappers.deny_file",
+                "must be an absolute path (tcpd only reads absolute file patterns)".into(),
+            ));
+        }
+
+        config.apply_environment(env)?;
+        config.backends.dedup();
+        Ok(config)
+    }
+
+    /// The bash original's variables, so existing wrappers and cron lines keep their meaning.
+    fn apply_environment(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
+        let flag = |name: &str| -> Result<Option<bool>, Error> {
+            match env(name).as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some("1") | Some("yes") | Some("true") => Ok(Some(true)),
+                Some("0") | Some("no") | Some("false") => Ok(Some(false)),
+                Some(other) => Err(Error::Input(format!(
+                    "environment variable {name}={other:?} must be 1 or 0"
+                ))),
+            }
+        };
+        let mut toggle_backend = |name: &str, on: Option<bool>| match on {
+            Some(true) if !self.backends.iter().any(|b| b == name) => {
+                self.backends.push(name.to_string())
+            }
+            Some(false) => self.backends.retain(|b| b != name),
+            _ => {}
+        };
+        toggle_backend("tcpwrappers", flag("ADD_TO_TCPWRAPPERS")?);
+        toggle_backend("pf", flag("ADD_TO_PF")?);
+        // In the bash original ADD_TO_IPTABLES meant "put the address in an ipset".
+        toggle_backend("ipset", flag("ADD_TO_IPTABLES")?);
+
+        if let Some(table) = env("FIREWALL_TABLE").filter(|v| !v.is_empty()) {
+            self.firewall_table = table;
+        }
+        if let Some(days) = env("EXPIRE_BLOCK_DAYS").filter(|v| !v.trim().is_empty()) {
+            self.expire_block_days = days.trim().parse().map_err(|_| {
+                Error::Input(format!(
+                    "environment variable EXPIRE_BLOCK_DAYS={days:?} must be a whole number of days (0 = never expire)"
+                ))
+            })?;
+        }
+        if let Some(on) = flag("PROTECT_FTP")? {
+            self.services.ftp = on;
+        }
+        if let Some(on) = flag("PROTECT_SMTP")? {
+            self.services.smtp = on;
+        }
+        if let Some(on) = flag("PROTECT_MUA")? {
+            self.services.mua = on;
+        }
+        Ok(())
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.root.join("sentry.db")
+    }
+
+    /// Where hosts.allow expects the sentry binary (the path in the spawn line).
+    pub fn installed_binary(&self) -> PathBuf {
+        self.root.join("sentry")
+    }
+
+    /// True when automatic decisions must leave this address alone.
+    pub fn is_never_blocked(&self, ip: ClientIp) -> bool {
+        self.never_block.iter().any(|net| net.contains(ip))
+    }
+
+    /// True when the named backend is enabled.
+    pub fn backend_enabled(&self, name: &str) -> bool {
+        self.backends.iter().any(|b| b == name)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io("read the configuration file", path, &e))?;
+    toml::from_str(&text).map_err(|e| {
+        Error::Input(format!(
+            "{}: {}\nfix the file or move it aside; every key is listed in README.md",
+            path.display(),
+            e.to_string().trim_end()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load_with(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let overrides = Overrides {
+            root: Some(dir.path().to_path_buf()),
+            config: None,
+        };
+        if let Some(text) = file {
+            std::fs::write(dir.path().join(CONFIG_FILE_NAME), text).expect("write config");
+        }
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(&overrides, &|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_original() {
+        let c = load_with(None, &[]).expect("defaults load");
+        assert_eq!(c.expire_block_days, 90);
+        assert_eq!(c.inspect_after, 3);
+        assert_eq!(c.backends, vec!["tcpwrappers"]);
+        assert_eq!(c.firewall_table, "sentry_blocklist");
+        assert!(c.deny_file.ends_with("hosts.deny"));
+        assert!(c.is_never_blocked(ClientIp::parse("127.0.0.1").expect("ip")));
+        assert!(c.is_never_blocked(ClientIp::parse("::1").expect("ip")));
+        assert!(!c.is_never_blocked(ClientIp::parse("192.0.2.1").expect("ip")));
+    }
+
+    #[test]
+    fn file_values_and_admin_networks_are_used() {
+        let c = load_with(
+            Some("expire_block_days = 7\nnever_block = [\"192.0.2.0/24\"]\n[block]\nbackends = [\"tcpwrappers\", \"nftables\"]\n"),
+            &[],
+        )
+        .expect("loads");
+        assert_eq!(c.expire_block_days, 7);
+        assert!(c.is_never_blocked(ClientIp::parse("192.0.2.77").expect("ip")));
+        assert!(
+            c.is_never_blocked(ClientIp::parse("127.0.0.1").expect("ip")),
+            "loopback stays"
+        );
+        assert_eq!(c.backends, vec!["tcpwrappers", "nftables"]);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let err = load_with(Some("expire_blok_days = 7\n"), &[]).expect_err("typo refused");
+        assert!(err.to_string().contains("expire_blok_days"), "{err}");
+        assert!(err.to_string().contains("sentry.toml"), "{err}");
+        let err =
+            load_with(Some("expire_block_days = \"soon\"\n"), &[]).expect_err("bad type refused");
+        assert!(err.to_string().contains("expire_block_days"), "{err}");
+        let err = load_with(Some("never_block = [\"10.0.0.0/40\"]\n"), &[])
+            .expect_err("bad cidr refused");
+        assert!(err.to_string().contains("never_block"), "{err}");
+        let err =
+            load_with(Some("[block]\nbackends = [\"iptablez\"]\n"), &[]).expect_err("bad backend");
+        assert!(err.to_string().contains("iptablez"), "{err}");
+        let err = load_with(Some("inspect_after = 0\n"), &[]).expect_err("zero refused");
+        assert!(err.to_string().contains("inspect_after"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let c = load_with(
+            Some("expire_block_days = 7\n"),
+            &[
+                ("EXPIRE_BLOCK_DAYS", "0"),
+                ("ADD_TO_TCPWRAPPERS", "0"),
+                ("ADD_TO_PF", "1"),
+                ("FIREWALL_TABLE", "bad_hosts"),
+                ("PROTECT_SMTP", "1"),
+                ("PROTECT_FTP", "0"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(c.expire_block_days, 0);
+        assert_eq!(c.backends, vec!["pf"]);
+        assert_eq!(c.firewall_table, "bad_hosts");
+        assert!(c.services.smtp && !c.services.ftp);
+        let err = load_with(None, &[("EXPIRE_BLOCK_DAYS", "ninety")]).expect_err("bad env");
+        assert!(err.to_string().contains("EXPIRE_BLOCK_DAYS"), "{err}");
+        let err = load_with(None, &[("ADD_TO_PF", "maybe")]).expect_err("bad env flag");
+        assert!(err.to_string().contains("ADD_TO_PF"), "{err}");
+    }
+}

@@ -1,0 +1,23 @@
+/*!
+sentry: safe and effective protection against brute-force login attacks.
+
+The binary is a thin shell around this library; `ARCHITECTURE.md` is the map.
+Data flows one way: [`cli`] parses a request into an action, [`actions`] carries it
+out against the [`store`] (what we remember) and the [`block`] deny lists (what the
+admin's rules consult), asking [`policy`] (pure rules) what evidence means.
+*/
+
+pub mod actions;
+pub mod atomic_file;
+pub mod block;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ip;
+pub mod policy;
+pub mod report;
+pub mod setup;
+pub mod store;
+pub mod syslog;
+
+pub use error::{Error, Result};

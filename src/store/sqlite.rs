@@ -1,0 +1,388 @@
+/*!
+The local store: one SQLite file, `$ROOT/sentry.db`.
+
+The `ip_records` table is kept exactly as sentry 2.x (the bash original) created it,
+so an existing database is used in place and admins' `sqlite3` one-liners keep
+working. Our own additions (an index, `sentry_meta`) sit beside it, and the schema
+is versioned with `PRAGMA user_version`, migrated forward on open.
+
+Concurrency: WAL mode lets readers run beside the single writer; every change is a
+single statement or an IMMEDIATE transaction (which takes the write lock up front,
+so it waits in the busy handler instead of failing half-way); the connection
+counter is incremented in SQL, never read-modified-written by us.
+*/
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::{IpRecord, Listing, Store, Summary};
+use crate::error::{Error, Result};
+use crate::ip::ClientIp;
+
+/// The schema version this build writes. 0 is the bash original (or a new file).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// A connection to the local database.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    busy: Duration,
+}
+
+/// What opening the database found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    /// The schema version found before migrating, when a migration ran in this process.
+    pub migrated_from: Option<i64>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database. `busy` bounds how long any
+    /// statement waits for another process's write lock before giving up.
+    pub fn open(path: &Path, busy: Duration) -> Result<(SqliteStore, Opened)> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| db_error(path, busy, "open", &e))?;
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            busy,
+        };
+        store
+            .conn
+            .busy_timeout(busy)
+            .map_err(|e| store.error("configure", &e))?;
+        let opened = store.migrate()?;
+        store
+            .conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| store.error("configure", &e))?;
+        Ok((store, opened))
+    }
+
+    fn error(&self, doing: &str, err: &rusqlite::Error) -> Error {
+        db_error(&self.path, self.busy, doing, err)
+    }
+
+    fn migrate(&mut self) -> Result<Opened> {
+        let version = self.user_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Runtime(format!(
+                "the database {} has schema version {version}, newer than this sentry understands ({SCHEMA_VERSION}); install the newer sentry",
+                self.path.display()
+            )));
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(Opened {
+                migrated_from: None,
+            });
+        }
+        self.enable_wal()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        // Another process may have migrated while we waited for the lock.
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        if version >= SCHEMA_VERSION {
+            return Ok(Opened {
+                migrated_from: None,
+            });
+        }
+        migrate_to_1(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        tx.commit()
+            .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        Ok(Opened {
+            migrated_from: Some(version),
+        })
+    }
+
+    fn user_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.error("read", &e))
+    }
+
+    /// Switching to WAL needs a moment of exclusive access; retry within the busy budget.
+    fn enable_wal(&self) -> Result<()> {
+        let deadline = Instant::now() + self.busy;
+        loop {
+            let result: rusqlite::Result<String> =
+                self.conn
+                    .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0));
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(self.error("switch to WAL mode", &e)),
+            }
+        }
+    }
+
+    /// Reads a value from `sentry_meta`.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM sentry_meta WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.error("read", &e))
+    }
+}
+
+/// Version 0 → 1: make sure the original table exists, put every address into
+/// canonical form (the bash original stored `::ffff:a.b.c.d` and upper-case IPv6
+/// as typed, so one host could have several rows), and add our own objects.
+fn migrate_to_1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS ip_records (
+            ip TEXT PRIMARY KEY,
+            seen INTEGER DEFAULT 0,
+            allow INTEGER DEFAULT 0,
+            block INTEGER DEFAULT 0
+        );
+        CREATE INDEX IF NOT EXISTS ip_records_blocked ON ip_records(block) WHERE block > 0;
+        CREATE TABLE IF NOT EXISTS sentry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    )?;
+    let rows: Vec<String> = {
+        let mut stmt = tx.prepare("SELECT ip FROM ip_records")?;
+        stmt.query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    for text in rows {
+        let Ok(ip) = ClientIp::parse(&text) else {
+            continue;
+        };
+        let canonical = ip.to_string();
+        if canonical == text {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO ip_records (ip, seen, allow, block)
+                 SELECT ?2, ifnull(seen, 0), ifnull(allow, 0), ifnull(block, 0) FROM ip_records WHERE ip = ?1
+             ON CONFLICT(ip) DO UPDATE SET
+                 seen = ifnull(seen, 0) + excluded.seen,
+                 allow = max(ifnull(allow, 0), excluded.allow),
+                 block = max(ifnull(block, 0), excluded.block)",
+            params![text, canonical],
+        )?;
+        tx.execute("DELETE FROM ip_records WHERE ip = ?1", [&text])?;
+    }
+    // The originals could leave both columns set; the later decision is the one in force.
+    tx.execute_batch(
+        "UPDATE ip_records SET allow = 0 WHERE allow > 0 AND block >= allow;
+         UPDATE ip_records SET block = 0 WHERE block > 0 AND allow > block;",
+    )?;
+    Ok(())
+}
+
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Turns SQLite's terse codes into what the admin should do about them.
+fn db_error(path: &Path, busy: Duration, doing: &str, err: &rusqlite::Error) -> Error {
+    let path = path.display();
+    let dir = Path::new(&path.to_string())
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| ".".into());
+    let msg = match err.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => format!(
+            "the database {path} stayed busy for more than {} ms (another process is writing to it); try again",
+            busy.as_millis()
+        ),
+        Some(ErrorCode::ReadOnly) => format!(
+            "the database {path} is read-only: sentry needs write access to it and to {dir} (run as root, or check owner and mode)"
+        ),
+        Some(ErrorCode::CannotOpen) => format!(
+            "cannot open the database {path}: check that {dir} exists and is writable (`sentry setup` creates it)"
+        ),
+        Some(ErrorCode::DiskFull) => {
+            format!("the disk holding {path} is full: free some space; nothing was changed")
+        }
+        Some(ErrorCode::PermissionDenied) => {
+            format!(
+                "permission denied on the database {path}: run as root, or check owner and mode"
+            )
+        }
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => format!(
+            "{path} is not a usable SQLite database (damaged, or another kind of file): move it aside and run `sentry setup`"
+        ),
+        _ => format!("could not {doing} the database {path}: {err}"),
+    };
+    Error::Runtime(msg)
+}
+
+fn row_to_record(ip: String, row: &rusqlite::Row<'_>) -> rusqlite::Result<IpRecord> {
+    Ok(IpRecord {
+        ip,
+        seen: row.get(0)?,
+        allow: row.get(1)?,
+        block: row.get(2)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn record_connection(&mut self, ip: ClientIp) -> Result<IpRecord> {
+        let text = ip.to_string();
+        self.conn
+            .query_row(
+                "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, 1, 0, 0)
+                 ON CONFLICT(ip) DO UPDATE SET seen = ifnull(seen, 0) + 1
+                 RETURNING seen, ifnull(allow, 0), ifnull(block, 0)",
+                [&text],
+                |row| row_to_record(text.clone(), row),
+            )
+            .map_err(|e| self.error("count a connection in", &e))
+    }
+
+    fn record(&mut self, ip: ClientIp) -> Result<Option<IpRecord>> {
+        let text = ip.to_string();
+        self.conn
+            .query_row(
+                "SELECT ifnull(seen, 0), ifnull(allow, 0), ifnull(block, 0) FROM ip_records WHERE ip = ?1",
+                [&text],
+                |row| row_to_record(text.clone(), row),
+            )
+            .optional()
+            .map_err(|e| self.error("read", &e))
+    }
+
+    fn set_listing(
+        &mut self,
+        ip: ClientIp,
+        listing: Listing,
+        apply: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<IpRecord> {
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e: rusqlite::Error| db_error(&path, busy, "update", &e);
+        let text = ip.to_string();
+        let (allow, block) = listing.columns();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let record = tx
+            .query_row(
+                "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, 0, ?2, ?3)
+                 ON CONFLICT(ip) DO UPDATE SET allow = excluded.allow, block = excluded.block
+                 RETURNING ifnull(seen, 0), allow, block",
+                params![text, allow, block],
+                |row| row_to_record(text.clone(), row),
+            )
+            .map_err(err)?;
+        apply()?; // on error the transaction is dropped, i.e. rolled back
+        tx.commit().map_err(err)?;
+        Ok(record)
+    }
+
+    fn summary(&mut self) -> Result<Summary> {
+        self.conn
+            .query_row(
+                "SELECT count(*), ifnull(sum(seen), 0),
+                        ifnull(sum(allow > 0), 0), ifnull(sum(block > 0), 0)
+                 FROM ip_records",
+                [],
+                |r| {
+                    Ok(Summary {
+                        unique_ips: r.get(0)?,
+                        connections: r.get(1)?,
+                        allowed: r.get(2)?,
+                        blocked: r.get(3)?,
+                    })
+                },
+            )
+            .map_err(|e| self.error("summarise", &e))
+    }
+
+    fn for_each_record(&mut self, visit: &mut dyn FnMut(&IpRecord) -> Result<()>) -> Result<()> {
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e: rusqlite::Error| db_error(&path, busy, "read", &e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT ifnull(seen, 0), ifnull(allow, 0), ifnull(block, 0), ip FROM ip_records ORDER BY ip")
+            .map_err(err)?;
+        let mut rows = stmt.query([]).map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            let ip: String = row.get(3).map_err(err)?;
+            let record = row_to_record(ip, row).map_err(err)?;
+            visit(&record)?;
+        }
+        Ok(())
+    }
+
+    fn merge_records(&mut self, records: &[IpRecord]) -> Result<()> {
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e: rusqlite::Error| db_error(&path, busy, "import into", &e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        merge_into(&tx, records).map_err(err)?;
+        tx.commit().map_err(err)
+    }
+}
+
+/// Adds connection counts; takes an imported listing only where the record has none.
+fn merge_into(tx: &rusqlite::Transaction<'_>, records: &[IpRecord]) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare(
+        "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(ip) DO UPDATE SET
+             seen = ifnull(seen, 0) + excluded.seen,
+             allow = CASE WHEN ifnull(allow, 0) > 0 OR ifnull(block, 0) > 0
+                          THEN ifnull(allow, 0) ELSE excluded.allow END,
+             block = CASE WHEN ifnull(allow, 0) > 0 OR ifnull(block, 0) > 0
+                          THEN ifnull(block, 0) ELSE excluded.block END",
+    )?;
+    for r in records {
+        stmt.execute(params![r.ip, r.seen, r.allow, r.block])?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Merges `records` unless `key` was already noted in `sentry_meta`; notes it in the
+    /// same transaction. Returns false when the key was already there (nothing merged).
+    pub fn merge_records_once(
+        &mut self,
+        key: &str,
+        records: &[IpRecord],
+        now: i64,
+    ) -> Result<bool> {
+        if self.meta(key)?.is_some() {
+            return Ok(false);
+        }
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e: rusqlite::Error| db_error(&path, busy, "import into", &e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        // Checked again under the write lock: another process may have imported meanwhile.
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO sentry_meta (key, value) VALUES (?1, ?2)",
+                params![key, now.to_string()],
+            )
+            .map_err(err)?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        merge_into(&tx, records).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(true)
+    }
+}
