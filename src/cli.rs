@@ -41,7 +41,6 @@ const LEGACY: &str = "Legacy form (sentry.pl / sentry.sh)";
 #[command(
     name = "sentry",
     version,
-    args_conflicts_with_subcommands = true,
     disable_help_subcommand = true,
     override_usage = "sentry --ip=IP [--connect | --allow | --block | --delist] [-v]\n       \
                       sentry --report [-v] [--ip=IP] [--json]\n       \
@@ -200,6 +199,22 @@ impl Args {
                 Error::Input(format!("{flag} needs an address: sentry --ip=IP {flag}"))
             })
         };
+        let legacy_used = self.ip.is_some()
+            || self.connect
+            || self.allow
+            || self.block
+            || self.delist
+            || self.report
+            || self.dbdump
+            || self.json
+            || self.force;
+        if self.command.is_some() && legacy_used {
+            return Err(Error::Input(
+                "the legacy flags (--ip, --connect, --block, ...) cannot be combined with a subcommand; \
+                 write either `sentry --ip=IP --block` or `sentry block IP`"
+                    .into(),
+            ));
+        }
         let action = match self.command {
             Some(Command::Connect { ip }) => Action::Connect(ip.or_else(from_environment).ok_or_else(|| {
                 Error::Input("connect needs an address: sentry connect IP (or set TCPREMOTEIP / PAM_RHOST)".into())

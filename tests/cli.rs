@@ -1,0 +1,519 @@
+//! The binary driven as an administrator (or tcpd) drives it, in a temporary root:
+//! legacy and modern forms, address handling, list transitions, report, import.
+
+mod common;
+
+use common::Root;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn no_arguments_prints_usage_and_fails() {
+    let root = Root::new();
+    let out = root.run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("Usage:"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn unknown_option_is_named_with_usage() {
+    let root = Root::new();
+    for args in [
+        vec!["--frobnicate"],
+        vec!["--ip=192.0.2.1", "--connect", "--bogus"],
+        vec!["-x"],
+    ] {
+        let out = root.run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        let bad = args.last().expect("an arg");
+        assert!(err.contains(&format!("Unknown option: {bad}")), "{err}");
+        assert!(err.contains("Usage:"), "{err}");
+    }
+    assert_eq!(root.row_count(), 0);
+}
+
+#[test]
+fn help_goes_to_stdout_with_success() {
+    let root = Root::new();
+    for flag in ["--help", "-h"] {
+        let out = root.ok(&[flag]);
+        assert!(
+            out.contains("--connect") && out.contains("--whitelist"),
+            "{out}"
+        );
+    }
+    let out = root.ok(&["block", "--help"]);
+    assert!(out.contains("--force"), "{out}");
+}
+
+#[test]
+fn legacy_connect_counts_in_any_flag_order_and_is_silent() {
+    let root = Root::new();
+    let forms: [&[&str]; 5] = [
+        &["--ip=192.0.2.7", "--connect"],
+        &["--connect", "--ip=192.0.2.7"],
+        &["-c", "--ip", "192.0.2.7"],
+        &["--ip", "192.0.2.7", "-c"],
+        &["connect", "192.0.2.7"],
+    ];
+    for form in forms {
+        let out = root.run(form);
+        assert!(out.status.success(), "{form:?}: {}", stderr(&out));
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty(),
+            "{form:?} must be silent"
+        );
+    }
+    assert_eq!(root.row("192.0.2.7"), Some((5, 0, 0)));
+    let out = root.run(&["--verbose", "--ip=192.0.2.7", "--connect"]);
+    assert!(
+        stderr(&out).contains("6 connections from 192.0.2.7"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn connect_reads_the_address_from_tcpserver_and_pam() {
+    let root = Root::new();
+    let out = root
+        .command(&["--connect"])
+        .env("TCPREMOTEIP", "192.0.2.8")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = root
+        .command(&["connect"])
+        .env("PAM_RHOST", "::ffff:192.0.2.8")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(root.row("192.0.2.8"), Some((2, 0, 0)));
+    let out = root.run(&["--connect"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("needs an address"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn every_spelling_of_one_host_is_one_record() {
+    let root = Root::new();
+    for form in ["192.0.2.7", "::ffff:192.0.2.7", "::FFFF:192.0.2.7"] {
+        root.ok(&["--ip", form, "--connect"]);
+    }
+    assert_eq!(root.row("192.0.2.7"), Some((3, 0, 0)));
+    for form in ["2001:DB8::1", "2001:db8:0:0:0:0:0:1", "2001:0db8::0001"] {
+        root.ok(&["connect", form]);
+    }
+    assert_eq!(root.row("2001:db8::1"), Some((3, 0, 0)));
+    root.ok(&["--ip=fe80::1%eth0", "--connect"]);
+    assert_eq!(root.row("fe80::1"), Some((1, 0, 0)));
+    assert_eq!(root.row_count(), 3);
+}
+
+#[test]
+fn invalid_addresses_are_refused_and_change_nothing() {
+    let root = Root::new();
+    let refused = [
+        "",
+        " ",
+        "0.0.0.0",
+        "0.1.2.3",
+        "255.255.255.255",
+        "::",
+        "256.1.2.3",
+        "1.2.3",
+        "1.2.3.4.5",
+        "010.1.1.1",
+        "2001:db8::1::2",
+        "2001:db8::zz",
+        "1.2.3.4abc",
+        "1.2.3.4 ",
+    ];
+    for ip in refused {
+        for form in [
+            vec!["--ip", ip, "--connect"],
+            vec!["block", ip],
+            vec!["--ip", ip, "--whitelist"],
+        ] {
+            let out = root.run(&form);
+            assert_eq!(out.status.code(), Some(1), "{form:?}");
+            assert!(
+                stderr(&out).contains("invalid IP address:"),
+                "{form:?}: {}",
+                stderr(&out)
+            );
+        }
+    }
+    let ip_equals_empty = root.run(&["--ip=", "--connect"]);
+    assert_eq!(ip_equals_empty.status.code(), Some(1));
+    assert!(!root.db().exists(), "nothing was created for invalid input");
+    assert!(!root.deny_file().exists());
+}
+
+#[test]
+fn allow_block_delist_transitions() {
+    let root = Root::new();
+    let ip = "203.0.113.9";
+    root.ok(&["connect", ip]);
+    let before = now();
+    root.ok(&["--ip", ip, "--blacklist"]);
+    let (seen, allow, block) = root.row(ip).expect("row");
+    assert_eq!((seen, allow), (1, 0));
+    assert!(
+        block >= before && block <= now(),
+        "block is a unix timestamp of now"
+    );
+    assert_eq!(root.deny_text(), "ALL: 203.0.113.9 : deny\n");
+
+    root.ok(&["--ip", ip, "--whitelist"]);
+    let (seen, allow, block) = root.row(ip).expect("row");
+    assert_eq!((seen, block), (1, 0));
+    assert!(allow >= before);
+    assert_eq!(root.deny_text(), "");
+
+    root.ok(&["block", ip]);
+    root.ok(&["--delist", "--ip", ip]);
+    assert_eq!(root.row(ip), Some((1, 0, 0)));
+    assert_eq!(root.deny_text(), "");
+
+    root.ok(&["--block", "--ip=2001:db8::dead"]);
+    assert_eq!(root.deny_text(), "ALL: [2001:db8::dead] : deny\n");
+    root.ok(&["allow", "2001:db8::dead"]);
+    assert_eq!(root.deny_text(), "");
+}
+
+#[test]
+fn allowed_and_blocked_addresses_stop_at_the_counter() {
+    let root = Root::new();
+    root.ok(&["block", "198.51.100.1"]);
+    root.ok(&["allow", "198.51.100.2"]);
+    let blocked_at = root.row("198.51.100.1").expect("row").2;
+    for _ in 0..5 {
+        root.ok(&["connect", "198.51.100.1"]);
+        root.ok(&["connect", "198.51.100.2"]);
+    }
+    assert_eq!(root.row("198.51.100.1"), Some((5, 0, blocked_at)));
+    assert_eq!(root.row("198.51.100.2").expect("row").0, 5);
+}
+
+#[test]
+fn expired_blocks_are_lifted_on_connect() {
+    let root = Root::new();
+    root.ok(&["block", "198.51.100.3"]);
+    root.ok(&["block", "198.51.100.4"]);
+    let conn = rusqlite::Connection::open(root.db()).expect("open");
+    let old = now() - 91 * 86_400;
+    conn.execute("UPDATE ip_records SET block = ?1", [old])
+        .expect("age the blocks");
+    drop(conn);
+    root.ok(&["connect", "198.51.100.3"]);
+    assert_eq!(root.row("198.51.100.3"), Some((1, 0, 0)));
+    assert_eq!(
+        root.deny_text(),
+        "ALL: 198.51.100.4 : deny\n",
+        "only the connecting address is lifted"
+    );
+
+    let out = root
+        .command(&["connect", "198.51.100.4"])
+        .env("EXPIRE_BLOCK_DAYS", "0")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert_eq!(
+        root.row("198.51.100.4"),
+        Some((1, 0, old)),
+        "0 = blocks never expire"
+    );
+}
+
+#[test]
+fn never_block_addresses_are_refused_unless_forced() {
+    let root = Root::new();
+    std::fs::write(
+        root.path().join("sentry.toml"),
+        "never_block = [\"192.0.2.0/24\"]\n",
+    )
+    .expect("config");
+    for ip in ["127.0.0.1", "::1", "192.0.2.200"] {
+        let out = root.run(&["block", ip]);
+        assert_eq!(out.status.code(), Some(1), "{ip}");
+        assert!(stderr(&out).contains("never-block"), "{}", stderr(&out));
+        let out = root.run(&["--ip", ip, "--blacklist"]);
+        assert_eq!(out.status.code(), Some(1), "{ip}");
+    }
+    assert_eq!(root.row_count(), 0);
+    assert_eq!(root.deny_text(), "");
+    root.ok(&["block", "--force", "192.0.2.200"]);
+    assert!(root.row("192.0.2.200").expect("row").2 > 0);
+}
+
+#[test]
+fn report_figures_text_and_json() {
+    let root = Root::new();
+    for (ip, times) in [("192.0.2.1", 3), ("192.0.2.2", 2), ("2001:db8::5", 1)] {
+        for _ in 0..times {
+            root.ok(&["connect", ip]);
+        }
+    }
+    root.ok(&["allow", "192.0.2.1"]);
+    root.ok(&["block", "192.0.2.2"]);
+    root.ok(&["block", "2001:db8::5"]);
+
+    let text = root.ok(&["--report"]);
+    assert_eq!(
+        text,
+        "   -------- summary ---------\n   3 unique IPs have connected 6 times\n   1 IPs are allowed\n   2 IPs are blocked\n"
+    );
+    let text = root.ok(&["-r", "-v", "--ip=192.0.2.2"]);
+    assert!(text.contains("   2 connections from 192.0.2.2\n"), "{text}");
+    assert!(text.contains("\tblocked since 20"), "{text}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json", "192.0.2.1"])).expect("json");
+    assert_eq!(json["unique_ips"], 3);
+    assert_eq!(json["connections"], 6);
+    assert_eq!(json["allowed"], 1);
+    assert_eq!(json["blocked"], 2);
+    assert_eq!(json["record"]["seen"], 3);
+    assert!(json["record"]["allow"].as_i64().expect("allow") > 0);
+
+    let dump = root.ok(&["dump"]);
+    let lines: Vec<&str> = dump.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines.iter().any(|l| l.starts_with("192.0.2.2\t2\t0\t")),
+        "{dump}"
+    );
+    assert_eq!(root.ok(&["--dbdump"]), dump);
+}
+
+#[test]
+fn dump_output_imports_into_another_root() {
+    let a = Root::new();
+    a.ok(&["connect", "192.0.2.1"]);
+    a.ok(&["block", "192.0.2.9"]);
+    let dump_file = a.path().join("dump.tsv");
+    std::fs::write(&dump_file, a.ok(&["dump"])).expect("write dump");
+    let b = Root::new();
+    b.ok(&["import", "--dump", dump_file.to_str().expect("utf-8 path")]);
+    assert_eq!(b.row("192.0.2.1"), Some((1, 0, 0)));
+    assert!(b.row("192.0.2.9").expect("row").2 > 0);
+    assert_eq!(b.deny_text(), "ALL: 192.0.2.9 : deny\n");
+    std::fs::write(&dump_file, "192.0.2.1\tmany\t0\t0\n").expect("write bad dump");
+    let out = b.run(&["import", "--dump", dump_file.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("dump.tsv:1"), "{}", stderr(&out));
+    assert_eq!(
+        b.row("192.0.2.1"),
+        Some((1, 0, 0)),
+        "a bad file changes nothing"
+    );
+}
+
+#[test]
+fn one_file_per_address_tree_is_imported_on_first_run() {
+    let root = Root::new();
+    let put = |rel: &str, text: &str| {
+        let path = root.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    put("seen/192/0/2/7", "1700000000\n1700000100\n");
+    put(
+        "seen/198/51/100/9",
+        "1700000000\n1700000001\n1700000002\n1700000003\n",
+    );
+    put("white/192/0/2/7", "1700000100\n");
+    put("black/198/51/100/9", "1700000200\n");
+
+    // The first command of any kind finds and imports the tree.
+    root.ok(&["connect", "192.0.2.7"]);
+    assert_eq!(root.row("192.0.2.7"), Some((3, 1_700_000_100, 0)));
+    assert_eq!(root.row("198.51.100.9"), Some((4, 0, 1_700_000_200)));
+    assert!(
+        !root.path().join("seen").exists(),
+        "imported files are removed"
+    );
+    assert!(!root.path().join("black").exists());
+    assert_eq!(root.deny_text(), "ALL: 198.51.100.9 : deny\n");
+
+    // A second tree appearing later is not imported behind the admin's back...
+    put("seen/203/0/113/1", "1700000000\n");
+    root.ok(&["connect", "192.0.2.7"]);
+    assert_eq!(root.row("203.0.113.1"), None);
+    // ...but `sentry import` merges it.
+    root.ok(&["import"]);
+    assert_eq!(root.row("203.0.113.1"), Some((1, 0, 0)));
+}
+
+#[test]
+fn bad_configuration_is_named_and_changes_nothing() {
+    let root = Root::new();
+    std::fs::write(root.path().join("sentry.toml"), "expire_blok_days = 3\n").expect("config");
+    let out = root.run(&["block", "192.0.2.1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("sentry.toml") && err.contains("expire_blok_days"),
+        "{err}"
+    );
+    assert_eq!(root.row_count(), 0);
+
+    // --connect still lets the user in (exit 0) and says why.
+    let out = root.run(&["connect", "192.0.2.1"]);
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("let through"), "{}", stderr(&out));
+
+    std::fs::remove_file(root.path().join("sentry.toml")).expect("remove config");
+    let out = root
+        .command(&["block", "192.0.2.1"])
+        .env("EXPIRE_BLOCK_DAYS", "lots")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("EXPIRE_BLOCK_DAYS"));
+}
+
+#[test]
+fn explicit_config_file_and_root_option() {
+    let root = Root::new();
+    let other = Root::new();
+    let cfg = root.path().join("custom.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "root = \"{}\"\nexpire_block_days = 1\n",
+            other.path().display()
+        ),
+    )
+    .expect("config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sentry"))
+        .args([
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "block",
+            "192.0.2.1",
+        ])
+        .env_remove("ROOT_DIR")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(other.row("192.0.2.1").is_some(), "config `root` is used");
+    let third = Root::new();
+    root.ok(&[
+        "--root",
+        third.path().to_str().expect("utf-8"),
+        "block",
+        "192.0.2.2",
+    ]);
+    assert!(
+        third.row("192.0.2.2").is_some(),
+        "--root wins over ROOT_DIR"
+    );
+    let out = root.run(&["--config", "/nonexistent/sentry.toml", "report"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("/nonexistent/sentry.toml"));
+}
+
+#[test]
+fn connect_fails_open_on_a_damaged_database() {
+    let root = Root::new();
+    std::fs::write(
+        root.db(),
+        b"this is not a database, just some text that is long enough",
+    )
+    .expect("damage");
+    let out = root.run(&["--ip=192.0.2.1", "--connect"]);
+    assert!(out.status.success(), "connect lets the user in");
+    let err = stderr(&out);
+    assert!(
+        err.contains("let through") && err.contains("not a usable SQLite database"),
+        "{err}"
+    );
+    let out = root.run(&["block", "192.0.2.1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "admin commands report a runtime failure"
+    );
+}
+
+#[test]
+fn connect_gives_up_quickly_on_a_locked_database() {
+    let root = Root::new();
+    root.ok(&["connect", "192.0.2.1"]);
+    let conn = rusqlite::Connection::open(root.db()).expect("open");
+    conn.execute_batch("BEGIN EXCLUSIVE")
+        .expect("hold the write lock");
+    let started = Instant::now();
+    let out = root.run(&["connect", "192.0.2.1"]);
+    let took = started.elapsed();
+    conn.execute_batch("ROLLBACK").expect("release");
+    assert!(out.status.success(), "fail open");
+    let err = stderr(&out);
+    assert!(!err.contains("database is locked"), "{err}");
+    assert!(err.contains("stayed busy"), "{err}");
+    // Generous bound: the budget is 1 s, this only guards against waiting forever.
+    assert!(took < Duration::from_secs(5), "waited {took:?}");
+}
+
+#[test]
+fn setup_creates_the_root_and_edits_hosts_allow_once() {
+    let root = Root::new();
+    let target = root.path().join("new-root");
+    let hosts_allow = root.path().join("hosts.allow");
+    std::fs::write(&hosts_allow, "# comment\nALL : 192.0.2.0/24 : allow\n").expect("seed");
+    let args = [
+        "--root",
+        target.to_str().expect("utf-8"),
+        "setup",
+        "--write-hosts-allow",
+        "--hosts-allow",
+        hosts_allow.to_str().expect("utf-8"),
+    ];
+    let out = root.ok(&args);
+    let deny_line = format!("sshd : {}/hosts.deny : deny", target.display());
+    let spawn_line = format!(
+        "sshd : ALL : spawn {}/sentry --connect --ip=%a : allow",
+        target.display()
+    );
+    assert!(
+        out.contains(&deny_line) && out.contains(&spawn_line),
+        "{out}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&target)
+        .expect("root")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o750);
+    assert!(target.join("sentry.db").is_file() && target.join("hosts.deny").is_file());
+    let text = std::fs::read_to_string(&hosts_allow).expect("read");
+    let deny_at = text.find(&deny_line).expect("deny line");
+    let spawn_at = text.find(&spawn_line).expect("spawn line");
+    assert!(deny_at < spawn_at && spawn_at < text.find("ALL : 192.0.2.0/24").expect("old rule"));
+    root.ok(&args);
+    assert_eq!(
+        std::fs::read_to_string(&hosts_allow).expect("read"),
+        text,
+        "idempotent"
+    );
+}

@@ -1,0 +1,115 @@
+//! Shared helpers for the black-box tests: a temporary sentry root, running the real
+//! binary in it, and reading `ip_records` back.
+#![allow(dead_code)] // each test binary uses a different subset of these helpers
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A throw-away sentry root directory with helpers to drive the binary in it.
+pub struct Root {
+    pub dir: tempfile::TempDir,
+}
+
+impl Root {
+    pub fn new() -> Root {
+        Root {
+            dir: tempfile::tempdir().expect("create a temporary root"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path().join("sentry.db")
+    }
+
+    pub fn deny_file(&self) -> PathBuf {
+        self.path().join("hosts.deny")
+    }
+
+    /// A command for the real binary with ROOT_DIR set and a clean sentry environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentry"));
+        cmd.args(args).env("ROOT_DIR", self.path());
+        for var in [
+            "TCPREMOTEIP",
+            "PAM_RHOST",
+            "ADD_TO_TCPWRAPPERS",
+            "ADD_TO_PF",
+            "ADD_TO_IPTABLES",
+            "FIREWALL_TABLE",
+            "EXPIRE_BLOCK_DAYS",
+            "PROTECT_FTP",
+            "PROTECT_SMTP",
+            "PROTECT_MUA",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run sentry")
+    }
+
+    /// Runs and asserts exit code 0, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "sentry {args:?} failed: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `(seen, allow, block)` of one row of ip_records, read with SQLite directly.
+    pub fn row(&self, ip: &str) -> Option<(i64, i64, i64)> {
+        let conn = rusqlite::Connection::open(self.db()).expect("open db");
+        let mut stmt = conn
+            .prepare("SELECT seen, allow, block FROM ip_records WHERE ip = ?1")
+            .expect("prepare");
+        let mut rows = stmt.query([ip]).expect("query");
+        rows.next().expect("step").map(|r| {
+            (
+                r.get(0).expect("seen"),
+                r.get(1).expect("allow"),
+                r.get(2).expect("block"),
+            )
+        })
+    }
+
+    /// Number of rows in ip_records (0 when the database does not exist).
+    pub fn row_count(&self) -> i64 {
+        if !self.db().exists() {
+            return 0;
+        }
+        let conn = rusqlite::Connection::open(self.db()).expect("open db");
+        conn.query_row("SELECT count(*) FROM ip_records", [], |r| r.get(0))
+            .expect("count")
+    }
+
+    pub fn deny_text(&self) -> String {
+        std::fs::read_to_string(self.deny_file()).unwrap_or_default()
+    }
+}
+
+/// True when a required external tool is present. In CI (CI=true) a missing tool is a
+/// failure; locally the test is skipped with a visible message.
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{tool} is required in CI (.ci/run installs it)");
+        }
+        eprintln!("SKIPPED: {tool} is not installed (install it, or run .ci/run)");
+    }
+    found
+}
