@@ -1,1 +1,168 @@
-fn main() {}
+//! Figures for the core, each printed beside a baseline measured in the same run:
+//!
+//! - `connect` of a known address (the per-connection cost) vs. starting `/bin/true`;
+//! - `report` on a database of 1,000,000 records vs. the four `sqlite3` queries the bash
+//!   original runs for the same figures (when `sqlite3` is installed);
+//! - peak memory (max RSS) of both, via `/usr/bin/time` when present.
+//!
+//! Run with `cargo bench --bench core` (or `bench/run`). Wall-clock figures, so run on an
+//! otherwise idle machine; the ratios are what to compare between versions.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SENTRY: &str = env!("CARGO_BIN_EXE_sentry");
+const RECORDS: i64 = 1_000_000;
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temporary root");
+    let root = dir.path();
+    println!("sentry core bench ({})", root.display());
+
+    // --- connect: the cost tcpd pays on every login attempt ---------------------------
+    run_quiet(root, &["allow", "192.0.2.7"]);
+    let runs = 300;
+    let connect = per_run(runs, || run_quiet(root, &["connect", "192.0.2.7"]));
+    let baseline = per_run(runs, || {
+        Command::new("/bin/true").status().expect("run /bin/true");
+    });
+    println!(
+        "connect (allowed address)   {:>9.3} ms/run   /bin/true {:>7.3} ms/run   ratio {:.1}x",
+        ms(connect),
+        ms(baseline),
+        connect.as_secs_f64() / baseline.as_secs_f64()
+    );
+    let unknown = per_run(100, || run_quiet(root, &["connect", "198.51.100.1"]));
+    println!("connect (unlisted address) {:>8.3} ms/run", ms(unknown));
+    if let Some(kib) = max_rss_kib(root, &["connect", "192.0.2.7"]) {
+        println!("connect peak memory          {kib:>8} KiB");
+    }
+
+    // --- report over a million records ------------------------------------------------
+    let started = Instant::now();
+    populate(&root.join("sentry.db"), RECORDS);
+    println!(
+        "populated {RECORDS} records in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    run_quiet(root, &["report"]); // first run: page cache warm, schema current
+    let report = per_run(5, || run_quiet(root, &["report"]));
+    print!("report, {RECORDS} records   {:>9.1} ms/run", ms(report));
+    if have("sqlite3") {
+        let db = root.join("sentry.db");
+        let bash_way = per_run(5, || {
+            for sql in [
+                "SELECT COUNT(*) FROM ip_records;",
+                "SELECT SUM(seen) FROM ip_records;",
+                "SELECT COUNT(*) FROM ip_records WHERE allow > 0;",
+                "SELECT COUNT(*) FROM ip_records WHERE block > 0;",
+            ] {
+                let ok = Command::new("sqlite3")
+                    .arg(&db)
+                    .arg(sql)
+                    .stdout(Stdio::null())
+                    .status()
+                    .expect("run sqlite3")
+                    .success();
+                assert!(ok, "sqlite3 failed on {sql}");
+            }
+        });
+        println!(
+            "   sentry.sh's 4 sqlite3 queries {:>7.1} ms/run   ratio {:.2}x",
+            ms(bash_way),
+            report.as_secs_f64() / bash_way.as_secs_f64()
+        );
+    } else {
+        println!("   (baseline skipped: sqlite3 not installed)");
+    }
+    if let Some(kib) = max_rss_kib(root, &["report"]) {
+        println!("report peak memory           {kib:>8} KiB");
+    }
+    let connect_big = per_run(100, || run_quiet(root, &["connect", "10.0.0.1"]));
+    println!(
+        "connect with {RECORDS} records {:>7.3} ms/run   (vs {:.3} ms on a tiny database)",
+        ms(connect_big),
+        ms(connect)
+    );
+}
+
+fn run_quiet(root: &Path, args: &[&str]) {
+    let status = Command::new(SENTRY)
+        .args(args)
+        .env("ROOT_DIR", root)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run sentry");
+    assert!(status.success(), "sentry {args:?} failed");
+}
+
+fn per_run(runs: u32, mut f: impl FnMut()) -> Duration {
+    let started = Instant::now();
+    for _ in 0..runs {
+        f();
+    }
+    started.elapsed() / runs
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool} >/dev/null")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Peak resident memory of one run, measured by GNU time.
+fn max_rss_kib(root: &Path, args: &[&str]) -> Option<u64> {
+    if !Path::new("/usr/bin/time").exists() {
+        println!("(memory figures skipped: /usr/bin/time not installed)");
+        return None;
+    }
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(SENTRY)
+        .args(args)
+        .env("ROOT_DIR", root)
+        .stdout(Stdio::null())
+        .output()
+        .expect("run /usr/bin/time");
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A million records shaped like a busy server's: most seen a few times, some listed.
+fn populate(db: &Path, n: i64) {
+    let mut conn = rusqlite::Connection::open(db).expect("open db");
+    let tx = conn.transaction().expect("begin");
+    {
+        let mut stmt = tx
+            .prepare("INSERT OR REPLACE INTO ip_records (ip, seen, allow, block) VALUES (?1, ?2, ?3, ?4)")
+            .expect("prepare");
+        for i in 0..n {
+            let ip = format!(
+                "{}.{}.{}.{}",
+                11 + (i >> 24),
+                (i >> 16) & 255,
+                (i >> 8) & 255,
+                i & 255
+            );
+            let allow = if i % 97 == 0 { 1_700_000_000 } else { 0 };
+            let block = if allow == 0 && i % 5 == 0 {
+                1_700_000_000 + i
+            } else {
+                0
+            };
+            stmt.execute(rusqlite::params![ip, 1 + i % 7, allow, block])
+                .expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+}

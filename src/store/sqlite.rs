@@ -56,6 +56,16 @@ impl SqliteStore {
             .conn
             .busy_timeout(busy)
             .map_err(|e| store.error("configure", &e))?;
+        // A per-connection program closes the database hundreds of times a minute; by default
+        // the last connection to close checkpoints and deletes the WAL, with fsyncs, and the
+        // next one recreates it. Leave that to SQLite's automatic checkpoints instead.
+        store
+            .conn
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
+            .map_err(|e| store.error("configure", &e))?;
         let opened = store.migrate()?;
         store
             .conn
