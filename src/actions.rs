@@ -1,15 +1,17 @@
 /*!
 The actions an administrator or tcpd asks for: connect, allow, block, delist, import.
 
-This is where the store, the deny lists and the policy meet. Each list change is one
-database transaction that also updates every enabled deny list; if a deny list
-cannot be updated the transaction is rolled back, so the database never claims a
-block that the deny file does not have (and the command fails with exit 2).
+This is where the store, the deny lists and the policy meet. A list change is
+serialised by a lock file, committed to the database in one short transaction, then
+applied to every enabled deny list; if a deny list cannot be updated the row is put
+back, so the database never claims a block that the deny file does not have (and the
+command fails with exit 2).
 */
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::atomic_file::FileLock;
 use crate::block::{self, DenyList};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -19,6 +21,8 @@ use crate::store::{IpRecord, Listing, SqliteStore, Store, legacy_files};
 
 /// Key in `sentry_meta` marking that the one-file-per-address tree was imported.
 const LEGACY_IMPORT_KEY: &str = "legacy_files_imported_at";
+/// Lock file in the root that serialises list changes (database row + deny lists).
+const LISTS_LOCK: &str = ".lists.lock";
 
 /// How long a command waits on a lock held by another sentry process.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +48,7 @@ pub struct Sentry {
     pub store: SqliteStore,
     lists: Vec<Box<dyn DenyList>>,
     unavailable: Vec<String>,
+    patience: Patience,
     now: i64,
     verbose: bool,
 }
@@ -60,6 +65,7 @@ impl Sentry {
             store,
             lists,
             unavailable,
+            patience,
             now,
             verbose,
         };
@@ -141,18 +147,28 @@ impl Sentry {
     }
 
     /// One listing change: the database row and every deny list, all or nothing.
+    ///
+    /// The lists lock serialises list changes end to end, so the deny lists end up in the
+    /// order the database saw. The database write itself is one short transaction: holding
+    /// SQLite's write lock across a deny-file rewrite and fsync would make the `--connect`s
+    /// queued behind it miss their one-second budget. If a deny list fails, the row is put back.
     fn change(&mut self, ip: ClientIp, listing: Listing) -> Result<IpRecord> {
-        let lists = &mut self.lists;
-        let mut apply = || -> Result<()> {
-            for list in lists.iter_mut() {
-                match listing {
-                    Listing::Blocked { .. } => list.add(&[ip])?,
-                    _ => list.remove(&[ip])?,
-                }
-            }
-            Ok(())
-        };
-        let record = self.store.set_listing(ip, listing, &mut apply)?;
+        let _serialised =
+            FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
+        let change = self.store.set_listing(ip, listing)?;
+        let applied = self.lists.iter_mut().try_for_each(|list| match listing {
+            Listing::Blocked { .. } => list.add(&[ip]),
+            _ => list.remove(&[ip]),
+        });
+        if let Err(e) = applied {
+            return Err(match self.store.undo_listing(&change) {
+                Ok(()) => e,
+                Err(undo) => Error::Runtime(format!(
+                    "{e}; and the database could not be put back ({undo}): run `sentry delist {ip}` or `sentry block {ip}` again"
+                )),
+            });
+        }
+        let record = change.after;
         let what = match listing {
             Listing::Allowed { .. } => "allowed",
             Listing::Blocked { .. } => "blocked",

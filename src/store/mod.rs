@@ -58,6 +58,13 @@ impl Listing {
     }
 }
 
+/// A listing change as committed: what the record was, and what it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingChange {
+    pub before: Option<IpRecord>,
+    pub after: IpRecord,
+}
+
 /// Figures for the report, computed by the database (not by loading records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Summary {
@@ -76,14 +83,13 @@ pub trait Store {
     /// The record of one address, if sentry has one.
     fn record(&mut self, ip: ClientIp) -> Result<Option<IpRecord>>;
 
-    /// Puts the address on a list (or none) and runs `apply` — which updates the deny
-    /// lists — inside the same transaction: if `apply` fails, the record is left as it was.
-    fn set_listing(
-        &mut self,
-        ip: ClientIp,
-        listing: Listing,
-        apply: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<IpRecord>;
+    /// Puts the address on a list (or none) in one transaction, returning the record
+    /// before and after so that the change can be undone if a deny list cannot follow.
+    fn set_listing(&mut self, ip: ClientIp, listing: Listing) -> Result<ListingChange>;
+
+    /// Puts back the listing that `change` replaced (the connection count is left alone,
+    /// and a record that `change` created is removed if nothing else touched it).
+    fn undo_listing(&mut self, change: &ListingChange) -> Result<()>;
 
     /// Whole-database figures for the report.
     fn summary(&mut self) -> Result<Summary>;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::{IpRecord, Listing, Store, Summary};
+use super::{IpRecord, Listing, ListingChange, Store, Summary};
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 
@@ -271,12 +271,7 @@ impl Store for SqliteStore {
             .map_err(|e| self.error("read", &e))
     }
 
-    fn set_listing(
-        &mut self,
-        ip: ClientIp,
-        listing: Listing,
-        apply: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<IpRecord> {
+    fn set_listing(&mut self, ip: ClientIp, listing: Listing) -> Result<ListingChange> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "update", &e);
         let text = ip.to_string();
@@ -285,7 +280,15 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        let record = tx
+        let before = tx
+            .query_row(
+                "SELECT ifnull(seen, 0), ifnull(allow, 0), ifnull(block, 0) FROM ip_records WHERE ip = ?1",
+                [&text],
+                |row| row_to_record(text.clone(), row),
+            )
+            .optional()
+            .map_err(err)?;
+        let after = tx
             .query_row(
                 "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, 0, ?2, ?3)
                  ON CONFLICT(ip) DO UPDATE SET allow = excluded.allow, block = excluded.block
@@ -294,9 +297,35 @@ impl Store for SqliteStore {
                 |row| row_to_record(text.clone(), row),
             )
             .map_err(err)?;
-        apply()?; // on error the transaction is dropped, i.e. rolled back
         tx.commit().map_err(err)?;
-        Ok(record)
+        Ok(ListingChange { before, after })
+    }
+
+    fn undo_listing(&mut self, change: &ListingChange) -> Result<()> {
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e: rusqlite::Error| db_error(&path, busy, "undo a change in", &e);
+        let (allow, block) = change
+            .before
+            .as_ref()
+            .map(|r| (r.allow, r.block))
+            .unwrap_or((0, 0));
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "UPDATE ip_records SET allow = ?2, block = ?3 WHERE ip = ?1",
+            params![change.after.ip, allow, block],
+        )
+        .map_err(err)?;
+        if change.before.is_none() {
+            tx.execute(
+                "DELETE FROM ip_records WHERE ip = ?1 AND ifnull(seen, 0) = 0",
+                [&change.after.ip],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
     }
 
     fn summary(&mut self) -> Result<Summary> {
