@@ -247,8 +247,16 @@ fn row_to_record(ip: String, row: &rusqlite::Row<'_>) -> rusqlite::Result<IpReco
 
 impl Store for SqliteStore {
     fn record_connection(&mut self, ip: ClientIp) -> Result<IpRecord> {
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e: rusqlite::Error| db_error(&path, busy, "count a connection in", &e);
         let text = ip.to_string();
-        self.conn
+        // An explicit transaction, not autocommit: with RETURNING, an autocommit statement
+        // commits when it is reset, and a failed commit there (disk full) would go unreported.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let record = tx
             .query_row(
                 "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, 1, 0, 0)
                  ON CONFLICT(ip) DO UPDATE SET seen = ifnull(seen, 0) + 1
@@ -256,7 +264,9 @@ impl Store for SqliteStore {
                 [&text],
                 |row| row_to_record(text.clone(), row),
             )
-            .map_err(|e| self.error("count a connection in", &e))
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(record)
     }
 
     fn record(&mut self, ip: ClientIp) -> Result<Option<IpRecord>> {
