@@ -175,8 +175,11 @@ impl Sentry {
             Listing::Unlisted => "delisted",
         };
         self.say(|| format!("{ip} {what}"));
-        if matches!(listing, Listing::Blocked { .. }) && !self.unavailable.is_empty() {
-            // Say it even without -v: the admin believes these firewalls are being fed.
+        let interactive = matches!(self.patience, Patience::Admin) || self.verbose;
+        if matches!(listing, Listing::Blocked { .. }) && !self.unavailable.is_empty() && interactive
+        {
+            // Say it even without -v (but not during a login): the admin believes these
+            // firewalls are being fed.
             eprintln!(
                 "sentry: warning: backend(s) {} are configured but not available in this version; \
                  {ip} was added to: {}",

@@ -1,0 +1,297 @@
+//! A database written by the bash original (sentry.sh 2.00), used in place: created and
+//! filled with the real `sqlite3` CLI exactly as sentry.sh does it, then opened by this
+//! sentry, and read back with `sqlite3` the way an admin's one-liners do.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::Root;
+
+/// sentry.sh's `init_db`, verbatim.
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS ip_records (
+        ip TEXT PRIMARY KEY,
+        seen INTEGER DEFAULT 0,
+        allow INTEGER DEFAULT 0,
+        block INTEGER DEFAULT 0
+    );";
+
+/// The columns as `PRAGMA table_info(ip_records)` shows them for that table.
+const TABLE_INFO: &str = "0|ip|TEXT|0||1\n\
+                          1|seen|INTEGER|0|0|0\n\
+                          2|allow|INTEGER|0|0|0\n\
+                          3|block|INTEGER|0|0|0";
+
+/// Runs one `sqlite3 DB SQL` command line and returns its trimmed stdout.
+fn sqlite3(db: &Path, sql: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sqlite3");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "sqlite3 {} {sql:?} failed: {}\nstderr: {}",
+        db.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// sentry.sh's `save_ip_record`, verbatim.
+fn save_ip_record(db: &Path, ip: &str, seen: i64, allow: i64, block: i64) {
+    sqlite3(
+        db,
+        &format!(
+            "INSERT OR REPLACE INTO ip_records (ip, seen, allow, block) \n                        VALUES ('{ip}', {seen}, {allow}, {block});"
+        ),
+    );
+}
+
+fn now() -> i64 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs();
+    i64::try_from(secs).expect("the time fits in i64")
+}
+
+/// Block timestamps of the fixture: recent enough not to expire (90 days by default).
+struct Fixture {
+    mapped_block: i64,
+    ipv6_block: i64,
+}
+
+/// What sentry.sh 2.00 leaves behind: every address stored as typed, so one host can
+/// have several rows, and whatever else reached the table.
+fn bash_original_database(root: &Root) -> Fixture {
+    let db = root.db();
+    let fixture = Fixture {
+        mapped_block: now() - 3600,
+        ipv6_block: now() - 7200,
+    };
+    sqlite3(&db, CREATE_TABLE);
+    save_ip_record(&db, "192.0.2.7", 5, 1_700_000_000, 0);
+    save_ip_record(&db, "::ffff:198.51.100.7", 2, 0, 0);
+    save_ip_record(&db, "198.51.100.7", 3, 0, fixture.mapped_block);
+    save_ip_record(&db, "2001:DB8::1", 4, 0, fixture.ipv6_block);
+    save_ip_record(&db, "not-an-ip", 1, 0, 0);
+    // Allowed and later blocked: the originals left both columns set.
+    save_ip_record(&db, "192.0.2.8", 1, 1_700_000_000, 1_700_000_500);
+
+    assert_eq!(
+        sqlite3(&db, "PRAGMA user_version"),
+        "0",
+        "fixture: unversioned"
+    );
+    assert_eq!(
+        sqlite3(&db, "PRAGMA journal_mode"),
+        "delete",
+        "fixture: rollback journal"
+    );
+    assert_eq!(sqlite3(&db, "SELECT COUNT(*) FROM ip_records"), "6");
+    fixture
+}
+
+#[test]
+fn bash_database_is_migrated_in_place() {
+    if !common::have_tool("sqlite3") {
+        return;
+    }
+    let root = Root::new();
+    let fixture = bash_original_database(&root);
+    let db = root.db();
+
+    // The first command migrates, so the report already counts one host once.
+    let json = root.ok(&["report", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&json).expect("report --json is JSON");
+    assert_eq!(
+        report,
+        serde_json::json!({"unique_ips": 5, "connections": 16, "allowed": 1, "blocked": 3}),
+        "report after migrating: {json}"
+    );
+
+    let out = root.run(&["--ip=::ffff:198.51.100.7", "--connect"]);
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "legacy --connect: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT seen, allow, block FROM ip_records WHERE ip='198.51.100.7'"
+        ),
+        format!("6|0|{}", fixture.mapped_block),
+        "the mapped and plain rows were merged (2 + 3 + this connection), block kept"
+    );
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT COUNT(*) FROM ip_records WHERE ip LIKE '%198.51.100.7'"
+        ),
+        "1",
+        "one row for the host"
+    );
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT ip, seen, allow, block FROM ip_records WHERE ip LIKE '2001:%'"
+        ),
+        format!("2001:db8::1|4|0|{}", fixture.ipv6_block),
+        "upper-case IPv6 became canonical"
+    );
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT seen, allow, block FROM ip_records WHERE ip='not-an-ip'"
+        ),
+        "1|0|0",
+        "a row that is no address is left untouched"
+    );
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT seen, allow, block FROM ip_records WHERE ip='192.0.2.7'"
+        ),
+        "5|1700000000|0",
+        "an already canonical row is unchanged"
+    );
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT seen, allow, block FROM ip_records WHERE ip='192.0.2.8'"
+        ),
+        "1|0|1700000500",
+        "of allow and block, the later decision stays"
+    );
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "1");
+    assert_eq!(sqlite3(&db, "PRAGMA journal_mode"), "wal");
+    assert_eq!(
+        sqlite3(&db, "PRAGMA table_info(ip_records)"),
+        TABLE_INFO,
+        "the original table's columns are unchanged"
+    );
+}
+
+#[test]
+fn bash_one_liners_keep_working_on_the_migrated_database() {
+    if !common::have_tool("sqlite3") {
+        return;
+    }
+    let root = Root::new();
+    let fixture = bash_original_database(&root);
+    let db = root.db();
+    root.ok(&["--ip=::ffff:198.51.100.7", "--connect"]);
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "1", "migrated");
+
+    // sentry.sh's do_report, init_db and load_ip_record, verbatim.
+    assert_eq!(sqlite3(&db, "SELECT COUNT(*) FROM ip_records;"), "5");
+    assert_eq!(sqlite3(&db, "SELECT SUM(seen) FROM ip_records;"), "17");
+    assert_eq!(
+        sqlite3(&db, "SELECT COUNT(*) FROM ip_records WHERE allow > 0;"),
+        "1"
+    );
+    assert_eq!(
+        sqlite3(&db, "SELECT COUNT(*) FROM ip_records WHERE block > 0;"),
+        "3"
+    );
+    assert_eq!(sqlite3(&db, CREATE_TABLE), "", "init_db is a no-op");
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT seen, allow, block FROM ip_records WHERE ip = '198.51.100.7';"
+        ),
+        format!("6|0|{}", fixture.mapped_block)
+    );
+
+    // A write by the bash original (a rollback, or a script) is seen by sentry.
+    save_ip_record(&db, "203.0.113.5", 7, 0, 0);
+    let json = root.ok(&["report", "203.0.113.5", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&json).expect("report --json is JSON");
+    assert_eq!(report["record"]["seen"], 7, "{json}");
+    assert_eq!(report["unique_ips"], 6, "{json}");
+    root.ok(&["connect", "203.0.113.5"]);
+    assert_eq!(
+        sqlite3(&db, "SELECT seen FROM ip_records WHERE ip = '203.0.113.5';"),
+        "8"
+    );
+}
+
+/// sentry.sh prepended `ALL: $IP : deny` with the address as typed; IPv6 without brackets
+/// matches nothing in tcpd. The next rewrite puts every such line in the canonical form.
+#[test]
+fn bash_deny_file_lines_are_made_canonical() {
+    if !common::have_tool("sqlite3") {
+        return;
+    }
+    let root = Root::new();
+    bash_original_database(&root);
+    std::fs::write(
+        root.deny_file(),
+        "ALL: 2001:DB8::1 : deny\nALL: 198.51.100.7 : deny\nALL: ::ffff:198.51.100.7 : deny\n",
+    )
+    .expect("write the bash original's deny file");
+    root.ok(&["block", "203.0.113.5"]);
+    assert_eq!(
+        root.deny_text(),
+        "ALL: [2001:db8::1] : deny\nALL: 198.51.100.7 : deny\nALL: 203.0.113.5 : deny\n"
+    );
+    root.ok(&["delist", "::ffff:198.51.100.7"]);
+    assert_eq!(
+        root.deny_text(),
+        "ALL: [2001:db8::1] : deny\nALL: 203.0.113.5 : deny\n"
+    );
+    assert_eq!(
+        sqlite3(
+            &root.db(),
+            "SELECT COUNT(*) FROM ip_records WHERE block > 0;"
+        ),
+        "3",
+        "2001:db8::1, 192.0.2.8 and 203.0.113.5"
+    );
+}
+
+/// The first open after the upgrade happens under load: many `--connect`s race to
+/// migrate; the merge must happen exactly once and no connection may be lost.
+#[test]
+fn concurrent_first_opens_migrate_once() {
+    if !common::have_tool("sqlite3") {
+        return;
+    }
+    let root = Root::new();
+    let fixture = bash_original_database(&root);
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            root.command(&["--ip=::ffff:198.51.100.7", "--connect"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start sentry --connect")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait for sentry --connect");
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "concurrent --connect: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        sqlite3(
+            &root.db(),
+            "SELECT ip, seen, allow, block FROM ip_records WHERE ip LIKE '%198.51.100.7'"
+        ),
+        format!("198.51.100.7|55|0|{}", fixture.mapped_block),
+        "merged once: 2 + 3 + 50 connections"
+    );
+    assert_eq!(sqlite3(&root.db(), "PRAGMA user_version"), "1");
+}
