@@ -58,7 +58,7 @@ impl Sentry {
     /// and imports an old one-file-per-address tree the first time one is found.
     pub fn open(config: Config, patience: Patience, now: i64, verbose: bool) -> Result<Sentry> {
         ensure_root(&config.root)?;
-        let (store, _opened) = SqliteStore::open(&config.database_path(), patience.wait())?;
+        let (store, opened) = SqliteStore::open(&config.database_path(), patience.wait())?;
         let (lists, unavailable) = block::enabled(&config, patience.wait());
         let mut sentry = Sentry {
             config,
@@ -69,6 +69,12 @@ impl Sentry {
             now,
             verbose,
         };
+        if opened.migrated_from.is_some() {
+            // A database from an older sentry may hold blocks its deny file lost (or the
+            // file is new): make every enabled deny list carry them before anything else.
+            let blocked = sentry.store.blocked_addresses()?;
+            sentry.add_to_deny_lists(&blocked)?;
+        }
         if legacy_files::present(&sentry.config.root) {
             sentry.import_legacy_files(true)?;
         }
@@ -228,15 +234,8 @@ impl Sentry {
             self.store.merge_records(&tree.records)?;
         }
         legacy_files::remove(&root, &tree.files)?;
-        let blocked: Vec<ClientIp> = tree
-            .records
-            .iter()
-            .filter(|r| r.block > 0)
-            .filter_map(|r| ClientIp::parse(&r.ip).ok())
-            .collect();
-        for list in self.lists.iter_mut() {
-            list.add(&blocked)?;
-        }
+        let blocked = self.store.blocked_addresses()?;
+        self.add_to_deny_lists(&blocked)?;
         eprintln!(
             "sentry: imported {} addresses from the per-address files under {}",
             tree.records.len(),
@@ -277,15 +276,19 @@ impl Sentry {
             });
         }
         self.store.merge_records(&records)?;
-        let blocked: Vec<ClientIp> = records
-            .iter()
-            .filter(|r| r.block > 0 && r.allow == 0)
-            .filter_map(|r| ClientIp::parse(&r.ip).ok())
-            .collect();
-        for list in self.lists.iter_mut() {
-            list.add(&blocked)?;
-        }
+        let blocked = self.store.blocked_addresses()?;
+        self.add_to_deny_lists(&blocked)?;
         Ok(records.len())
+    }
+
+    /// Adds addresses to every enabled deny list, in one batch per list.
+    fn add_to_deny_lists(&mut self, ips: &[ClientIp]) -> Result<()> {
+        if ips.is_empty() {
+            return Ok(());
+        }
+        let _serialised =
+            FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
+        self.lists.iter_mut().try_for_each(|list| list.add(ips))
     }
 
     /// Makes sure every enabled deny list exists (used by `setup`).

@@ -239,14 +239,15 @@ fn bash_deny_file_lines_are_made_canonical() {
     )
     .expect("write the bash original's deny file");
     root.ok(&["block", "203.0.113.5"]);
+    // 192.0.2.8 is blocked in the database but was missing from the file: added on migration.
     assert_eq!(
         root.deny_text(),
-        "ALL: [2001:db8::1] : deny\nALL: 198.51.100.7 : deny\nALL: 203.0.113.5 : deny\n"
+        "ALL: [2001:db8::1] : deny\nALL: 198.51.100.7 : deny\nALL: 192.0.2.8 : deny\nALL: 203.0.113.5 : deny\n"
     );
     root.ok(&["delist", "::ffff:198.51.100.7"]);
     assert_eq!(
         root.deny_text(),
-        "ALL: [2001:db8::1] : deny\nALL: 203.0.113.5 : deny\n"
+        "ALL: [2001:db8::1] : deny\nALL: 192.0.2.8 : deny\nALL: 203.0.113.5 : deny\n"
     );
     assert_eq!(
         sqlite3(
@@ -294,4 +295,21 @@ fn concurrent_first_opens_migrate_once() {
         "merged once: 2 + 3 + 50 connections"
     );
     assert_eq!(sqlite3(&root.db(), "PRAGMA user_version"), "1");
+}
+
+/// The bash database says blocked but its deny file is gone (or never had the line):
+/// the first run of this sentry puts every blocked address back into the deny file.
+#[test]
+fn blocks_in_a_bash_database_reach_the_deny_file_on_first_run() {
+    if !common::have_tool("sqlite3") {
+        return;
+    }
+    let root = Root::new();
+    bash_original_database(&root);
+    assert!(!root.deny_file().exists());
+    root.ok(&["report"]);
+    assert_eq!(
+        root.deny_text(),
+        "ALL: 192.0.2.8 : deny\nALL: 198.51.100.7 : deny\nALL: [2001:db8::1] : deny\n"
+    );
 }

@@ -91,6 +91,9 @@ pub trait Store {
     /// and a record that `change` created is removed if nothing else touched it).
     fn undo_listing(&mut self, change: &ListingChange) -> Result<()>;
 
+    /// Every address currently blocked (rows that are not valid addresses are skipped).
+    fn blocked_addresses(&mut self) -> Result<Vec<ClientIp>>;
+
     /// Whole-database figures for the report.
     fn summary(&mut self) -> Result<Summary>;
 

@@ -338,6 +338,23 @@ impl Store for SqliteStore {
         tx.commit().map_err(err)
     }
 
+    fn blocked_addresses(&mut self) -> Result<Vec<ClientIp>> {
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e: rusqlite::Error| db_error(&path, busy, "read", &e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT ip FROM ip_records WHERE block > 0 ORDER BY ip")
+            .map_err(err)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err)?;
+        let mut out = Vec::new();
+        for text in rows {
+            if let Ok(ip) = ClientIp::parse(&text.map_err(err)?) {
+                out.push(ip);
+            }
+        }
+        Ok(out)
+    }
+
     fn summary(&mut self) -> Result<Summary> {
         self.conn
             .query_row(
