@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod ip;
+pub mod logs;
 pub mod policy;
 pub mod report;
 pub mod setup;

@@ -1,0 +1,384 @@
+/*!
+The syslog header: when, which host, which program, which pid — and where the
+message (the only part an attacker can write into) begins.
+
+The program is taken from its fixed place in the header, never searched for in the
+line: a message that merely contains `sshd[123]:` is not an sshd line.
+
+Formats read:
+- BSD (RFC 3164): `Nov 24 10:00:00 host prog[pid]: msg` (an optional `<PRI>` first);
+- rsyslog high precision (Debian's default): `2026-11-24T10:00:00.123456+00:00 host prog[pid]: msg`;
+- `journalctl -o short-iso`: `2026-11-24T10:00:00+0000 host prog[pid]: msg`;
+- RFC 5424: `<PRI>1 2026-11-24T10:00:00.000Z host app pid msgid [sd] msg`.
+
+BSD timestamps carry no year or zone: they are local time, and the year is the one that
+puts the line closest before "now" (a December line read in January is last year's).
+*/
+
+use chrono::{Datelike, Local, LocalResult, NaiveDate, TimeZone};
+
+/// One log line split at its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLine<'a> {
+    /// Unix seconds (UTC), when the header had a usable timestamp.
+    pub time: Option<i64>,
+    pub host: &'a str,
+    /// The syslog tag without its pid: `sshd`, `postfix/smtpd`, `dovecot`.
+    pub program: &'a str,
+    pub pid: Option<u32>,
+    /// Everything after `prog[pid]: ` — attacker-influenced text.
+    pub message: &'a str,
+}
+
+/// Turns BSD timestamps into unix time; remembers the last day it converted, since a
+/// log holds thousands of lines per day.
+#[derive(Debug)]
+pub struct Clock {
+    now: i64,
+    this_year: i32,
+    cached_day: Option<((u32, u32), i64)>,
+}
+
+impl Clock {
+    /// `now` is unix seconds; BSD lines are placed in the year that makes them not later than
+    /// a day after `now`.
+    pub fn new(now: i64) -> Clock {
+        let this_year = Local
+            .timestamp_opt(now, 0)
+            .single()
+            .map(|t| t.year())
+            .unwrap_or(1970);
+        Clock {
+            now,
+            this_year,
+            cached_day: None,
+        }
+    }
+
+    fn bsd_time(&mut self, month: u32, day: u32, seconds_of_day: i64) -> Option<i64> {
+        if let Some((key, midnight)) = self.cached_day
+            && key == (month, day)
+        {
+            return Some(midnight + seconds_of_day);
+        }
+        let mut midnight = local_midnight(self.this_year, month, day)?;
+        if midnight > self.now + 86_400 {
+            midnight = local_midnight(self.this_year - 1, month, day)?;
+        }
+        self.cached_day = Some(((month, day), midnight));
+        Some(midnight + seconds_of_day)
+    }
+}
+
+fn local_midnight(year: i32, month: u32, day: u32) -> Option<i64> {
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    let naive = date.and_hms_opt(0, 0, 0)?;
+    match Local.from_local_datetime(&naive) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.timestamp()),
+        LocalResult::None => Some(naive.and_utc().timestamp()),
+    }
+}
+
+/// Splits a line into header and message, or None when it has no recognisable header.
+pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let (pri_stripped, had_pri) = match line.strip_prefix('<') {
+        Some(rest) => {
+            let end = rest.find('>')?;
+            if end == 0 || end > 3 || !rest[..end].bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (&rest[end + 1..], true)
+        }
+        None => (line, false),
+    };
+    if had_pri && let Some(rest) = pri_stripped.strip_prefix("1 ") {
+        return split_rfc5424(rest);
+    }
+    let first = pri_stripped.as_bytes().first()?;
+    let (time, rest) = if first.is_ascii_digit() {
+        let (stamp, rest) = pri_stripped.split_once(' ')?;
+        (Some(parse_iso8601(stamp)?), rest)
+    } else {
+        parse_bsd_stamp(pri_stripped, clock)?
+    };
+    let (host, rest) = rest.split_once(' ')?;
+    if host.is_empty() {
+        return None;
+    }
+    let (program, pid, message) = split_tag(rest)?;
+    Some(LogLine {
+        time,
+        host,
+        program,
+        pid,
+        message,
+    })
+}
+
+/// `Mmm dd HH:MM:SS ` (day space-padded or not).
+fn parse_bsd_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i64>, &'a str)> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| text.starts_with(m))? as u32 + 1;
+    let rest = text.get(3..)?.strip_prefix(' ')?;
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    let (day, rest) = rest.split_once(' ')?;
+    let day: u32 = digits(day)?;
+    let (hms, rest) = rest.split_once(' ')?;
+    let seconds = parse_hms(hms)?;
+    Some((clock.bsd_time(month, day, seconds), rest))
+}
+
+fn parse_hms(hms: &str) -> Option<i64> {
+    let b = hms.as_bytes();
+    if b.len() != 8 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    let h: i64 = digits(&hms[0..2])?;
+    let m: i64 = digits(&hms[3..5])?;
+    let s: i64 = digits(&hms[6..8])?;
+    (h < 24 && m < 60 && s < 61).then_some(h * 3600 + m * 60 + s)
+}
+
+fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM|±HHMM)` → unix seconds.
+pub fn parse_iso8601(stamp: &str) -> Option<i64> {
+    let b = stamp.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') {
+        return None;
+    }
+    let year: i64 = digits(&stamp[0..4])?;
+    let month: u32 = digits(&stamp[5..7])?;
+    let day: u32 = digits(&stamp[8..10])?;
+    let seconds = parse_hms(&stamp[11..19])?;
+    let mut rest = &stamp[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let end = frac
+            .bytes()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(frac.len());
+        if end == 0 {
+            return None;
+        }
+        rest = &frac[end..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let zone = &rest[1..];
+            let (h, m) = match zone.len() {
+                5 if zone.as_bytes()[2] == b':' => (&zone[0..2], &zone[3..5]),
+                4 => (&zone[0..2], &zone[2..4]),
+                _ => return None,
+            };
+            sign * (digits::<i64>(h)? * 3600 + digits::<i64>(m)? * 60)
+        }
+    };
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + seconds - offset)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `prog[pid]: message` or `prog: message`.
+fn split_tag(text: &str) -> Option<(&str, Option<u32>, &str)> {
+    let end = text.find([':', '[', ' '])?;
+    let program = &text[..end];
+    if program.is_empty() {
+        return None;
+    }
+    let rest = &text[end..];
+    let (pid, rest) = match rest.strip_prefix('[') {
+        Some(after) => {
+            let close = after.find(']')?;
+            (Some(digits(&after[..close])?), &after[close + 1..])
+        }
+        None => (None, rest),
+    };
+    let message = rest.strip_prefix(": ").or_else(|| rest.strip_prefix(':'))?;
+    Some((program, pid, message))
+}
+
+/// `TIMESTAMP HOST APP PID MSGID SD MSG`, nil values written `-`.
+fn split_rfc5424(text: &str) -> Option<LogLine<'_>> {
+    let mut fields = text.splitn(6, ' ');
+    let stamp = fields.next()?;
+    let host = fields.next()?;
+    let program = fields.next()?;
+    let pid = fields.next()?;
+    let _msgid = fields.next()?;
+    let rest = fields.next().unwrap_or("");
+    let message = skip_structured_data(rest)?;
+    let message = message.strip_prefix('\u{feff}').unwrap_or(message);
+    Some(LogLine {
+        time: if stamp == "-" {
+            None
+        } else {
+            parse_iso8601(stamp)
+        },
+        host,
+        program,
+        pid: if pid == "-" { None } else { digits(pid) },
+        message,
+    })
+}
+
+/// Skips `-` or one or more `[id param="value" ...]` elements (values may escape `]`).
+fn skip_structured_data(text: &str) -> Option<&str> {
+    if let Some(rest) = text.strip_prefix('-') {
+        return Some(rest.strip_prefix(' ').unwrap_or(rest));
+    }
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while bytes.get(i) == Some(&b'[') {
+        let mut in_quotes = false;
+        i += 1;
+        loop {
+            match bytes.get(i)? {
+                b'\\' if in_quotes => i += 1,
+                b'"' => in_quotes = !in_quotes,
+                b']' if !in_quotes => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    let rest = &text[i..];
+    Some(rest.strip_prefix(' ').unwrap_or(rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clock() -> Clock {
+        // 2026-11-25T12:00:00Z
+        Clock::new(1_795_608_000)
+    }
+
+    #[test]
+    fn iso_formats() {
+        let mut c = clock();
+        let l = split(
+            "2026-11-24T10:00:00.123456+00:00 web1 sshd[123]: Invalid user a from 1.2.3.4",
+            &mut c,
+        )
+        .expect("rsyslog");
+        assert_eq!((l.host, l.program, l.pid), ("web1", "sshd", Some(123)));
+        assert_eq!(l.message, "Invalid user a from 1.2.3.4");
+        assert_eq!(l.time, Some(1_795_514_400));
+        let j = split("2026-11-24T11:00:00+0100 web1 sshd-session[9]: x", &mut c).expect("journal");
+        assert_eq!(j.time, Some(1_795_514_400));
+        assert_eq!(j.program, "sshd-session");
+        let z = split(
+            "2026-11-24T10:00:00Z web1 postfix/smtpd[77]: warning: x",
+            &mut c,
+        )
+        .expect("zulu");
+        assert_eq!((z.program, z.time), ("postfix/smtpd", Some(1_795_514_400)));
+    }
+
+    #[test]
+    fn bsd_format_and_year_inference() {
+        let mut c = clock();
+        let l = split(
+            "Nov 24 10:00:00 web1 sshd[123]: Accepted publickey for a from 1.2.3.4 port 2 ssh2",
+            &mut c,
+        )
+        .expect("bsd");
+        assert_eq!((l.program, l.pid), ("sshd", Some(123)));
+        let t = l.time.expect("time");
+        assert!(
+            (t - 1_795_514_400).abs() <= 14 * 3600,
+            "local time of 2026-11-24 10:00"
+        );
+        let d = split("Dec 31 23:59:59 web1 dovecot: imap-login: x", &mut c).expect("december");
+        assert!(
+            d.time.expect("time") < 1_795_608_000,
+            "a December line read in November is last year's"
+        );
+        assert_eq!(
+            (d.program, d.pid, d.message),
+            ("dovecot", None, "imap-login: x")
+        );
+        let p = split("Nov  4 01:02:03 web1 kernel: hello", &mut c).expect("padded day");
+        assert_eq!(p.message, "hello");
+        assert!(
+            split("<38>Nov  4 01:02:03 web1 sshd[1]: hi", &mut c).is_some(),
+            "with PRI"
+        );
+    }
+
+    #[test]
+    fn rfc5424() {
+        let mut c = clock();
+        let l = split(
+            "<38>1 2026-11-24T10:00:00.000Z web1 sshd 1234 - [meta x=\"a]b\"] Failed password for root from 1.2.3.4 port 5 ssh2",
+            &mut c,
+        )
+        .expect("5424");
+        assert_eq!(
+            (l.program, l.pid, l.time),
+            ("sshd", Some(1234), Some(1_795_514_400))
+        );
+        assert_eq!(
+            l.message,
+            "Failed password for root from 1.2.3.4 port 5 ssh2"
+        );
+        let n = split("<38>1 2026-11-24T10:00:00Z web1 sshd - - - hello", &mut c).expect("nil");
+        assert_eq!((n.pid, n.message), (None, "hello"));
+    }
+
+    #[test]
+    fn lines_without_a_header_are_refused() {
+        let mut c = clock();
+        for line in [
+            "",
+            "Invalid user admin from 1.2.3.4 port 22",
+            "Nov 24 25:00:00 web1 sshd[1]: x",
+            "2026-13-24T10:00:00Z web1 sshd[1]: x",
+            "Nov 24 10:00:00 web1 sshd[abc]: x",
+            "Nov 24 10:00:00 web1",
+        ] {
+            assert_eq!(split(line, &mut c), None, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn the_program_comes_from_the_header_only() {
+        let mut c = clock();
+        let l = split(
+            "Nov 24 10:00:00 web1 myapp[5]: sshd[123]: Accepted password for x from 1.2.3.4",
+            &mut c,
+        )
+        .expect("header");
+        assert_eq!(l.program, "myapp");
+        assert_eq!(l.message, "sshd[123]: Accepted password for x from 1.2.3.4");
+    }
+}

@@ -1,0 +1,105 @@
+//! Data-driven parser tests: every file in `tests/parse-corpus/` is a list of real log
+//! lines, each followed by the event it must produce:
+//!
+//! ```text
+//! # comments and blank lines are ignored
+//! Nov 24 10:00:00 web1 sshd[123]: Invalid user admin from 203.0.113.9 port 4242
+//! => naughty 203.0.113.9 admin
+//! Nov 24 10:00:00 web1 sshd[123]: Received disconnect from 203.0.113.9 port 4242:11: Bye
+//! => none
+//! ```
+//!
+//! The expectation is `=> KIND ADDRESS USER` (`-` for no user; user names with spaces are
+//! written as they are, to the end of the line) or `=> none`. Run with `SENTRY_BLESS=1` to
+//! rewrite the expectations from what the parsers now produce — then read the diff.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::{ParseOptions, Parser};
+
+/// 2026-11-25T12:00:00Z: BSD timestamps in the corpus are read as of this day.
+const NOW: i64 = 1_795_608_000;
+
+fn expectation(parser: &mut Parser, line: &str) -> String {
+    match parser.parse_line(line) {
+        Some(e) => format!(
+            "=> {} {} {}",
+            e.kind.name(),
+            e.ip,
+            e.user.as_deref().unwrap_or("-")
+        ),
+        None => "=> none".to_string(),
+    }
+}
+
+#[test]
+fn corpus_files_parse_as_expected() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parse-corpus");
+    let bless = std::env::var("SENTRY_BLESS").is_ok_and(|v| v == "1");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/parse-corpus exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    entries.sort();
+    assert!(!entries.is_empty(), "no corpus files in {}", dir.display());
+    let mut failures = String::new();
+    let mut checked = 0;
+    for path in entries {
+        let text = std::fs::read_to_string(&path).expect("read corpus");
+        let mut parser = Parser::new(ParseOptions::default(), NOW);
+        let mut blessed = String::new();
+        let mut lines = text.lines().enumerate().peekable();
+        while let Some((n, line)) = lines.next() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                blessed.push_str(line);
+                blessed.push('\n');
+                continue;
+            }
+            assert!(
+                !line.starts_with("=>"),
+                "{}:{}: expectation without a log line",
+                path.display(),
+                n + 1
+            );
+            let actual = expectation(&mut parser, line);
+            blessed.push_str(line);
+            blessed.push('\n');
+            blessed.push_str(&actual);
+            blessed.push('\n');
+            match lines.peek() {
+                Some((_, next)) if next.starts_with("=>") => {
+                    let expected = next.trim_end();
+                    if expected != actual {
+                        let _ = writeln!(
+                            failures,
+                            "{}:{}: {line}\n    expected {expected}\n    got      {actual}",
+                            path.display(),
+                            n + 1
+                        );
+                    }
+                    checked += 1;
+                    lines.next();
+                }
+                _ if bless => {}
+                _ => {
+                    let _ = writeln!(
+                        failures,
+                        "{}:{}: no `=>` expectation after the line",
+                        path.display(),
+                        n + 1
+                    );
+                }
+            }
+        }
+        if bless {
+            std::fs::write(&path, blessed).expect("rewrite corpus");
+        }
+    }
+    assert!(
+        bless || failures.is_empty(),
+        "corpus mismatches:\n{failures}"
+    );
+    assert!(bless || checked > 0, "the corpus checked nothing");
+}
