@@ -112,7 +112,7 @@ impl Sentry {
         if record.seen < i64::from(self.config.inspect_after) {
             return Ok(record);
         }
-        match policy::decide(&self.inspect(ip)?) {
+        match policy::decide(&self.inspect(ip)?, self.config.max_attempts) {
             Verdict::Allow => self.change(ip, Listing::Allowed { since: self.now }),
             Verdict::Block if self.config.is_never_blocked(ip) => {
                 self.say(|| format!("{ip} is on the never-block list; not blocking"));

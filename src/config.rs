@@ -22,6 +22,17 @@ pub const DEFAULT_ROOT: &str = "/var/db/sentry";
 /// Name of the configuration file looked for in the root directory.
 pub const CONFIG_FILE_NAME: &str = "sentry.toml";
 
+/// Where the services' logs usually are (Debian, RHEL, FreeBSD, mail, FTP).
+pub const DEFAULT_LOGS: [&str; 7] = [
+    "/var/log/auth.log",
+    "/var/log/secure",
+    "/var/log/messages",
+    "/var/log/maillog",
+    "/var/log/mail.log",
+    "/var/log/xferlog",
+    "/var/log/vsftpd.log",
+];
+
 /// Addresses that automatic decisions must never block, whatever the admin configures.
 const ALWAYS_NEVER_BLOCK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 
@@ -54,6 +65,14 @@ pub struct Config {
     pub never_block: Vec<Network>,
     /// Which services' logs are inspected.
     pub services: Services,
+    /// More than this many failed + probe events, with no success, block an address.
+    pub max_attempts: u32,
+    /// A login attempt as root counts as account guessing.
+    pub root_is_naughty: bool,
+    /// Log files to read (`logs`, or `SENTRY_LOGS`); None = the default list, those that exist.
+    pub logs: Option<Vec<PathBuf>>,
+    /// Read the systemd journal: Some(true/false) as configured, None = when no log file is found.
+    pub journal: Option<bool>,
     /// Enabled blocking backends, in the order they are applied.
     pub backends: Vec<String>,
     /// Table/set name used by firewall backends (the original's `FIREWALL_TABLE`).
@@ -62,14 +81,53 @@ pub struct Config {
     pub deny_file: PathBuf,
 }
 
-/// Which services are protected (the original's `PROTECT_*` switches).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// Which services are protected (`services = [...]`, the original's `PROTECT_*` switches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Services {
     pub ssh: bool,
     pub ftp: bool,
     pub smtp: bool,
     pub mua: bool,
+}
+
+impl Services {
+    /// The names accepted in `services = [...]`.
+    pub const NAMES: [&'static str; 4] = ["ssh", "ftp", "mua", "smtp"];
+
+    fn from_names(names: &[String]) -> Result<Services, String> {
+        let mut services = Services {
+            ssh: false,
+            ftp: false,
+            smtp: false,
+            mua: false,
+        };
+        for name in names {
+            match name.as_str() {
+                "ssh" => services.ssh = true,
+                "ftp" => services.ftp = true,
+                "mua" | "pop3" | "imap" => services.mua = true,
+                "smtp" => services.smtp = true,
+                other => {
+                    return Err(format!(
+                        "unknown service {other:?}; known: {}",
+                        Services::NAMES.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(services)
+    }
+
+    /// True when logs of this group are read.
+    pub fn enabled(&self, group: crate::logs::ServiceGroup) -> bool {
+        use crate::logs::ServiceGroup;
+        match group {
+            ServiceGroup::Ssh => self.ssh,
+            ServiceGroup::Ftp => self.ftp,
+            ServiceGroup::Mua => self.mua,
+            ServiceGroup::Smtp => self.smtp,
+        }
+    }
 }
 
 impl Default for Services {
@@ -91,7 +149,11 @@ struct FileConfig {
     expire_block_days: Option<u32>,
     inspect_after: Option<u32>,
     never_block: Option<Vec<String>>,
-    services: Option<Services>,
+    services: Option<Vec<String>>,
+    max_attempts: Option<u32>,
+    root_is_naughty: Option<bool>,
+    logs: Option<Vec<PathBuf>>,
+    journal: Option<bool>,
     block: Option<BlockSection>,
     tcpwrappers: Option<TcpwrappersSection>,
 }
@@ -155,7 +217,11 @@ impl Config {
             expire_block_days: file.expire_block_days.unwrap_or(90),
             inspect_after: file.inspect_after.unwrap_or(3),
             never_block: Vec::new(),
-            services: file.services.unwrap_or_default(),
+            services: Services::default(),
+            max_attempts: file.max_attempts.unwrap_or(10),
+            root_is_naughty: file.root_is_naughty.unwrap_or(true),
+            logs: file.logs.clone(),
+            journal: file.journal,
             backends: block
                 .backends
                 .unwrap_or_else(|| vec!["tcpwrappers".to_string()]),
@@ -175,6 +241,18 @@ impl Config {
         {
             let network = Network::parse(&text).map_err(|msg| in_file("never_block", msg))?;
             config.never_block.push(network);
+        }
+        if let Some(names) = &file.services {
+            config.services =
+                Services::from_names(names).map_err(|msg| in_file("services", msg))?;
+        }
+        if let Some(logs) = &config.logs
+            && let Some(relative) = logs.iter().find(|p| p.is_relative())
+        {
+            return Err(in_file(
+                "logs",
+                format!("{} must be an absolute path", relative.display()),
+            ));
         }
         if config.inspect_after == 0 {
             return Err(in_file("inspect_after", "must be at least 1".into()));
@@ -236,6 +314,20 @@ impl Config {
                 ))
             })?;
         }
+        if let Some(paths) = env("SENTRY_LOGS").filter(|v| !v.trim().is_empty()) {
+            let paths: Vec<PathBuf> = paths
+                .split(':')
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect();
+            if let Some(relative) = paths.iter().find(|p| p.is_relative()) {
+                return Err(Error::Input(format!(
+                    "environment variable SENTRY_LOGS: {} must be an absolute path",
+                    relative.display()
+                )));
+            }
+            self.logs = Some(paths);
+        }
         if let Some(on) = flag("PROTECT_FTP")? {
             self.services.ftp = on;
         }
@@ -246,6 +338,26 @@ impl Config {
             self.services.mua = on;
         }
         Ok(())
+    }
+
+    /// The log files to read: `logs` / `SENTRY_LOGS` as given, else those of the usual
+    /// places that exist on this host.
+    pub fn log_files(&self) -> Vec<PathBuf> {
+        match &self.logs {
+            Some(paths) => paths.clone(),
+            None => DEFAULT_LOGS
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| p.is_file())
+                .collect(),
+        }
+    }
+
+    /// Whether to read the systemd journal: as configured, else only when none of the
+    /// log files exists (a minimal Debian 12 has no /var/log/auth.log, only the journal).
+    pub fn use_journal(&self, files: &[PathBuf]) -> bool {
+        self.journal
+            .unwrap_or_else(|| !files.iter().any(|f| f.is_file()))
     }
 
     /// The SQLite database file.
@@ -318,7 +430,10 @@ mod tests {
     #[test]
     fn file_values_and_admin_networks_are_used() {
         let c = load_with(
-            Some("expire_block_days = 7\nnever_block = [\"192.0.2.0/24\"]\n[block]\nbackends = [\"tcpwrappers\", \"nftables\"]\n"),
+            Some(
+                "expire_block_days = 7\nnever_block = [\"192.0.2.0/24\"]\nservices = [\"ssh\", \"smtp\"]\n\
+                 [block]\nbackends = [\"tcpwrappers\", \"nftables\"]\n",
+            ),
             &[],
         )
         .expect("loads");
@@ -329,6 +444,7 @@ mod tests {
             "loopback stays"
         );
         assert_eq!(c.backends, vec!["tcpwrappers", "nftables"]);
+        assert!(c.services.ssh && c.services.smtp && !c.services.ftp && !c.services.mua);
     }
 
     #[test]
@@ -345,6 +461,13 @@ mod tests {
         let err =
             load_with(Some("[block]\nbackends = [\"iptablez\"]\n"), &[]).expect_err("bad backend");
         assert!(err.to_string().contains("iptablez"), "{err}");
+        let err = load_with(Some("services = [\"telnet\"]\n"), &[]).expect_err("bad service");
+        assert!(
+            err.to_string().contains("telnet") && err.to_string().contains("services"),
+            "{err}"
+        );
+        let err = load_with(Some("logs = [\"auth.log\"]\n"), &[]).expect_err("relative log");
+        assert!(err.to_string().contains("logs"), "{err}");
         let err = load_with(Some("inspect_after = 0\n"), &[]).expect_err("zero refused");
         assert!(err.to_string().contains("inspect_after"), "{err}");
     }

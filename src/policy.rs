@@ -14,6 +14,22 @@ pub struct Evidence {
     pub failed: u32,
     /// Account guessing: invalid users, root logins, and the like.
     pub naughty: u32,
+    /// Connections that never tried to authenticate.
+    pub probe: u32,
+}
+
+impl Evidence {
+    /// Adds `count` events of the named kind (names as in the database).
+    pub fn add(&mut self, kind: &str, count: u32) {
+        let slot = match kind {
+            "success" => &mut self.success,
+            "failed" => &mut self.failed,
+            "naughty" => &mut self.naughty,
+            "probe" => &mut self.probe,
+            _ => return,
+        };
+        *slot = slot.saturating_add(count);
+    }
 }
 
 /// What to do with an address.
@@ -25,15 +41,14 @@ pub enum Verdict {
     Undecided,
 }
 
-/// More failures than this, with no success, block an address (the originals' rule).
-pub const MAX_FAILURES: u32 = 10;
-
 /// The originals' rule: any success allows (a colleague who mistyped is never locked
-/// out); otherwise any naughty attempt, or more than [`MAX_FAILURES`] failures, blocks.
-pub fn decide(evidence: &Evidence) -> Verdict {
+/// out); otherwise any naughty attempt, or more than `max_attempts` failures and probes
+/// together, blocks.
+pub fn decide(evidence: &Evidence, max_attempts: u32) -> Verdict {
     if evidence.success > 0 {
         Verdict::Allow
-    } else if evidence.naughty > 0 || evidence.failed > MAX_FAILURES {
+    } else if evidence.naughty > 0 || evidence.failed.saturating_add(evidence.probe) > max_attempts
+    {
         Verdict::Block
     } else {
         Verdict::Undecided
@@ -51,40 +66,39 @@ pub fn block_expired(blocked_at: i64, now: i64, expire_days: u32) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn success_wins_over_everything() {
-        let e = Evidence {
-            success: 1,
-            failed: 50,
-            naughty: 3,
-        };
-        assert_eq!(decide(&e), Verdict::Allow);
+    fn evidence(success: u32, failed: u32, naughty: u32, probe: u32) -> Evidence {
+        Evidence {
+            success,
+            failed,
+            naughty,
+            probe,
+        }
     }
 
     #[test]
-    fn naughty_or_many_failures_block() {
-        assert_eq!(
-            decide(&Evidence {
-                naughty: 1,
-                ..Default::default()
-            }),
-            Verdict::Block
-        );
-        assert_eq!(
-            decide(&Evidence {
-                failed: 11,
-                ..Default::default()
-            }),
-            Verdict::Block
-        );
-        assert_eq!(
-            decide(&Evidence {
-                failed: 10,
-                ..Default::default()
-            }),
-            Verdict::Undecided
-        );
-        assert_eq!(decide(&Evidence::default()), Verdict::Undecided);
+    fn success_wins_over_everything() {
+        assert_eq!(decide(&evidence(1, 50, 3, 9), 10), Verdict::Allow);
+    }
+
+    #[test]
+    fn naughty_or_too_many_attempts_block() {
+        assert_eq!(decide(&evidence(0, 0, 1, 0), 10), Verdict::Block);
+        assert_eq!(decide(&evidence(0, 11, 0, 0), 10), Verdict::Block);
+        assert_eq!(decide(&evidence(0, 6, 0, 5), 10), Verdict::Block);
+        assert_eq!(decide(&evidence(0, 5, 0, 5), 10), Verdict::Undecided);
+        assert_eq!(decide(&evidence(0, 11, 0, 0), 20), Verdict::Undecided);
+        assert_eq!(decide(&Evidence::default(), 10), Verdict::Undecided);
+    }
+
+    #[test]
+    fn kinds_are_added_by_name() {
+        let mut e = Evidence::default();
+        e.add("failed", 2);
+        e.add("probe", 3);
+        e.add("naughty", 1);
+        e.add("success", 4);
+        e.add("other", 9);
+        assert_eq!(e, evidence(4, 2, 1, 3));
     }
 
     #[test]

@@ -9,6 +9,7 @@ the address from the message's fixed structure, never from text an attacker chos
 
 pub mod header;
 pub mod parse;
+pub mod source;
 
 use serde::Serialize;
 

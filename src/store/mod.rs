@@ -65,6 +65,31 @@ pub struct ListingChange {
     pub after: IpRecord,
 }
 
+/// How often one address showed up as one kind of event of one service.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EvidenceCount {
+    pub ip: String,
+    pub service: String,
+    pub kind: String,
+    pub count: i64,
+    /// Unix seconds of the first and last such line, when the lines had times.
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
+/// Where reading of one log source stopped: the file's identity and a byte offset, so
+/// each line is read once across all runs and rotation is recognised.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cursor {
+    /// The configured path (or `journal`).
+    pub source: String,
+    pub device: u64,
+    pub inode: u64,
+    pub offset: u64,
+    /// The file's first bytes (up to 256), to recognise it after a rename.
+    pub fingerprint: Vec<u8>,
+}
+
 /// Figures for the report, computed by the database (not by loading records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Summary {
@@ -93,6 +118,20 @@ pub trait Store {
 
     /// Every address currently blocked (rows that are not valid addresses are skipped).
     fn blocked_addresses(&mut self) -> Result<Vec<ClientIp>>;
+
+    /// Adds evidence counts and moves log cursors, in one transaction: a crash never
+    /// counts a line twice or loses one.
+    fn record_evidence(&mut self, counts: &[EvidenceCount], cursors: &[Cursor]) -> Result<()>;
+
+    /// The evidence about one address, every service and kind.
+    fn evidence(&mut self, ip: ClientIp) -> Result<Vec<EvidenceCount>>;
+
+    /// Forgets the evidence about one address (after a delist or an expired block, so that
+    /// old lines do not decide again).
+    fn forget_evidence(&mut self, ip: ClientIp) -> Result<()>;
+
+    /// Where reading of `source` stopped last time.
+    fn cursor(&mut self, source: &str) -> Result<Option<Cursor>>;
 
     /// Whole-database figures for the report.
     fn summary(&mut self) -> Result<Summary>;

@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::{IpRecord, Listing, ListingChange, Store, Summary};
+use super::{Cursor, EvidenceCount, IpRecord, Listing, ListingChange, Store, Summary};
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 
 /// The schema version this build writes. 0 is the bash original (or a new file).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// A connection to the local database.
 pub struct SqliteStore {
@@ -105,7 +105,10 @@ impl SqliteStore {
                 migrated_from: None,
             });
         }
-        migrate_to_1(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        if version < 1 {
+            migrate_to_1(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        }
+        migrate_to_2(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.commit()
@@ -193,6 +196,29 @@ fn migrate_to_1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
          UPDATE ip_records SET block = 0 WHERE block > 0 AND allow > block;",
     )?;
     Ok(())
+}
+
+/// Version 1 → 2: evidence from the logs, and where reading of each log stopped.
+fn migrate_to_2(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS evidence (
+            ip TEXT NOT NULL,
+            service TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            first INTEGER,
+            last INTEGER,
+            PRIMARY KEY (ip, service, kind)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS log_cursors (
+            source TEXT PRIMARY KEY,
+            device INTEGER NOT NULL,
+            inode INTEGER NOT NULL,
+            offset INTEGER NOT NULL,
+            fingerprint BLOB NOT NULL,
+            updated INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER))
+        );",
+    )
 }
 
 fn is_busy(err: &rusqlite::Error) -> bool {
@@ -353,6 +379,99 @@ impl Store for SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    fn record_evidence(&mut self, counts: &[EvidenceCount], cursors: &[Cursor]) -> Result<()> {
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e: rusqlite::Error| db_error(&path, busy, "record evidence in", &e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        {
+            let mut add = tx
+                .prepare_cached(
+                    "INSERT INTO evidence (ip, service, kind, count, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(ip, service, kind) DO UPDATE SET
+                         count = count + excluded.count,
+                         first = coalesce(min(first, excluded.first), first, excluded.first),
+                         last = coalesce(max(last, excluded.last), last, excluded.last)",
+                )
+                .map_err(err)?;
+            for c in counts {
+                add.execute(params![c.ip, c.service, c.kind, c.count, c.first, c.last])
+                    .map_err(err)?;
+            }
+            let mut cursor = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO log_cursors (source, device, inode, offset, fingerprint, updated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, CAST(strftime('%s', 'now') AS INTEGER))",
+                )
+                .map_err(err)?;
+            for c in cursors {
+                let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+                cursor
+                    .execute(params![
+                        c.source,
+                        as_i64(c.device),
+                        as_i64(c.inode),
+                        as_i64(c.offset),
+                        c.fingerprint
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn evidence(&mut self, ip: ClientIp) -> Result<Vec<EvidenceCount>> {
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e: rusqlite::Error| db_error(&path, busy, "read evidence from", &e);
+        let text = ip.to_string();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT service, kind, count, first, last FROM evidence WHERE ip = ?1 ORDER BY service, kind")
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([&text], |r| {
+                Ok(EvidenceCount {
+                    ip: text.clone(),
+                    service: r.get(0)?,
+                    kind: r.get(1)?,
+                    count: r.get(2)?,
+                    first: r.get(3)?,
+                    last: r.get(4)?,
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
+    }
+
+    fn forget_evidence(&mut self, ip: ClientIp) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM evidence WHERE ip = ?1", [ip.to_string()])
+            .map(|_| ())
+            .map_err(|e| self.error("forget evidence in", &e))
+    }
+
+    fn cursor(&mut self, source: &str) -> Result<Option<Cursor>> {
+        self.conn
+            .query_row(
+                "SELECT device, inode, offset, fingerprint FROM log_cursors WHERE source = ?1",
+                [source],
+                |r| {
+                    let as_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+                    Ok(Cursor {
+                        source: source.to_string(),
+                        device: as_u64(r.get(0)?),
+                        inode: as_u64(r.get(1)?),
+                        offset: as_u64(r.get(2)?),
+                        fingerprint: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.error("read a log cursor from", &e))
     }
 
     fn summary(&mut self) -> Result<Summary> {

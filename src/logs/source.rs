@@ -1,0 +1,346 @@
+/*!
+Reading log files incrementally: every line once, across all runs, through rotation.
+
+Re-reading a whole log on every connection (what the originals did) lets an attacker
+make each of his connections cost a scan of a log he makes grow. Instead a [`Cursor`]
+per file remembers the file's identity (device, inode, first bytes) and the offset after
+the last complete line read. On the next run:
+- same file, grown: read from the offset;
+- same file, shorter than the offset (truncated, or `copytruncate`): finish the copy
+  (`FILE.1`) if it is the file the cursor was in, then read the new content from 0;
+- another file at the path (rotated by rename): finish the old file, found as `FILE.1`
+  (same inode) or `FILE.1.gz` (same first bytes), then read the new one from 0.
+A last line without its newline is left for the next run: the writer may be mid-line.
+Memory stays bounded: lines are streamed, and a line longer than [`MAX_LINE`] is skipped.
+*/
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::store::Cursor;
+
+/// Longer lines are not syslog lines worth reading (syslog itself truncates far below).
+pub const MAX_LINE: usize = 16 * 1024;
+/// How many leading bytes identify a file across renames.
+const FINGERPRINT_LEN: usize = 256;
+
+/// Reads the complete lines of `path` that no earlier run has read, calling `visit` for
+/// each, and returns where to start next time. `cursor` is where the last run stopped.
+pub fn read_new_lines(
+    path: &Path,
+    cursor: Option<&Cursor>,
+    visit: &mut dyn FnMut(&str),
+) -> Result<Cursor> {
+    let source = path.display().to_string();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Rotated away and not yet re-created: keep the cursor, nothing to read.
+            return Ok(cursor.cloned().unwrap_or(Cursor {
+                source,
+                ..Cursor::default()
+            }));
+        }
+        Err(e) => return Err(Error::io("open the log file", path, &e)),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io("inspect the log file", path, &e))?;
+    let fingerprint = read_fingerprint(&file, path)?;
+    let same_identity = |c: &Cursor| c.device == meta.dev() && c.inode == meta.ino();
+
+    let mut start = 0;
+    if let Some(c) = cursor {
+        let same_content = fingerprint.starts_with(&c.fingerprint) || c.fingerprint.is_empty();
+        if same_identity(c) && meta.len() >= c.offset && same_content {
+            start = c.offset;
+        } else {
+            finish_rotated(path, c, same_identity(c), visit)?;
+        }
+    }
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    reader
+        .seek(SeekFrom::Start(start))
+        .map_err(|e| Error::io("seek in the log file", path, &e))?;
+    let consumed = read_lines(&mut reader, visit, true)
+        .map_err(|e| Error::io("read the log file", path, &e))?;
+    Ok(Cursor {
+        source,
+        device: meta.dev(),
+        inode: meta.ino(),
+        offset: start + consumed,
+        fingerprint,
+    })
+}
+
+/// Every rotated generation of `path`, oldest first (`FILE.9.gz` ... `FILE.1`), for
+/// `scan --from-start`.
+pub fn rotated_generations(path: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for n in (1..=20).rev() {
+        for suffix in [format!(".{n}.gz"), format!(".{n}")] {
+            let candidate = with_suffix(path, &suffix);
+            if candidate.is_file() {
+                found.push(candidate);
+            }
+        }
+    }
+    found
+}
+
+/// Reads a whole file, plain or gzip-compressed, from the start.
+pub fn read_whole(path: &Path, visit: &mut dyn FnMut(&str)) -> Result<()> {
+    let file = File::open(path).map_err(|e| Error::io("open the log file", path, &e))?;
+    let result = if is_gzip(path) {
+        read_lines(
+            &mut BufReader::new(flate2::read::MultiGzDecoder::new(file)),
+            visit,
+            false,
+        )
+    } else {
+        read_lines(&mut BufReader::with_capacity(64 * 1024, file), visit, false)
+    };
+    result
+        .map(|_| ())
+        .map_err(|e| Error::io("read the log file", path, &e))
+}
+
+/// The cursor's file was replaced or truncated: read what it still held after the offset.
+fn finish_rotated(
+    path: &Path,
+    cursor: &Cursor,
+    truncated_in_place: bool,
+    visit: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let plain = with_suffix(path, ".1");
+    if let Ok(file) = File::open(&plain) {
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io("inspect", &plain, &e))?;
+        let renamed = meta.dev() == cursor.device && meta.ino() == cursor.inode;
+        // copytruncate leaves a copy (new inode) whose first bytes are the old file's.
+        let copied =
+            truncated_in_place && read_fingerprint(&file, &plain)?.starts_with(&cursor.fingerprint);
+        if (renamed || copied) && meta.len() >= cursor.offset {
+            let mut reader = BufReader::new(file);
+            reader
+                .seek(SeekFrom::Start(cursor.offset))
+                .map_err(|e| Error::io("seek in", &plain, &e))?;
+            read_lines(&mut reader, visit, false).map_err(|e| Error::io("read", &plain, &e))?;
+            return Ok(());
+        }
+    }
+    let gz = with_suffix(path, ".1.gz");
+    if let Ok(file) = File::open(&gz) {
+        let mut decoded = BufReader::new(flate2::read::MultiGzDecoder::new(file));
+        let mut head = vec![0u8; cursor.fingerprint.len()];
+        if decoded.read_exact(&mut head).is_ok() && head == cursor.fingerprint && !head.is_empty() {
+            let skip = cursor.offset.saturating_sub(head.len() as u64);
+            let skipped = std::io::copy(&mut (&mut decoded).take(skip), &mut std::io::sink())
+                .map_err(|e| Error::io("read", &gz, &e))?;
+            if skipped == skip {
+                read_lines(&mut decoded, visit, false).map_err(|e| Error::io("read", &gz, &e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Calls `visit` per complete line; returns the bytes consumed. With `keep_partial`, a
+/// final line without newline is not consumed (it is still being written).
+fn read_lines(
+    reader: &mut dyn BufRead,
+    visit: &mut dyn FnMut(&str),
+    keep_partial: bool,
+) -> std::io::Result<u64> {
+    let mut consumed = 0u64;
+    let mut line = Vec::with_capacity(512);
+    loop {
+        line.clear();
+        let n = read_bounded_line(reader, &mut line)?;
+        if n == 0 {
+            return Ok(consumed);
+        }
+        let complete = line.last() == Some(&b'\n');
+        if !complete && keep_partial {
+            return Ok(consumed);
+        }
+        consumed += n as u64;
+        if line.len() > MAX_LINE {
+            continue;
+        }
+        let bytes = line.strip_suffix(b"\n").unwrap_or(&line);
+        match std::str::from_utf8(bytes) {
+            Ok(text) => visit(text),
+            Err(_) => visit(&String::from_utf8_lossy(bytes)),
+        }
+    }
+}
+
+/// Like `read_until(b'\n')` but keeps at most `MAX_LINE + 1` bytes of a line in memory
+/// (the rest is counted and dropped). Returns the bytes consumed.
+fn read_bounded_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(total);
+        }
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..=i], true),
+            None => (buf, false),
+        };
+        let room = (MAX_LINE + 1).saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if done && line.last() != Some(&b'\n') {
+            line.push(b'\n'); // an overlong line keeps its end marker so it counts as complete
+        }
+        let used = chunk.len();
+        reader.consume(used);
+        total += used;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+fn read_fingerprint(file: &File, path: &Path) -> Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(FINGERPRINT_LEN);
+    let mut handle = file;
+    handle
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io("read", path, &e))?;
+    handle
+        .take(FINGERPRINT_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io("read", path, &e))?;
+    Ok(head)
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn is_gzip(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn collect(path: &Path, cursor: Option<&Cursor>) -> (Vec<String>, Cursor) {
+        let mut lines = Vec::new();
+        let c = read_new_lines(path, cursor, &mut |l| lines.push(l.to_string())).expect("read");
+        (lines, c)
+    }
+
+    fn append(path: &Path, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("open");
+        f.write_all(text.as_bytes()).expect("append");
+    }
+
+    #[test]
+    fn reads_each_line_once_and_leaves_partial_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("auth.log");
+        append(&log, "one\ntwo\nthr");
+        let (lines, c) = collect(&log, None);
+        assert_eq!(lines, ["one", "two"]);
+        let (lines, c) = collect(&log, Some(&c));
+        assert!(lines.is_empty());
+        append(&log, "ee\nfour\n");
+        let (lines, _) = collect(&log, Some(&c));
+        assert_eq!(lines, ["three", "four"]);
+    }
+
+    #[test]
+    fn rename_rotation_finishes_the_old_file_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("auth.log");
+        append(&log, "a1\na2\n");
+        let (_, c) = collect(&log, None);
+        append(&log, "a3\n");
+        std::fs::rename(&log, dir.path().join("auth.log.1")).expect("rotate");
+        append(&log, "b1\n");
+        let (lines, _) = collect(&log, Some(&c));
+        assert_eq!(lines, ["a3", "b1"]);
+    }
+
+    #[test]
+    fn gzip_rotation_is_finished_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("auth.log");
+        append(&log, "a1\na2\n");
+        let (_, c) = collect(&log, None);
+        append(&log, "a3\n");
+        let old = std::fs::read(&log).expect("read");
+        let gz = std::fs::File::create(dir.path().join("auth.log.1.gz")).expect("create gz");
+        let mut enc = flate2::write::GzEncoder::new(gz, flate2::Compression::default());
+        enc.write_all(&old).expect("compress");
+        enc.finish().expect("finish gz");
+        std::fs::remove_file(&log).expect("remove");
+        append(&log, "b1\n");
+        let (lines, _) = collect(&log, Some(&c));
+        assert_eq!(lines, ["a3", "b1"]);
+    }
+
+    #[test]
+    fn copytruncate_and_plain_truncation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("auth.log");
+        append(&log, "a1\na2\n");
+        let (_, c) = collect(&log, None);
+        append(&log, "a3\n");
+        std::fs::copy(&log, dir.path().join("auth.log.1")).expect("copy");
+        std::fs::File::create(&log).expect("truncate");
+        append(&log, "b1\n");
+        let (lines, c) = collect(&log, Some(&c));
+        assert_eq!(lines, ["a3", "b1"]);
+
+        // Truncated with no copy: start again from the beginning.
+        std::fs::remove_file(dir.path().join("auth.log.1")).expect("rm");
+        std::fs::File::create(&log).expect("truncate");
+        append(&log, "c1\n");
+        let (lines, _) = collect(&log, Some(&c));
+        assert_eq!(lines, ["c1"]);
+    }
+
+    #[test]
+    fn overlong_lines_are_skipped_with_bounded_memory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("auth.log");
+        append(&log, &format!("ok1\n{}\nok2\n", "x".repeat(MAX_LINE * 4)));
+        let (lines, c) = collect(&log, None);
+        assert_eq!(lines, ["ok1", "ok2"]);
+        assert_eq!(c.offset, std::fs::metadata(&log).expect("meta").len());
+    }
+
+    #[test]
+    fn generations_are_listed_oldest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("auth.log");
+        for name in ["auth.log", "auth.log.1", "auth.log.2.gz", "auth.log.3.gz"] {
+            append(&dir.path().join(name), "x\n");
+        }
+        let names: Vec<String> = rotated_generations(&log)
+            .iter()
+            .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["auth.log.3.gz", "auth.log.2.gz", "auth.log.1"]);
+    }
+}
