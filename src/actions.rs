@@ -16,8 +16,12 @@ use crate::block::{self, DenyList};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
+use crate::logs::{Kind, Service};
 use crate::policy::{self, Evidence, Verdict};
-use crate::store::{IpRecord, Listing, SqliteStore, Store, legacy_files};
+use crate::scan;
+use crate::store::{
+    EvidenceCount, IpRecord, Listing, ListingChange, SqliteStore, Store, legacy_files,
+};
 
 /// Key in `sentry_meta` marking that the one-file-per-address tree was imported.
 const LEGACY_IMPORT_KEY: &str = "legacy_files_imported_at";
@@ -37,6 +41,15 @@ impl Patience {
     fn wait(self) -> Duration {
         match self {
             Patience::Login => Duration::from_millis(1000),
+            Patience::Admin => Duration::from_secs(10),
+        }
+    }
+
+    /// How long to wait for another scanner: a login does not wait for someone else's scan
+    /// (it decides on the evidence already stored); an admin command waits a while.
+    fn scan_wait(self) -> Duration {
+        match self {
+            Patience::Login => Duration::from_millis(200),
             Patience::Admin => Duration::from_secs(10),
         }
     }
@@ -112,22 +125,111 @@ impl Sentry {
         if record.seen < i64::from(self.config.inspect_after) {
             return Ok(record);
         }
-        match policy::decide(&self.inspect(ip)?, self.config.max_attempts) {
-            Verdict::Allow => self.change(ip, Listing::Allowed { since: self.now }),
-            Verdict::Block if self.config.is_never_blocked(ip) => {
-                self.say(|| format!("{ip} is on the never-block list; not blocking"));
-                Ok(record)
-            }
-            Verdict::Block => self.change(ip, Listing::Blocked { since: self.now }),
-            Verdict::Undecided => Ok(record),
+        // Read what the logs added since the last look (unless another scanner is at it),
+        // then judge this address on everything stored about it.
+        let outcome = scan::scan(
+            &self.config,
+            &mut self.store,
+            self.now,
+            self.patience.scan_wait(),
+            false,
+        )?;
+        self.say(|| describe_scan(&outcome));
+        match self.decide(ip)? {
+            Some(decision) => Ok(self.apply(&[decision])?.remove(0)),
+            None => Ok(record),
         }
     }
 
-    /// The evidence the service logs hold about `ip`. Log reading arrives with the
-    /// log-intelligence work; until then there is none, so nothing is decided automatically.
-    fn inspect(&mut self, ip: ClientIp) -> Result<Evidence> {
-        self.say(|| format!("{ip}: no log sources are configured in this version"));
-        Ok(Evidence::default())
+    /// What the stored evidence means for an unlisted address: a listing with its reason,
+    /// or None (not enough evidence, or protected by `never_block`).
+    fn decide(&mut self, ip: ClientIp) -> Result<Option<Decision>> {
+        let rows = self.store.evidence(ip)?;
+        let mut evidence = Evidence::default();
+        for row in &rows {
+            let enabled = Service::from_name(&row.service)
+                .is_some_and(|s| self.config.services.enabled(s.group()));
+            if enabled {
+                evidence.add(&row.kind, u32::try_from(row.count).unwrap_or(u32::MAX));
+            }
+        }
+        let listing = match policy::decide(&evidence, self.config.max_attempts) {
+            Verdict::Allow => Listing::Allowed { since: self.now },
+            Verdict::Block if self.config.is_never_blocked(ip) => {
+                self.say(|| {
+                    format!(
+                        "{ip}: {}; on the never-block list, not blocking",
+                        reason(&rows)
+                    )
+                });
+                return Ok(None);
+            }
+            Verdict::Block => Listing::Blocked { since: self.now },
+            Verdict::Undecided => {
+                self.say(|| format!("{ip}: {}; no decision yet", reason(&rows)));
+                return Ok(None);
+            }
+        };
+        Ok(Some(Decision {
+            ip,
+            listing,
+            reason: reason(&rows),
+        }))
+    }
+
+    /// Reads every log source's new lines, then decides for every unlisted address that
+    /// has new evidence (`dry_run`: decide and report only).
+    pub fn scan(
+        &mut self,
+        dry_run: bool,
+        from_start: bool,
+    ) -> Result<(scan::ScanOutcome, Vec<Decision>)> {
+        let outcome = scan::scan(
+            &self.config,
+            &mut self.store,
+            self.now,
+            self.patience.scan_wait(),
+            from_start,
+        )?;
+        self.say(|| describe_scan(&outcome));
+        let decisions = self.decide_all(outcome.addresses.iter().copied(), dry_run)?;
+        Ok((outcome, decisions))
+    }
+
+    /// Records evidence gathered outside a scan (`ingest`) and decides for every unlisted
+    /// address it concerns.
+    pub fn record_and_decide(&mut self, tally: &mut scan::Tally) -> Result<Vec<Decision>> {
+        let mut addresses = std::collections::BTreeSet::new();
+        let counts = tally.drain(&mut addresses);
+        self.store.record_evidence(&counts, &[])?;
+        self.decide_all(addresses.iter().copied(), false)
+    }
+
+    /// Decides for each unlisted address; applies the decisions unless `dry_run`.
+    fn decide_all(
+        &mut self,
+        addresses: impl Iterator<Item = ClientIp>,
+        dry_run: bool,
+    ) -> Result<Vec<Decision>> {
+        let mut decisions = Vec::new();
+        for ip in addresses {
+            let listed = self
+                .store
+                .record(ip)?
+                .is_some_and(|r| r.allow > 0 || r.block > 0);
+            if !listed && let Some(decision) = self.decide(ip)? {
+                decisions.push(decision);
+            }
+        }
+        if !dry_run && !decisions.is_empty() {
+            self.apply(&decisions)?;
+        }
+        Ok(decisions)
+    }
+
+    /// Moves the clock of a long-running command (`ingest`).
+    pub fn set_now(&mut self, now: i64) {
+        self.now = now;
     }
 
     /// Allows the address from now on and takes it off every deny list.
@@ -147,53 +249,95 @@ impl Sentry {
         self.change(ip, Listing::Blocked { since: self.now })
     }
 
-    /// Takes the address off both lists and every deny list.
+    /// Takes the address off both lists and every deny list, and forgets its evidence so
+    /// that old log lines do not decide about it again.
     pub fn delist(&mut self, ip: ClientIp) -> Result<IpRecord> {
         self.change(ip, Listing::Unlisted)
     }
 
-    /// One listing change: the database row and every deny list, all or nothing.
+    fn change(&mut self, ip: ClientIp, listing: Listing) -> Result<IpRecord> {
+        let decision = Decision {
+            ip,
+            listing,
+            reason: "by the administrator".into(),
+        };
+        Ok(self.apply(&[decision])?.remove(0))
+    }
+
+    /// Listing changes: the database rows and every deny list, all or nothing.
     ///
     /// The lists lock serialises list changes end to end, so the deny lists end up in the
-    /// order the database saw. The database write itself is one short transaction: holding
+    /// order the database saw. Each database write is one short transaction: holding
     /// SQLite's write lock across a deny-file rewrite and fsync would make the `--connect`s
-    /// queued behind it miss their one-second budget. If a deny list fails, the row is put back.
-    fn change(&mut self, ip: ClientIp, listing: Listing) -> Result<IpRecord> {
+    /// queued behind it miss their one-second budget. The deny lists are then updated in one
+    /// batch each; if one fails, the rows are put back.
+    fn apply(&mut self, decisions: &[Decision]) -> Result<Vec<IpRecord>> {
         let _serialised =
             FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
-        let change = self.store.set_listing(ip, listing)?;
-        let applied = self.lists.iter_mut().try_for_each(|list| match listing {
-            Listing::Blocked { .. } => list.add(&[ip]),
-            _ => list.remove(&[ip]),
+        let mut changes = Vec::with_capacity(decisions.len());
+        for d in decisions {
+            match self.store.set_listing(d.ip, d.listing) {
+                Ok(change) => changes.push(change),
+                Err(e) => return Err(self.undo(&changes, e)),
+            }
+        }
+        let blocked: Vec<ClientIp> = decisions
+            .iter()
+            .filter(|d| matches!(d.listing, Listing::Blocked { .. }))
+            .map(|d| d.ip)
+            .collect();
+        let freed: Vec<ClientIp> = decisions
+            .iter()
+            .filter(|d| !matches!(d.listing, Listing::Blocked { .. }))
+            .map(|d| d.ip)
+            .collect();
+        let applied = self.lists.iter_mut().try_for_each(|list| {
+            if !blocked.is_empty() {
+                list.add(&blocked)?;
+            }
+            if !freed.is_empty() {
+                list.remove(&freed)?;
+            }
+            Ok(())
         });
         if let Err(e) = applied {
-            return Err(match self.store.undo_listing(&change) {
-                Ok(()) => e,
-                Err(undo) => Error::Runtime(format!(
-                    "{e}; and the database could not be put back ({undo}): run `sentry delist {ip}` or `sentry block {ip}` again"
-                )),
-            });
+            return Err(self.undo(&changes, e));
         }
-        let record = change.after;
-        let what = match listing {
-            Listing::Allowed { .. } => "allowed",
-            Listing::Blocked { .. } => "blocked",
-            Listing::Unlisted => "delisted",
-        };
-        self.say(|| format!("{ip} {what}"));
+        for d in decisions {
+            if d.listing == Listing::Unlisted {
+                self.store.forget_evidence(d.ip)?;
+            }
+            let message = format!("{} {}: {}", d.listing.verb(), d.ip, d.reason);
+            self.say(|| message.clone());
+            if d.listing != Listing::Unlisted {
+                crate::syslog::notice(&message);
+            }
+        }
         let interactive = matches!(self.patience, Patience::Admin) || self.verbose;
-        if matches!(listing, Listing::Blocked { .. }) && !self.unavailable.is_empty() && interactive
-        {
+        if !blocked.is_empty() && !self.unavailable.is_empty() && interactive {
             // Say it even without -v (but not during a login): the admin believes these
             // firewalls are being fed.
             eprintln!(
                 "sentry: warning: backend(s) {} are configured but not available in this version; \
-                 {ip} was added to: {}",
+                 blocked addresses were added to: {}",
                 self.unavailable.join(", "),
                 self.list_names()
             );
         }
-        Ok(record)
+        Ok(changes.into_iter().map(|c| c.after).collect())
+    }
+
+    /// Puts rows back after a failed change; the original error stays the headline.
+    fn undo(&mut self, changes: &[ListingChange], error: Error) -> Error {
+        for change in changes.iter().rev() {
+            if let Err(undo) = self.store.undo_listing(change) {
+                let ip = &change.after.ip;
+                return Error::Runtime(format!(
+                    "{error}; and the database could not be put back ({undo}): run `sentry delist {ip}` or `sentry block {ip}` again"
+                ));
+            }
+        }
+        error
     }
 
     fn list_names(&self) -> String {
@@ -312,4 +456,46 @@ fn ensure_root(root: &Path) -> Result<()> {
         .mode(0o750)
         .create(root)
         .map_err(|e| Error::io("create the sentry root directory", root, &e))
+}
+
+/// One listing change and why it was made (for the syslog line and `-v`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub ip: ClientIp,
+    pub listing: Listing,
+    pub reason: String,
+}
+
+/// `4 naughty, 2 failed (sshd, dovecot)`: the evidence behind a decision.
+fn reason(rows: &[EvidenceCount]) -> String {
+    let mut parts = Vec::new();
+    for kind in Kind::ALL {
+        let total: i64 = rows
+            .iter()
+            .filter(|r| r.kind == kind.name())
+            .map(|r| r.count)
+            .sum();
+        if total > 0 {
+            parts.push(format!("{total} {}", kind.name()));
+        }
+    }
+    let mut services: Vec<&str> = rows.iter().map(|r| r.service.as_str()).collect();
+    services.dedup();
+    if parts.is_empty() {
+        return "no evidence in the logs".into();
+    }
+    format!("{} ({})", parts.join(", "), services.join(", "))
+}
+
+fn describe_scan(outcome: &scan::ScanOutcome) -> String {
+    if !outcome.scanned {
+        return "another sentry is scanning the logs; deciding on the evidence stored".into();
+    }
+    format!(
+        "read {} new lines from {} log sources: {} events about {} addresses",
+        outcome.lines,
+        outcome.sources,
+        outcome.events,
+        outcome.addresses.len()
+    )
 }

@@ -22,10 +22,12 @@ use clap::error::{ContextKind, ErrorKind};
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::actions::{Patience, Sentry};
+use crate::commands::{self, ServiceFilter};
 use crate::config::{Config, Overrides};
 use crate::error::{EXIT_OK, EXIT_USAGE, Error, Result};
 use crate::ip::ClientIp;
 use crate::report::{self, Report};
+use crate::scan;
 use crate::setup;
 use crate::store::{IpRecord, Store};
 
@@ -125,13 +127,42 @@ enum Command {
     },
     /// Take an address off the allow and block lists
     Delist { ip: String },
-    /// Print the summary report, and one address's record when IP is given
+    /// Print the summary report, and one address's record and evidence when IP is given
     Report {
         ip: Option<String>,
         /// Print one JSON object instead of text
         #[arg(long)]
         json: bool,
+        /// With IP: also print the log lines about it
+        #[arg(long)]
+        lines: bool,
     },
+    /// Test the log parsers on files (or stdin): one JSON object per recognised line
+    ///
+    /// Like fail2ban-regex: reads no database and changes nothing. A summary per service
+    /// and kind goes to stderr.
+    Parse {
+        /// Only this service (sshd, dovecot, vsftpd, ...) or group (ssh, ftp, mua, smtp);
+        /// lines without a syslog header are then read as bare messages of it
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+        /// Print the lines of known programs that no rule recognised, instead of events
+        #[arg(long)]
+        unmatched: bool,
+        /// Log files ('-' or none: stdin); .gz files are decompressed
+        files: Vec<PathBuf>,
+    },
+    /// Read new lines from every log source and decide (for cron or a systemd timer)
+    Scan {
+        /// Print the decisions without making them
+        #[arg(long)]
+        dry_run: bool,
+        /// Forget the stored evidence and re-read every log, rotated and compressed ones too
+        #[arg(long)]
+        from_start: bool,
+    },
+    /// Read log lines on stdin and decide as they arrive (rsyslog omprog, journalctl -f)
+    Ingest,
     /// Print every record as `ip<TAB>seen<TAB>allow<TAB>block`
     Dump,
     /// Import records from an older sentry
@@ -168,7 +199,18 @@ pub enum Action {
     Report {
         ip: Option<String>,
         json: bool,
+        lines: bool,
     },
+    Parse {
+        service: Option<String>,
+        unmatched: bool,
+        files: Vec<PathBuf>,
+    },
+    Scan {
+        dry_run: bool,
+        from_start: bool,
+    },
+    Ingest,
     Dump,
     ImportFiles,
     ImportDump(PathBuf),
@@ -222,7 +264,18 @@ impl Args {
             Some(Command::Allow { ip }) => Action::Allow(ip),
             Some(Command::Block { ip, force }) => Action::Block { ip, force },
             Some(Command::Delist { ip }) => Action::Delist(ip),
-            Some(Command::Report { ip, json }) => Action::Report { ip, json },
+            Some(Command::Report { ip, json, lines }) => Action::Report { ip, json, lines },
+            Some(Command::Parse {
+                service,
+                unmatched,
+                files,
+            }) => Action::Parse {
+                service,
+                unmatched,
+                files,
+            },
+            Some(Command::Scan { dry_run, from_start }) => Action::Scan { dry_run, from_start },
+            Some(Command::Ingest) => Action::Ingest,
             Some(Command::Dump) => Action::Dump,
             Some(Command::Import { dump: Some(path) }) => Action::ImportDump(path),
             Some(Command::Import { dump: None }) => Action::ImportFiles,
@@ -245,6 +298,7 @@ impl Args {
             None if self.report => Action::Report {
                 ip: self.ip,
                 json: self.json,
+                lines: false,
             },
             None if self.dbdump => Action::Dump,
             None => {
@@ -356,6 +410,12 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         Action::Report { ip, .. } => {
             parse_optional(ip)?;
         }
+        Action::Parse {
+            service: Some(name),
+            ..
+        } => {
+            ServiceFilter::parse(name)?;
+        }
         _ => {}
     }
     let config = Config::load(&invocation.overrides, env)?;
@@ -375,26 +435,76 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         Action::Delist(ip) => {
             open(Patience::Admin)?.delist(ClientIp::parse(ip)?)?;
         }
-        Action::Report { ip, json } => {
+        Action::Report { ip, json, lines } => {
             let ip = parse_optional(ip)?;
             let mut sentry = open(Patience::Admin)?;
             let summary = sentry.store.summary()?;
-            let record = match ip {
-                Some(ip) => Some(
-                    sentry
-                        .store
-                        .record(ip)?
-                        .unwrap_or_else(|| IpRecord::unseen(ip)),
+            let (record, evidence) = match ip {
+                Some(ip) => (
+                    Some(
+                        sentry
+                            .store
+                            .record(ip)?
+                            .unwrap_or_else(|| IpRecord::unseen(ip)),
+                    ),
+                    sentry.store.evidence(ip)?,
                 ),
-                None => None,
+                None => (None, Vec::new()),
             };
-            let report = Report { summary, record };
+            let report = Report {
+                summary,
+                record,
+                evidence,
+            };
             let mut out = stdout.lock();
             if *json {
                 report::write_json(&mut out, &report).map_err(write_err)?;
             } else {
                 report::write_text(&mut out, &report).map_err(write_err)?;
             }
+            if let (Some(ip), true) = (ip, *lines) {
+                commands::print_lines_about(&config, ip, now(), &mut out)?;
+            }
+        }
+        Action::Parse {
+            service,
+            unmatched,
+            files,
+        } => {
+            let filter = match service {
+                Some(name) => ServiceFilter::parse(name)?,
+                None => ServiceFilter::All,
+            };
+            commands::parse(
+                files,
+                filter,
+                *unmatched,
+                scan::parse_options(&config),
+                now(),
+            )?;
+        }
+        Action::Scan {
+            dry_run,
+            from_start,
+        } => {
+            let mut sentry = open(Patience::Admin)?;
+            let (outcome, decisions) = sentry.scan(*dry_run, *from_start)?;
+            if !outcome.scanned {
+                eprintln!("sentry: another sentry is scanning the logs; try again later");
+            }
+            if *dry_run || verbose {
+                let mut out = stdout.lock();
+                let prefix = if *dry_run { "would be " } else { "" };
+                for d in &decisions {
+                    writeln!(out, "{prefix}{} {}: {}", d.listing.verb(), d.ip, d.reason)
+                        .map_err(write_err)?;
+                }
+            }
+        }
+        Action::Ingest => {
+            let mut sentry = open(Patience::Admin)?;
+            let mut input = std::io::BufReader::new(std::io::stdin().lock());
+            commands::ingest(&mut sentry, &mut input, &now)?;
         }
         Action::Dump => {
             let mut sentry = open(Patience::Admin)?;

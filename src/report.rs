@@ -11,7 +11,7 @@ use chrono::{Local, TimeZone};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::store::{IpRecord, Store, Summary};
+use crate::store::{EvidenceCount, IpRecord, Store, Summary};
 
 /// Everything the report shows, also its `--json` shape.
 #[derive(Debug, Serialize)]
@@ -21,6 +21,9 @@ pub struct Report {
     /// The record asked for with `--ip` / `report IP`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<IpRecord>,
+    /// That address's evidence from the logs, per service and kind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<EvidenceCount>,
 }
 
 /// The original's text layout (the summary lines are byte-for-byte those of sentry.sh).
@@ -45,6 +48,18 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
         }
         if r.allow == 0 && r.block == 0 {
             writeln!(out, "\tnot allowed or blocked")?;
+        }
+        if report.evidence.is_empty() {
+            writeln!(out, "\tno evidence in the logs")?;
+        }
+        for e in &report.evidence {
+            let when = match (e.first, e.last) {
+                (Some(first), Some(last)) => {
+                    format!(", {} .. {}", local_time(first), local_time(last))
+                }
+                _ => String::new(),
+            };
+            writeln!(out, "\t{:>6} {:<8} {}{when}", e.count, e.kind, e.service)?;
         }
     }
     Ok(())

@@ -42,7 +42,7 @@ fn in_mount_namespace(script: &str) -> (String, String) {
 
 const SETUP: &str = r#"
 set -u
-root="$1"; bin="$2"; export ROOT_DIR="$root"
+root="$1"; bin="$2"; export ROOT_DIR="$root" SENTRY_LOGS="$1/auth.log"
 mount -t tmpfs -o size=256k tmpfs "$root"
 "$bin" setup >/dev/null
 "$bin" block 192.0.2.1 >/dev/null

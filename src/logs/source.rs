@@ -10,6 +10,7 @@ the last complete line read. On the next run:
   (`FILE.1`) if it is the file the cursor was in, then read the new content from 0;
 - another file at the path (rotated by rename): finish the old file, found as `FILE.1`
   (same inode) or `FILE.1.gz` (same first bytes), then read the new one from 0.
+
 A last line without its newline is left for the next run: the writer may be mid-line.
 Memory stays bounded: lines are streamed, and a line longer than [`MAX_LINE`] is skipped.
 */

@@ -48,6 +48,15 @@ pub enum Listing {
 }
 
 impl Listing {
+    /// What the change is called in messages.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Listing::Allowed { .. } => "allowed",
+            Listing::Blocked { .. } => "blocked",
+            Listing::Unlisted => "delisted",
+        }
+    }
+
     /// The `(allow, block)` column values for this listing.
     pub fn columns(self) -> (i64, i64) {
         match self {
@@ -129,6 +138,9 @@ pub trait Store {
     /// Forgets the evidence about one address (after a delist or an expired block, so that
     /// old lines do not decide again).
     fn forget_evidence(&mut self, ip: ClientIp) -> Result<()>;
+
+    /// Forgets all evidence and every log cursor (before re-reading all logs from the start).
+    fn forget_all_evidence(&mut self) -> Result<()>;
 
     /// Where reading of `source` stopped last time.
     fn cursor(&mut self, source: &str) -> Result<Option<Cursor>>;

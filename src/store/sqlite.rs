@@ -454,6 +454,17 @@ impl Store for SqliteStore {
             .map_err(|e| self.error("forget evidence in", &e))
     }
 
+    fn forget_all_evidence(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch(
+                "BEGIN IMMEDIATE; DELETE FROM evidence; DELETE FROM log_cursors; COMMIT;",
+            )
+            .map_err(|e| {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.error("forget evidence in", &e)
+            })
+    }
+
     fn cursor(&mut self, source: &str) -> Result<Option<Cursor>> {
         self.conn
             .query_row(

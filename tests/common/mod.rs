@@ -11,10 +11,19 @@ pub struct Root {
 }
 
 impl Root {
+    /// A new root with an empty `auth.log` inside it, which is the only log sentry reads
+    /// (so no test ever reads this machine's own logs or journal).
     pub fn new() -> Root {
-        Root {
+        let root = Root {
             dir: tempfile::tempdir().expect("create a temporary root"),
-        }
+        };
+        std::fs::write(root.auth_log(), "").expect("create auth.log");
+        root
+    }
+
+    /// The log file this root's sentry reads (`SENTRY_LOGS`).
+    pub fn auth_log(&self) -> PathBuf {
+        self.path().join("auth.log")
     }
 
     pub fn path(&self) -> &Path {
@@ -32,7 +41,9 @@ impl Root {
     /// A command for the real binary with ROOT_DIR set and a clean sentry environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentry"));
-        cmd.args(args).env("ROOT_DIR", self.path());
+        cmd.args(args)
+            .env("ROOT_DIR", self.path())
+            .env("SENTRY_LOGS", self.auth_log());
         for var in [
             "TCPREMOTEIP",
             "PAM_RHOST",

@@ -1,0 +1,257 @@
+/*!
+The log commands that stream: `parse` (the filter tester, no database) and `ingest`
+(lines on stdin, decisions as they arrive).
+*/
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+
+use chrono::{TimeZone, Utc};
+use serde::Serialize;
+
+use crate::actions::Sentry;
+use crate::error::{Error, Result};
+use crate::logs::parse::{ParseOptions, Parser, service_of};
+use crate::logs::{Event, Kind, Service, ServiceGroup, header};
+use crate::scan::Tally;
+
+/// Which lines `parse` reports: every known service, or one service or group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceFilter {
+    All,
+    One(Service),
+    Group(ServiceGroup),
+}
+
+impl ServiceFilter {
+    /// `sshd`, `dovecot`, ... or a group: `ssh`, `ftp`, `mua`, `smtp`.
+    pub fn parse(name: &str) -> Result<ServiceFilter> {
+        if let Some(service) = Service::from_name(name) {
+            return Ok(ServiceFilter::One(service));
+        }
+        let group = match name {
+            "ssh" => ServiceGroup::Ssh,
+            "ftp" => ServiceGroup::Ftp,
+            "mua" | "pop3" | "imap" => ServiceGroup::Mua,
+            "smtp" => ServiceGroup::Smtp,
+            _ => {
+                let names: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
+                return Err(Error::Input(format!(
+                    "unknown service {name:?}; known: {}, or a group: ssh, ftp, mua, smtp",
+                    names.join(", ")
+                )));
+            }
+        };
+        Ok(ServiceFilter::Group(group))
+    }
+
+    fn admits(self, service: Service) -> bool {
+        match self {
+            ServiceFilter::All => true,
+            ServiceFilter::One(s) => s == service,
+            ServiceFilter::Group(g) => service.group() == g,
+        }
+    }
+}
+
+/// One line of `parse` output; exactly these keys.
+#[derive(Serialize)]
+struct ParsedLine<'a> {
+    file: &'a str,
+    line: u64,
+    service: &'static str,
+    kind: Kind,
+    ip: String,
+    user: Option<&'a str>,
+    time: Option<String>,
+}
+
+/// `sentry parse`: one JSON object per recognised line on stdout (or, with `unmatched`, the
+/// lines of known programs that no rule recognised), and a summary on stderr. Reads no
+/// database and changes nothing.
+pub fn parse(
+    files: &[PathBuf],
+    filter: ServiceFilter,
+    unmatched: bool,
+    options: ParseOptions,
+    now: i64,
+) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut parser = Parser::new(options, now);
+    let mut clock = header::Clock::new(now);
+    let mut summary: BTreeMap<(&'static str, &'static str), u64> = BTreeMap::new();
+    let (mut lines, mut matched) = (0u64, 0u64);
+    let stdin_only = [PathBuf::from("-")];
+    let files = if files.is_empty() {
+        &stdin_only[..]
+    } else {
+        files
+    };
+    for path in files {
+        let name = path.display().to_string();
+        let reader: Box<dyn Read> = if name == "-" {
+            Box::new(std::io::stdin().lock())
+        } else if path.extension().is_some_and(|e| e == "gz") {
+            let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, &e))?;
+            Box::new(flate2::read::MultiGzDecoder::new(file))
+        } else {
+            Box::new(std::fs::File::open(path).map_err(|e| Error::io("open", path, &e))?)
+        };
+        let mut reader = BufReader::with_capacity(64 * 1024, reader);
+        let mut buf = Vec::with_capacity(512);
+        let mut number = 0u64;
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::io("read", path, &e))?;
+            if n == 0 {
+                break;
+            }
+            number += 1;
+            lines += 1;
+            let text = String::from_utf8_lossy(buf.strip_suffix(b"\n").unwrap_or(&buf));
+            let event = event_of(&mut parser, &mut clock, &text, filter);
+            match event {
+                Some(event) => {
+                    matched += 1;
+                    *summary
+                        .entry((event.service.name(), event.kind.name()))
+                        .or_default() += 1;
+                    if !unmatched {
+                        write_event(&mut out, &name, number, &event)?;
+                    }
+                }
+                None if unmatched && from_known_program(&mut clock, &text, filter) => {
+                    writeln!(out, "{text}").map_err(|e| Error::output(&e))?;
+                }
+                None => {}
+            }
+        }
+    }
+    out.flush().map_err(|e| Error::output(&e))?;
+    eprintln!("{lines} lines read, {matched} recognised");
+    for ((service, kind), count) in summary {
+        eprintln!("  {service:<12} {kind:<8} {count}");
+    }
+    Ok(())
+}
+
+/// A whole syslog line, or — with one service chosen — a bare message of that service
+/// (`sshd -E` writes messages without any header).
+fn event_of(
+    parser: &mut Parser,
+    clock: &mut header::Clock,
+    text: &str,
+    filter: ServiceFilter,
+) -> Option<Event> {
+    if let Some(event) = parser.parse_line(text) {
+        return filter.admits(event.service).then_some(event);
+    }
+    let ServiceFilter::One(service) = filter else {
+        return None;
+    };
+    if header::split(text, clock).is_some() {
+        return None;
+    }
+    let (service, finding) = parser.parse_message(service, None, text)?;
+    Some(Event {
+        service,
+        kind: finding.kind,
+        ip: finding.ip,
+        user: finding.user.map(str::to_owned),
+        time: None,
+    })
+}
+
+fn from_known_program(clock: &mut header::Clock, text: &str, filter: ServiceFilter) -> bool {
+    header::split(text, clock)
+        .and_then(|h| service_of(h.program))
+        .is_some_and(|s| filter.admits(s))
+}
+
+fn write_event(out: &mut dyn Write, file: &str, line: u64, event: &Event) -> Result<()> {
+    let record = ParsedLine {
+        file,
+        line,
+        service: event.service.name(),
+        kind: event.kind,
+        ip: event.ip.to_string(),
+        user: event.user.as_deref(),
+        time: event
+            .time
+            .and_then(|t| Utc.timestamp_opt(t, 0).single())
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+    };
+    serde_json::to_writer(&mut *out, &record)
+        .map_err(|e| Error::Runtime(format!("could not write the output: {e}")))?;
+    out.write_all(b"\n").map_err(|e| Error::output(&e))
+}
+
+/// `sentry ingest`: log lines on stdin (from rsyslog omprog, syslog-ng, `journalctl -f`),
+/// evidence recorded and decisions made as they arrive. Lines that arrive together are
+/// handled in one batch; while stdin is idle the process sleeps in read() and holds no
+/// database lock.
+pub fn ingest<R: Read>(
+    sentry: &mut Sentry,
+    input: &mut BufReader<R>,
+    now: &dyn Fn() -> i64,
+) -> Result<()> {
+    let mut parser = Parser::new(crate::scan::parse_options(&sentry.config), now());
+    let mut tally = Tally::default();
+    let mut buf = Vec::with_capacity(512);
+    loop {
+        buf.clear();
+        let n = input
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::Runtime(format!("could not read stdin: {e}")))?;
+        if n > 0 && buf.len() <= crate::logs::source::MAX_LINE {
+            let text = String::from_utf8_lossy(buf.strip_suffix(b"\n").unwrap_or(&buf));
+            if let Some(event) = parser.parse_line(&text)
+                && sentry.config.services.enabled(event.service.group())
+            {
+                tally.add(&event);
+            }
+        }
+        // Decide once nothing more is waiting (or at the end): bursts become one batch.
+        // `buffer()` looks without reading, so an idle pipe is not waited on here.
+        let idle = n == 0 || input.buffer().is_empty();
+        if idle && !tally.is_empty() {
+            sentry.set_now(now());
+            sentry.record_and_decide(&mut tally)?;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// `report --lines`: the log lines whose event concerns `ip`, from every configured log
+/// (rotated and compressed generations first), as the original's report showed them.
+pub fn print_lines_about(
+    config: &crate::config::Config,
+    ip: crate::ip::ClientIp,
+    now: i64,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut parser = Parser::new(crate::scan::parse_options(config), now);
+    writeln!(out).map_err(|e| Error::output(&e))?;
+    let mut failure = None;
+    for path in config.log_files() {
+        let mut generations = crate::logs::source::rotated_generations(&path);
+        generations.push(path);
+        for file in generations {
+            crate::logs::source::read_whole(&file, &mut |line| {
+                if failure.is_none()
+                    && parser.parse_line(line).is_some_and(|e| e.ip == ip)
+                    && let Err(e) = writeln!(out, "{line}")
+                {
+                    failure = Some(Error::output(&e));
+                }
+            })?;
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}

@@ -1,0 +1,150 @@
+/*!
+Scanning: every log source's new lines, parsed into evidence in the store.
+
+One scanner at a time (a lock file in the root): two scanners would read the same new
+lines and count them twice. A caller that cannot get the lock soon (a `--connect`
+during someone else's scan) does not wait: it decides on the evidence already stored.
+Evidence and the cursor of each source are written in one transaction per source, so a
+crash never counts a line twice or loses one.
+*/
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::atomic_file::FileLock;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ip::ClientIp;
+use crate::logs::parse::{ParseOptions, Parser};
+use crate::logs::{Event, Kind, Service, source};
+use crate::store::{EvidenceCount, Store};
+
+/// Lock file in the root that keeps scanners from reading the same lines twice.
+const SCAN_LOCK: &str = ".scan.lock";
+
+/// What one scan read and found.
+#[derive(Debug, Default)]
+pub struct ScanOutcome {
+    pub sources: usize,
+    pub lines: u64,
+    pub events: u64,
+    /// Addresses with new evidence, in address order.
+    pub addresses: BTreeSet<ClientIp>,
+    /// False when another scanner held the lock and this one did not wait.
+    pub scanned: bool,
+}
+
+/// Evidence gathered in memory before it is written: one entry per address, service and kind.
+#[derive(Debug, Default)]
+pub struct Tally {
+    counts: HashMap<(ClientIp, Service, Kind), Count>,
+}
+
+/// How many events, and the first and last time seen.
+type Count = (i64, Option<i64>, Option<i64>);
+
+impl Tally {
+    pub fn add(&mut self, event: &Event) {
+        let entry = self
+            .counts
+            .entry((event.ip, event.service, event.kind))
+            .or_insert((0, event.time, event.time));
+        entry.0 += 1;
+        if let Some(t) = event.time {
+            entry.1 = Some(entry.1.map_or(t, |f| f.min(t)));
+            entry.2 = Some(entry.2.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// The rows to add to the store, and the addresses they concern.
+    pub fn drain(&mut self, addresses: &mut BTreeSet<ClientIp>) -> Vec<EvidenceCount> {
+        self.counts
+            .drain()
+            .map(|((ip, service, kind), (count, first, last))| {
+                addresses.insert(ip);
+                EvidenceCount {
+                    ip: ip.to_string(),
+                    service: service.name().to_string(),
+                    kind: kind.name().to_string(),
+                    count,
+                    first,
+                    last,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The parse options the configuration asks for.
+pub fn parse_options(config: &Config) -> ParseOptions {
+    ParseOptions {
+        root_is_naughty: config.root_is_naughty,
+    }
+}
+
+/// Reads every configured source's new lines into the store. `lock_wait` bounds the wait
+/// for another scanner; `from_start` forgets all evidence and cursors and re-reads every
+/// file, rotated and compressed generations included.
+pub fn scan(
+    config: &Config,
+    store: &mut dyn Store,
+    now: i64,
+    lock_wait: Duration,
+    from_start: bool,
+) -> Result<ScanOutcome> {
+    let mut outcome = ScanOutcome::default();
+    let _lock = match FileLock::acquire(&config.root.join(SCAN_LOCK), lock_wait) {
+        Ok(lock) => lock,
+        Err(Error::Runtime(_)) if !from_start => return Ok(outcome),
+        Err(e) => return Err(e),
+    };
+    outcome.scanned = true;
+    let mut parser = Parser::new(parse_options(config), now);
+    let mut tally = Tally::default();
+    let files: Vec<PathBuf> = config.log_files();
+    if from_start {
+        store.forget_all_evidence()?;
+    }
+    for path in &files {
+        let cursor = if from_start {
+            for old in source::rotated_generations(path) {
+                source::read_whole(&old, &mut |line| {
+                    count_line(line, config, &mut parser, &mut tally, &mut outcome)
+                })?;
+            }
+            None
+        } else {
+            store.cursor(&path.display().to_string())?
+        };
+        let next = source::read_new_lines(path, cursor.as_ref(), &mut |line| {
+            count_line(line, config, &mut parser, &mut tally, &mut outcome)
+        })?;
+        let counts = tally.drain(&mut outcome.addresses);
+        if Some(&next) != cursor.as_ref() || !counts.is_empty() {
+            store.record_evidence(&counts, &[next])?;
+        }
+        outcome.sources += 1;
+    }
+    Ok(outcome)
+}
+
+fn count_line(
+    line: &str,
+    config: &Config,
+    parser: &mut Parser,
+    tally: &mut Tally,
+    outcome: &mut ScanOutcome,
+) {
+    outcome.lines += 1;
+    if let Some(event) = parser.parse_line(line)
+        && config.services.enabled(event.service.group())
+    {
+        outcome.events += 1;
+        tally.add(&event);
+    }
+}
