@@ -73,6 +73,8 @@ pub struct Config {
     pub logs: Option<Vec<PathBuf>>,
     /// Read the systemd journal: Some(true/false) as configured, None = when no log file is found.
     pub journal: Option<bool>,
+    /// Read this journal file instead of the system journal (`journalctl --file`).
+    pub journal_file: Option<PathBuf>,
     /// Enabled blocking backends, in the order they are applied.
     pub backends: Vec<String>,
     /// Table/set name used by firewall backends (the original's `FIREWALL_TABLE`).
@@ -154,6 +156,7 @@ struct FileConfig {
     root_is_naughty: Option<bool>,
     logs: Option<Vec<PathBuf>>,
     journal: Option<bool>,
+    journal_file: Option<PathBuf>,
     block: Option<BlockSection>,
     tcpwrappers: Option<TcpwrappersSection>,
 }
@@ -222,6 +225,7 @@ impl Config {
             root_is_naughty: file.root_is_naughty.unwrap_or(true),
             logs: file.logs.clone(),
             journal: file.journal,
+            journal_file: file.journal_file.clone(),
             backends: block
                 .backends
                 .unwrap_or_else(|| vec!["tcpwrappers".to_string()]),

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod exec;
 pub mod ip;
 pub mod logs;
 pub mod policy;

@@ -17,8 +17,11 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 use crate::logs::parse::{ParseOptions, Parser};
-use crate::logs::{Event, Kind, Service, source};
-use crate::store::{EvidenceCount, Store};
+use crate::logs::{Event, Kind, Service, journal, source};
+use crate::store::{Cursor, EvidenceCount, Store};
+
+/// journalctl gets this long before it is stopped (a first read of a big journal).
+const JOURNAL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Lock file in the root that keeps scanners from reading the same lines twice.
 const SCAN_LOCK: &str = ".scan.lock";
@@ -130,7 +133,62 @@ pub fn scan(
         }
         outcome.sources += 1;
     }
+    if config.use_journal(&files) {
+        scan_journal(
+            config,
+            store,
+            &mut parser,
+            &mut tally,
+            &mut outcome,
+            from_start,
+        )?;
+    }
     Ok(outcome)
+}
+
+/// The journal's new entries of the enabled services, with its cursor in the database.
+fn scan_journal(
+    config: &Config,
+    store: &mut dyn Store,
+    parser: &mut Parser,
+    tally: &mut Tally,
+    outcome: &mut ScanOutcome,
+    from_start: bool,
+) -> Result<()> {
+    let file = config.journal_file.as_deref();
+    let name = journal::source_name(file);
+    let previous = if from_start {
+        None
+    } else {
+        store.cursor(&name)?
+    };
+    let after = previous
+        .as_ref()
+        .map(|c| String::from_utf8_lossy(&c.fingerprint).into_owned());
+    let (last, entries) = journal::read_new(
+        file,
+        after.as_deref(),
+        &|group| config.services.enabled(group),
+        parser,
+        JOURNAL_TIMEOUT,
+        &mut |event| {
+            outcome.events += 1;
+            tally.add(&event);
+        },
+    )?;
+    outcome.lines += entries;
+    outcome.sources += 1;
+    let counts = tally.drain(&mut outcome.addresses);
+    if last != after || !counts.is_empty() {
+        // The journal's cursor string stands where a file's first bytes would.
+        let cursor = Cursor {
+            source: name,
+            fingerprint: last.unwrap_or_default().into_bytes(),
+            ..Cursor::default()
+        };
+        store.record_evidence(&counts, &[cursor])?;
+    }
+    Ok(())
 }
 
 fn count_line(

@@ -8,6 +8,7 @@ the address from the message's fixed structure, never from text an attacker chos
 */
 
 pub mod header;
+pub mod journal;
 pub mod parse;
 pub mod source;
 
