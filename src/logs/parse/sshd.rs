@@ -1,10 +1,758 @@
 /*!
-sshd: see the rules in `parse/mod.rs`.
+sshd (`sshd`, `sshd-session`, `sshd-auth`): what one OpenSSH message says about which
+address.
+
+sshd writes the client's user name into its lines unescaped, so a user name can hold
+spaces, `from 10.0.0.1 port 22`, `Accepted`, `[preauth]`, `user=` or `rhost=`. Every rule
+here therefore:
+- recognises the message by its fixed literal start (sshd's own words; a client cannot
+  make a message *start* differently), dispatched on the first byte;
+- takes the address from the fixed structure at the far side of the attacker's text:
+  the *end* for `... USER from ADDR port N ssh2` (optional ` [preauth]`, ` ssh2`,
+  ` port N` come off the right, then the last ` from `), the *start* where no client text
+  comes before the address (`Unable to negotiate with ADDR`, `banner exchange`), and a
+  left-to-right walk over single-word fields for pam_unix, whose user name is last;
+- returns None when the structure does not fit, or the address is not an IP literal
+  (a host name under `UseDNS yes`).
+
+No keyword is ever searched for across the whole message, nothing allocates, and no
+regular expression is used: this runs once per log line.
 */
 
 use super::{Finding, ParseOptions};
+use crate::ip::ClientIp;
+use crate::logs::Kind;
 
-/// Recognises one sshd message.
-pub fn parse<'a>(_message: &'a str, _options: &ParseOptions) -> Option<Finding<'a>> {
-    None
+/// Recognises one sshd message (the text after `sshd[pid]: `).
+pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    // rsyslog's repeated-message reduction wraps the original message; the wrapper is the
+    // syslog daemon's text, the inside is sshd's. One finding stands for the N repeats.
+    if let Some(rest) = message.strip_prefix("message repeated ") {
+        let (count, inner) = rest.split_once(" times: [ ")?;
+        if !is_digits(count) {
+            return None;
+        }
+        return parse_one(inner.strip_suffix(']')?, options);
+    }
+    parse_one(message, options)
+}
+
+fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    match *m.as_bytes().first()? {
+        b'A' => accepted(m.strip_prefix("Accepted ")?),
+        b'F' => failed(m.strip_prefix("Failed ")?, o),
+        b'I' => invalid_user(m),
+        b'p' => pam_unix(m, o),
+        b'P' => pam_more(m, o),
+        b'C' => {
+            let rest = (m.strip_prefix("Connection closed by "))
+                .or_else(|| m.strip_prefix("Connection reset by "))?;
+            closed(rest, o)
+        }
+        b'D' => {
+            if let Some(rest) = m.strip_prefix("Disconnected from ") {
+                disconnected(rest, o)
+            } else if let Some(rest) = m.strip_prefix("Disconnecting ") {
+                too_many_failures(rest)
+            } else {
+                no_identification(m.strip_prefix("Did not receive identification string from ")?)
+            }
+        }
+        b'U' => {
+            if let Some(rest) = m.strip_prefix("Unable to negotiate with ") {
+                unable_to_negotiate(rest)
+            } else {
+                not_allowed(m.strip_prefix("User ")?)
+            }
+        }
+        b'b' => leading_address(m.strip_prefix("banner exchange: Connection from ")?),
+        b's' => leading_address(m.strip_prefix("ssh_dispatch_run_fatal: Connection from ")?),
+        b'B' => bad_protocol(m.strip_prefix("Bad protocol version identification ")?),
+        b'R' => root_refused(m.strip_prefix("ROOT LOGIN REFUSED FROM ")?),
+        b'e' => {
+            let rest = m.strip_prefix("error: ")?;
+            match *rest.as_bytes().first()? {
+                b'm' => max_attempts(rest),
+                b'P' => pam_error(rest.strip_prefix("PAM: ")?, o),
+                _ => None,
+            }
+        }
+        // OpenSSH before 7.x logged it without `error: `.
+        b'm' => max_attempts(m),
+        b'd' => penalty(m.strip_prefix("drop connection #")?),
+        _ => None,
+    }
+}
+
+// ---- the shared tail -------------------------------------------------------------
+
+fn finding(kind: Kind, ip: ClientIp, user: &str) -> Finding<'_> {
+    Finding::new(kind, ip, (!user.is_empty()).then_some(user))
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An IP literal, or None. The byte check first keeps host names (`UseDNS yes`) and
+/// garbage off the slower, allocating error path of [`ClientIp::parse`].
+fn ip(token: &str) -> Option<ClientIp> {
+    let literal = token.split('%').next().unwrap_or(token);
+    let plausible = !literal.is_empty()
+        && literal.len() <= 45
+        && (literal.bytes()).all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+    if !plausible {
+        return None;
+    }
+    super::address(token)
+}
+
+/// `s` without one trailing ` [preauth]` (sshd appends it to messages of the unprivileged
+/// child; only the last one is sshd's), and whether there was one.
+fn preauth(s: &str) -> (&str, bool) {
+    match s.strip_suffix(" [preauth]") {
+        Some(rest) => (rest, true),
+        None => (s, false),
+    }
+}
+
+/// `s` without a trailing ` port N`, or None when it does not end so.
+fn port(s: &str) -> Option<&str> {
+    let (head, port) = s.rsplit_once(" port ")?;
+    (is_digits(port) && port.len() <= 5).then_some(head)
+}
+
+/// `s` without a trailing ` port N` if it has one (old sshd versions logged no port).
+fn optional_port(s: &str) -> &str {
+    port(s).unwrap_or(s)
+}
+
+/// `USER from ADDR[ port N][ ssh2]`: the address follows the *last* ` from `, since the
+/// user name before it may itself contain ` from 10.0.0.1 port 22`.
+fn user_from(s: &str) -> Option<(&str, ClientIp)> {
+    let s = s.strip_suffix(" ssh2").unwrap_or(s);
+    let (user, addr) = optional_port(s).rsplit_once(" from ")?;
+    Some((user, ip(addr)?))
+}
+
+/// Who sshd's connection id (`fmt_connection_id`) names before the address.
+enum Who<'a> {
+    /// No user yet: the client never reached user authentication.
+    Nobody,
+    Invalid(&'a str),
+    /// A valid account that had not authenticated yet.
+    Authenticating(&'a str),
+    /// An authenticated session.
+    User,
+}
+
+/// `[invalid user U |authenticating user U |user U ]ADDR` (port already removed): the
+/// address is the last word, the preamble is sshd's text at the start, the user name in
+/// between is the client's.
+fn who_addr(s: &str) -> Option<(Who<'_>, ClientIp)> {
+    let Some((preamble, addr)) = s.rsplit_once(' ') else {
+        return Some((Who::Nobody, ip(s)?));
+    };
+    let who = if let Some(u) = preamble.strip_prefix("invalid user ") {
+        Who::Invalid(u)
+    } else if let Some(u) = preamble.strip_prefix("authenticating user ") {
+        Who::Authenticating(u)
+    } else if preamble.starts_with("user ") {
+        Who::User
+    } else {
+        return None;
+    };
+    Some((who, ip(addr)?))
+}
+
+/// The invalid-user marker sshd puts before a user name (`illegal` before OpenSSH 3.9).
+fn strip_invalid(user: &str) -> Option<&str> {
+    (user.strip_prefix("invalid user ")).or_else(|| user.strip_prefix("illegal user "))
+}
+
+/// The kind of a failed attempt by a *valid* account.
+fn failure_kind(user: &str, o: &ParseOptions) -> Kind {
+    if o.root_is_naughty && user == "root" {
+        Kind::Naughty
+    } else {
+        Kind::Failed
+    }
+}
+
+// ---- authentication results ------------------------------------------------------
+
+/// Methods whose result line ends in `ssh2: KEYTYPE FINGERPRINT` (certificates add
+/// `ID <key id> (serial N) CA KEYTYPE FINGERPRINT`).
+fn has_key_info(method: &str) -> bool {
+    matches!(method, "publickey" | "hostbased")
+}
+
+fn is_method(method: &str) -> bool {
+    matches!(
+        method,
+        "password"
+            | "publickey"
+            | "hostbased"
+            | "keyboard-interactive/pam"
+            | "keyboard-interactive/bsdauth"
+            | "keyboard-interactive"
+            | "gssapi-with-mic"
+            | "gssapi-keyex"
+            | "none"
+    )
+}
+
+/// `Accepted METHOD for USER from ADDR port N ssh2[: KEYINFO]`.
+fn accepted(rest: &str) -> Option<Finding<'_>> {
+    let (method, rest) = rest.split_once(' ')?;
+    let rest = rest.strip_prefix("for ")?;
+    if !is_method(method) {
+        return None;
+    }
+    // A key's info may hold a certificate's key id, chosen by the (trusted) CA; the user
+    // of an accepted key is a real account, whose name holds no ` ssh2: `. So the first
+    // ` ssh2: ` is sshd's. Other methods have no key info and are read from the end.
+    let rest = match rest.split_once(" ssh2: ") {
+        Some((head, _)) if has_key_info(method) => head,
+        _ => rest,
+    };
+    let (user, ip) = user_from(rest)?;
+    Some(finding(Kind::Success, ip, user))
+}
+
+/// `Failed METHOD for [invalid user ]USER from ADDR port N ssh2[: KEYINFO]`.
+fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let (method, rest) = rest.split_once(' ')?;
+    let rest = rest.strip_prefix("for ")?;
+    if !is_method(method) {
+        return None;
+    }
+    let (rest, _) = preauth(rest);
+    // Here the user name is the client's. A plain key's info (`TYPE FINGERPRINT`, both
+    // computed by sshd, one space) after the *last* ` ssh2: ` proves that ` ssh2: ` is
+    // sshd's. A certificate's info carries a client-chosen key id after the address as
+    // well as the user name before it: ambiguous, so not evidence.
+    let rest = match rest.rsplit_once(" ssh2: ") {
+        Some((head, info)) if has_key_info(method) => {
+            let (key_type, fingerprint) = info.split_once(' ')?;
+            if key_type.is_empty() || fingerprint.is_empty() || fingerprint.contains(' ') {
+                return None;
+            }
+            head
+        }
+        _ => rest,
+    };
+    let (user, ip) = user_from(rest)?;
+    Some(match strip_invalid(user) {
+        Some(user) => finding(Kind::Naughty, ip, user),
+        None => finding(failure_kind(user, o), ip, user),
+    })
+}
+
+/// `Invalid user USER from ADDR[ port N]` (and `Illegal user` of old sshd).
+fn invalid_user(m: &str) -> Option<Finding<'_>> {
+    let rest = (m.strip_prefix("Invalid user ")).or_else(|| m.strip_prefix("Illegal user "))?;
+    let (rest, _) = preauth(rest);
+    let (user, ip) = user_from(rest)?;
+    Some(finding(Kind::Naughty, ip, user))
+}
+
+/// `[error: ]maximum authentication attempts exceeded for [invalid user ]USER from ADDR
+/// port N ssh2 [preauth]`.
+fn max_attempts(m: &str) -> Option<Finding<'_>> {
+    let rest = m.strip_prefix("maximum authentication attempts exceeded for ")?;
+    let (rest, _) = preauth(rest);
+    let (user, ip) = user_from(rest)?;
+    Some(finding(
+        Kind::Naughty,
+        ip,
+        strip_invalid(user).unwrap_or(user),
+    ))
+}
+
+/// FreeBSD and other non-Linux PAM: `error: PAM: authentication error for [illegal user
+/// ]USER from ADDR`. The reason is `pam_strerror`'s fixed text.
+fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let (unknown, rest) = if let Some(r) = rest.strip_prefix("authentication error for ") {
+        (false, r)
+    } else if let Some(r) = rest.strip_prefix("Authentication failure for ") {
+        (false, r)
+    } else {
+        let r = rest.strip_prefix("User not known to the underlying authentication module for ")?;
+        (true, r)
+    };
+    let (rest, _) = preauth(rest);
+    let (user, ip) = user_from(rest)?;
+    Some(match strip_invalid(user) {
+        Some(user) => finding(Kind::Naughty, ip, user),
+        None if unknown => finding(Kind::Naughty, ip, user),
+        None => finding(failure_kind(user, o), ip, user),
+    })
+}
+
+// ---- pam_unix ----------------------------------------------------------------------
+
+/// `pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=
+/// rhost=ADDR[  user=USER]`.
+fn pam_unix<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let rest = m.strip_prefix("pam_unix(")?;
+    // OpenSSH 9.8+ keeps the PAM service name `sshd`; `sshd-session` is accepted in case
+    // a build uses its program name.
+    let rest = (rest.strip_prefix("sshd:auth): "))
+        .or_else(|| rest.strip_prefix("sshd-session:auth): "))?;
+    pam_fields(rest.strip_prefix("authentication failure; ")?, o)
+}
+
+/// `PAM N more authentication failure[s]; logname= ... rhost=ADDR  user=USER`.
+fn pam_more<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let (count, rest) = m.strip_prefix("PAM ")?.split_once(' ')?;
+    if !is_digits(count) {
+        return None;
+    }
+    let rest = rest.strip_prefix("more authentication failure")?;
+    let rest = rest.strip_prefix('s').unwrap_or(rest);
+    pam_fields(rest.strip_prefix("; ")?, o)
+}
+
+/// The pam_unix fields, walked left to right as single words: `logname=W uid=N euid=N
+/// tty=W ruser=W rhost=W` then nothing or `  user=USER`.
+///
+/// Why this anchoring: the user name is last and the client's, so it may contain
+/// ` rhost=9.9.9.9  user=x`; reading from the end would take that. Before `rhost=` only
+/// one-word fields come, written by PAM and sshd (OpenSSH does not set PAM_RUSER, so
+/// `ruser=` is empty), so the first `rhost=` reached by walking them is the real one. A field with
+/// a space in it breaks the walk, since what then follows `rhost=W` is not the expected
+/// end — that line is refused rather than guessed at.
+fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    fn word<'s>(s: &'s str, key: &str) -> Option<(&'s str, &'s str)> {
+        s.strip_prefix(key)?.split_once(' ')
+    }
+    let (_logname, s) = word(s, "logname=")?;
+    let (uid, s) = word(s, "uid=")?;
+    let (euid, s) = word(s, "euid=")?;
+    let (_tty, s) = word(s, "tty=")?;
+    let (_ruser, s) = word(s, "ruser=")?;
+    let s = s.strip_prefix("rhost=")?;
+    if !is_digits(uid) || !is_digits(euid) {
+        return None;
+    }
+    let (host, user) = match s.split_once(' ') {
+        None => (s, None),
+        // pam_unix writes `rhost=ADDR ` (trailing space) without a user, `rhost=ADDR  user=U`
+        // with one; some relays squeeze the double space.
+        Some((host, "")) => (host, None),
+        Some((host, tail)) => {
+            let tail = tail.strip_prefix(' ').unwrap_or(tail);
+            (host, Some(tail.strip_prefix("user=")?))
+        }
+    };
+    let ip = ip(host)?;
+    Some(match user {
+        Some(user) => finding(failure_kind(user, o), ip, user),
+        None => Finding::new(Kind::Failed, ip, None),
+    })
+}
+
+// ---- connection ends -------------------------------------------------------------
+
+/// `Connection closed by|reset by [PREAMBLE ]ADDR port N [preauth]`.
+fn closed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let (rest, preauth) = preauth(rest);
+    let (who, ip) = who_addr(optional_port(rest))?;
+    match who {
+        // Before authentication without ever naming a user: a scanner (after the session,
+        // sshd would name the user).
+        Who::Nobody if preauth => Some(Finding::new(Kind::Probe, ip, None)),
+        Who::Invalid(user) => Some(finding(Kind::Naughty, ip, user)),
+        Who::Authenticating("root") if o.root_is_naughty => {
+            Some(finding(Kind::Naughty, ip, "root"))
+        }
+        // A valid account giving up: its failures were counted on their own lines.
+        _ => None,
+    }
+}
+
+/// `Disconnected from [PREAMBLE ]ADDR port N[ [preauth]]`.
+fn disconnected<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let (rest, _) = preauth(rest);
+    let (who, ip) = who_addr(optional_port(rest))?;
+    match who {
+        Who::Invalid(user) => Some(finding(Kind::Naughty, ip, user)),
+        Who::Authenticating("root") if o.root_is_naughty => {
+            Some(finding(Kind::Naughty, ip, "root"))
+        }
+        // A normal logout, a valid account giving up, or a client's own disconnect
+        // (already said by `Received disconnect`): not evidence.
+        _ => None,
+    }
+}
+
+/// `Disconnecting invalid user|authenticating user USER ADDR port N: Too many
+/// authentication failures [preauth]`: MaxAuthTries reached, naughty for any user.
+fn too_many_failures(rest: &str) -> Option<Finding<'_>> {
+    let (rest, _) = preauth(rest);
+    let rest = rest.strip_suffix(": Too many authentication failures")?;
+    match who_addr(port(rest)?)? {
+        (Who::Invalid(user) | Who::Authenticating(user), ip) => {
+            Some(finding(Kind::Naughty, ip, user))
+        }
+        _ => None,
+    }
+}
+
+// ---- refusals --------------------------------------------------------------------
+
+/// `User USER from ADDR not allowed because REASON`. USER is a real account here; the
+/// reason is checked against sshd's own texts so the address is the last word before it.
+fn not_allowed(rest: &str) -> Option<Finding<'_>> {
+    let (head, reason) = rest.rsplit_once(" not allowed because ")?;
+    let known = matches!(
+        reason,
+        "not listed in AllowUsers"
+            | "listed in DenyUsers"
+            | "none of user's groups are listed in AllowGroups"
+            | "a group is listed in DenyGroups"
+            | "account is locked"
+    ) || (reason.starts_with("shell ")
+        && (reason.ends_with(" does not exist") || reason.ends_with(" is not executable")));
+    if !known {
+        return None;
+    }
+    let (user, addr) = head.rsplit_once(" from ")?;
+    Some(finding(Kind::Naughty, ip(addr)?, user))
+}
+
+/// `ROOT LOGIN REFUSED FROM ADDR[ port N]` (PermitRootLogin no, old sshd).
+fn root_refused(rest: &str) -> Option<Finding<'_>> {
+    let (rest, _) = preauth(rest);
+    Some(Finding::new(
+        Kind::Naughty,
+        ip(optional_port(rest))?,
+        Some("root"),
+    ))
+}
+
+/// OpenSSH 9.8+ PerSourcePenalties: `drop connection #N from [ADDR]:PORT on
+/// [ADDR]:PORT penalty: REASON`. No client text at all; the reason says what the source
+/// was penalised for.
+fn penalty(rest: &str) -> Option<Finding<'static>> {
+    let (n, rest) = rest.split_once(' ')?;
+    let (addr, rest) = rest.strip_prefix("from [")?.split_once("]:")?;
+    let (remote_port, rest) = rest.split_once(' ')?;
+    let (_local, rest) = rest.strip_prefix("on [")?.split_once("]:")?;
+    let (local_port, reason) = rest.split_once(' ')?;
+    if !is_digits(n) || !is_digits(remote_port) || !is_digits(local_port) {
+        return None;
+    }
+    let kind = match reason.strip_prefix("penalty: ")? {
+        "failed authentication" => Kind::Failed,
+        "attempted authentication by invalid user" | "caused crash" => Kind::Naughty,
+        "connections without attempting authentication"
+        | "exceeded LoginGraceTime"
+        | "connection prohibited by RefuseConnection" => Kind::Probe,
+        _ => return None,
+    };
+    Some(Finding::new(kind, ip(addr)?, None))
+}
+
+// ---- scanners --------------------------------------------------------------------
+
+/// `Did not receive identification string from ADDR[ port N]`.
+fn no_identification(rest: &str) -> Option<Finding<'_>> {
+    let (rest, _) = preauth(rest);
+    Some(Finding::new(Kind::Probe, ip(optional_port(rest))?, None))
+}
+
+/// `ADDR port N...` right after sshd's fixed words, before any user is known
+/// (`banner exchange: Connection from `, `ssh_dispatch_run_fatal: Connection from `).
+/// What follows is sshd's error text; a connection id with a user preamble
+/// (`authenticating user X ADDR`) does not start with an address and is not a probe.
+fn leading_address(rest: &str) -> Option<Finding<'_>> {
+    let (addr, tail) = rest.split_once(' ')?;
+    if !tail.starts_with("port ") {
+        return None;
+    }
+    Some(Finding::new(Kind::Probe, ip(addr)?, None))
+}
+
+/// `Unable to negotiate with ADDR port N: no matching ... Their offer: CLIENT TEXT`.
+/// The client's offer comes after the address, so the address is read from the start.
+fn unable_to_negotiate(rest: &str) -> Option<Finding<'_>> {
+    let addr = match rest.split_once(' ') {
+        Some((addr, tail)) if tail.starts_with("port ") => addr,
+        // OpenSSH 6.8-7.2 named no port: `Unable to negotiate with ADDR: no matching`.
+        _ => rest.split_once(": no matching ")?.0,
+    };
+    Some(Finding::new(Kind::Probe, ip(addr)?, None))
+}
+
+/// `Bad protocol version identification 'CLIENT TEXT' from ADDR[ port N]`: the quoted
+/// banner is the client's, so the address is read from the end.
+fn bad_protocol(rest: &str) -> Option<Finding<'_>> {
+    let (rest, _) = preauth(rest);
+    let (banner, addr) = optional_port(rest).rsplit_once(" from ")?;
+    if banner.len() < 2 || !banner.starts_with('\'') || !banner.ends_with('\'') {
+        return None;
+    }
+    Some(Finding::new(Kind::Probe, ip(addr)?, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on(message: &str) -> Option<(Kind, String, Option<&str>)> {
+        parse(message, &ParseOptions::default()).map(|f| (f.kind, f.ip.to_string(), f.user))
+    }
+
+    fn off(message: &str) -> Option<(Kind, String, Option<&str>)> {
+        let o = ParseOptions {
+            root_is_naughty: false,
+        };
+        parse(message, &o).map(|f| (f.kind, f.ip.to_string(), f.user))
+    }
+
+    fn is(
+        kind: Kind,
+        ip: &str,
+        user: Option<&'static str>,
+    ) -> Option<(Kind, String, Option<&'static str>)> {
+        Some((kind, ip.to_string(), user))
+    }
+
+    #[test]
+    fn user_names_cannot_frame_another_address() {
+        assert_eq!(
+            on("Invalid user admin from 10.0.0.1 port 22 from 198.51.100.7 port 4242"),
+            is(
+                Kind::Naughty,
+                "198.51.100.7",
+                Some("admin from 10.0.0.1 port 22")
+            )
+        );
+        assert_eq!(
+            on(
+                "Failed password for invalid user x from 10.0.0.1 port 22 ssh2 from 2001:db8::7 port 1 ssh2"
+            ),
+            is(
+                Kind::Naughty,
+                "2001:db8::7",
+                Some("x from 10.0.0.1 port 22 ssh2")
+            )
+        );
+        assert_eq!(
+            on(
+                "Connection closed by invalid user a 10.0.0.1 port 22 198.51.100.7 port 5 [preauth]"
+            ),
+            is(Kind::Naughty, "198.51.100.7", Some("a 10.0.0.1 port 22"))
+        );
+        assert_eq!(
+            on("Invalid user x [preauth] from 198.51.100.7 port 5"),
+            is(Kind::Naughty, "198.51.100.7", Some("x [preauth]"))
+        );
+        // Old form without a port: the address is still the last word.
+        assert_eq!(
+            on("Invalid user y from 10.0.0.1 port 22 from 198.51.100.7"),
+            is(
+                Kind::Naughty,
+                "198.51.100.7",
+                Some("y from 10.0.0.1 port 22")
+            )
+        );
+    }
+
+    #[test]
+    fn a_user_name_cannot_fake_a_success() {
+        let m = "Invalid user Accepted publickey for root from 10.0.0.1 port 22 ssh2 from 198.51.100.7 port 9";
+        assert_eq!(
+            on(m).map(|f| (f.0, f.1)),
+            Some((Kind::Naughty, "198.51.100.7".to_string()))
+        );
+        assert_eq!(
+            on("sshd[1]: Accepted password for x from 10.0.0.1 port 22 ssh2"),
+            None
+        );
+        assert_eq!(
+            on(" Accepted password for x from 10.0.0.1 port 22 ssh2"),
+            None
+        );
+    }
+
+    #[test]
+    fn failed_publickey_key_info() {
+        assert_eq!(
+            on(
+                "Failed publickey for invalid user a from 10.0.0.1 port 1 ssh2: RSA SHA256:x from 198.51.100.7 port 5 ssh2: ED25519 SHA256:abc"
+            ),
+            is(
+                Kind::Naughty,
+                "198.51.100.7",
+                Some("a from 10.0.0.1 port 1 ssh2: RSA SHA256:x")
+            )
+        );
+        // A certificate's key id is the client's too: with a client user name, ambiguous.
+        assert_eq!(
+            on(
+                "Failed publickey for bob from 198.51.100.7 port 5 ssh2: ED25519-CERT SHA256:a ID x from 10.0.0.1 port 1 (serial 1) CA ED25519 SHA256:b"
+            ),
+            None
+        );
+        assert_eq!(
+            on(
+                "Accepted publickey for bob from 198.51.100.7 port 5 ssh2: ED25519-CERT SHA256:a ID x from 10.0.0.1 port 1 ssh2 (serial 1) CA ED25519 SHA256:b"
+            ),
+            is(Kind::Success, "198.51.100.7", Some("bob"))
+        );
+    }
+
+    #[test]
+    fn pam_rhost_is_the_field_not_the_user_name() {
+        assert_eq!(
+            on(
+                "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=x rhost=10.0.0.1  user=root"
+            ),
+            is(
+                Kind::Failed,
+                "198.51.100.7",
+                Some("x rhost=10.0.0.1  user=root")
+            )
+        );
+        assert_eq!(
+            on(
+                "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=root"
+            ),
+            is(Kind::Naughty, "198.51.100.7", Some("root"))
+        );
+        assert_eq!(
+            off(
+                "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=root"
+            ),
+            is(Kind::Failed, "198.51.100.7", Some("root"))
+        );
+        // A field with a space before rhost= breaks the walk: refused, not guessed.
+        assert_eq!(
+            on(
+                "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=a rhost=10.0.0.1 rhost=198.51.100.7"
+            ),
+            None
+        );
+        assert_eq!(
+            on(
+                "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7 "
+            ),
+            is(Kind::Failed, "198.51.100.7", None)
+        );
+        assert_eq!(
+            on(
+                "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=evil.example.com  user=bob"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn root_option() {
+        let lines = [
+            "Failed password for root from 198.51.100.7 port 5 ssh2",
+            "Disconnected from authenticating user root 198.51.100.7 port 5 [preauth]",
+            "Connection closed by authenticating user root 198.51.100.7 port 5 [preauth]",
+            "PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=root",
+        ];
+        for m in lines {
+            assert_eq!(on(m).map(|f| f.0), Some(Kind::Naughty), "{m}");
+        }
+        assert_eq!(off(lines[0]).map(|f| f.0), Some(Kind::Failed));
+        assert_eq!(off(lines[1]), None);
+        assert_eq!(off(lines[2]), None);
+        assert_eq!(off(lines[3]).map(|f| f.0), Some(Kind::Failed));
+        // MaxAuthTries reached is naughty for any account, like `maximum authentication
+        // attempts exceeded`, whatever the root option says.
+        assert_eq!(
+            off("Disconnecting authenticating user root 198.51.100.7 port 5: Too many authentication failures [preauth]").map(|f| f.0),
+            Some(Kind::Naughty)
+        );
+        assert_eq!(
+            on("Accepted publickey for root from 198.51.100.7 port 5 ssh2: RSA SHA256:x")
+                .map(|f| f.0),
+            Some(Kind::Success)
+        );
+        assert_eq!(
+            on("Connection closed by authenticating user bob 198.51.100.7 port 5 [preauth]"),
+            None
+        );
+        // A user *named* like the preamble is an invalid user's name.
+        assert_eq!(
+            on(
+                "Connection closed by invalid user authenticating user root 198.51.100.7 port 5 [preauth]"
+            ),
+            is(
+                Kind::Naughty,
+                "198.51.100.7",
+                Some("authenticating user root")
+            )
+        );
+    }
+
+    #[test]
+    fn client_text_after_the_address() {
+        assert_eq!(
+            on(
+                "Unable to negotiate with 198.51.100.7 port 5: no matching cipher found. Their offer: a from 10.0.0.1 port 1 [preauth]"
+            ),
+            is(Kind::Probe, "198.51.100.7", None)
+        );
+        assert_eq!(
+            on(
+                "Bad protocol version identification 'x' from 10.0.0.1 port 1' from 198.51.100.7 port 5"
+            ),
+            is(Kind::Probe, "198.51.100.7", None)
+        );
+        assert_eq!(
+            on(
+                "Disconnecting invalid user a 198.51.100.7 port 5: Change of username or service not allowed: (a,b) -> (c: Too many authentication failures,d) [preauth]"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn not_evidence() {
+        for m in [
+            "Received disconnect from 198.51.100.7 port 5:11: Bye Bye [preauth]",
+            "Disconnected from user bob 198.51.100.7 port 5",
+            "Connection closed by 198.51.100.7 port 5",
+            "Connection from 198.51.100.7 port 5 on 192.0.2.1 port 22 rdomain \"\"",
+            "input_userauth_request: invalid user x [preauth]",
+            "kex_exchange_identification: Connection closed by remote host",
+            "drop connection #3 from [198.51.100.7]:5 on [192.0.2.1]:22 past MaxStartups",
+            "Invalid user x from host.example.com port 5",
+            "Accepted certificate ID \"x from 198.51.100.7 port 5 ssh2\" (serial 1) signed by ED25519 CA SHA256:a via /etc/ssh/ca",
+            "Postponed publickey for bob from 198.51.100.7 port 5 ssh2 [preauth]",
+            "",
+        ] {
+            assert_eq!(on(m), None, "{m}");
+        }
+    }
+
+    #[test]
+    fn penalties_and_repeats() {
+        assert_eq!(
+            on(
+                "drop connection #0 from [2001:db8::7]:5 on [2001:db8::1]:22 penalty: failed authentication"
+            ),
+            is(Kind::Failed, "2001:db8::7", None)
+        );
+        assert_eq!(
+            on(
+                "drop connection #1 from [::ffff:198.51.100.7]:5 on [192.0.2.1]:22 penalty: caused crash"
+            ),
+            is(Kind::Naughty, "198.51.100.7", None)
+        );
+        assert_eq!(
+            on(
+                "message repeated 3 times: [ Failed password for bob from 198.51.100.7 port 5 ssh2]"
+            ),
+            is(Kind::Failed, "198.51.100.7", Some("bob"))
+        );
+    }
 }
