@@ -31,6 +31,12 @@ impl ClientIp {
         parse_address(text).ok_or_else(|| invalid_ip(text))
     }
 
+    /// Like [`ClientIp::parse`] without building an error message: for log parsers, which
+    /// meet many non-addresses (host names) and only need to know.
+    pub fn parse_opt(text: &str) -> Option<ClientIp> {
+        parse_address(text)
+    }
+
     /// The address as a standard library value.
     pub fn addr(&self) -> IpAddr {
         self.0

@@ -126,11 +126,10 @@ impl Parser {
     }
 }
 
-/// The shared tail most services end with: the address, then ` port N` and optional
-/// protocol / `[preauth]` words. Parsers call their own anchored variants; this helper
-/// validates one candidate address token.
+/// Validates one candidate address token taken from a message's fixed structure (a host
+/// name, under `UseDNS yes`, is not an address and gives None).
 pub fn address(token: &str) -> Option<ClientIp> {
-    ClientIp::parse(token).ok()
+    ClientIp::parse_opt(token)
 }
 
 #[cfg(test)]
