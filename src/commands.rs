@@ -141,12 +141,12 @@ pub fn parse(
 
 /// A whole syslog line, or — with one service chosen — a bare message of that service
 /// (`sshd -E` writes messages without any header).
-fn event_of(
+fn event_of<'a>(
     parser: &mut Parser,
     clock: &mut header::Clock,
-    text: &str,
+    text: &'a str,
     filter: ServiceFilter,
-) -> Option<Event> {
+) -> Option<Event<'a>> {
     if let Some(event) = parser.parse_line(text) {
         return filter.admits(event.service).then_some(event);
     }
@@ -161,7 +161,7 @@ fn event_of(
         service,
         kind: finding.kind,
         ip: finding.ip,
-        user: finding.user.map(str::to_owned),
+        user: finding.user,
         time: None,
     })
 }
@@ -179,7 +179,7 @@ fn write_event(out: &mut dyn Write, file: &str, line: u64, event: &Event) -> Res
         service: event.service.name(),
         kind: event.kind,
         ip: event.ip.to_string(),
-        user: event.user.as_deref(),
+        user: event.user,
         time: event
             .time
             .and_then(|t| Utc.timestamp_opt(t, 0).single())

@@ -79,7 +79,7 @@ pub fn read_new(
     enabled: &dyn Fn(ServiceGroup) -> bool,
     parser: &mut Parser,
     timeout: Duration,
-    visit: &mut dyn FnMut(Event),
+    visit: &mut dyn FnMut(Event<'_>),
 ) -> Result<(Option<String>, u64)> {
     let journalctl: PathBuf = exec::find_program("journalctl").ok_or_else(|| {
         Error::Runtime("journal reading is enabled but journalctl was not found; set `journal = false` or configure `logs`".into())
@@ -115,9 +115,7 @@ pub fn read_new(
                 continue;
             };
             entries += 1;
-            if let Some(event) = event_of(&entry, parser) {
-                visit(event);
-            }
+            visit_event(&entry, parser, visit);
             last_cursor = Some(entry.cursor);
         }
     })?;
@@ -130,16 +128,30 @@ pub fn read_new(
     Ok((last_cursor, entries))
 }
 
-fn event_of(entry: &Entry, parser: &mut Parser) -> Option<Event> {
+fn visit_event(entry: &Entry, parser: &mut Parser, visit: &mut dyn FnMut(Event<'_>)) {
+    let mut decoded = None;
+    if let Some(event) = event_of(entry, parser, &mut decoded) {
+        visit(event);
+    }
+}
+
+fn event_of<'a>(
+    entry: &'a Entry,
+    parser: &mut Parser,
+    holder: &'a mut Option<String>,
+) -> Option<Event<'a>> {
     let service = service_of(entry.identifier.as_deref()?)?;
-    let message = match entry.message.as_ref()? {
-        serde_json::Value::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
+    // MESSAGE is a string, or an array of bytes when it is not valid UTF-8.
+    let message: &'a str = match entry.message.as_ref()? {
+        serde_json::Value::String(text) => text.as_str(),
         serde_json::Value::Array(bytes) => {
             let bytes: Vec<u8> = bytes
                 .iter()
                 .filter_map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
                 .collect();
-            std::borrow::Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())
+            holder
+                .insert(String::from_utf8_lossy(&bytes).into_owned())
+                .as_str()
         }
         _ => return None,
     };
@@ -148,7 +160,7 @@ fn event_of(entry: &Entry, parser: &mut Parser) -> Option<Event> {
         .as_deref()
         .or(entry.pid.as_deref())
         .and_then(|p| p.parse().ok());
-    let (service, finding) = parser.parse_message(service, pid, &message)?;
+    let (service, finding) = parser.parse_message(service, pid, message)?;
     let time = entry
         .realtime
         .as_deref()
@@ -158,7 +170,7 @@ fn event_of(entry: &Entry, parser: &mut Parser) -> Option<Event> {
         service,
         kind: finding.kind,
         ip: finding.ip,
-        user: finding.user.map(str::to_owned),
+        user: finding.user,
         time,
     })
 }

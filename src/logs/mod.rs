@@ -118,14 +118,15 @@ impl Service {
     }
 }
 
-/// One recognised log line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
+/// One recognised log line. It borrows the user name from the line: scanning a big log
+/// allocates nothing per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event<'a> {
     pub service: Service,
     pub kind: Kind,
     pub ip: ClientIp,
     /// The account named, if the line names one (attacker-chosen text: display only).
-    pub user: Option<String>,
+    pub user: Option<&'a str>,
     /// Unix seconds, when the header had a timestamp.
     pub time: Option<i64>,
 }

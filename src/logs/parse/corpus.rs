@@ -24,12 +24,7 @@ const NOW: i64 = 1_795_608_000;
 
 fn expectation(parser: &mut Parser, line: &str) -> String {
     match parser.parse_line(line) {
-        Some(e) => format!(
-            "=> {} {} {}",
-            e.kind.name(),
-            e.ip,
-            e.user.as_deref().unwrap_or("-")
-        ),
+        Some(e) => format!("=> {} {} {}", e.kind.name(), e.ip, e.user.unwrap_or("-")),
         None => "=> none".to_string(),
     }
 }

@@ -90,7 +90,7 @@ impl Parser {
     }
 
     /// The event a whole log line reports, if any.
-    pub fn parse_line(&mut self, line: &str) -> Option<Event> {
+    pub fn parse_line<'a>(&mut self, line: &'a str) -> Option<Event<'a>> {
         let header = header::split(line, &mut self.clock)?;
         let service = service_of(header.program)?;
         self.parse_message(service, header.pid, header.message)
@@ -98,7 +98,7 @@ impl Parser {
                 service,
                 kind: f.kind,
                 ip: f.ip,
-                user: f.user.map(str::to_owned),
+                user: f.user,
                 time: header.time,
             })
     }
