@@ -542,13 +542,23 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
     Ok(())
 }
 
-fn run_setup(sentry: Sentry, write_hosts_allow: bool, hosts_allow: &std::path::Path) -> Result<()> {
+fn run_setup(mut sentry: Sentry, write_hosts_allow: bool, hosts_allow: &std::path::Path) -> Result<()> {
     sentry.ensure_deny_file()?;
+    // Read the existing logs once now (evidence only, no decision), so that the first
+    // login after installation does not pay for reading the whole history.
+    let (outcome, _) = sentry.scan(true, false)?;
     let config = &sentry.config;
     let lines = setup::hosts_allow_lines(config);
     println!("sentry is set up in {}", config.root.display());
     println!("  database:  {}", config.database_path().display());
     println!("  deny file: {}", config.deny_file.display());
+    println!(
+        "  logs:      {} sources read, {} lines, {} events about {} addresses",
+        outcome.sources,
+        outcome.lines,
+        outcome.events,
+        outcome.addresses.len()
+    );
     if write_hosts_allow {
         if setup::write_hosts_allow(hosts_allow, &lines)? {
             println!(

@@ -44,6 +44,7 @@ const SETUP: &str = r#"
 set -u
 root="$1"; bin="$2"; export ROOT_DIR="$root" SENTRY_LOGS="$1/auth.log"
 mount -t tmpfs -o size=256k tmpfs "$root"
+: > "$root/auth.log"
 "$bin" setup >/dev/null
 "$bin" block 192.0.2.1 >/dev/null
 "$bin" connect 192.0.2.2 >/dev/null
