@@ -274,13 +274,9 @@ impl Sentry {
     fn apply(&mut self, decisions: &[Decision]) -> Result<Vec<IpRecord>> {
         let _serialised =
             FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
-        let mut changes = Vec::with_capacity(decisions.len());
-        for d in decisions {
-            match self.store.set_listing(d.ip, d.listing) {
-                Ok(change) => changes.push(change),
-                Err(e) => return Err(self.undo(&changes, e)),
-            }
-        }
+        let wanted: Vec<(ClientIp, Listing)> =
+            decisions.iter().map(|d| (d.ip, d.listing)).collect();
+        let changes = self.store.set_listings(&wanted)?;
         let blocked: Vec<ClientIp> = decisions
             .iter()
             .filter(|d| matches!(d.listing, Listing::Blocked { .. }))
@@ -329,15 +325,13 @@ impl Sentry {
 
     /// Puts rows back after a failed change; the original error stays the headline.
     fn undo(&mut self, changes: &[ListingChange], error: Error) -> Error {
-        for change in changes.iter().rev() {
-            if let Err(undo) = self.store.undo_listing(change) {
-                let ip = &change.after.ip;
-                return Error::Runtime(format!(
-                    "{error}; and the database could not be put back ({undo}): run `sentry delist {ip}` or `sentry block {ip}` again"
-                ));
-            }
+        match self.store.undo_listings(changes) {
+            Ok(()) => error,
+            Err(undo) => Error::Runtime(format!(
+                "{error}; and the database could not be put back ({undo}): check `sentry report -v IP` \
+                 for the addresses just changed and repeat the command"
+            )),
         }
-        error
     }
 
     fn list_names(&self) -> String {

@@ -98,12 +98,12 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     }
     let first = pri_stripped.as_bytes().first()?;
     let (time, rest) = if first.is_ascii_digit() {
-        let (stamp, rest) = pri_stripped.split_once(' ')?;
+        let (stamp, rest) = split_space(pri_stripped)?;
         (Some(parse_iso8601(stamp)?), rest)
     } else {
         parse_bsd_stamp(pri_stripped, clock)?
     };
-    let (host, rest) = rest.split_once(' ')?;
+    let (host, rest) = split_space(rest)?;
     if host.is_empty() {
         return None;
     }
@@ -117,6 +117,12 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     })
 }
 
+/// Splits at the first space (a byte scan: this runs several times per log line).
+fn split_space(text: &str) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == b' ')?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
 /// `Mmm dd HH:MM:SS ` (day space-padded or not).
 fn parse_bsd_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i64>, &'a str)> {
     const MONTHS: [&str; 12] = [
@@ -125,9 +131,9 @@ fn parse_bsd_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i64>,
     let month = MONTHS.iter().position(|m| text.starts_with(m))? as u32 + 1;
     let rest = text.get(3..)?.strip_prefix(' ')?;
     let rest = rest.strip_prefix(' ').unwrap_or(rest);
-    let (day, rest) = rest.split_once(' ')?;
+    let (day, rest) = split_space(rest)?;
     let day: u32 = digits(day)?;
-    let (hms, rest) = rest.split_once(' ')?;
+    let (hms, rest) = split_space(rest)?;
     let seconds = parse_hms(hms)?;
     Some((clock.bsd_time(month, day, seconds), rest))
 }
@@ -194,6 +200,40 @@ pub fn parse_iso8601(stamp: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + seconds - offset)
 }
 
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`, without allocating (used per output line).
+pub fn format_utc(secs: i64) -> [u8; 20] {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let put = |out: &mut [u8; 20], at: usize, value: i64, width: usize| {
+        let mut v = value.clamp(0, 9999);
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(&mut out, 0, year, 4);
+    put(&mut out, 5, i64::from(month), 2);
+    put(&mut out, 8, i64::from(day), 2);
+    put(&mut out, 11, rem / 3600, 2);
+    put(&mut out, 14, rem / 60 % 60, 2);
+    put(&mut out, 17, rem % 60, 2);
+    out
+}
+
+/// The inverse of [`days_from_civil`].
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -207,7 +247,7 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 
 /// `prog[pid]: message` or `prog: message`.
 fn split_tag(text: &str) -> Option<(&str, Option<u32>, &str)> {
-    let end = text.find([':', '[', ' '])?;
+    let end = text.bytes().position(|b| matches!(b, b':' | b'[' | b' '))?;
     let program = &text[..end];
     if program.is_empty() {
         return None;
@@ -333,6 +373,16 @@ mod tests {
             split("<38>Nov  4 01:02:03 web1 sshd[1]: hi", &mut c).is_some(),
             "with PRI"
         );
+    }
+
+    #[test]
+    fn utc_formatting_round_trips() {
+        for secs in [0, 951_782_400, 1_795_514_400, 4_102_444_799, 1_709_208_000] {
+            let text = format_utc(secs);
+            let text = std::str::from_utf8(&text).expect("ascii");
+            assert_eq!(parse_iso8601(text), Some(secs), "{text}");
+        }
+        assert_eq!(&format_utc(1_795_514_400), b"2026-11-24T10:00:00Z");
     }
 
     #[test]

@@ -117,13 +117,14 @@ pub trait Store {
     /// The record of one address, if sentry has one.
     fn record(&mut self, ip: ClientIp) -> Result<Option<IpRecord>>;
 
-    /// Puts the address on a list (or none) in one transaction, returning the record
-    /// before and after so that the change can be undone if a deny list cannot follow.
-    fn set_listing(&mut self, ip: ClientIp, listing: Listing) -> Result<ListingChange>;
+    /// Puts addresses on a list (or none), all in one transaction, returning each record
+    /// before and after so that the changes can be undone if a deny list cannot follow.
+    fn set_listings(&mut self, changes: &[(ClientIp, Listing)]) -> Result<Vec<ListingChange>>;
 
-    /// Puts back the listing that `change` replaced (the connection count is left alone,
-    /// and a record that `change` created is removed if nothing else touched it).
-    fn undo_listing(&mut self, change: &ListingChange) -> Result<()>;
+    /// Puts back the listings that `changes` replaced, in one transaction (connection
+    /// counts are left alone; a record that a change created is removed if nothing else
+    /// touched it).
+    fn undo_listings(&mut self, changes: &[ListingChange]) -> Result<()>;
 
     /// Every address currently blocked (rows that are not valid addresses are skipped).
     fn blocked_addresses(&mut self) -> Result<Vec<ClientIp>>;

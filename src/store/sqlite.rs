@@ -297,69 +297,78 @@ impl Store for SqliteStore {
 
     fn record(&mut self, ip: ClientIp) -> Result<Option<IpRecord>> {
         let text = ip.to_string();
-        self.conn
-            .query_row(
-                "SELECT ifnull(seen, 0), ifnull(allow, 0), ifnull(block, 0) FROM ip_records WHERE ip = ?1",
-                [&text],
-                |row| row_to_record(text.clone(), row),
-            )
-            .optional()
-            .map_err(|e| self.error("read", &e))
+        let record = self
+            .conn
+            .prepare_cached("SELECT ifnull(seen, 0), ifnull(allow, 0), ifnull(block, 0) FROM ip_records WHERE ip = ?1")
+            .and_then(|mut stmt| stmt.query_row([&text], |row| row_to_record(text.clone(), row)).optional());
+        record.map_err(|e| self.error("read", &e))
     }
 
-    fn set_listing(&mut self, ip: ClientIp, listing: Listing) -> Result<ListingChange> {
+    fn set_listings(&mut self, changes: &[(ClientIp, Listing)]) -> Result<Vec<ListingChange>> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "update", &e);
-        let text = ip.to_string();
-        let (allow, block) = listing.columns();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        let before = tx
-            .query_row(
-                "SELECT ifnull(seen, 0), ifnull(allow, 0), ifnull(block, 0) FROM ip_records WHERE ip = ?1",
-                [&text],
-                |row| row_to_record(text.clone(), row),
-            )
-            .optional()
-            .map_err(err)?;
-        let after = tx
-            .query_row(
-                "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, 0, ?2, ?3)
-                 ON CONFLICT(ip) DO UPDATE SET allow = excluded.allow, block = excluded.block
-                 RETURNING ifnull(seen, 0), allow, block",
-                params![text, allow, block],
-                |row| row_to_record(text.clone(), row),
-            )
-            .map_err(err)?;
+        let mut done = Vec::with_capacity(changes.len());
+        {
+            let mut read = tx
+                .prepare_cached(
+                    "SELECT ifnull(seen, 0), ifnull(allow, 0), ifnull(block, 0) FROM ip_records WHERE ip = ?1",
+                )
+                .map_err(err)?;
+            let mut write = tx
+                .prepare_cached(
+                    "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, 0, ?2, ?3)
+                     ON CONFLICT(ip) DO UPDATE SET allow = excluded.allow, block = excluded.block
+                     RETURNING ifnull(seen, 0), allow, block",
+                )
+                .map_err(err)?;
+            for (ip, listing) in changes {
+                let text = ip.to_string();
+                let (allow, block) = listing.columns();
+                let before = read
+                    .query_row([&text], |row| row_to_record(text.clone(), row))
+                    .optional()
+                    .map_err(err)?;
+                let after = write
+                    .query_row(params![text, allow, block], |row| {
+                        row_to_record(text.clone(), row)
+                    })
+                    .map_err(err)?;
+                done.push(ListingChange { before, after });
+            }
+        }
         tx.commit().map_err(err)?;
-        Ok(ListingChange { before, after })
+        Ok(done)
     }
 
-    fn undo_listing(&mut self, change: &ListingChange) -> Result<()> {
+    fn undo_listings(&mut self, changes: &[ListingChange]) -> Result<()> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "undo a change in", &e);
-        let (allow, block) = change
-            .before
-            .as_ref()
-            .map(|r| (r.allow, r.block))
-            .unwrap_or((0, 0));
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        tx.execute(
-            "UPDATE ip_records SET allow = ?2, block = ?3 WHERE ip = ?1",
-            params![change.after.ip, allow, block],
-        )
-        .map_err(err)?;
-        if change.before.is_none() {
+        for change in changes.iter().rev() {
+            let (allow, block) = change
+                .before
+                .as_ref()
+                .map(|r| (r.allow, r.block))
+                .unwrap_or((0, 0));
             tx.execute(
-                "DELETE FROM ip_records WHERE ip = ?1 AND ifnull(seen, 0) = 0",
-                [&change.after.ip],
+                "UPDATE ip_records SET allow = ?2, block = ?3 WHERE ip = ?1",
+                params![change.after.ip, allow, block],
             )
             .map_err(err)?;
+            if change.before.is_none() {
+                tx.execute(
+                    "DELETE FROM ip_records WHERE ip = ?1 AND ifnull(seen, 0) = 0",
+                    [&change.after.ip],
+                )
+                .map_err(err)?;
+            }
         }
         tx.commit().map_err(err)
     }

@@ -93,6 +93,22 @@ impl Root {
         })
     }
 
+    /// Like [`Root::row`], but None while the database or its table does not exist yet
+    /// (for polling a process that is still starting).
+    pub fn try_row(&self, ip: &str) -> Option<(i64, i64, i64)> {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.db(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .ok()?;
+        conn.query_row(
+            "SELECT seen, allow, block FROM ip_records WHERE ip = ?1",
+            [ip],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .ok()
+    }
+
     /// Number of rows in ip_records (0 when the database does not exist).
     pub fn row_count(&self) -> i64 {
         if !self.db().exists() {

@@ -1,0 +1,211 @@
+//! Figures for the log intelligence, each beside its baseline measured in the same run:
+//!
+//! - `sentry parse` and `sentry scan` on a 1,000,000-line auth log written by
+//!   `../shared/bench/gen-authlog`: MB/s, lines/s, peak memory; and the ratio to
+//!   `fail2ban-regex FILE sshd` (Debian package fail2ban) on the same file;
+//! - a `--connect` that triggers a scan of 1,000 new lines, vs. a `--connect` of an allowed
+//!   address (no scan).
+//!
+//! Run with `cargo bench --bench logs` (or `bench/run`). `SENTRY_BENCH_LINES` changes the
+//! log size. Wall-clock figures: run on an idle machine.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SENTRY: &str = env!("CARGO_BIN_EXE_sentry");
+
+fn main() {
+    let lines: u64 = std::env::var("SENTRY_BENCH_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("auth.log");
+    let gen_authlog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen-authlog");
+    let started = Instant::now();
+    let ok = Command::new("python3")
+        .arg(&gen_authlog)
+        .args(["--lines", &lines.to_string(), "--seed", "1", "-o"])
+        .arg(&log)
+        .status()
+        .expect("run gen-authlog")
+        .success();
+    assert!(ok, "gen-authlog failed");
+    let bytes = std::fs::metadata(&log).expect("log").len();
+    let mb = bytes as f64 / 1e6;
+    println!(
+        "log: {lines} lines, {mb:.1} MB (generated in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    // --- parse: the filter tester, output discarded -----------------------------------
+    let parse = time(|| {
+        let ok = Command::new(SENTRY)
+            .arg("parse")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run sentry parse")
+            .success();
+        assert!(ok, "sentry parse failed");
+    });
+    report("sentry parse", parse, mb, lines);
+
+    // --- scan: parse + evidence into SQLite + decisions ---------------------------------
+    let root = dir.path().join("root");
+    let scan = time(|| {
+        let ok = sentry(&root, &log)
+            .arg("scan")
+            .status()
+            .expect("run sentry scan")
+            .success();
+        assert!(ok, "sentry scan failed");
+    });
+    report("sentry scan (fresh db)", scan, mb, lines);
+    if let Some(kib) = max_rss_kib(&root, &log, &["scan", "--from-start"]) {
+        println!("sentry scan --from-start peak memory: {kib} KiB");
+    }
+
+    // --- the baseline: fail2ban-regex with its sshd filter --------------------------------
+    match find("fail2ban-regex") {
+        Some(f2b) => {
+            let baseline = time(|| {
+                let ok = Command::new(&f2b)
+                    .arg(&log)
+                    .arg("sshd")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("run fail2ban-regex")
+                    .success();
+                assert!(ok, "fail2ban-regex failed");
+            });
+            report("fail2ban-regex (sshd)", baseline, mb, lines);
+            println!(
+                "ratio: sentry parse is {:.0}x faster than fail2ban-regex, sentry scan {:.0}x",
+                baseline.as_secs_f64() / parse.as_secs_f64(),
+                baseline.as_secs_f64() / scan.as_secs_f64()
+            );
+        }
+        None => {
+            println!("(baseline skipped: fail2ban-regex not installed; apt-get install fail2ban)")
+        }
+    }
+
+    // --- connect that scans 1,000 new lines ----------------------------------------------
+    let small = dir.path().join("small");
+    std::fs::create_dir_all(&small).expect("mkdir");
+    let small_log = small.join("auth.log");
+    std::fs::write(&small_log, "").expect("log");
+    let run_connect = |ip: &str| {
+        let ok = sentry(&small, &small_log)
+            .args(["connect", ip])
+            .status()
+            .expect("connect")
+            .success();
+        assert!(ok, "connect failed");
+    };
+    for _ in 0..3 {
+        run_connect("192.0.2.200"); // past inspect_after, never decided: scans every time
+    }
+    run_connect("192.0.2.201");
+    let rounds = 20;
+    let mut scanning = Duration::ZERO;
+    for round in 0..rounds {
+        append_lines(&small_log, round, 1000);
+        let started = Instant::now();
+        run_connect("192.0.2.200");
+        scanning += started.elapsed();
+    }
+    sentry(&small, &small_log)
+        .args(["allow", "192.0.2.201"])
+        .status()
+        .expect("allow");
+    let cheap = time(|| {
+        for _ in 0..rounds {
+            run_connect("192.0.2.201");
+        }
+    }) / rounds;
+    println!(
+        "connect scanning 1,000 new lines: {:.2} ms   connect of an allowed address: {:.2} ms",
+        ms(scanning / rounds),
+        ms(cheap)
+    );
+}
+
+fn sentry(root: &Path, log: &Path) -> Command {
+    let mut cmd = Command::new(SENTRY);
+    cmd.env("ROOT_DIR", root)
+        .env("SENTRY_LOGS", log)
+        .env("PROTECT_SMTP", "1")
+        .stdout(Stdio::null());
+    cmd
+}
+
+/// 1,000 lines of failures from many addresses (none of them the connecting one).
+fn append_lines(log: &Path, round: u32, n: u32) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log)
+        .expect("open log");
+    for i in 0..n {
+        writeln!(
+            f,
+            "2026-11-24T10:00:00.000000+00:00 web1 sshd[{i}]: Failed password for user{i} from 198.51.{}.{} port 4000 ssh2",
+            round % 250,
+            i % 250 + 1
+        )
+        .expect("append");
+    }
+}
+
+fn time(f: impl FnOnce()) -> Duration {
+    let started = Instant::now();
+    f();
+    started.elapsed()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn report(what: &str, took: Duration, mb: f64, lines: u64) {
+    let secs = took.as_secs_f64();
+    println!(
+        "{what:<26} {secs:>8.2} s  {:>8.1} MB/s  {:>10.0} lines/s",
+        mb / secs,
+        lines as f64 / secs
+    );
+}
+
+fn find(tool: &str) -> Option<PathBuf> {
+    ["/usr/bin", "/usr/local/bin", "/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(tool))
+        .find(|p| p.is_file())
+}
+
+fn max_rss_kib(root: &Path, log: &Path, args: &[&str]) -> Option<u64> {
+    if !Path::new("/usr/bin/time").exists() {
+        println!("(memory figure skipped: /usr/bin/time not installed)");
+        return None;
+    }
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M", SENTRY])
+        .args(args)
+        .env("ROOT_DIR", root)
+        .env("SENTRY_LOGS", log)
+        .env("PROTECT_SMTP", "1")
+        .stdout(Stdio::null())
+        .output()
+        .expect("run /usr/bin/time");
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()
+}
