@@ -542,7 +542,11 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
     Ok(())
 }
 
-fn run_setup(mut sentry: Sentry, write_hosts_allow: bool, hosts_allow: &std::path::Path) -> Result<()> {
+fn run_setup(
+    mut sentry: Sentry,
+    write_hosts_allow: bool,
+    hosts_allow: &std::path::Path,
+) -> Result<()> {
     sentry.ensure_deny_file()?;
     // Read the existing logs once now (evidence only, no decision), so that the first
     // login after installation does not pay for reading the whole history.

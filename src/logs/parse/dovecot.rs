@@ -1,10 +1,359 @@
 /*!
-dovecot: see the rules in `parse/mod.rs`.
+dovecot: the login processes' verdicts (`imap-login: Login: ...`, `Disconnected (auth failed, ...)`,
+`(no auth attempts ...)`) and the auth processes' `driver(USER,ADDR): unknown user` /
+`Password mismatch` lines. See the rules in `parse/mod.rs`.
+
+Where the attacker writes:
+- `user=<...>` on a login line is the name the client sent. It may contain `>, `, `rip=9.9.9.9`,
+  even `, lip=`. Dovecot prints its own fields after it in a fixed order (`method=`, `rip=`,
+  `lip=`, `mpid=`, `TLS`, `session=<...>`), none of them chosen by the client, so the address is
+  the *last* `, rip=` field of the line (we scan from the right). Only when dovecot printed no
+  `rip=` at all (a client on a unix socket) could that last one lie inside the user name; then a
+  `method=` still follows it, which never happens after the real `rip=`, and the line is refused.
+- `driver(USER,ADDR[,<session>]): verdict` on an auth line: USER may contain commas and
+  parentheses. The verdict must end the message, and the address is the last comma-separated
+  element before it (right to left). With `auth_verbose_passwords=plain` the password is printed
+  after the verdict, a second attacker field on the other side of the address: such lines are
+  skipped (the login line of the same attempt still counts).
 */
 
-use super::{Finding, ParseOptions};
+use super::{Finding, ParseOptions, address};
+use crate::ip::ClientIp;
+use crate::logs::Kind;
 
 /// Recognises one dovecot message.
-pub fn parse<'a>(_message: &'a str, _options: &ParseOptions) -> Option<Finding<'a>> {
-    None
+///
+/// The message is either what follows `dovecot: ` (it starts with the process name:
+/// `imap-login: `, `auth: `, `auth-worker(123): `) or, for old dovecot that logged under the
+/// program name `imap-login`, the verdict itself (`Login: user=<...>, ...`).
+pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    let message = strip_info(message);
+    if let Some(rest) = strip_login_process(message) {
+        return login(strip_info(rest), options);
+    }
+    if let Some(rest) = strip_auth_process(message) {
+        return auth(rest, options);
+    }
+    login(message, options)
+}
+
+/// Dovecot's own log files (and some versions) put the level first: `imap-login: Info: ...`.
+fn strip_info(text: &str) -> &str {
+    text.strip_prefix("Info: ").unwrap_or(text)
+}
+
+/// `imap-login: `, `pop3-login: `, `submission-login: `, `managesieve-login: ` ...
+fn strip_login_process(message: &str) -> Option<&str> {
+    let (process, rest) = message.split_once(": ")?;
+    let protocol = process.strip_suffix("-login")?;
+    (!protocol.is_empty()
+        && protocol
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+    .then_some(rest)
+}
+
+/// `auth: `, `auth(default): `, `auth-worker(123): `, then the optional level and the
+/// `conn unix:auth-worker (pid=N,uid=N): auth-worker<N>: ` prefix of dovecot 2.3.
+fn strip_auth_process(message: &str) -> Option<&str> {
+    let rest = if let Some(rest) = message.strip_prefix("auth: ") {
+        rest
+    } else {
+        let rest = message
+            .strip_prefix("auth-worker(")
+            .or_else(|| message.strip_prefix("auth("))?;
+        let (id, rest) = rest.split_once("): ")?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        rest
+    };
+    let rest = strip_info(rest);
+    if let Some(conn) = rest.strip_prefix("conn unix:") {
+        let (_, after) = conn.split_once("): auth-worker<")?;
+        let (n, after) = after.split_once(">: ")?;
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        return Some(strip_info(after));
+    }
+    Some(rest)
+}
+
+/// A login process line: `REASON: user=<...>, method=..., rip=ADDR, lip=..., ...`.
+fn login<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    // The reason is dovecot's text and comes first; the client's user name only follows it,
+    // so the first `: user=<` is the real field (when there is no user field, the line holds
+    // nothing the client wrote).
+    let split = message
+        .find(": user=<")
+        .or_else(|| message.find(": method="))
+        .or_else(|| message.find(": rip="))?;
+    let (reason, fields) = (&message[..split], &message[split + 2..]);
+    let kind = if reason == "Login" {
+        Kind::Success
+    } else {
+        disconnect_kind(reason)?
+    };
+    let (ip, before_rip) = rip(fields)?;
+    let user = user_field(before_rip);
+    let kind = match (kind, user) {
+        (Kind::Failed, Some("root")) if options.root_is_naughty => Kind::Naughty,
+        _ => kind,
+    };
+    Some(Finding::new(kind, ip, user))
+}
+
+/// `Disconnected (auth failed, 1 attempts in 2 secs)`, `Disconnected: Inactivity (no auth
+/// attempts)`, `Aborted login (...)`, `Login aborted: Connection closed (...) (auth_failed)`.
+fn disconnect_kind(reason: &str) -> Option<Kind> {
+    let rest = reason
+        .strip_prefix("Disconnected")
+        .or_else(|| reason.strip_prefix("Aborted login"))
+        .or_else(|| reason.strip_prefix("Login aborted"))?;
+    let rest = strip_reason_code(rest);
+    let (_, last) = rest.rsplit_once('(')?;
+    let inner = last.strip_suffix(')')?;
+    if inner.starts_with("auth failed, ") {
+        Some(Kind::Failed)
+    } else if inner == "no auth attempts" || inner.starts_with("no auth attempts in ") {
+        Some(Kind::Probe)
+    } else {
+        // disabled plaintext auth, client gave up mid-SASL, internal failure: no verdict.
+        None
+    }
+}
+
+/// Newer dovecot appends a machine-readable code: `... (auth failed, 1 attempts) (auth_failed)`.
+fn strip_reason_code(text: &str) -> &str {
+    if let Some(body) = text.strip_suffix(')')
+        && let Some((head, code)) = body.rsplit_once(" (")
+        && !code.is_empty()
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    {
+        return head;
+    }
+    text
+}
+
+/// The address of the last `rip=` field, and the fields before it.
+fn rip(fields: &str) -> Option<(ClientIp, &str)> {
+    let (before, value) = match fields.rfind(", rip=") {
+        Some(at) => (&fields[..at], &fields[at + ", rip=".len()..]),
+        None => ("", fields.strip_prefix("rip=")?),
+    };
+    // `method=` always precedes the real rip: one after it means this `rip=` was inside the
+    // user name of a line without a real one.
+    if value.contains(", method=") {
+        return None;
+    }
+    let end = value.find(',').unwrap_or(value.len());
+    Some((address(&value[..end])?, before))
+}
+
+/// The user name from `user=<NAME>` or `user=<NAME>, method=MECH` (what precedes `rip=`).
+fn user_field(before_rip: &str) -> Option<&str> {
+    let field = match before_rip.rsplit_once(", method=") {
+        Some((head, mech)) if is_mechanism(mech) => head,
+        _ => before_rip,
+    };
+    let name = field.strip_prefix("user=<")?.strip_suffix('>')?;
+    (!name.is_empty()).then_some(name)
+}
+
+fn is_mechanism(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The passdb drivers whose lookups log `driver(user,addr): ...`.
+const DRIVERS: [&str; 14] = [
+    "passwd-file",
+    "pam",
+    "sql",
+    "ldap",
+    "passwd",
+    "shadow",
+    "checkpassword",
+    "bsdauth",
+    "static",
+    "lua",
+    "vpopmail",
+    "imap",
+    "oauth2",
+    "dict",
+];
+
+/// Verdicts an auth line ends with, after `driver(USER,ADDR[,<session>]`.
+const AUTH_VERDICTS: [(&str, Kind); 4] = [
+    ("): unknown user", Kind::Naughty),
+    (
+        "): pam_authenticate() failed: User not known to the underlying authentication module",
+        Kind::Naughty,
+    ),
+    ("): Password mismatch", Kind::Failed),
+    (
+        "): pam_authenticate() failed: Authentication failure (password mismatch?)",
+        Kind::Failed,
+    ),
+];
+
+/// An auth process line: `passwd-file(bob,203.0.113.5,<sessid>): unknown user`.
+fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    let (driver, rest) = text.split_once('(')?;
+    if !DRIVERS.contains(&driver) {
+        return None;
+    }
+    let rest = strip_password_hash(rest);
+    let (inner, kind) = AUTH_VERDICTS
+        .iter()
+        .find_map(|&(verdict, kind)| rest.strip_suffix(verdict).map(|inner| (inner, kind)))?;
+    // A logged password always sits after the verdict, so it can only be in `inner` if the
+    // password itself ended with a fake verdict: refuse rather than guess.
+    if inner.contains("(given password: ") {
+        return None;
+    }
+    let inner = strip_session(inner);
+    let (user, addr) = inner.rsplit_once(',')?;
+    let ip = address(addr)?;
+    let kind = match kind {
+        Kind::Failed if user == "root" && options.root_is_naughty => Kind::Naughty,
+        _ => kind,
+    };
+    Some(Finding::new(kind, ip, (!user.is_empty()).then_some(user)))
+}
+
+/// `auth_verbose_passwords=sha1` appends ` (SHA1 of given password: 6367c4)`: hex only, so it
+/// cannot carry text; the plain-password variant is left in place and the line not recognised.
+fn strip_password_hash(text: &str) -> &str {
+    if let Some(body) = text.strip_suffix(')')
+        && let Some((head, hex)) = body.rsplit_once(" (SHA1 of given password: ")
+        && !hex.is_empty()
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return head;
+    }
+    text
+}
+
+/// Dovecot 2.2+ adds the session id: `bob,203.0.113.5,<jaOmpreVvO0zW9RP>`.
+fn strip_session(inner: &str) -> &str {
+    if let Some(body) = inner.strip_suffix('>')
+        && let Some((head, session)) = body.rsplit_once(",<")
+        && !session.is_empty()
+        && session
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    {
+        return head;
+    }
+    inner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(message: &str) -> Option<(Kind, String, Option<String>)> {
+        parse(message, &ParseOptions::default())
+            .map(|f| (f.kind, f.ip.to_string(), f.user.map(str::to_owned)))
+    }
+
+    fn expect(message: &str, kind: Kind, ip: &str, user: Option<&str>) {
+        assert_eq!(
+            parsed(message),
+            Some((kind, ip.to_string(), user.map(str::to_owned))),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_real_rip_is_the_last_one() {
+        expect(
+            "imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, rip=9.9.9.9, \
+             lip=1.1.1.1>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<abc>",
+            Kind::Failed,
+            "203.0.113.5",
+            Some("x>, rip=9.9.9.9, lip=1.1.1.1"),
+        );
+        expect(
+            "pop3-login: Login: user=<a, rip=9.9.9.9, x>, method=PLAIN, rip=2001:db8::7, \
+             lip=192.0.2.1, mpid=12, TLS, session=<abc>",
+            Kind::Success,
+            "2001:db8::7",
+            Some("a, rip=9.9.9.9, x"),
+        );
+    }
+
+    #[test]
+    fn a_rip_inside_the_user_name_of_a_line_without_one_is_refused() {
+        // A unix-socket client has no rip: the only `rip=` is the attacker's.
+        assert_eq!(
+            parsed(
+                "imap-login: Login: user=<a, rip=9.9.9.9, lip=x>, method=PLAIN, mpid=3, \
+                 session=<abc>"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn reasons_map_to_kinds() {
+        expect(
+            "imap-login: Disconnected: Inactivity (no auth attempts): rip=198.51.100.4, lip=1.1.1.1",
+            Kind::Probe,
+            "198.51.100.4",
+            None,
+        );
+        expect(
+            "imap-login: Login aborted: Connection closed (auth failed, 3 attempts in 9 secs) \
+             (auth_failed): user=<root>, method=PLAIN, rip=198.51.100.4, lip=1.1.1.1, session=<a>",
+            Kind::Naughty,
+            "198.51.100.4",
+            Some("root"),
+        );
+        assert_eq!(
+            parsed(
+                "pop3-login: Aborted login (tried to use disabled plaintext auth): \
+                 rip=198.51.100.4, lip=1.1.1.1"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn auth_lines_take_the_address_right_to_left() {
+        expect(
+            "auth: passwd-file(a,9.9.9.9),(b,203.0.113.8,<Zk9+/x>): unknown user",
+            Kind::Naughty,
+            "203.0.113.8",
+            Some("a,9.9.9.9),(b"),
+        );
+        expect(
+            "auth-worker(63712): conn unix:auth-worker (pid=58074,uid=109): auth-worker<4>: \
+             sql(contact,220.169.110.101): unknown user",
+            Kind::Naughty,
+            "220.169.110.101",
+            Some("contact"),
+        );
+        // A logged password is a second attacker field after the address.
+        assert_eq!(
+            parsed("auth: sql(bob,203.0.113.8): unknown user (given password: x,9.9.9.9)"),
+            None
+        );
+        assert_eq!(
+            parsed(
+                "auth: sql(bob,203.0.113.8): unknown user (given password: ,9.9.9.9): unknown user)"
+            ),
+            None
+        );
+        assert_eq!(
+            parsed(
+                "auth: sql(bob,203.0.113.8): unknown user (given password: ,9.9.9.9): unknown user"
+            ),
+            None
+        );
+    }
 }

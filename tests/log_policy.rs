@@ -1,0 +1,425 @@
+//! The log intelligence end to end, through the real binary: `scan` verdicts against the
+//! ground truth of `../shared/bench/gen-authlog`, the policy through `--connect` with a log
+//! directory, rotation, `ingest` from a pipe, and the journal through a journal file.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::Root;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn append(root: &Root, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(root.auth_log())
+        .expect("open auth.log");
+    for line in lines {
+        writeln!(f, "{line}").expect("append");
+    }
+}
+
+/// An rsyslog (Debian default) line `secs` seconds into 2026-11-24 10:00 UTC.
+fn line(secs: u32, program: &str, message: &str) -> String {
+    format!(
+        "2026-11-24T10:{:02}:{:02}.000000+00:00 web1 {program}: {message}",
+        secs / 60,
+        secs % 60
+    )
+}
+
+fn generator() -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen-authlog");
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{} is missing: CI runs with ../shared beside the repository",
+            path.display()
+        );
+    }
+    eprintln!("SKIPPED: {} not found", path.display());
+    None
+}
+
+#[test]
+fn scan_verdicts_match_the_generators_ground_truth() {
+    let Some(gen_authlog) = generator() else {
+        return;
+    };
+    let root = Root::new();
+    let truth_path = root.path().join("truth.tsv");
+    for (format, seed) in [("bsd", "1"), ("iso", "2")] {
+        let status = Command::new("python3")
+            .arg(&gen_authlog)
+            .args([
+                "--lines",
+                "20000",
+                "--seed",
+                seed,
+                "--format",
+                format,
+                "--start",
+                "2026-11-20T00:00:00",
+            ])
+            .arg("--truth")
+            .arg(&truth_path)
+            .arg("-o")
+            .arg(root.auth_log())
+            .status()
+            .expect("run gen-authlog");
+        assert!(status.success(), "gen-authlog failed");
+
+        // Fresh database each round; smtp is on because the truth counts postfix SASL too.
+        let _ = std::fs::remove_file(root.db());
+        let out = root
+            .command(&["scan"])
+            .env("PROTECT_SMTP", "1")
+            .output()
+            .expect("run scan");
+        assert!(out.status.success(), "scan failed: {}", stderr(&out));
+
+        let truth = std::fs::read_to_string(&truth_path).expect("read truth");
+        let mut mismatches = Vec::new();
+        let mut verdicts: BTreeMap<String, usize> = BTreeMap::new();
+        for row in truth.lines().skip(1) {
+            let cols: Vec<&str> = row.split('\t').collect();
+            let (ip, verdict) = (cols[0], cols[5]);
+            *verdicts.entry(verdict.to_string()).or_default() += 1;
+            let (_, allow, block) = root.row(ip).unwrap_or((0, 0, 0));
+            let ours = match (allow > 0, block > 0) {
+                (true, _) => "allow",
+                (_, true) => "block",
+                _ => "none",
+            };
+            // The never-block list (loopback) keeps its own rule.
+            let expected = if ip.starts_with("127.") || ip == "::1" {
+                "none"
+            } else {
+                verdict
+            };
+            if ours != expected {
+                mismatches.push(format!("{row} -> ours {ours}"));
+            }
+        }
+        assert!(
+            verdicts.get("block").copied().unwrap_or(0) > 50,
+            "the truth has attackers: {verdicts:?}"
+        );
+        assert!(
+            verdicts.get("allow").copied().unwrap_or(0) > 10,
+            "and users: {verdicts:?}"
+        );
+        assert!(
+            mismatches.is_empty(),
+            "{format}: {} verdicts differ from the truth:\n{}",
+            mismatches.len(),
+            mismatches
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+#[test]
+fn connect_applies_the_policy_with_a_log_directory() {
+    let root = Root::new();
+    append(
+        &root,
+        &[
+            line(
+                1,
+                "sshd[100]",
+                "Invalid user admin from 203.0.113.9 port 4242",
+            ),
+            line(
+                2,
+                "sshd[101]",
+                "Failed password for alice from 198.51.100.7 port 5000 ssh2",
+            ),
+            line(
+                3,
+                "sshd[101]",
+                "Failed password for alice from 198.51.100.7 port 5000 ssh2",
+            ),
+            line(
+                4,
+                "sshd[102]",
+                "Accepted password for alice from 198.51.100.7 port 5001 ssh2",
+            ),
+        ],
+    );
+    for ip in ["203.0.113.9", "198.51.100.7", "192.0.2.44"] {
+        for _ in 0..2 {
+            root.ok(&["--ip", ip, "--connect"]);
+        }
+        assert_eq!(
+            root.row(ip).map(|r| (r.1, r.2)),
+            Some((0, 0)),
+            "nothing is decided before the 3rd connect"
+        );
+    }
+    for ip in ["203.0.113.9", "198.51.100.7", "192.0.2.44"] {
+        root.ok(&["--ip", ip, "--connect"]);
+    }
+    assert!(
+        root.row("203.0.113.9").expect("row").2 > 0,
+        "the guesser is blocked"
+    );
+    assert!(
+        root.row("198.51.100.7").expect("row").1 > 0,
+        "the user who logged in is allowed"
+    );
+    assert_eq!(
+        root.row("192.0.2.44"),
+        Some((3, 0, 0)),
+        "no evidence, no decision"
+    );
+    assert_eq!(root.deny_text(), "ALL: 203.0.113.9 : deny\n");
+
+    // The user later fails 20 times: still allowed (a success was seen).
+    let fails: Vec<String> = (10..30)
+        .map(|s| {
+            line(
+                s,
+                "sshd[103]",
+                "Failed password for alice from 198.51.100.7 port 5002 ssh2",
+            )
+        })
+        .collect();
+    append(&root, &fails);
+    root.ok(&["--ip", "198.51.100.7", "--connect"]);
+    assert!(root.row("198.51.100.7").expect("row").1 > 0);
+
+    // More than max_attempts failures with no success block; a never-block address is spared.
+    let mut lines = Vec::new();
+    for s in 0..11 {
+        lines.push(line(
+            40 + s,
+            "sshd[104]",
+            "Failed password for bob from 192.0.2.44 port 6000 ssh2",
+        ));
+        lines.push(line(
+            40 + s,
+            "sshd[105]",
+            "Failed password for bob from 127.0.0.1 port 6000 ssh2",
+        ));
+    }
+    append(&root, &lines);
+    root.ok(&["connect", "192.0.2.44"]);
+    assert!(
+        root.row("192.0.2.44").expect("row").2 > 0,
+        "11 failures block"
+    );
+    for _ in 0..3 {
+        root.ok(&["connect", "127.0.0.1"]);
+    }
+    assert_eq!(
+        root.row("127.0.0.1").map(|r| r.2),
+        Some(0),
+        "loopback is never blocked"
+    );
+
+    let report = root.ok(&["report", "-v", "192.0.2.44"]);
+    assert!(
+        report.contains("11 failed") || report.contains("    11 failed"),
+        "{report}"
+    );
+    let with_lines = root.ok(&["report", "192.0.2.44", "--lines"]);
+    assert_eq!(
+        with_lines
+            .matches("Failed password for bob from 192.0.2.44")
+            .count(),
+        11,
+        "{with_lines}"
+    );
+}
+
+#[test]
+fn each_line_is_counted_once_across_runs_and_rotation() {
+    let root = Root::new();
+    let fail = |s| {
+        line(
+            s,
+            "sshd[200]",
+            "Failed password for carol from 198.51.100.20 port 7000 ssh2",
+        )
+    };
+    append(&root, &[fail(1), fail(2)]);
+    root.ok(&["scan"]);
+    root.ok(&["scan"]);
+    append(&root, &[fail(3)]);
+    // Rotate by rename, as logrotate does, then new lines in the new file.
+    std::fs::rename(root.auth_log(), root.path().join("auth.log.1")).expect("rotate");
+    std::fs::write(root.auth_log(), "").expect("new log");
+    append(&root, &[fail(4)]);
+    root.ok(&["scan"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json", "198.51.100.20"])).expect("json");
+    let count = json["evidence"][0]["count"].as_i64().expect("count");
+    assert_eq!(count, 4, "{json}");
+
+    // Truncation in place: the new content is read from the start, nothing twice.
+    std::fs::write(root.auth_log(), "").expect("truncate");
+    append(&root, &[fail(5)]);
+    root.ok(&["scan"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json", "198.51.100.20"])).expect("json");
+    assert_eq!(json["evidence"][0]["count"].as_i64(), Some(5), "{json}");
+
+    // --from-start forgets and re-reads everything, rotated generations included.
+    root.ok(&["scan", "--from-start"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json", "198.51.100.20"])).expect("json");
+    assert_eq!(
+        json["evidence"][0]["count"].as_i64(),
+        Some(4),
+        "auth.log.1 (3) + auth.log (1): {json}"
+    );
+}
+
+#[test]
+fn scan_dry_run_decides_nothing() {
+    let root = Root::new();
+    append(
+        &root,
+        &[line(
+            1,
+            "sshd[1]",
+            "Invalid user oracle from 203.0.113.50 port 1",
+        )],
+    );
+    let out = root.ok(&["scan", "--dry-run"]);
+    assert_eq!(out, "would be blocked 203.0.113.50: 1 naughty (sshd)\n");
+    assert_eq!(root.row("203.0.113.50"), None);
+    assert_eq!(root.deny_text(), "");
+}
+
+#[test]
+fn ingest_decides_as_lines_arrive_on_stdin() {
+    let root = Root::new();
+    let mut child = root
+        .command(&["ingest"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ingest");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(
+        stdin,
+        "{}",
+        line(1, "sshd[1]", "Invalid user test from 203.0.113.60 port 1")
+    )
+    .expect("write");
+    stdin.flush().expect("flush");
+    // The decision is made while the pipe stays open (no end of input yet).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while root.try_row("203.0.113.60").is_none_or(|r| r.2 == 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ingest did not decide in time"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    writeln!(
+        stdin,
+        "{}",
+        line(
+            2,
+            "sshd[2]",
+            "Accepted publickey for dave from 198.51.100.61 port 2 ssh2"
+        )
+    )
+    .expect("write");
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .expect("ingest exits at end of input");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(root.row("198.51.100.61").expect("row").1 > 0);
+    assert_eq!(root.deny_text(), "ALL: 203.0.113.60 : deny\n");
+}
+
+#[test]
+fn journal_entries_are_read_from_a_journal_file() {
+    if !common::have_tool("journalctl") {
+        return;
+    }
+    let remote = [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).is_file());
+    let Some(remote) = remote else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("systemd-journal-remote is required in CI (.ci/run installs it)");
+        }
+        eprintln!("SKIPPED: systemd-journal-remote is not installed");
+        return;
+    };
+    let root = Root::new();
+    let entry = |n: u64, id: &str, message: &str| {
+        format!(
+            "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=web1\nSYSLOG_IDENTIFIER={id}\n_PID={}\nMESSAGE={message}\n\n",
+            1_795_514_400_000_000u64 + n * 1_000_000,
+            1000 * (n + 1),
+            100 + n
+        )
+    };
+    let export = root.path().join("entries.export");
+    let mut text = entry(0, "sshd", "Invalid user admin from 203.0.113.70 port 4242");
+    text += &entry(
+        1,
+        "sshd-session",
+        "Accepted publickey for bob from 198.51.100.71 port 5555 ssh2",
+    );
+    text += &entry(2, "myapp", "Invalid user admin from 203.0.113.72 port 4242");
+    std::fs::write(&export, text).expect("write export");
+    let journal = root.path().join("test.journal");
+    let status = Command::new(remote)
+        .arg(format!("--output={}", journal.display()))
+        .arg(&export)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run systemd-journal-remote");
+    assert!(status.success(), "building the journal file failed");
+    std::fs::write(
+        root.path().join("sentry.toml"),
+        format!("journal = true\njournal_file = \"{}\"\n", journal.display()),
+    )
+    .expect("config");
+    root.ok(&["scan"]);
+    assert!(
+        root.row("203.0.113.70").expect("row").2 > 0,
+        "blocked from the journal"
+    );
+    assert!(
+        root.row("198.51.100.71").expect("row").1 > 0,
+        "allowed from the journal"
+    );
+    assert_eq!(
+        root.row("203.0.113.72"),
+        None,
+        "another program's text is not sshd's"
+    );
+    // The cursor is remembered: a second scan reads nothing new and changes nothing.
+    root.ok(&["delist", "203.0.113.70"]);
+    root.ok(&["scan"]);
+    assert_eq!(root.row("203.0.113.70").map(|r| r.2), Some(0));
+}
