@@ -332,6 +332,13 @@ fn ingest_decides_as_lines_arrive_on_stdin() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // While ingest waits for input it holds no database lock: an admin command runs at once.
+    let started = std::time::Instant::now();
+    root.ok(&["block", "198.51.100.99"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "block waited on ingest"
+    );
     writeln!(
         stdin,
         "{}",
@@ -352,7 +359,10 @@ fn ingest_decides_as_lines_arrive_on_stdin() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(root.row("198.51.100.61").expect("row").1 > 0);
-    assert_eq!(root.deny_text(), "ALL: 203.0.113.60 : deny\n");
+    assert_eq!(
+        root.deny_text(),
+        "ALL: 203.0.113.60 : deny\nALL: 198.51.100.99 : deny\n"
+    );
 }
 
 #[test]
@@ -422,4 +432,94 @@ fn journal_entries_are_read_from_a_journal_file() {
     root.ok(&["delist", "203.0.113.70"]);
     root.ok(&["scan"]);
     assert_eq!(root.row("203.0.113.70").map(|r| r.2), Some(0));
+}
+
+#[test]
+fn parse_prints_one_json_object_per_recognised_line() {
+    let root = Root::new();
+    let log = root.path().join("sample.log");
+    std::fs::write(
+        &log,
+        [
+            "Nov 24 10:00:00 web1 sshd[1]: Invalid user admin from 10.0.0.1 port 22 from 203.0.113.9 port 4242",
+            "Nov 24 10:00:01 web1 CRON[2]: pam_unix(cron:session): session opened for user root",
+            "Nov 24 10:00:02 web1 sshd[3]: Server listening on 0.0.0.0 port 22.",
+            "2026-11-24T10:00:03.000000+00:00 web1 myapp[4]: Accepted password for x from 198.51.100.1 port 1 ssh2",
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .expect("write sample");
+    let out = root.run(&["parse", log.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    let event: serde_json::Value = serde_json::from_str(lines[0]).expect("json");
+    let keys: Vec<&str> = event
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 7, "{event}");
+    for key in ["file", "line", "service", "kind", "ip", "user", "time"] {
+        assert!(keys.contains(&key), "missing {key}: {event}");
+    }
+    assert_eq!(event["line"], 1);
+    assert_eq!(event["service"], "sshd");
+    assert_eq!(event["kind"], "naughty");
+    assert_eq!(
+        event["ip"], "203.0.113.9",
+        "the source, never the address in the user name"
+    );
+    assert_eq!(event["user"], "admin from 10.0.0.1 port 22");
+    assert!(
+        event["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{event}"
+    );
+    let summary = stderr(&out);
+    assert!(
+        summary.contains("4 lines read, 1 recognised") && summary.contains("naughty"),
+        "{summary}"
+    );
+
+    // --unmatched: lines of known programs that no rule recognised.
+    let out = root.ok(&["parse", "--unmatched", log.to_str().expect("utf-8")]);
+    assert_eq!(
+        out,
+        "Nov 24 10:00:02 web1 sshd[3]: Server listening on 0.0.0.0 port 22.\n"
+    );
+
+    // --service with bare messages (sshd -E writes no syslog header), from stdin.
+    let mut child = root
+        .command(&["parse", "--service", "sshd", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start parse");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"Failed password for root from 2001:db8::7 port 5 ssh2\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("parse exits");
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (event["ip"].as_str(), event["kind"].as_str()),
+        (Some("2001:db8::7"), Some("naughty"))
+    );
+    assert!(event["time"].is_null());
+    assert_eq!(root.row_count(), 0, "parse touches no database");
+
+    let out = root.run(&[
+        "parse",
+        "--service",
+        "telnetd",
+        log.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown service"), "{}", stderr(&out));
 }

@@ -70,6 +70,12 @@ pub fn service_of(program: &str) -> Option<Service> {
     })
 }
 
+/// `vchkpw-smtp: ...` logged under the ident `vpopmail`: which vchkpw service it is.
+fn vchkpw_service(message: &str) -> Option<Service> {
+    let (program, _) = message.split_once(": ")?;
+    service_of(program).filter(|s| matches!(s, Service::VchkpwSmtp | Service::VchkpwMua))
+}
+
 /// Parses lines one after another. Holds the little state some services need (BSD ftpd
 /// names the address on one line and the verdict on a later line of the same pid).
 #[derive(Debug)]
@@ -92,7 +98,11 @@ impl Parser {
     /// The event a whole log line reports, if any.
     pub fn parse_line<'a>(&mut self, line: &'a str) -> Option<Event<'a>> {
         let header = header::split(line, &mut self.clock)?;
-        let service = service_of(header.program)?;
+        let service = match header.program {
+            // vpopmail can log under its own ident; the message then names the service.
+            "vpopmail" => vchkpw_service(header.message)?,
+            program => service_of(program)?,
+        };
         self.parse_message(service, header.pid, header.message)
             .map(|(service, f)| Event {
                 service,
