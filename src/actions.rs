@@ -12,16 +12,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::atomic_file::FileLock;
-use crate::block::{self, DenyList};
+use crate::block::{self, DenyList, Entry};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Service};
 use crate::policy::{self, Evidence, Verdict};
 use crate::scan;
-use crate::store::{
-    EvidenceCount, IpRecord, Listing, ListingChange, SqliteStore, Store, legacy_files,
-};
+use crate::store::{EvidenceCount, IpRecord, Listing, SqliteStore, Store, legacy_files};
 
 /// Key in `sentry_meta` marking that the one-file-per-address tree was imported.
 const LEGACY_IMPORT_KEY: &str = "legacy_files_imported_at";
@@ -60,7 +58,6 @@ pub struct Sentry {
     pub config: Config,
     pub store: SqliteStore,
     lists: Vec<Box<dyn DenyList>>,
-    unavailable: Vec<String>,
     patience: Patience,
     now: i64,
     verbose: bool,
@@ -72,12 +69,11 @@ impl Sentry {
     pub fn open(config: Config, patience: Patience, now: i64, verbose: bool) -> Result<Sentry> {
         ensure_root(&config.root)?;
         let (store, opened) = SqliteStore::open(&config.database_path(), patience.wait())?;
-        let (lists, unavailable) = block::enabled(&config, patience.wait());
+        let lists = block::enabled(&config, patience.wait())?;
         let mut sentry = Sentry {
             config,
             store,
             lists,
-            unavailable,
             patience,
             now,
             verbose,
@@ -85,8 +81,7 @@ impl Sentry {
         if opened.migrated_from.is_some() {
             // A database from an older sentry may hold blocks its deny file lost (or the
             // file is new): make every enabled deny list carry them before anything else.
-            let blocked = sentry.store.blocked_addresses()?;
-            sentry.add_to_deny_lists(&blocked)?;
+            sentry.sync(false)?;
         }
         if legacy_files::present(&sentry.config.root) {
             sentry.import_legacy_files(true)?;
@@ -264,40 +259,47 @@ impl Sentry {
         Ok(self.apply(&[decision])?.remove(0))
     }
 
-    /// Listing changes: the database rows and every deny list, all or nothing.
+    /// Listing changes: the database rows first, then every deny list.
     ///
     /// The lists lock serialises list changes end to end, so the deny lists end up in the
-    /// order the database saw. Each database write is one short transaction: holding
-    /// SQLite's write lock across a deny-file rewrite and fsync would make the `--connect`s
-    /// queued behind it miss their one-second budget. The deny lists are then updated in one
-    /// batch each; if one fails, the rows are put back.
+    /// order the database saw. The database write is one short transaction (holding
+    /// SQLite's write lock across firewall calls would make the `--connect`s queued behind
+    /// it miss their one-second budget). Each deny list is then updated in one batch. A
+    /// backend that fails never loses the decision: the database keeps it, the failure is
+    /// reported on stderr and in syslog, and `sentry sync` repairs the list later; the
+    /// command still ends with an error.
     fn apply(&mut self, decisions: &[Decision]) -> Result<Vec<IpRecord>> {
         let _serialised =
             FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
         let wanted: Vec<(ClientIp, Listing)> =
             decisions.iter().map(|d| (d.ip, d.listing)).collect();
-        let changes = self.store.set_listings(&wanted)?;
-        let blocked: Vec<ClientIp> = decisions
+        let records = self.store.set_listings(&wanted)?;
+        let blocked: Vec<Entry> = decisions
             .iter()
-            .filter(|d| matches!(d.listing, Listing::Blocked { .. }))
-            .map(|d| d.ip)
+            .filter_map(|d| match d.listing {
+                Listing::Blocked { since } => Some(self.entry(d.ip, since)),
+                _ => None,
+            })
             .collect();
         let freed: Vec<ClientIp> = decisions
             .iter()
             .filter(|d| !matches!(d.listing, Listing::Blocked { .. }))
             .map(|d| d.ip)
             .collect();
-        let applied = self.lists.iter_mut().try_for_each(|list| {
-            if !blocked.is_empty() {
-                list.add(&blocked)?;
+        let mut failures = Vec::new();
+        for list in self.lists.iter_mut() {
+            let result = (|| {
+                if !blocked.is_empty() {
+                    list.add(&blocked)?;
+                }
+                if !freed.is_empty() {
+                    list.remove(&freed)?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = result {
+                failures.push(e);
             }
-            if !freed.is_empty() {
-                list.remove(&freed)?;
-            }
-            Ok(())
-        });
-        if let Err(e) = applied {
-            return Err(self.undo(&changes, e));
         }
         for d in decisions {
             if d.listing == Listing::Unlisted {
@@ -309,38 +311,111 @@ impl Sentry {
                 crate::syslog::notice(&message);
             }
         }
-        let interactive = matches!(self.patience, Patience::Admin) || self.verbose;
-        if !blocked.is_empty() && !self.unavailable.is_empty() && interactive {
-            // Say it even without -v (but not during a login): the admin believes these
-            // firewalls are being fed.
-            eprintln!(
-                "sentry: warning: backend(s) {} are configured but not available in this version; \
-                 blocked addresses were added to: {}",
-                self.unavailable.join(", "),
-                self.list_names()
+        self.backend_failures(failures)?;
+        Ok(records)
+    }
+
+    /// Reports backend failures (stderr and syslog, with what to do) and turns them into
+    /// one error; the decisions they concern are already in the database.
+    fn backend_failures(&self, failures: Vec<Error>) -> Result<()> {
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let mut messages = Vec::new();
+        for failure in failures {
+            let message = format!(
+                "{failure}; the decision is kept in the database: fix the cause, then run `sentry sync`"
             );
+            crate::syslog::warn(&message);
+            messages.push(message);
         }
-        Ok(changes.into_iter().map(|c| c.after).collect())
+        Err(Error::Runtime(messages.join("\n")))
     }
 
-    /// Puts rows back after a failed change; the original error stays the headline.
-    fn undo(&mut self, changes: &[ListingChange], error: Error) -> Error {
-        match self.store.undo_listings(changes) {
-            Ok(()) => error,
-            Err(undo) => Error::Runtime(format!(
-                "{error}; and the database could not be put back ({undo}): check `sentry report -v IP` \
-                 for the addresses just changed and repeat the command"
-            )),
-        }
+    /// The deny-list entry for an address blocked at `since`: with the block's remaining
+    /// life, for backends that can expire elements themselves.
+    fn entry(&self, ip: ClientIp, since: i64) -> Entry {
+        let days = i64::from(self.config.expire_block_days);
+        let expires_in = (days > 0).then(|| {
+            let end = since.saturating_add(days * 86_400);
+            u64::try_from(end.saturating_sub(self.now)).unwrap_or(0)
+        });
+        Entry { ip, expires_in }
     }
 
-    fn list_names(&self) -> String {
-        let names: Vec<&str> = self.lists.iter().map(|l| l.name()).collect();
-        if names.is_empty() {
-            "no deny list".into()
-        } else {
-            names.join(", ")
+    /// Makes every enabled backend's members equal to the database's blocked set: adds
+    /// the missing, removes what sentry put there and no longer blocks. For boot and after
+    /// a firewall reload (kernel sets are empty then). `dry_run` only reports.
+    pub fn sync(&mut self, dry_run: bool) -> Result<Vec<SyncChange>> {
+        let _serialised =
+            FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
+        let wanted: std::collections::BTreeMap<ClientIp, Entry> = self
+            .store
+            .blocked()?
+            .into_iter()
+            .map(|(ip, since)| (ip, self.entry(ip, since)))
+            .collect();
+        let mut changes = Vec::new();
+        let mut failures = Vec::new();
+        for list in self.lists.iter_mut() {
+            let result = (|| -> Result<SyncChange> {
+                if !dry_run {
+                    list.prepare()?;
+                }
+                let present: std::collections::BTreeSet<ClientIp> =
+                    list.members()?.into_iter().collect();
+                let missing: Vec<Entry> = wanted
+                    .values()
+                    .filter(|e| !present.contains(&e.ip))
+                    .copied()
+                    .collect();
+                let extra: Vec<ClientIp> = present
+                    .iter()
+                    .filter(|ip| !wanted.contains_key(ip))
+                    .copied()
+                    .collect();
+                if !dry_run {
+                    if !missing.is_empty() {
+                        list.add(&missing)?;
+                    }
+                    if !extra.is_empty() {
+                        list.remove(&extra)?;
+                    }
+                }
+                Ok(SyncChange {
+                    backend: list.name(),
+                    added: missing.iter().map(|e| e.ip).collect(),
+                    removed: extra,
+                })
+            })();
+            match result {
+                Ok(change) => changes.push(change),
+                Err(e) => failures.push(e),
+            }
         }
+        self.backend_failures(failures)?;
+        Ok(changes)
+    }
+
+    /// Lifts every block older than `expire_block_days`, everywhere (the connect path does
+    /// it lazily for the connecting address only).
+    pub fn expire(&mut self) -> Result<Vec<Decision>> {
+        let days = self.config.expire_block_days;
+        let decisions: Vec<Decision> = self
+            .store
+            .blocked()?
+            .into_iter()
+            .filter(|(_, since)| policy::block_expired(*since, self.now, days))
+            .map(|(ip, _)| Decision {
+                ip,
+                listing: Listing::Unlisted,
+                reason: format!("block expired after {days} days"),
+            })
+            .collect();
+        if !decisions.is_empty() {
+            self.apply(&decisions)?;
+        }
+        Ok(decisions)
     }
 
     /// Imports the one-file-per-address tree under the root. Automatically (`once`) this
@@ -372,8 +447,7 @@ impl Sentry {
             self.store.merge_records(&tree.records)?;
         }
         legacy_files::remove(&root, &tree.files)?;
-        let blocked = self.store.blocked_addresses()?;
-        self.add_to_deny_lists(&blocked)?;
+        self.sync(false)?;
         eprintln!(
             "sentry: imported {} addresses from the per-address files under {}",
             tree.records.len(),
@@ -414,28 +488,18 @@ impl Sentry {
             });
         }
         self.store.merge_records(&records)?;
-        let blocked = self.store.blocked_addresses()?;
-        self.add_to_deny_lists(&blocked)?;
+        self.sync(false)?;
         Ok(records.len())
     }
 
-    /// Adds addresses to every enabled deny list, in one batch per list.
-    fn add_to_deny_lists(&mut self, ips: &[ClientIp]) -> Result<()> {
-        if ips.is_empty() {
-            return Ok(());
-        }
-        let _serialised =
-            FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
-        self.lists.iter_mut().try_for_each(|list| list.add(ips))
-    }
-
-    /// Makes sure every enabled deny list exists (used by `setup`).
-    pub fn ensure_deny_file(&self) -> Result<()> {
-        if self.config.backend_enabled("tcpwrappers") {
-            block::HostsDenyFile::new(self.config.deny_file.clone(), Duration::from_secs(10))
-                .ensure_exists()?;
-        }
-        Ok(())
+    /// Makes sure every enabled deny list exists (the deny file, firewall sets): `setup`.
+    pub fn prepare_deny_lists(&mut self) -> Result<()> {
+        let failures: Vec<Error> = self
+            .lists
+            .iter_mut()
+            .filter_map(|l| l.prepare().err())
+            .collect();
+        self.backend_failures(failures)
     }
 }
 
@@ -450,6 +514,14 @@ fn ensure_root(root: &Path) -> Result<()> {
         .mode(0o750)
         .create(root)
         .map_err(|e| Error::io("create the sentry root directory", root, &e))
+}
+
+/// What `sync` changed (or would change) in one backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncChange {
+    pub backend: &'static str,
+    pub added: Vec<ClientIp>,
+    pub removed: Vec<ClientIp>,
 }
 
 /// One listing change and why it was made (for the syslog line and `-v`).

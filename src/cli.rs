@@ -163,6 +163,17 @@ enum Command {
     },
     /// Read log lines on stdin and decide as they arrive (rsyslog omprog, journalctl -f)
     Ingest,
+    /// Make every enabled backend's list equal to the database's blocked set
+    ///
+    /// For boot and after a firewall reload, when kernel sets are empty: adds what is
+    /// missing, removes what sentry put there and no longer blocks, prints what changed.
+    Sync {
+        /// Print what would change without changing it
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Lift every block older than expire_block_days, everywhere (for a daily timer)
+    Expire,
     /// Print every record as `ip<TAB>seen<TAB>allow<TAB>block`
     Dump,
     /// Import records from an older sentry
@@ -211,6 +222,10 @@ pub enum Action {
         from_start: bool,
     },
     Ingest,
+    Sync {
+        dry_run: bool,
+    },
+    Expire,
     Dump,
     ImportFiles,
     ImportDump(PathBuf),
@@ -276,6 +291,8 @@ impl Args {
             },
             Some(Command::Scan { dry_run, from_start }) => Action::Scan { dry_run, from_start },
             Some(Command::Ingest) => Action::Ingest,
+            Some(Command::Sync { dry_run }) => Action::Sync { dry_run },
+            Some(Command::Expire) => Action::Expire,
             Some(Command::Dump) => Action::Dump,
             Some(Command::Import { dump: Some(path) }) => Action::ImportDump(path),
             Some(Command::Import { dump: None }) => Action::ImportFiles,
@@ -501,6 +518,38 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                 }
             }
         }
+        Action::Sync { dry_run } => {
+            let mut sentry = open(Patience::Admin)?;
+            let changes = sentry.sync(*dry_run)?;
+            let mut out = stdout.lock();
+            let verb = if *dry_run { "would add" } else { "added" };
+            let verb2 = if *dry_run { "would remove" } else { "removed" };
+            for c in &changes {
+                writeln!(
+                    out,
+                    "{}: {verb} {}, {verb2} {}",
+                    c.backend,
+                    c.added.len(),
+                    c.removed.len()
+                )
+                .map_err(write_err)?;
+                if verbose || *dry_run {
+                    for ip in &c.added {
+                        writeln!(out, "  + {ip}").map_err(write_err)?;
+                    }
+                    for ip in &c.removed {
+                        writeln!(out, "  - {ip}").map_err(write_err)?;
+                    }
+                }
+            }
+        }
+        Action::Expire => {
+            let mut sentry = open(Patience::Admin)?;
+            let lifted = sentry.expire()?;
+            if verbose {
+                eprintln!("sentry: {} expired blocks lifted", lifted.len());
+            }
+        }
         Action::Ingest => {
             let mut sentry = open(Patience::Admin)?;
             let mut input = std::io::BufReader::new(std::io::stdin().lock());
@@ -547,7 +596,7 @@ fn run_setup(
     write_hosts_allow: bool,
     hosts_allow: &std::path::Path,
 ) -> Result<()> {
-    sentry.ensure_deny_file()?;
+    sentry.prepare_deny_lists()?;
     // Read the existing logs once now (evidence only, no decision), so that the first
     // login after installation does not pay for reading the whole history.
     let (outcome, _) = sentry.scan(true, false)?;

@@ -36,8 +36,7 @@ pub const DEFAULT_LOGS: [&str; 7] = [
 /// Addresses that automatic decisions must never block, whatever the admin configures.
 const ALWAYS_NEVER_BLOCK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 
-/// Every blocking backend name sentry knows. Only `tcpwrappers` is built so far;
-/// the others are accepted so that configs written for later versions load.
+/// Every blocking backend name sentry knows.
 pub const KNOWN_BACKENDS: [&str; 9] = [
     "tcpwrappers",
     "nftables",
@@ -81,6 +80,9 @@ pub struct Config {
     pub firewall_table: String,
     /// The tcpwrappers deny file referenced from `/etc/hosts.allow`.
     pub deny_file: PathBuf,
+    /// Each firewall backend's own section (`[nftables]`, `[ipset]`, ...), checked by the
+    /// backend itself (`block::settings`) when the configuration is loaded.
+    pub backend_sections: std::collections::BTreeMap<String, toml::Table>,
 }
 
 /// Which services are protected (`services = [...]`, the original's `PROTECT_*` switches).
@@ -159,6 +161,14 @@ struct FileConfig {
     journal_file: Option<PathBuf>,
     block: Option<BlockSection>,
     tcpwrappers: Option<TcpwrappersSection>,
+    nftables: Option<toml::Table>,
+    ipset: Option<toml::Table>,
+    iptables: Option<toml::Table>,
+    route: Option<toml::Table>,
+    pf: Option<toml::Table>,
+    ipfw: Option<toml::Table>,
+    firewalld: Option<toml::Table>,
+    command: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -210,7 +220,21 @@ impl Config {
             .or(file.root.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
         let block = file.block.unwrap_or_default();
+        let backend_sections: std::collections::BTreeMap<String, toml::Table> = [
+            ("nftables", file.nftables.clone()),
+            ("ipset", file.ipset.clone()),
+            ("iptables", file.iptables.clone()),
+            ("route", file.route.clone()),
+            ("pf", file.pf.clone()),
+            ("ipfw", file.ipfw.clone()),
+            ("firewalld", file.firewalld.clone()),
+            ("command", file.command.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(name, table)| table.map(|t| (name.to_string(), t)))
+        .collect();
         let mut config = Config {
+            backend_sections,
             deny_file: file
                 .tcpwrappers
                 .and_then(|t| t.deny_file)
@@ -281,6 +305,10 @@ impl Config {
 
         config.apply_environment(env)?;
         config.backends.dedup();
+        crate::block::check_settings(&config).map_err(|msg| match &file_path {
+            Some(path) => Error::Input(format!("{}: {msg}", path.display())),
+            None => Error::Input(msg),
+        })?;
         Ok(config)
     }
 

@@ -143,3 +143,87 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
+
+/// What a finished program printed.
+#[derive(Debug)]
+pub struct Captured {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Captured {
+    /// The program's own complaint, for error messages.
+    pub fn complaint(&self) -> String {
+        let text = self.stderr.trim();
+        if text.is_empty() {
+            format!("exited with {}", self.status)
+        } else {
+            text.lines().take(3).collect::<Vec<_>>().join("; ")
+        }
+    }
+}
+
+/// Runs `program args...` with `input` on its stdin, collects its output, and kills it at
+/// the deadline.
+pub fn run(
+    program: &Path,
+    args: &[String],
+    input: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Result<Captured> {
+    let mut child = Command::new(program)
+        .args(args)
+        .env_clear()
+        .env("PATH", SAFE_PATH.join(":"))
+        .env("LC_ALL", "C")
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("run", program, &e))?;
+    let feeder = match (child.stdin.take(), input) {
+        (Some(mut stdin), Some(bytes)) => Some(std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&bytes);
+        })),
+        _ => None,
+    };
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Runtime("no stdout pipe".into()))?;
+    let mut stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| Error::Runtime("no stderr pipe".into()))?;
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.by_ref().take(64 * 1024).read_to_string(&mut text);
+        text
+    });
+    let (done, status) = mpsc::channel::<std::io::Result<ExitStatus>>();
+    let watchdog = std::thread::spawn(move || watch(&mut child, timeout, done));
+    let mut out = Vec::new();
+    let read = stdout.by_ref().take(64 * 1024 * 1024).read_to_end(&mut out);
+    drop(stdout);
+    let status = status
+        .recv()
+        .map_err(|_| Error::Runtime(format!("{} vanished", program.display())))?
+        .map_err(|e| Error::io("wait for", program, &e))?;
+    let _ = watchdog.join();
+    if let Some(feeder) = feeder {
+        let _ = feeder.join();
+    }
+    let stderr = errors.join().unwrap_or_default();
+    read.map_err(|e| Error::io("read the output of", program, &e))?;
+    Ok(Captured {
+        status,
+        stdout: out,
+        stderr,
+    })
+}

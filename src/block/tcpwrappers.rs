@@ -20,7 +20,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::DenyList;
+use super::{DenyList, Entry};
 use crate::atomic_file::{self, FileLock};
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
@@ -82,8 +82,9 @@ impl DenyList for HostsDenyFile {
         "tcpwrappers"
     }
 
-    fn add(&mut self, ips: &[ClientIp]) -> Result<()> {
-        self.rewrite(ips, &[]).map(|_| ())
+    fn add(&mut self, entries: &[Entry]) -> Result<()> {
+        let ips: Vec<ClientIp> = entries.iter().map(|e| e.ip).collect();
+        self.rewrite(&ips, &[]).map(|_| ())
     }
 
     fn remove(&mut self, ips: &[ClientIp]) -> Result<()> {
@@ -99,6 +100,10 @@ impl DenyList for HostsDenyFile {
             .lines()
             .filter_map(sentry_line_address)
             .collect())
+    }
+
+    fn prepare(&mut self) -> Result<()> {
+        self.ensure_exists()
     }
 }
 
@@ -230,8 +235,14 @@ mod tests {
         let path = dir.path().join("hosts.deny");
         std::fs::write(&path, "# keep\nALL: 10.9.9.9 : deny\n").expect("seed");
         let mut file = HostsDenyFile::new(path.clone(), Duration::from_secs(1));
-        file.add(&[ip("203.0.113.9"), ip("2001:db8::9")])
-            .expect("add");
+        let entries: Vec<Entry> = [ip("203.0.113.9"), ip("2001:db8::9")]
+            .into_iter()
+            .map(|ip| Entry {
+                ip,
+                expires_in: None,
+            })
+            .collect();
+        file.add(&entries).expect("add");
         assert_eq!(
             file.members().expect("members"),
             vec![ip("10.9.9.9"), ip("203.0.113.9"), ip("2001:db8::9")]

@@ -67,13 +67,6 @@ impl Listing {
     }
 }
 
-/// A listing change as committed: what the record was, and what it is now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListingChange {
-    pub before: Option<IpRecord>,
-    pub after: IpRecord,
-}
-
 /// How often one address showed up as one kind of event of one service.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EvidenceCount {
@@ -117,17 +110,13 @@ pub trait Store {
     /// The record of one address, if sentry has one.
     fn record(&mut self, ip: ClientIp) -> Result<Option<IpRecord>>;
 
-    /// Puts addresses on a list (or none), all in one transaction, returning each record
-    /// before and after so that the changes can be undone if a deny list cannot follow.
-    fn set_listings(&mut self, changes: &[(ClientIp, Listing)]) -> Result<Vec<ListingChange>>;
+    /// Puts addresses on a list (or none), all in one transaction, and returns the records
+    /// as they now stand.
+    fn set_listings(&mut self, changes: &[(ClientIp, Listing)]) -> Result<Vec<IpRecord>>;
 
-    /// Puts back the listings that `changes` replaced, in one transaction (connection
-    /// counts are left alone; a record that a change created is removed if nothing else
-    /// touched it).
-    fn undo_listings(&mut self, changes: &[ListingChange]) -> Result<()>;
-
-    /// Every address currently blocked (rows that are not valid addresses are skipped).
-    fn blocked_addresses(&mut self) -> Result<Vec<ClientIp>>;
+    /// Every address currently blocked, with when it was blocked (rows that are not valid
+    /// addresses are skipped).
+    fn blocked(&mut self) -> Result<Vec<(ClientIp, i64)>>;
 
     /// Adds evidence counts and moves log cursors, in one transaction: a crash never
     /// counts a line twice or loses one.

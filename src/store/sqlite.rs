@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::{Cursor, EvidenceCount, IpRecord, Listing, ListingChange, Store, Summary};
+use super::{Cursor, EvidenceCount, IpRecord, Listing, Store, Summary};
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 
@@ -304,7 +304,7 @@ impl Store for SqliteStore {
         record.map_err(|e| self.error("read", &e))
     }
 
-    fn set_listings(&mut self, changes: &[(ClientIp, Listing)]) -> Result<Vec<ListingChange>> {
+    fn set_listings(&mut self, changes: &[(ClientIp, Listing)]) -> Result<Vec<IpRecord>> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "update", &e);
         let tx = self
@@ -313,11 +313,6 @@ impl Store for SqliteStore {
             .map_err(err)?;
         let mut done = Vec::with_capacity(changes.len());
         {
-            let mut read = tx
-                .prepare_cached(
-                    "SELECT ifnull(seen, 0), ifnull(allow, 0), ifnull(block, 0) FROM ip_records WHERE ip = ?1",
-                )
-                .map_err(err)?;
             let mut write = tx
                 .prepare_cached(
                     "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, 0, ?2, ?3)
@@ -328,63 +323,33 @@ impl Store for SqliteStore {
             for (ip, listing) in changes {
                 let text = ip.to_string();
                 let (allow, block) = listing.columns();
-                let before = read
-                    .query_row([&text], |row| row_to_record(text.clone(), row))
-                    .optional()
-                    .map_err(err)?;
                 let after = write
                     .query_row(params![text, allow, block], |row| {
                         row_to_record(text.clone(), row)
                     })
                     .map_err(err)?;
-                done.push(ListingChange { before, after });
+                done.push(after);
             }
         }
         tx.commit().map_err(err)?;
         Ok(done)
     }
 
-    fn undo_listings(&mut self, changes: &[ListingChange]) -> Result<()> {
-        let (path, busy) = (self.path.clone(), self.busy);
-        let err = |e: rusqlite::Error| db_error(&path, busy, "undo a change in", &e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        for change in changes.iter().rev() {
-            let (allow, block) = change
-                .before
-                .as_ref()
-                .map(|r| (r.allow, r.block))
-                .unwrap_or((0, 0));
-            tx.execute(
-                "UPDATE ip_records SET allow = ?2, block = ?3 WHERE ip = ?1",
-                params![change.after.ip, allow, block],
-            )
-            .map_err(err)?;
-            if change.before.is_none() {
-                tx.execute(
-                    "DELETE FROM ip_records WHERE ip = ?1 AND ifnull(seen, 0) = 0",
-                    [&change.after.ip],
-                )
-                .map_err(err)?;
-            }
-        }
-        tx.commit().map_err(err)
-    }
-
-    fn blocked_addresses(&mut self) -> Result<Vec<ClientIp>> {
+    fn blocked(&mut self) -> Result<Vec<(ClientIp, i64)>> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "read", &e);
         let mut stmt = self
             .conn
-            .prepare("SELECT ip FROM ip_records WHERE block > 0 ORDER BY ip")
+            .prepare("SELECT ip, block FROM ip_records WHERE block > 0 ORDER BY ip")
             .map_err(err)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(err)?;
         let mut out = Vec::new();
-        for text in rows {
-            if let Ok(ip) = ClientIp::parse(&text.map_err(err)?) {
-                out.push(ip);
+        for row in rows {
+            let (text, since) = row.map_err(err)?;
+            if let Some(ip) = ClientIp::parse_opt(&text) {
+                out.push((ip, since));
             }
         }
         Ok(out)

@@ -40,7 +40,19 @@ impl Root {
 
     /// A command for the real binary with ROOT_DIR set and a clean sentry environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentry"));
+        self.command_via(&[], args)
+    }
+
+    /// The same, run through `wrapper` (e.g. `ip netns exec NS`).
+    pub fn command_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(env!("CARGO_BIN_EXE_sentry"));
+                cmd
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_sentry")),
+        };
         cmd.args(args)
             .env("ROOT_DIR", self.path())
             .env("SENTRY_LOGS", self.auth_log());
@@ -139,4 +151,86 @@ pub fn have_tool(tool: &str) -> bool {
         eprintln!("SKIPPED: {tool} is not installed (install it, or run .ci/run)");
     }
     found
+}
+
+/// True when running as root; otherwise prints why the test is skipped (and fails in CI,
+/// which runs as root).
+pub fn is_root(what: &str) -> bool {
+    let uid = Command::new("id").arg("-u").output().expect("run id");
+    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    if !root {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI runs as root; {what} needs it");
+        }
+        eprintln!("SKIPPED: not root, cannot run {what}");
+    }
+    root
+}
+
+/// A network namespace of the test's own (`ip netns add`), deleted when dropped. Firewall
+/// tests run sentry and the kernel checks inside it, never in this machine's namespace.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// A fresh namespace, or None (skipped with a message) without root or `ip`.
+    pub fn new() -> Option<Netns> {
+        if !is_root("network namespace tests") || !have_tool("ip") {
+            return None;
+        }
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("sentry-test-{}-{n}", std::process::id());
+        let status = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip");
+        assert!(status.success(), "ip netns add {name} failed");
+        Some(Netns { name })
+    }
+
+    /// `ip netns exec NAME sentry ARGS` with the root's environment.
+    pub fn sentry(&self, root: &Root, args: &[&str]) -> Output {
+        root.command_via(&["ip", "netns", "exec", &self.name], args)
+            .output()
+            .expect("run sentry in the namespace")
+    }
+
+    /// Like [`Netns::sentry`], asserting success; returns stdout.
+    pub fn sentry_ok(&self, root: &Root, args: &[&str]) -> String {
+        let out = self.sentry(root, args);
+        assert!(
+            out.status.success(),
+            "sentry {args:?} in {} failed: {}\nstderr: {}",
+            self.name,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a program inside the namespace (the kernel's view: `nft list set`, `ipset list`).
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, program])
+            .args(args)
+            .output()
+            .expect("run in the namespace")
+    }
+
+    /// Like [`Netns::run`], asserting success; returns stdout.
+    pub fn run_ok(&self, program: &str, args: &[&str]) -> String {
+        let out = self.run(program, args);
+        assert!(
+            out.status.success(),
+            "{program} {args:?} in {} failed: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
 }
