@@ -80,8 +80,11 @@ impl Sentry {
         };
         if opened.migrated_from.is_some() {
             // A database from an older sentry may hold blocks its deny file lost (or the
-            // file is new): make every enabled deny list carry them before anything else.
-            sentry.sync(false)?;
+            // file is new): make every enabled deny list carry them. A backend failure here
+            // is already reported (stderr, syslog) and must not stop the command at hand.
+            if let Err(e) = sentry.sync(false) {
+                eprintln!("sentry: {e}");
+            }
         }
         if legacy_files::present(&sentry.config.root) {
             sentry.import_legacy_files(true)?;
