@@ -182,7 +182,10 @@ impl Netns {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let name = format!("sentry-test-{}-{n}", std::process::id());
-        let status = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip");
+        let status = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("run ip");
         assert!(status.success(), "ip netns add {name} failed");
         Some(Netns { name })
     }
@@ -231,6 +234,8 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
