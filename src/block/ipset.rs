@@ -190,6 +190,10 @@ fn parse_members(text: &str, set: &str) -> Vec<ClientIp> {
 }
 
 impl DenyList for Ipset {
+    fn check(&self) -> Result<()> {
+        self.checked()
+    }
+
     fn name(&self) -> &'static str {
         "ipset"
     }

@@ -214,6 +214,10 @@ fn parse_rules(text: &str, chain: &str, v6: bool) -> BTreeSet<ClientIp> {
 }
 
 impl DenyList for Iptables {
+    fn check(&self) -> Result<()> {
+        self.chain().map(|_| ())
+    }
+
     fn name(&self) -> &'static str {
         "iptables"
     }

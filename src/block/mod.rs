@@ -59,6 +59,11 @@ pub trait DenyList {
     fn prepare(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Checks the settings' values (names that go into scripts, numbers in range), so that
+    /// a bad value is reported when the configuration loads, not at the first block.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Program calls get this long before they are killed.
@@ -125,9 +130,10 @@ pub fn check_settings(config: &Config) -> std::result::Result<(), String> {
     check::<ipfw::Settings>(config, "ipfw")?;
     check::<firewalld::Settings>(config, "firewalld")?;
     check::<command::Settings>(config, "command")?;
-    if config.backend_enabled("command") {
-        let s: command::Settings = settings(config, "command")?;
-        command::Commands::new(s).map_err(|e| format!("[command]: {e}"))?;
+    for name in &config.backends {
+        build(name, config, Duration::ZERO)
+            .and_then(|backend| backend.check())
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

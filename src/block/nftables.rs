@@ -138,6 +138,10 @@ impl Nftables {
 }
 
 impl DenyList for Nftables {
+    fn check(&self) -> Result<()> {
+        self.checked().map(|_| ())
+    }
+
     fn name(&self) -> &'static str {
         "nftables"
     }

@@ -178,6 +178,10 @@ fn parse_routes(text: &str, v6: bool) -> Vec<ClientIp> {
 }
 
 impl DenyList for Routes {
+    fn check(&self) -> Result<()> {
+        self.protocol().map(|_| ())
+    }
+
     fn name(&self) -> &'static str {
         "route"
     }
