@@ -29,10 +29,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 
-use super::pf::{
-    check_list_name, check_program_setting, checked_program, name_source, program_setting,
+use super::{
+    DenyList, Entry, by_family, check_list_name, check_program_setting, name_source, program,
+    program_setting,
 };
-use super::{DenyList, Entry, by_family};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exec;
@@ -111,7 +111,7 @@ impl Firewalld {
 
     fn firewall_cmd(&self) -> Result<PathBuf> {
         self.check_names()?;
-        checked_program(&self.firewall_cmd, "firewalld", "firewall_cmd")
+        program(&self.firewall_cmd, "firewalld", "firewall_cmd")
     }
 
     /// Runs `firewall-cmd ARGS`; a failure whose message contains one of `harmless` is no

@@ -23,10 +23,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer};
 
-use super::pf::{
-    check_list_name, check_program_setting, checked_program, name_source, program_setting,
+use super::{
+    DenyList, Entry, check_list_name, check_program_setting, name_source, program, program_setting,
 };
-use super::{DenyList, Entry};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exec;
@@ -82,7 +81,7 @@ impl Ipfw {
     /// Returns the output when the call succeeded, None when it failed harmlessly.
     fn call(&self, args: Vec<String>, doing: &str, harmless: &[&str]) -> Result<Option<Vec<u8>>> {
         check_list_name(&self.table_key, &self.table, MAX_TABLE_NAME)?;
-        let ipfw: PathBuf = checked_program(&self.ipfw, "ipfw", "ipfw")?;
+        let ipfw: PathBuf = program(&self.ipfw, "ipfw", "ipfw")?;
         let out = exec::run(&ipfw, &args, None, super::PROGRAM_TIMEOUT)?;
         if out.status.success() {
             return Ok(Some(out.stdout));

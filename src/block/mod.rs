@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -150,12 +151,71 @@ fn settings<T: DeserializeOwned>(config: &Config, name: &str) -> std::result::Re
 
 /// A program named in settings: found on the safe PATH, or an absolute path.
 pub fn program(name: &str, backend: &str, key: &str) -> Result<PathBuf> {
+    check_program_setting(name, backend, key)?;
     exec::find_program(name).ok_or_else(|| {
+        let where_ = if name.starts_with('/') {
+            "does not exist".to_string()
+        } else {
+            format!("was not found in {}", exec::SAFE_PATH.join(":"))
+        };
         Error::Runtime(format!(
-            "{backend}: program {name:?} not found in {}; install it, or set `{key}` in [{backend}] to its absolute path",
-            exec::SAFE_PATH.join(":")
+            "{backend}: program {name:?} {where_}; install it, or set `{key}` in [{backend}] to its absolute path"
         ))
     })
+}
+
+/// How to name a list setting in messages: the backend's own key, or
+/// `[block] firewall_table` when the name was not set in the backend's section.
+pub fn name_source(value: &Option<String>, backend: &str, key: &str) -> String {
+    match value {
+        Some(_) => format!("[{backend}] {key}"),
+        None => format!("[block] firewall_table (the default of [{backend}] {key})"),
+    }
+}
+
+/// A program setting: a bare name (looked up on the safe PATH when used) or an absolute
+/// path. A relative path such as `sbin/pfctl` or `../x` is refused when the configuration
+/// loads: joined to the safe PATH's directories it could name a program outside them.
+pub fn program_setting<'de, D: Deserializer<'de>>(
+    d: D,
+    key: &str,
+) -> std::result::Result<String, D::Error> {
+    let value = String::deserialize(d)?;
+    check_program_name(&value, key).map_err(serde::de::Error::custom)?;
+    Ok(value)
+}
+
+fn check_program_name(value: &str, key: &str) -> std::result::Result<(), String> {
+    if value.is_empty() || (value.contains('/') && !value.starts_with('/')) {
+        return Err(format!(
+            "`{key}` = {value:?}: give a program name (found in {}) or an absolute path",
+            exec::SAFE_PATH.join(":")
+        ));
+    }
+    Ok(())
+}
+
+/// The program setting checked again (settings can be built in code too).
+pub fn check_program_setting(name: &str, backend: &str, key: &str) -> Result<()> {
+    check_program_name(name, key).map_err(|msg| Error::Input(format!("[{backend}] {msg}")))
+}
+
+/// Table and set names: letters, digits, `_` and `-` (not first, so a name never reads
+/// as an option), at most `max` characters. `setting` names where it came from.
+pub fn check_list_name(setting: &str, value: &str, max: usize) -> Result<()> {
+    let good = !value.is_empty()
+        && value.len() <= max
+        && !value.starts_with('-')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if good {
+        Ok(())
+    } else {
+        Err(Error::Input(format!(
+            "{setting} = {value:?}: use letters, digits, _ and - (not first), at most {max} characters"
+        )))
+    }
 }
 
 /// Runs one backend program call and turns a failure into an error that says what to do.

@@ -22,7 +22,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer};
 
-use super::{DenyList, Entry, program, run};
+use super::{
+    DenyList, Entry, check_list_name, check_program_setting, name_source, program, program_setting,
+    run,
+};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exec;
@@ -82,7 +85,7 @@ impl Pf {
     /// The table name (checked) and the pfctl program (found).
     fn tools(&self) -> Result<(&str, PathBuf)> {
         check_list_name(&self.table_key, &self.table, MAX_TABLE_NAME)?;
-        Ok((&self.table, checked_program(&self.pfctl, "pf", "pfctl")?))
+        Ok((&self.table, program(&self.pfctl, "pf", "pfctl")?))
     }
 
     /// `pfctl -q -t TABLE -T COMMAND IP...`
@@ -178,67 +181,7 @@ impl DenyList for Pf {
     }
 }
 
-/// How to name a list setting in messages: the backend's own key, or
-/// `[block] firewall_table` when the name was not set in the backend's section.
-pub(super) fn name_source(value: &Option<String>, backend: &str, key: &str) -> String {
-    match value {
-        Some(_) => format!("[{backend}] {key}"),
-        None => format!("[block] firewall_table (the default of [{backend}] {key})"),
-    }
-}
-
 /// pfctl's answer about a table that does not exist.
 fn table_missing(out: &exec::Captured) -> bool {
     out.stderr.contains("Table does not exist")
-}
-
-/// A program setting: a bare name (looked up on the safe PATH when used) or an absolute
-/// path. A relative path such as `sbin/pfctl` or `../x` is refused when the configuration
-/// loads: joined to the safe PATH's directories it could name a program outside them.
-pub(super) fn program_setting<'de, D: Deserializer<'de>>(
-    d: D,
-    key: &str,
-) -> std::result::Result<String, D::Error> {
-    let value = String::deserialize(d)?;
-    check_program_name(&value, key).map_err(serde::de::Error::custom)?;
-    Ok(value)
-}
-
-fn check_program_name(value: &str, key: &str) -> std::result::Result<(), String> {
-    if value.is_empty() || (value.contains('/') && !value.starts_with('/')) {
-        return Err(format!(
-            "`{key}` = {value:?}: give a program name (found in {}) or an absolute path",
-            exec::SAFE_PATH.join(":")
-        ));
-    }
-    Ok(())
-}
-
-/// The program setting checked again (settings can be built in code too).
-pub(super) fn check_program_setting(name: &str, backend: &str, key: &str) -> Result<()> {
-    check_program_name(name, key).map_err(|msg| Error::Input(format!("[{backend}] {msg}")))
-}
-
-/// [`program`], after [`check_program_setting`].
-pub(super) fn checked_program(name: &str, backend: &str, key: &str) -> Result<PathBuf> {
-    check_program_setting(name, backend, key)?;
-    program(name, backend, key)
-}
-
-/// Table and set names: letters, digits, `_` and `-` (not first, so a name never reads
-/// as an option), at most `max` characters. `setting` names where it came from.
-pub(super) fn check_list_name(setting: &str, value: &str, max: usize) -> Result<()> {
-    let good = !value.is_empty()
-        && value.len() <= max
-        && !value.starts_with('-')
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if good {
-        Ok(())
-    } else {
-        Err(Error::Input(format!(
-            "{setting} = {value:?}: use letters, digits, _ and - (not first), at most {max} characters"
-        )))
-    }
 }
