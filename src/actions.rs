@@ -78,7 +78,7 @@ impl Sentry {
             now,
             verbose,
         };
-        if opened.migrated_from.is_some() {
+        if opened.migrated_from.is_some() && !sentry.store.blocked()?.is_empty() {
             // A database from an older sentry may hold blocks its deny file lost (or the
             // file is new): make every enabled deny list carry them. A backend failure here
             // is already reported (stderr, syslog) and must not stop the command at hand.
