@@ -45,16 +45,40 @@ pub fn run_streaming(
     timeout: Duration,
     consume: &mut dyn FnMut(&mut dyn Read) -> std::io::Result<()>,
 ) -> Result<(ExitStatus, String)> {
+    spawn_and_watch(program, args, None, timeout, consume)
+}
+
+/// The one spawn: clean environment, safe PATH, stdin fed from `input` (or closed),
+/// stdout streamed to `consume`, stderr collected (bounded), a watchdog at `timeout`.
+fn spawn_and_watch(
+    program: &Path,
+    args: &[String],
+    input: Option<Vec<u8>>,
+    timeout: Duration,
+    consume: &mut dyn FnMut(&mut dyn Read) -> std::io::Result<()>,
+) -> Result<(ExitStatus, String)> {
     let mut child = Command::new(program)
         .args(args)
         .env_clear()
         .env("PATH", SAFE_PATH.join(":"))
         .env("LC_ALL", "C")
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| Error::io("run", program, &e))?;
+    // Fed from a thread: a program may fill its stdout before it has read all its input.
+    let feeder = match (child.stdin.take(), input) {
+        (Some(mut stdin), Some(bytes)) => Some(std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&bytes);
+        })),
+        _ => None,
+    };
     let mut stdout = child
         .stdout
         .take()
@@ -79,6 +103,9 @@ pub fn run_streaming(
         .map_err(|_| Error::Runtime(format!("{} vanished", program.display())))?
         .map_err(|e| Error::io("wait for", program, &e))?;
     let _ = watchdog.join();
+    if let Some(feeder) = feeder {
+        let _ = feeder.join();
+    }
     let errors = errors.join().unwrap_or_default();
     read.map_err(|e| Error::io("read the output of", program, &e))?;
     Ok((status, errors))
@@ -172,58 +199,15 @@ pub fn run(
     input: Option<Vec<u8>>,
     timeout: Duration,
 ) -> Result<Captured> {
-    let mut child = Command::new(program)
-        .args(args)
-        .env_clear()
-        .env("PATH", SAFE_PATH.join(":"))
-        .env("LC_ALL", "C")
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io("run", program, &e))?;
-    let feeder = match (child.stdin.take(), input) {
-        (Some(mut stdin), Some(bytes)) => Some(std::thread::spawn(move || {
-            use std::io::Write;
-            let _ = stdin.write_all(&bytes);
-        })),
-        _ => None,
-    };
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Runtime("no stdout pipe".into()))?;
-    let mut stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| Error::Runtime("no stderr pipe".into()))?;
-    let errors = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.by_ref().take(64 * 1024).read_to_string(&mut text);
-        text
-    });
-    let (done, status) = mpsc::channel::<std::io::Result<ExitStatus>>();
-    let watchdog = std::thread::spawn(move || watch(&mut child, timeout, done));
-    let mut out = Vec::new();
-    let read = stdout.by_ref().take(64 * 1024 * 1024).read_to_end(&mut out);
-    drop(stdout);
-    let status = status
-        .recv()
-        .map_err(|_| Error::Runtime(format!("{} vanished", program.display())))?
-        .map_err(|e| Error::io("wait for", program, &e))?;
-    let _ = watchdog.join();
-    if let Some(feeder) = feeder {
-        let _ = feeder.join();
-    }
-    let stderr = errors.join().unwrap_or_default();
-    read.map_err(|e| Error::io("read the output of", program, &e))?;
+    let mut stdout = Vec::new();
+    let (status, stderr) = spawn_and_watch(program, args, input, timeout, &mut |out| {
+        out.take(64 * 1024 * 1024)
+            .read_to_end(&mut stdout)
+            .map(|_| ())
+    })?;
     Ok(Captured {
         status,
-        stdout: out,
+        stdout,
         stderr,
     })
 }
