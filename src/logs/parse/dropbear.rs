@@ -140,13 +140,10 @@ fn max_tries_user(exit: &str) -> Option<Option<&str>> {
 mod tests {
     use super::*;
 
-    fn parsed(message: &str) -> Option<(Kind, String, Option<String>)> {
-        parse(message, &ParseOptions::default())
-            .map(|f| (f.kind, f.ip.to_string(), f.user.map(str::to_owned)))
-    }
+    use crate::logs::parse::testing::{Parsed, show, some};
 
-    fn some(kind: Kind, ip: &str, user: Option<&str>) -> Option<(Kind, String, Option<String>)> {
-        Some((kind, ip.to_string(), user.map(str::to_owned)))
+    fn parsed(message: &str) -> Parsed {
+        show(parse(message, &ParseOptions::default()))
     }
 
     #[test]

@@ -383,15 +383,7 @@ fn connection_address(rest: &str) -> Option<ClientIp> {
 mod tests {
     use super::*;
 
-    type Parsed = Option<(Kind, String, Option<String>)>;
-
-    fn show(f: Option<Finding<'_>>) -> Parsed {
-        f.map(|f| (f.kind, f.ip.to_string(), f.user.map(str::to_owned)))
-    }
-
-    fn some(kind: Kind, ip: &str, user: Option<&str>) -> Parsed {
-        Some((kind, ip.to_string(), user.map(str::to_owned)))
-    }
+    use crate::logs::parse::testing::{Parsed, show, some};
 
     fn vsftpd(m: &str) -> Parsed {
         show(parse_vsftpd(m, &ParseOptions::default()))

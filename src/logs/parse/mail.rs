@@ -206,15 +206,7 @@ fn vchkpw_address(rest: &str, account: Account) -> Option<(&str, ClientIp)> {
 mod tests {
     use super::*;
 
-    type Parsed = Option<(Kind, String, Option<String>)>;
-
-    fn show(f: Option<Finding<'_>>) -> Parsed {
-        f.map(|f| (f.kind, f.ip.to_string(), f.user.map(str::to_owned)))
-    }
-
-    fn some(kind: Kind, ip: &str, user: Option<&str>) -> Parsed {
-        Some((kind, ip.to_string(), user.map(str::to_owned)))
-    }
+    use crate::logs::parse::testing::{show, some};
 
     #[test]
     fn postfix_reads_the_client_from_the_left() {

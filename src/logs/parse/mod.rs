@@ -144,3 +144,21 @@ pub fn address(token: &str) -> Option<ClientIp> {
 
 #[cfg(test)]
 mod corpus;
+
+/// Helpers for the parsers' unit tests: findings as comparable owned values.
+#[cfg(test)]
+pub mod testing {
+    use super::Finding;
+    use crate::logs::Kind;
+
+    /// `(kind, address, user)` of a finding, owned so that tests can compare it.
+    pub type Parsed = Option<(Kind, String, Option<String>)>;
+
+    pub fn show(f: Option<Finding<'_>>) -> Parsed {
+        f.map(|f| (f.kind, f.ip.to_string(), f.user.map(str::to_owned)))
+    }
+
+    pub fn some(kind: Kind, ip: &str, user: Option<&str>) -> Parsed {
+        Some((kind, ip.to_string(), user.map(str::to_owned)))
+    }
+}
