@@ -133,9 +133,21 @@ impl Sentry {
             false,
         )?;
         self.say(|| describe_scan(&outcome));
+        self.report_source_errors(&outcome);
         match self.decide(ip)? {
             Some(decision) => Ok(self.apply(&[decision])?.remove(0)),
             None => Ok(record),
+        }
+    }
+
+    /// Log sources that could not be read: syslog always, stderr unless during a login.
+    fn report_source_errors(&self, outcome: &scan::ScanOutcome) {
+        for error in &outcome.errors {
+            let message = format!("log source skipped: {error}");
+            crate::syslog::warn(&message);
+            if matches!(self.patience, Patience::Admin) || self.verbose {
+                eprintln!("sentry: {message}");
+            }
         }
     }
 
@@ -190,6 +202,7 @@ impl Sentry {
             from_start,
         )?;
         self.say(|| describe_scan(&outcome));
+        self.report_source_errors(&outcome);
         let decisions = self.decide_all(outcome.addresses.iter().copied(), dry_run)?;
         Ok((outcome, decisions))
     }

@@ -509,6 +509,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             if !outcome.scanned {
                 eprintln!("sentry: another sentry is scanning the logs; try again later");
             }
+            let unreadable = outcome.errors.len();
             if *dry_run || verbose {
                 let mut out = stdout.lock();
                 let prefix = if *dry_run { "would be " } else { "" };
@@ -516,6 +517,11 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                     writeln!(out, "{prefix}{} {}: {}", d.listing.verb(), d.ip, d.reason)
                         .map_err(write_err)?;
                 }
+            }
+            if unreadable > 0 {
+                return Err(Error::Runtime(format!(
+                    "{unreadable} log source(s) could not be read (see above); the others were"
+                )));
             }
         }
         Action::Sync { dry_run } => {

@@ -36,6 +36,8 @@ pub struct ScanOutcome {
     pub addresses: BTreeSet<ClientIp>,
     /// False when another scanner held the lock and this one did not wait.
     pub scanned: bool,
+    /// Sources that could not be read (reported, skipped; the others were read).
+    pub errors: Vec<String>,
 }
 
 /// Evidence gathered in memory before it is written: one entry per address, service and kind.
@@ -114,22 +116,18 @@ pub fn scan(
         store.forget_all_evidence()?;
     }
     for path in &files {
-        let cursor = if from_start {
-            for old in source::rotated_generations(path) {
-                source::read_whole(&old, &mut |line| {
-                    count_line(line, config, &mut parser, &mut tally, &mut outcome)
-                })?;
-            }
-            None
-        } else {
-            store.cursor(&path.display().to_string())?
-        };
-        let next = source::read_new_lines(path, cursor.as_ref(), &mut |line| {
-            count_line(line, config, &mut parser, &mut tally, &mut outcome)
-        })?;
-        let counts = tally.drain(&mut outcome.addresses);
-        if Some(&next) != cursor.as_ref() || !counts.is_empty() {
-            store.record_evidence(&counts, &[next])?;
+        // One bad source (a directory, a FIFO, unreadable) is reported and skipped: the
+        // others are still read.
+        if let Err(e) = scan_file(
+            config,
+            store,
+            path,
+            from_start,
+            &mut parser,
+            &mut tally,
+            &mut outcome,
+        ) {
+            outcome.errors.push(e.to_string());
         }
         outcome.sources += 1;
     }
@@ -144,6 +142,36 @@ pub fn scan(
         )?;
     }
     Ok(outcome)
+}
+
+/// One log file's new lines (with `from_start`, its rotated generations first).
+fn scan_file(
+    config: &Config,
+    store: &mut dyn Store,
+    path: &std::path::Path,
+    from_start: bool,
+    parser: &mut Parser,
+    tally: &mut Tally,
+    outcome: &mut ScanOutcome,
+) -> Result<()> {
+    let cursor = if from_start {
+        for old in source::rotated_generations(path) {
+            source::read_whole(&old, &mut |line| {
+                count_line(line, config, parser, tally, outcome)
+            })?;
+        }
+        None
+    } else {
+        store.cursor(&path.display().to_string())?
+    };
+    let next = source::read_new_lines(path, cursor.as_ref(), &mut |line| {
+        count_line(line, config, parser, tally, outcome)
+    })?;
+    let counts = tally.drain(&mut outcome.addresses);
+    if Some(&next) != cursor.as_ref() || !counts.is_empty() {
+        store.record_evidence(&counts, &[next])?;
+    }
+    Ok(())
 }
 
 /// The journal's new entries of the enabled services, with its cursor in the database.

@@ -36,6 +36,17 @@ pub fn read_new_lines(
     visit: &mut dyn FnMut(&str),
 ) -> Result<Cursor> {
     let source = path.display().to_string();
+    // Only regular files: opening a FIFO would block until a writer comes (a `--connect`
+    // must never hang), and a directory or device is a configuration mistake.
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(Error::Input(format!(
+                "the log {} is not a regular file; fix `logs` in the configuration",
+                path.display()
+            )));
+        }
+        _ => {}
+    }
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -166,7 +177,9 @@ fn read_lines(
             return Ok(consumed);
         }
         let complete = line.last() == Some(&b'\n');
-        if !complete && keep_partial {
+        // A partial last line is left for the next run, unless it is already longer than
+        // any line worth reading: then it is skipped, or every run would read it again.
+        if !complete && keep_partial && n <= MAX_LINE {
             return Ok(consumed);
         }
         consumed += n as u64;
@@ -329,6 +342,23 @@ mod tests {
         let (lines, c) = collect(&log, None);
         assert_eq!(lines, ["ok1", "ok2"]);
         assert_eq!(c.offset, std::fs::metadata(&log).expect("meta").len());
+    }
+
+    #[test]
+    fn an_overlong_unfinished_line_is_skipped_not_reread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("auth.log");
+        append(&log, &format!("ok1\n{}", "x".repeat(MAX_LINE * 2)));
+        let (lines, c) = collect(&log, None);
+        assert_eq!(lines, ["ok1"]);
+        assert_eq!(c.offset, std::fs::metadata(&log).expect("meta").len());
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = read_new_lines(dir.path(), None, &mut |_| {}).expect_err("a directory");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
     #[test]
