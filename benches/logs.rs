@@ -25,9 +25,12 @@ fn main() {
     let log = dir.path().join("auth.log");
     let gen_authlog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen-authlog");
     let started = Instant::now();
+    let truth = dir.path().join("truth.tsv");
     let ok = Command::new("python3")
         .arg(&gen_authlog)
-        .args(["--lines", &lines.to_string(), "--seed", "1", "-o"])
+        .args(["--lines", &lines.to_string(), "--seed", "1", "--truth"])
+        .arg(&truth)
+        .arg("-o")
         .arg(&log)
         .status()
         .expect("run gen-authlog")
@@ -65,6 +68,11 @@ fn main() {
         assert!(ok, "sentry scan failed");
     });
     report("sentry scan (fresh db)", scan, mb, lines);
+    let (agree, total) = agreement(&root.join("sentry.db"), &truth);
+    println!(
+        "scan verdicts agree with the truth for {agree} of {total} addresses ({:.2}%)",
+        100.0 * agree as f64 / total.max(1) as f64
+    );
     if let Some(kib) = max_rss_kib(&root, &log, &["scan", "--from-start"]) {
         println!("sentry scan --from-start peak memory: {kib} KiB");
     }
@@ -134,6 +142,42 @@ fn main() {
         ms(scanning / rounds),
         ms(cheap)
     );
+}
+
+/// How many addresses of gen-authlog's ground truth got the same verdict from the scan
+/// (loopback is never blocked: the never-block list decides there).
+fn agreement(db: &Path, truth: &Path) -> (usize, usize) {
+    let conn = rusqlite::Connection::open(db).expect("open db");
+    let text = std::fs::read_to_string(truth).expect("read truth");
+    let (mut agree, mut total) = (0, 0);
+    for row in text.lines().skip(1) {
+        let cols: Vec<&str> = row.split('\t').collect();
+        let (ip, verdict) = (cols[0], cols[5]);
+        let (allow, block): (i64, i64) = conn
+            .query_row(
+                "SELECT allow, block FROM ip_records WHERE ip = ?1",
+                [ip],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap_or((0, 0));
+        let ours = if allow > 0 {
+            "allow"
+        } else if block > 0 {
+            "block"
+        } else {
+            "none"
+        };
+        let expected = if ip.starts_with("127.") || ip == "::1" {
+            "none"
+        } else {
+            verdict
+        };
+        total += 1;
+        if ours == expected {
+            agree += 1;
+        }
+    }
+    (agree, total)
 }
 
 fn sentry(root: &Path, log: &Path) -> Command {
