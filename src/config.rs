@@ -215,7 +215,24 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        Config::resolve(file, file_path, early_root, env)
+    }
 
+    /// The configuration `text` would give, as the file of the root `root`, with no
+    /// environment (for tests and the config fuzz target). Reads no file.
+    pub fn from_toml(text: &str, root: &Path) -> Result<Config, Error> {
+        let path = root.join(CONFIG_FILE_NAME);
+        let file = parse_text(text, &path)?;
+        Config::resolve(file, Some(path), Some(root.to_path_buf()), &|_| None)
+    }
+
+    /// Defaults, then the file's values, then the environment; every value validated.
+    fn resolve(
+        file: FileConfig,
+        file_path: Option<PathBuf>,
+        early_root: Option<PathBuf>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, Error> {
         let root = early_root
             .or(file.root.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
@@ -416,7 +433,11 @@ impl Config {
 fn read_file(path: &Path) -> Result<FileConfig, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io("read the configuration file", path, &e))?;
-    toml::from_str(&text).map_err(|e| {
+    parse_text(&text, path)
+}
+
+fn parse_text(text: &str, path: &Path) -> Result<FileConfig, Error> {
+    toml::from_str(text).map_err(|e| {
         Error::Input(format!(
             "{}: {}\nfix the file or move it aside; every key is listed in README.md",
             path.display(),
@@ -502,6 +523,15 @@ mod tests {
         assert!(err.to_string().contains("logs"), "{err}");
         let err = load_with(Some("inspect_after = 0\n"), &[]).expect_err("zero refused");
         assert!(err.to_string().contains("inspect_after"), "{err}");
+    }
+
+    #[test]
+    fn text_is_checked_like_a_file() {
+        let root = Path::new("/var/db/sentry");
+        let c = Config::from_toml("max_attempts = 5\n", root).expect("valid text");
+        assert_eq!((c.max_attempts, c.root.as_path()), (5, root));
+        let err = Config::from_toml("max_attempts = -1\n", root).expect_err("negative");
+        assert!(err.to_string().contains("sentry.toml"), "{err}");
     }
 
     #[test]
