@@ -159,7 +159,8 @@ fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM|±HHMM)` → unix seconds.
 pub fn parse_iso8601(stamp: &str) -> Option<i64> {
     let b = stamp.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') {
+    // Every slice below is at a fixed byte offset: only ASCII text has char boundaries there.
+    if b.len() < 20 || !stamp.is_ascii() || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') {
         return None;
     }
     let year: i64 = digits(&stamp[0..4])?;
@@ -415,6 +416,8 @@ mod tests {
             "2026-13-24T10:00:00Z web1 sshd[1]: x",
             "Nov 24 10:00:00 web1 sshd[abc]: x",
             "Nov 24 10:00:00 web1",
+            "2026-11-24T10:00:\u{fffd}\u{fffd}05+0000 web1 sshd[1]: x",
+            "2026-11-24T10:00:05+0é web1 sshd[1]: x",
         ] {
             assert_eq!(split(line, &mut c), None, "{line:?}");
         }
