@@ -8,6 +8,9 @@ fuzz_target!(|data: &[u8]| {
         && let Ok(ip) = ClientIp::parse(text)
     {
         let canonical = ip.to_string();
-        assert_eq!(ClientIp::parse(&canonical).map(|again| again.to_string()), Ok(canonical));
+        assert_eq!(
+            ClientIp::parse(&canonical).map(|again| again.to_string()),
+            Ok(canonical)
+        );
     }
 });
