@@ -14,12 +14,23 @@ use crate::atomic_file;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
-/// The two hosts.allow lines for this configuration, deny first.
+/// The two hosts.allow lines for this configuration, deny first. tcpd runs the spawn
+/// line without sentry's environment, so a root or configuration file other than the
+/// defaults is passed on the command line.
 pub fn hosts_allow_lines(config: &Config) -> [String; 2] {
+    let mut options = String::new();
+    if config.root != Path::new(crate::config::DEFAULT_ROOT) {
+        options.push_str(&format!(" --root {}", config.root.display()));
+    }
+    if let Some(file) = &config.source
+        && *file != config.root.join(crate::config::CONFIG_FILE_NAME)
+    {
+        options.push_str(&format!(" --config {}", file.display()));
+    }
     [
         format!("sshd : {} : deny", config.deny_file.display()),
         format!(
-            "sshd : ALL : spawn {} --connect --ip=%a : allow",
+            "sshd : ALL : spawn {}{options} --connect --ip=%a : allow",
             config.installed_binary().display()
         ),
     ]

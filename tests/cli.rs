@@ -491,7 +491,8 @@ fn setup_creates_the_root_and_edits_hosts_allow_once() {
     let out = root.ok(&args);
     let deny_line = format!("sshd : {}/hosts.deny : deny", target.display());
     let spawn_line = format!(
-        "sshd : ALL : spawn {}/sentry --connect --ip=%a : allow",
+        "sshd : ALL : spawn {}/sentry --root {} --connect --ip=%a : allow",
+        target.display(),
         target.display()
     );
     assert!(
@@ -516,4 +517,32 @@ fn setup_creates_the_root_and_edits_hosts_allow_once() {
         text,
         "idempotent"
     );
+
+    // tcpd runs the spawn command without sentry's environment: it must still count the
+    // connection in this root, not in /var/db/sentry.
+    let command = spawn_line
+        .strip_prefix("sshd : ALL : spawn ")
+        .and_then(|c| c.strip_suffix(" : allow"))
+        .expect("spawn command");
+    let words: Vec<String> = command
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.replace("%a", "192.0.2.33"))
+        .collect();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sentry"))
+        .args(&words)
+        .env_remove("ROOT_DIR")
+        .env("SENTRY_LOGS", root.auth_log())
+        .output()
+        .expect("run the spawn command");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = rusqlite::Connection::open(target.join("sentry.db")).expect("open");
+    let seen: i64 = conn
+        .query_row(
+            "SELECT seen FROM ip_records WHERE ip = '192.0.2.33'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("counted in the set-up root");
+    assert_eq!(seen, 1);
 }

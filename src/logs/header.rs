@@ -160,7 +160,12 @@ fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
 pub fn parse_iso8601(stamp: &str) -> Option<i64> {
     let b = stamp.as_bytes();
     // Every slice below is at a fixed byte offset: only ASCII text has char boundaries there.
-    if b.len() < 20 || !stamp.is_ascii() || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') {
+    if b.len() < 20
+        || !stamp.is_ascii()
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+    {
         return None;
     }
     let year: i64 = digits(&stamp[0..4])?;

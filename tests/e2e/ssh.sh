@@ -1,0 +1,512 @@
+#!/usr/bin/env bash
+# End-to-end proof (issue 5, section 1): a real Debian sshd (built with libwrap), real failed
+# logins from sshpass + ssh, a real rsyslogd writing auth.log, and the sentry binary, all in
+# two network namespaces this script creates and deletes:
+#
+#   client netns  198.51.100.10 (attacker), 198.51.100.11 (alice), fd00::12 (IPv6 attacker)
+#        |  veth
+#   server netns  198.51.100.1, fd00::1: sshd, rsyslogd, sentry; in a private mount
+#                 namespace with its own /etc/hosts.allow, hosts.deny, passwd, shadow,
+#                 group, /dev (and /dev/log), /run and /var (server-init.sh)
+#
+# Scenario A: tcpd spawns sentry (the two hosts.allow lines `sentry setup` prints).
+# Scenario B: the same with the nftables backend: a blocked client's packets are dropped.
+# Scenario C: no spawn line; `sentry scan` from a timer-like loop, then `sentry ingest` fed by
+#             rsyslog's omprog.
+#
+# Nothing of this machine's network, /etc, firewall or /var is changed (checked at the end).
+# Needs root, openssh-server, openssh-client, sshpass, rsyslog, nftables, iproute2.
+# Output: TAP lines, then `e2e: N passed, M failed`; exit 0 only when nothing failed.
+# SENTRY_BIN: the binary to test (default target/debug/sentry). E2E_KEEP=1 keeps the
+# temporary directory (logs, databases) for debugging.
+# Checks pass code in single quotes to eval and bash -c on purpose:
+# shellcheck disable=SC2016
+set -uo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+SENTRY_BIN=${SENTRY_BIN:-$REPO/target/debug/sentry}
+START=$(date +%s)
+
+ATTACKER=198.51.100.10
+USER_IP=198.51.100.11
+ATTACKER6=fd00::12
+SERVER4=198.51.100.1
+SERVER6=fd00::1
+ALICE_PASSWORD='c0rrect-h0rse-e2e'
+
+N=0
+PASSED=0
+FAILED=0
+pass() {
+    N=$((N + 1)); PASSED=$((PASSED + 1))
+    echo "ok $N - $1"
+}
+fail() {
+    N=$((N + 1)); FAILED=$((FAILED + 1))
+    echo "not ok $N - $1"
+    shift
+    local line
+    for line in "$@"; do echo "#   $line"; done
+}
+# check DESCRIPTION COMMAND...: one test line from a command's status.
+check() {
+    local what=$1
+    shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+summary() {
+    echo "# run time: $(($(date +%s) - START)) s"
+    echo "e2e: $PASSED passed, $FAILED failed"
+}
+# A broken environment: one failing line, the summary, exit 1.
+die() {
+    fail "setup: $*"
+    [ -n "${T:-}" ] && for f in "$T"/*.err "$T"/holder.log; do
+        [ -s "$f" ] && sed "s|^|#   $(basename "$f"): |" "$f" | tail -n 20
+    done
+    summary
+    exit 1
+}
+
+# ---- preconditions -------------------------------------------------------------------
+[ "$(id -u)" = 0 ] || die "must run as root (network and mount namespaces)"
+for tool in ip nft unshare nsenter openssl ssh ssh-keygen sshpass rsyslogd logger timeout ss; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
+done
+[ -x /usr/sbin/sshd ] || die "/usr/sbin/sshd is not installed (openssh-server)"
+[ -x "$SENTRY_BIN" ] || die "no sentry binary at $SENTRY_BIN (cargo build, or set SENTRY_BIN)"
+for f in /etc/hosts.allow /etc/hosts.deny /etc/passwd /etc/shadow /etc/group; do
+    [ -f "$f" ] || die "$f is missing: the server's private copy is bind-mounted over it"
+done
+
+# What must not change on this machine.
+host_state() {
+    sha256sum /etc/hosts.allow /etc/hosts.deny /etc/passwd /etc/shadow /etc/group
+    ip -o addr show | sed 's/ valid_lft.*//'
+    ip -o link show | sed 's/ state .*//'
+    nft list ruleset 2>&1
+    [ -e /var/db/sentry ] && echo "/var/db/sentry exists" || echo "/var/db/sentry absent"
+}
+HOST_BEFORE=$(host_state | sha256sum)
+
+T=$(mktemp -d /tmp/sentry-e2e.XXXXXX) || die "mktemp"
+chmod 0755 "$T"
+SRV=sentry-e2e-srv-$$
+CLI=sentry-e2e-cli-$$
+HOLDER=
+RSYSLOG_PID=
+SSHD_PID=
+SCAN_PID=
+
+# Kill what runs in our namespaces (only our own processes live there), delete them.
+cleanup() {
+    local ns pid
+    for ns in "$SRV" "$CLI"; do
+        [ -e "/run/netns/$ns" ] || continue
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
+            sleep 0.1
+        done
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null
+    done
+    wait 2>/dev/null
+    if [ -n "${E2E_KEEP:-}" ]; then
+        echo "# kept $T"
+    else
+        rm -rf "$T"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until the command succeeds.
+wait_for() {
+    local limit=$(($1 * 10))
+    shift
+    local i
+    for ((i = 0; i < limit; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    "$@"
+}
+
+# ---- the two namespaces ----------------------------------------------------------------
+ip netns add "$SRV" || die "ip netns add $SRV"
+ip netns add "$CLI" || die "ip netns add $CLI"
+# The veth pair is created inside the server namespace: this machine's never sees it.
+ip -n "$SRV" link add name e2e-srv type veth peer name e2e-cli netns "$CLI" || die "veth pair"
+ip -n "$SRV" addr add "$SERVER4/24" dev e2e-srv
+ip -n "$SRV" addr add "$SERVER6/64" dev e2e-srv nodad
+ip -n "$CLI" addr add "$ATTACKER/24" dev e2e-cli # first: the source of plain connects
+ip -n "$CLI" addr add "$USER_IP/24" dev e2e-cli
+ip -n "$CLI" addr add "$ATTACKER6/64" dev e2e-cli nodad
+for ns in "$SRV" "$CLI"; do
+    ip -n "$ns" link set lo up
+done
+ip -n "$SRV" link set e2e-srv up
+ip -n "$CLI" link set e2e-cli up
+
+# ---- the server's private files --------------------------------------------------------
+mkdir -p "$T/etc" "$T/rsyslog" "$T/dev" || die "mkdir"
+grep -v '^alice:' /etc/passwd >"$T/etc/passwd"
+grep -v '^alice:' /etc/group >"$T/etc/group"
+grep -v '^alice:' /etc/shadow >"$T/etc/shadow"
+chmod 0644 "$T/etc/passwd" "$T/etc/group"
+chmod 0640 "$T/etc/shadow"
+HASH=$(openssl passwd -6 "$ALICE_PASSWORD") || die "openssl passwd"
+echo "alice:x:4242:4242:sentry e2e user:/nonexistent:/bin/sh" >>"$T/etc/passwd"
+echo "alice:x:4242:" >>"$T/etc/group"
+echo "alice:$HASH:19000:0:99999:7:::" >>"$T/etc/shadow"
+: >"$T/etc/hosts.allow"
+: >"$T/etc/hosts.deny"
+chmod 0644 "$T/etc/hosts.allow" "$T/etc/hosts.deny"
+ssh-keygen -q -t ed25519 -N '' -C sentry-e2e -f "$T/hostkey" || die "ssh-keygen"
+sed "s|@TMP@|$T|g" "$HERE/sshd_config.in" >"$T/sshd_config"
+# OpenSSH 9.8+ penalises failing sources itself; off, so only sentry decides here.
+if /usr/sbin/sshd -t -f "$T/sshd_config" -h "$T/hostkey" -o PerSourcePenalties=no 2>/dev/null; then
+    echo "PerSourcePenalties no" >>"$T/sshd_config"
+fi
+
+ip netns exec "$SRV" unshare --mount --propagation private \
+    bash "$HERE/server-init.sh" "$T" $$ "$SRV" "$CLI" 9</proc/self/ns/mnt >"$T/holder.log" 2>&1 &
+wait_for 10 test -s "$T/holder.pid" || die "the server's mount namespace did not come up"
+HOLDER=$(cat "$T/holder.pid")
+# srv COMMAND...: run in the server's network and mount namespaces.
+srv() { nsenter -t "$HOLDER" -m -n -- "$@"; }
+srv /usr/sbin/sshd -t -f "$T/sshd_config" || die "sshd -t rejects the config"
+
+# ---- daemons -----------------------------------------------------------------------------
+stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
+# start_rsyslog LOG [INGEST_ROOT]: a fresh rsyslogd writing auth to LOG (and to
+# INGEST_ROOT's `sentry ingest` through omprog); returns once a test line reached LOG.
+start_rsyslog() {
+    local log=$1 ingest_root=${2:-}
+    stop_pid "$RSYSLOG_PID"
+    RSYSLOG_PID=
+    srv rm -f /dev/log
+    sed -e "s|@TMP@|$T|g" -e "s|@LOG@|$log|g" "$HERE/rsyslog.conf.in" >"$T/rsyslog.conf"
+    if [ -n "$ingest_root" ]; then
+        sed -e "s|@TMP@|$T|g" -e "s|@ROOT@|$ingest_root|g" "$HERE/rsyslog-omprog.conf.in" >>"$T/rsyslog.conf"
+    fi
+    nsenter -t "$HOLDER" -m -n -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        rsyslogd -n -f "$T/rsyslog.conf" -i "$T/rsyslogd.pid" >>"$T/rsyslogd.err" 2>&1 &
+    RSYSLOG_PID=$!
+    wait_for 5 srv test -S /dev/log || die "rsyslogd did not create /dev/log"
+    local marker
+    marker="rsyslog ready for $(basename "$log")"
+    srv logger -p auth.info -t sentry-e2e "$marker"
+    wait_for 5 grep -qF "$marker" "$log" 2>/dev/null || die "rsyslogd does not write $log"
+}
+
+# start_sshd ROOT: a fresh sshd with an empty environment, as init would start it: the
+# spawn line must find sentry's root by itself (it carries --root ROOT).
+start_sshd() {
+    local root=$1
+    stop_pid "$SSHD_PID"
+    SSHD_PID=
+    : "$root"
+    nsenter -t "$HOLDER" -m -n -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        /usr/sbin/sshd -D -f "$T/sshd_config" >>"$T/sshd.err" 2>&1 &
+    SSHD_PID=$!
+    wait_for 5 sshd_listening || die "sshd does not listen on $SERVER4 and $SERVER6"
+}
+sshd_listening() {
+    [ "$(ip netns exec "$SRV" ss -Hltn 'sport = :22' | wc -l)" -ge 2 ]
+}
+
+# new_root NAME LOG BACKENDS: a sentry root (binary installed as ROOT/sentry, the path
+# hosts.allow spawns; sentry.toml reading LOG), set up in the server's namespaces by
+# `sentry setup --write-hosts-allow` into $T/NAME.hosts.allow. Sets ROOT.
+new_root() {
+    local name=$1 log=$2 backends=$3
+    ROOT=$T/root-$name
+    mkdir -p "$ROOT"
+    install -m 0750 "$SENTRY_BIN" "$ROOT/sentry"
+    printf 'logs = ["%s"]\n\n[block]\nbackends = [%s]\n' "$log" "$backends" >"$ROOT/sentry.toml"
+    if ! srv "$ROOT/sentry" --root "$ROOT" setup --hosts-allow "$T/$name.hosts.allow" \
+        --write-hosts-allow >"$T/$name.setup.out" 2>"$T/$name.setup.err"; then
+        die "sentry setup failed: $(cat "$T/$name.setup.err")"
+    fi
+    local printed written
+    printed=$(grep '^sshd ' "$T/$name.setup.out")
+    written=$(grep -v -e '^#' -e '^[[:space:]]*$' "$T/$name.hosts.allow")
+    check "$name: hosts.allow holds exactly the two lines sentry setup printed (deny, spawn)" \
+        test "$printed" = "$written" -a "$(echo "$printed" | wc -l)" = 2 \
+        -a "$(echo "$printed" | head -n 1)" = "sshd : $ROOT/hosts.deny : deny" \
+        -a "$(echo "$printed" | tail -n 1)" = "sshd : ALL : spawn $ROOT/sentry --root $ROOT --connect --ip=%a : allow"
+}
+
+# Installs hosts.allow content in the server's private /etc (same inode: bind-mounted).
+use_hosts_allow() {
+    cat "$1" >"$T/etc/hosts.allow"
+}
+
+# ---- the clients ---------------------------------------------------------------------------
+SSH_OPTS=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+    -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR -o PreferredAuthentications=password
+    -o PubkeyAuthentication=no -o ConnectTimeout=5 -o NumberOfPasswordPrompts=1)
+
+# login SOURCE USER PASSWORD: ssh from SOURCE, running `true`. Status: 0 logged in,
+# 5 sshd checked the password and refused it ("Permission denied"), 255 anything else
+# (connection refused, closed or timed out before a password was asked).
+login() {
+    local src=$1 dest=$SERVER4 out rc
+    [[ $src == *:* ]] && dest=$SERVER6
+    out=$(ip netns exec "$CLI" timeout "${LOGIN_TIMEOUT:-15}" sshpass -p "$3" ssh "${SSH_OPTS[@]}" -b "$src" \
+        "$2@$dest" true 2>&1)
+    rc=$?
+    printf '== %s %s: status %s\n%s\n' "$src" "$2" "$rc" "$out" >>"$T/client.log"
+    [ "$rc" = 0 ] && return 0
+    [[ $out == *"Permission denied"* ]] && return 5
+    return 255
+}
+
+# probe DEST: a plain TCP connection to port 22 from the client namespace's first address
+# of that family (198.51.100.10 or fd00::12), then up to 2 s for sshd's first bytes.
+# Prints banner (sshd spoke), silent (accepted, not a word: what tcpd does to a refused
+# client, which libwrap keeps open 5 s before closing), refused (RST) or timeout (the
+# connection was never answered: packets dropped).
+probe() {
+    local out rc
+    out=$(ip netns exec "$CLI" timeout 3 bash -c \
+        'exec 3<>"/dev/tcp/$0/22" || exit 3; printf C; exec timeout 2 head -c 4 <&3' "$1" 2>/dev/null)
+    rc=$?
+    case "$out" in
+    CSSH-) echo banner ;;
+    C) echo silent ;;
+    *) if [ "$rc" = 124 ]; then echo timeout; else echo refused; fi ;;
+    esac
+}
+
+deny_line() {
+    if [[ $1 == *:* ]]; then echo "ALL: [$1] : deny"; else echo "ALL: $1 : deny"; fi
+}
+in_deny() { grep -qxF "$(deny_line "$2")" "$1/hosts.deny"; }
+# (Output is captured before grep -q: under pipefail, grep -q exiting early can fail a pipe.)
+in_nft_set() {
+    local out
+    out=$(srv nft list set inet sentry "$1" 2>/dev/null) && grep -qw -- "$2" <<<"$out"
+}
+report_says() { # IP EXTENDED-REGEX: `report -v IP` has a matching line
+    local out
+    out=$(report -v "$1") && grep -qE -- "$2" <<<"$out"
+}
+report() { "$ROOT/sentry" --root "$ROOT" report "$@" 2>&1; }
+
+# attack SOURCE WAIT BLOCKED_CHECK...: invented user names from SOURCE, one per connection,
+# until BLOCKED_CHECK succeeds (waiting up to WAIT seconds after each try), at most 8
+# tries. Sets TRIES.
+attack() {
+    local src=$1 wait=$2
+    shift 2
+    TRIES=0
+    while ! "$@" && [ "$TRIES" -lt 8 ]; do
+        TRIES=$((TRIES + 1))
+        login "$src" "nosuchuser$TRIES" wrong-password
+        [ "$wait" -gt 0 ] && wait_for "$wait" "$@"
+    done
+    "$@"
+}
+
+# fail_logins SOURCE COUNT: COUNT wrong passwords for alice; true when sshd checked (and
+# refused) every one of them, i.e. the address was never cut off.
+fail_logins() {
+    local i rc bad=0
+    for ((i = 1; i <= $2; i++)); do
+        login "$1" alice "wrong-$i"
+        rc=$?
+        [ "$rc" = 5 ] || bad=$((bad + 1))
+    done
+    [ "$bad" = 0 ]
+}
+
+log_has() { grep -qE -- "$2" "$1"; }
+
+# The part of the scenario that is the same whichever way sentry learns what happened:
+# the attacker, then alice (mistypes twice, logs in, fails many times, still let in), then
+# the IPv6 attacker, then what `sentry report` and the deny file say.
+# common_scenario NAME LOG WAIT MAX_TRIES
+common_scenario() {
+    local name=$1 log=$2 wait=$3 max=$4 failed_before=$FAILED
+    attack "$ATTACKER" "$wait" in_deny "$ROOT" "$ATTACKER"
+    check "$name: attacker $ATTACKER blocked after $TRIES invented-user logins (at most $max)" \
+        test "$(in_deny "$ROOT" "$ATTACKER" && echo y)" = y -a "$TRIES" -le "$max"
+    check "$name: sshd's own log line 'Invalid user nosuchuser1 from $ATTACKER' is in the syslog file" \
+        log_has "$log" "sshd\[[0-9]+\]: Invalid user nosuchuser1 from $ATTACKER port"
+    check "$name: sentry's decision reached syslog ('sentry[pid]: blocked $ATTACKER: ... naughty')" \
+        wait_for 3 log_has "$log" "sentry\[[0-9]+\]: blocked $ATTACKER: .*naughty"
+    local got
+    got=$(probe "$SERVER4")
+    check "$name: the attacker's next TCP connection is accepted but sshd never speaks (got: $got)" \
+        test "$got" = silent
+    check "$name: sshd's libwrap logged 'refused connect from $ATTACKER'" \
+        wait_for 3 log_has "$log" "sshd\[[0-9]+\]: refused connect from $ATTACKER"
+
+    login "$USER_IP" alice typo-1
+    local a=$?
+    login "$USER_IP" alice typo-2
+    local b=$?
+    check "$name: alice's two mistyped passwords are refused by sshd itself (status $a, $b)" \
+        test "$a" = 5 -a "$b" = 5
+    login "$USER_IP" alice "$ALICE_PASSWORD"
+    got=$?
+    check "$name: alice then logs in from $USER_IP (status $got)" test "$got" = 0
+    check "$name: sshd logged 'Accepted password for alice from $USER_IP'" \
+        wait_for 3 log_has "$log" "sshd\[[0-9]+\]: Accepted password for alice from $USER_IP port"
+    # More than max_attempts (10) failures: still let in, because she once logged in.
+    check "$name: 20 more failed passwords from $USER_IP all reach sshd's password check" \
+        fail_logins "$USER_IP" 20
+    [ "$wait" -gt 0 ] && sleep "$wait" # a scanner has read them all before the next try
+    login "$USER_IP" alice "$ALICE_PASSWORD"
+    got=$?
+    check "$name: alice still logs in after them (status $got)" test "$got" = 0
+    check "$name: report -v $USER_IP: allowed, never blocked" \
+        eval 'report_says "$USER_IP" "allowed since" && ! in_deny "$ROOT" "$USER_IP"'
+
+    attack "$ATTACKER6" "$wait" in_deny "$ROOT" "$ATTACKER6"
+    check "$name: IPv6 attacker $ATTACKER6 blocked after $TRIES invented-user logins (at most $max)" \
+        test "$(in_deny "$ROOT" "$ATTACKER6" && echo y)" = y -a "$TRIES" -le "$max"
+    got=$(probe "$SERVER6")
+    check "$name: the IPv6 attacker's next TCP connection gets no banner (got: $got)" \
+        test "$got" = silent
+    check "$name: sshd's libwrap logged 'refused connect from $ATTACKER6'" \
+        wait_for 3 log_has "$log" "sshd\[[0-9]+\]: refused connect from $ATTACKER6"
+
+    local deny expected
+    deny=$(grep -v -e '^#' -e '^[[:space:]]*$' "$ROOT/hosts.deny" | sort)
+    expected=$(printf '%s\n%s\n' "$(deny_line "$ATTACKER")" "$(deny_line "$ATTACKER6")" | sort)
+    check "$name: hosts.deny holds exactly '$(deny_line "$ATTACKER")' and '$(deny_line "$ATTACKER6")'" \
+        test "$deny" = "$expected"
+    local summary
+    summary=$(report)
+    check "$name: sentry report: 3 unique IPs, 1 allowed, 2 blocked" \
+        eval 'grep -qE "^ *3 unique IPs" <<<"$summary" && grep -qE "^ *1 IPs are allowed" <<<"$summary" && grep -qE "^ *2 IPs are blocked" <<<"$summary"'
+    check "$name: report -v $ATTACKER: blocked, with naughty sshd evidence" \
+        eval 'report_says "$ATTACKER" "blocked since" && report_says "$ATTACKER" "naughty +sshd"'
+    if [ "$FAILED" -gt "$failed_before" ]; then
+        echo "# $name: report:"
+        printf '%s\n' "$summary" | sed 's/^/#   /'
+        report -v "$ATTACKER" | sed 's/^/#   /'
+        report -v "$USER_IP" | sed 's/^/#   /'
+    fi
+}
+
+echo "# $(($(date +%s) - START)) s: A"
+# ==== Scenario A: tcpd spawns sentry on every connection ======================================
+LOG_A=$T/auth-A.log
+start_rsyslog "$LOG_A"
+new_root A "$LOG_A" '"tcpwrappers"'
+use_hosts_allow "$T/A.hosts.allow"
+start_sshd "$ROOT"
+check "A: sshd's /etc/hosts.allow (private mount) holds the file sentry setup wrote" \
+    eval 'test "$(srv cat /etc/hosts.allow)" = "$(cat "$T/A.hosts.allow")"'
+got=$(probe "$SERVER4")
+check "A: before any block sshd greets the attacker's plain TCP connection (got: $got)" test "$got" = banner
+common_scenario A "$LOG_A" 0 4
+check "A: sentry was spawned by tcpd with its root (connections counted for $USER_IP)" \
+    report_says "$USER_IP" "^ *2[0-9] connections from $USER_IP"
+
+echo "# $(($(date +%s) - START)) s: B"
+# ==== Scenario B: the nftables backend drops a blocked client's packets =====================
+LOG_B=$T/auth-B.log
+start_rsyslog "$LOG_B"
+new_root B "$LOG_B" '"tcpwrappers", "nftables"'
+check "B: sentry setup created table inet sentry with blocklist4 and blocklist6" \
+    eval 'srv nft list set inet sentry blocklist4 >/dev/null && srv nft list set inet sentry blocklist6 >/dev/null'
+if ! { srv nft add chain inet sentry input '{ type filter hook input priority -10; policy accept; }' &&
+    srv nft add rule inet sentry input ip saddr @blocklist4 drop &&
+    srv nft add rule inet sentry input ip6 saddr @blocklist6 drop; }; then
+    die "nft chain and rules (README)"
+fi
+use_hosts_allow "$T/B.hosts.allow"
+start_sshd "$ROOT"
+got=$(probe "$SERVER4")
+check "B: before the block the attacker's TCP connection gets the banner (got: $got)" test "$got" = banner
+# The connection during which sentry blocks is cut too (its next packets are dropped):
+# give up on it after 4 s.
+LOGIN_TIMEOUT=4 attack "$ATTACKER" 0 in_nft_set blocklist4 "$ATTACKER"
+check "B: attacker $ATTACKER is in nft set blocklist4 after $TRIES logins (at most 4)" \
+    test "$(in_nft_set blocklist4 "$ATTACKER" && echo y)" = y -a "$TRIES" -le 4
+check "B: and in the tcpwrappers deny file" in_deny "$ROOT" "$ATTACKER"
+got=$(probe "$SERVER4")
+check "B: the attacker's next TCP connection times out: packets dropped, not refused (got: $got)" \
+    test "$got" = timeout
+login "$USER_IP" alice "$ALICE_PASSWORD"
+got=$?
+check "B: alice still logs in from $USER_IP (status $got)" test "$got" = 0
+LOGIN_TIMEOUT=4 attack "$ATTACKER6" 0 in_nft_set blocklist6 "$ATTACKER6"
+check "B: IPv6 attacker $ATTACKER6 is in nft set blocklist6 after $TRIES logins (at most 4)" \
+    test "$(in_nft_set blocklist6 "$ATTACKER6" && echo y)" = y -a "$TRIES" -le 4
+got=$(probe "$SERVER6")
+check "B: the IPv6 attacker's next TCP connection times out (got: $got)" test "$got" = timeout
+srv nft delete table inet sentry 2>/dev/null
+
+echo "# $(($(date +%s) - START)) s: C1"
+# ==== Scenario C1: no spawn line; `sentry scan` every second, like a timer ===================
+LOG_C1=$T/auth-C1.log
+start_rsyslog "$LOG_C1"
+new_root C1 "$LOG_C1" '"tcpwrappers"'
+grep -m 1 '^sshd : .* : deny$' "$T/C1.hosts.allow" >"$T/C1.deny-only.allow"
+use_hosts_allow "$T/C1.deny-only.allow"
+check "C1: the server's hosts.allow has the deny line only (no spawn: sshd just logs)" \
+    eval 'test "$(srv cat /etc/hosts.allow)" = "sshd : $ROOT/hosts.deny : deny"'
+start_sshd "$ROOT"
+nsenter -t "$HOLDER" -m -n -- bash -c \
+    'for _ in $(seq 200); do "$0" --root "$1" scan >>"$2" 2>&1; sleep 1; done' \
+    "$ROOT/sentry" "$ROOT" "$T/scan.out" &
+SCAN_PID=$!
+common_scenario C1 "$LOG_C1" 3 3
+check "C1: nothing spawned sentry: no connection was counted for $ATTACKER" \
+    report_says "$ATTACKER" "^ *0 connections from $ATTACKER"
+stop_pid "$SCAN_PID"
+SCAN_PID=
+
+echo "# $(($(date +%s) - START)) s: C2"
+# ==== Scenario C2: no spawn line; rsyslog's omprog feeds `sentry ingest` =====================
+LOG_C2=$T/auth-C2.log
+new_root C2 "$LOG_C2" '"tcpwrappers"'
+start_rsyslog "$LOG_C2" "$ROOT"
+grep -m 1 '^sshd : .* : deny$' "$T/C2.hosts.allow" >"$T/C2.deny-only.allow"
+use_hosts_allow "$T/C2.deny-only.allow"
+start_sshd "$ROOT"
+ingest_running() {
+    local pid
+    for pid in $(ip netns pids "$SRV"); do
+        [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == "$ROOT/sentry --root $ROOT ingest "* ]] && return 0
+    done
+    return 1
+}
+check "C2: rsyslogd runs '$ROOT/sentry --root $ROOT ingest' (omprog)" wait_for 5 ingest_running
+common_scenario C2 "$LOG_C2" 3 3
+check "C2: nothing spawned sentry: no connection was counted for $ATTACKER" \
+    report_says "$ATTACKER" "^ *0 connections from $ATTACKER"
+
+echo "# $(($(date +%s) - START)) s: this machine is untouched"
+# ==== this machine is untouched; everything is cleaned up =====================================
+stop_pid "$SSHD_PID"
+stop_pid "$RSYSLOG_PID"
+if [ "$FAILED" -gt 0 ]; then
+    for f in "$T"/*.err "$T"/ingest.out "$T"/scan.out; do
+        [ -s "$f" ] && tail -n 20 "$f" | sed "s|^|#   $(basename "$f"): |"
+    done
+    tail -n 40 "$T/client.log" | sed 's/^/#   client: /'
+fi
+trap - EXIT
+cleanup
+check "cleanup: both namespaces are deleted" test ! -e "/run/netns/$SRV" -a ! -e "/run/netns/$CLI"
+check "this machine's /etc files, addresses, links, nft ruleset and /var/db/sentry are unchanged" \
+    test "$(host_state | sha256sum)" = "$HOST_BEFORE"
+summary
+[ "$FAILED" = 0 ]
