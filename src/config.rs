@@ -208,7 +208,8 @@ impl Config {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT))
                     .join(CONFIG_FILE_NAME);
-                candidate.is_file().then_some(candidate)
+                // Present but not a file (a directory): say so rather than run on defaults.
+                candidate.exists().then_some(candidate)
             }
         };
         let file = match &file_path {
@@ -431,8 +432,19 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io("read the configuration file", path, &e))?;
+    if path.exists() && !path.is_file() {
+        return Err(Error::Input(format!(
+            "{}: the configuration must be a file; move it aside",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => Error::Input(format!(
+            "{}: the configuration is not UTF-8 text; fix or move the file",
+            path.display()
+        )),
+        _ => Error::io("read the configuration file", path, &e),
+    })?;
     parse_text(&text, path)
 }
 

@@ -116,9 +116,7 @@ pub fn scan(
         store.forget_all_evidence()?;
     }
     for path in &files {
-        // One bad source (a directory, a FIFO, unreadable) is reported and skipped: the
-        // others are still read.
-        if let Err(e) = scan_file(
+        scan_file(
             config,
             store,
             path,
@@ -126,9 +124,7 @@ pub fn scan(
             &mut parser,
             &mut tally,
             &mut outcome,
-        ) {
-            outcome.errors.push(e.to_string());
-        }
+        )?;
         outcome.sources += 1;
     }
     if config.use_journal(&files) {
@@ -144,7 +140,9 @@ pub fn scan(
     Ok(outcome)
 }
 
-/// One log file's new lines (with `from_start`, its rotated generations first).
+/// One log file's new lines (with `from_start`, its rotated generations first). A file
+/// that cannot be read is recorded in `outcome.errors` and skipped; a database error is
+/// returned (it is not the log's fault, and the other sources would fail the same way).
 fn scan_file(
     config: &Config,
     store: &mut dyn Store,
@@ -155,18 +153,30 @@ fn scan_file(
     outcome: &mut ScanOutcome,
 ) -> Result<()> {
     let cursor = if from_start {
-        for old in source::rotated_generations(path) {
-            source::read_whole(&old, &mut |line| {
-                count_line(line, config, parser, tally, outcome)
-            })?;
-        }
         None
     } else {
         store.cursor(&path.display().to_string())?
     };
-    let next = source::read_new_lines(path, cursor.as_ref(), &mut |line| {
-        count_line(line, config, parser, tally, outcome)
-    })?;
+    let read = (|| {
+        if from_start {
+            for old in source::rotated_generations(path) {
+                source::read_whole(&old, &mut |line| {
+                    count_line(line, config, parser, tally, outcome)
+                })?;
+            }
+        }
+        source::read_new_lines(path, cursor.as_ref(), &mut |line| {
+            count_line(line, config, parser, tally, outcome)
+        })
+    })();
+    let next = match read {
+        Ok(next) => next,
+        Err(e) => {
+            tally.drain(&mut std::collections::BTreeSet::new());
+            outcome.errors.push(e.to_string());
+            return Ok(());
+        }
+    };
     let counts = tally.drain(&mut outcome.addresses);
     if Some(&next) != cursor.as_ref() || !counts.is_empty() {
         store.record_evidence(&counts, &[next])?;

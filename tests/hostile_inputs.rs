@@ -457,9 +457,6 @@ fn a_database_with_damaged_pages_fails_every_command_cleanly() {
 }
 
 #[test]
-#[ignore = "BUG: `sentry setup` exits 0 on a database with damaged pages: scan::scan() turns the \
-            store error into a per-source 'log source skipped' error and cli::run_setup() never \
-            looks at ScanOutcome::errors"]
 fn setup_on_a_database_with_damaged_pages_fails() {
     let root = Root::new();
     damaged_pages_database(&root);
@@ -543,9 +540,6 @@ fn a_config_file_with_invalid_utf8_is_a_clear_error() {
 }
 
 #[test]
-#[ignore = "BUG: a config file that is not UTF-8 exits 2 (runtime failure, from the I/O error of \
-            read_to_string in config::read_file), while README's exit codes make a bad config 1 \
-            (as a TOML syntax error is)"]
 fn a_config_file_with_invalid_utf8_is_bad_input() {
     let root = Root::new();
     let path = root.path().join("bad.toml");
@@ -558,8 +552,6 @@ fn a_config_file_with_invalid_utf8_is_bad_input() {
 }
 
 #[test]
-#[ignore = "BUG: $ROOT/sentry.toml that is a directory is silently ignored (config::Config::load \
-            only takes the candidate when is_file()), so sentry runs on defaults without a word"]
 fn the_default_config_path_being_a_directory_is_a_clear_error() {
     let root = Root::new();
     let config = root.path().join("sentry.toml");
