@@ -174,6 +174,25 @@ enum Command {
     },
     /// Lift every block older than expire_block_days, everywhere (for a daily timer)
     Expire,
+    /// Nagios/NRPE plugin: one status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+    ///
+    /// Checks that hosts.allow refers to sentry, that $ROOT/sentry is executable, that the
+    /// database passes SQLite's quick check, that the logs were read in the last day, and
+    /// that every backend holds what the database blocks.
+    Check {
+        /// The hosts.allow file to inspect
+        #[arg(long, value_name = "PATH", default_value = "/etc/hosts.allow")]
+        hosts_allow: PathBuf,
+    },
+    /// Print metrics in Prometheus text format (for node_exporter's textfile collector)
+    Metrics,
+    /// Print the man page (roff) generated from this command line's definition
+    Manpage,
+    /// Print shell completions: sentry completions bash|zsh|fish > FILE
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
     /// Print every record as `ip<TAB>seen<TAB>allow<TAB>block`
     Dump,
     /// Import records from an older sentry
@@ -226,6 +245,14 @@ pub enum Action {
         dry_run: bool,
     },
     Expire,
+    Check {
+        hosts_allow: PathBuf,
+    },
+    Metrics,
+    Manpage,
+    Completions {
+        shell: clap_complete::Shell,
+    },
     Dump,
     ImportFiles,
     ImportDump(PathBuf),
@@ -293,6 +320,10 @@ impl Args {
             Some(Command::Ingest) => Action::Ingest,
             Some(Command::Sync { dry_run }) => Action::Sync { dry_run },
             Some(Command::Expire) => Action::Expire,
+            Some(Command::Check { hosts_allow }) => Action::Check { hosts_allow },
+            Some(Command::Metrics) => Action::Metrics,
+            Some(Command::Manpage) => Action::Manpage,
+            Some(Command::Completions { shell }) => Action::Completions { shell },
             Some(Command::Dump) => Action::Dump,
             Some(Command::Import { dump: Some(path) }) => Action::ImportDump(path),
             Some(Command::Import { dump: None }) => Action::ImportFiles,
@@ -355,6 +386,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             return e.exit_code();
         }
     };
+    if let Action::Check { hosts_allow } = &invocation.action {
+        return run_check(&invocation, hosts_allow, &env);
+    }
     let connect_ip = match &invocation.action {
         Action::Connect(ip) => Some(ip.clone()),
         _ => None,
@@ -556,6 +590,30 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                 eprintln!("sentry: {} expired blocks lifted", lifted.len());
             }
         }
+        // `check` speaks the Nagios plugin protocol, exit codes included: see `run_check`.
+        Action::Check { hosts_allow } => {
+            return Err(Error::Input(format!(
+                "internal: check {} is run by run_check",
+                hosts_allow.display()
+            )));
+        }
+        Action::Metrics => {
+            let mut sentry = open(Patience::Admin)?;
+            let text = crate::monitor::metrics(&mut sentry)?;
+            stdout
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(write_err)?;
+        }
+        Action::Manpage => {
+            clap_mangen::Man::new(Args::command())
+                .section("8")
+                .render(&mut stdout.lock())
+                .map_err(write_err)?;
+        }
+        Action::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Args::command(), "sentry", &mut stdout.lock());
+        }
         Action::Ingest => {
             let mut sentry = open(Patience::Admin)?;
             let mut input = std::io::BufReader::new(std::io::stdin().lock());
@@ -595,6 +653,38 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         } => run_setup(open(Patience::Admin)?, *write_hosts_allow, hosts_allow)?,
     }
     Ok(())
+}
+
+/// `sentry check`: one status line on stdout and the Nagios exit code, whatever happens
+/// (a configuration or database that cannot even be opened is CRITICAL).
+fn run_check(
+    invocation: &Invocation,
+    hosts_allow: &std::path::Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> u8 {
+    use crate::monitor::State;
+    let opened = Config::load(&invocation.overrides, env).and_then(|config| {
+        // Only look: a missing database is a finding, not something to create.
+        if !config.database_path().is_file() {
+            return Err(Error::Runtime(format!(
+                "no database at {} (run `sentry setup`)",
+                config.database_path().display()
+            )));
+        }
+        Sentry::open(config, Patience::Admin, now(), invocation.verbose)
+    });
+    let (state, line) = match opened {
+        Ok(mut sentry) => crate::monitor::check(&mut sentry, hosts_allow, now()),
+        Err(e) => (
+            State::Critical,
+            format!(
+                "SENTRY CRITICAL - {}",
+                e.to_string().lines().next().unwrap_or_default()
+            ),
+        ),
+    };
+    println!("{line}");
+    state as u8
 }
 
 fn run_setup(

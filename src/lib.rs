@@ -17,6 +17,7 @@ pub mod error;
 pub mod exec;
 pub mod ip;
 pub mod logs;
+pub mod monitor;
 pub mod policy;
 pub mod report;
 pub mod scan;

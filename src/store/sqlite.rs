@@ -141,6 +141,35 @@ impl SqliteStore {
         }
     }
 
+    /// SQLite's own consistency check: None when the database is sound, else the first fault.
+    pub fn quick_check(&self) -> Result<Option<String>> {
+        let verdict: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| self.error("check", &e))?;
+        Ok((verdict != "ok").then_some(verdict))
+    }
+
+    /// When a log source was last read (unix seconds), if ever.
+    pub fn last_scan(&self) -> Result<Option<i64>> {
+        self.conn
+            .query_row("SELECT max(updated) FROM log_cursors", [], |r| r.get(0))
+            .map_err(|e| self.error("read", &e))
+    }
+
+    /// Evidence summed over addresses: `(service, kind, count)`.
+    pub fn evidence_totals(&self) -> Result<Vec<(String, String, i64)>> {
+        let err = |e: rusqlite::Error| self.error("read", &e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT service, kind, sum(count) FROM evidence GROUP BY service, kind ORDER BY service, kind")
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
+    }
+
     /// Reads a value from `sentry_meta`.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         self.conn

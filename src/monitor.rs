@@ -1,0 +1,225 @@
+/*!
+Monitoring: `sentry check` (a Nagios/NRPE plugin, like the original's `check_sentry`)
+and `sentry metrics` (Prometheus text format, for node_exporter's textfile collector).
+
+Both only read: the database, hosts.allow, and each backend's current members.
+*/
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::actions::Sentry;
+use crate::error::Result;
+use crate::store::Store;
+
+/// Nagios plugin states, in increasing severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    Ok = 0,
+    Warning = 1,
+    Critical = 2,
+    Unknown = 3,
+}
+
+impl State {
+    fn label(self) -> &'static str {
+        match self {
+            State::Ok => "OK",
+            State::Warning => "WARNING",
+            State::Critical => "CRITICAL",
+            State::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// A log scan older than this is worth a warning (the logs are not being read).
+const SCAN_STALE_SECS: i64 = 86_400;
+
+/// Runs every check; returns the worst state and the one status line Nagios shows.
+pub fn check(sentry: &mut Sentry, hosts_allow: &Path, now: i64) -> (State, String) {
+    let mut problems: Vec<(State, String)> = Vec::new();
+    let config = sentry.config.clone();
+
+    if config.backend_enabled("tcpwrappers") {
+        let deny = format!("{}", config.deny_file.display());
+        match std::fs::read_to_string(hosts_allow) {
+            Ok(text) => {
+                let lines: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.starts_with('#'))
+                    .collect();
+                if !lines
+                    .iter()
+                    .any(|l| l.contains(&deny) && l.ends_with("deny"))
+                {
+                    problems.push((
+                        State::Critical,
+                        format!(
+                            "{} does not refuse the addresses in {deny} (run `sentry setup`)",
+                            hosts_allow.display()
+                        ),
+                    ));
+                }
+                if !lines
+                    .iter()
+                    .any(|l| l.contains("--connect") && l.contains("sentry"))
+                {
+                    problems.push((
+                        State::Warning,
+                        format!("{} does not spawn sentry --connect (fine only with `sentry scan` on a timer)", hosts_allow.display()),
+                    ));
+                }
+            }
+            Err(e) => problems.push((
+                State::Critical,
+                format!("cannot read {}: {e}", hosts_allow.display()),
+            )),
+        }
+    }
+
+    let binary = config.installed_binary();
+    let executable = std::fs::metadata(&binary).is_ok_and(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        m.is_file() && m.permissions().mode() & 0o111 != 0
+    });
+    if !executable {
+        problems.push((
+            State::Critical,
+            format!("{} is missing or not executable", binary.display()),
+        ));
+    }
+
+    match sentry.store.quick_check() {
+        Ok(None) => {}
+        Ok(Some(fault)) => {
+            problems.push((State::Critical, format!("database check failed: {fault}")))
+        }
+        Err(e) => problems.push((State::Critical, e.to_string())),
+    }
+
+    match sentry.store.last_scan() {
+        Ok(Some(at)) if now - at > SCAN_STALE_SECS => problems.push((
+            State::Warning,
+            format!("logs last read {} h ago", (now - at) / 3600),
+        )),
+        Ok(Some(_)) => {}
+        Ok(None) => problems.push((State::Warning, "the logs have never been read".into())),
+        Err(e) => problems.push((State::Critical, e.to_string())),
+    }
+
+    match sentry.sync(true) {
+        Ok(changes) => {
+            for c in changes
+                .iter()
+                .filter(|c| !c.added.is_empty() || !c.removed.is_empty())
+            {
+                problems.push((
+                    State::Warning,
+                    format!(
+                        "{} differs from the database ({} missing, {} extra): run `sentry sync`",
+                        c.backend,
+                        c.added.len(),
+                        c.removed.len()
+                    ),
+                ));
+            }
+        }
+        Err(e) => problems.push((State::Critical, first_line(&e.to_string()))),
+    }
+
+    let summary = sentry.store.summary();
+    let perfdata = match &summary {
+        Ok(s) => format!(
+            " | records={} allowed={} blocked={}",
+            s.unique_ips, s.allowed, s.blocked
+        ),
+        Err(_) => String::new(),
+    };
+    let state = problems.iter().map(|(s, _)| *s).max().unwrap_or(State::Ok);
+    let text = if problems.is_empty() {
+        match &summary {
+            Ok(s) => format!(
+                "{} blocked, {} allowed, lists in sync",
+                s.blocked, s.allowed
+            ),
+            Err(e) => first_line(&e.to_string()),
+        }
+    } else {
+        problems
+            .iter()
+            .map(|(_, p)| p.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    (
+        state,
+        format!("SENTRY {} - {text}{perfdata}", state.label()),
+    )
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+/// The metrics in Prometheus' text exposition format.
+pub fn metrics(sentry: &mut Sentry) -> Result<String> {
+    let mut out = String::new();
+    let s = sentry.store.summary()?;
+    let mut gauge = |name: &str, help: &str, value: i64| {
+        let _ = writeln!(
+            out,
+            "# HELP sentry_{name} {help}\n# TYPE sentry_{name} gauge\nsentry_{name} {value}"
+        );
+    };
+    gauge("records", "Addresses sentry has a record of.", s.unique_ips);
+    gauge("allowed", "Addresses on the allow list.", s.allowed);
+    gauge("blocked", "Addresses on the block list.", s.blocked);
+    gauge(
+        "connections",
+        "Connections counted, all addresses.",
+        s.connections,
+    );
+    if let Some(at) = sentry.store.last_scan()? {
+        gauge(
+            "last_scan_timestamp_seconds",
+            "When the logs were last read (unix time).",
+            at,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sentry_evidence Log events recorded, by service and kind.\n# TYPE sentry_evidence gauge"
+    );
+    for (service, kind, count) in sentry.store.evidence_totals()? {
+        let _ = writeln!(
+            out,
+            "sentry_evidence{{service=\"{service}\",kind=\"{kind}\"}} {count}"
+        );
+    }
+    // Each backend compared with the database (what `sentry sync` would change); a backend
+    // that cannot even be read counts as an error.
+    let _ = writeln!(
+        out,
+        "# HELP sentry_backend_out_of_sync Addresses a backend lacks or has in excess.\n# TYPE sentry_backend_out_of_sync gauge"
+    );
+    let mut errors = 0;
+    match sentry.sync(true) {
+        Ok(changes) => {
+            for c in changes {
+                let _ = writeln!(
+                    out,
+                    "sentry_backend_out_of_sync{{backend=\"{}\"}} {}",
+                    c.backend,
+                    c.added.len() + c.removed.len()
+                );
+            }
+        }
+        Err(_) => errors = 1,
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sentry_backend_errors Whether reading a backend failed just now.\n# TYPE sentry_backend_errors gauge\nsentry_backend_errors {errors}"
+    );
+    Ok(out)
+}

@@ -1,0 +1,211 @@
+//! `sentry check` (Nagios plugin: the right exit code for each broken set-up), `sentry
+//! metrics` (valid Prometheus text), the man page and shell completions.
+
+mod common;
+
+use common::Root;
+
+/// A root set up as README says: setup with hosts.allow, the binary installed at $ROOT/sentry.
+fn installed() -> (Root, std::path::PathBuf) {
+    let root = Root::new();
+    let hosts_allow = root.path().join("hosts.allow");
+    root.ok(&[
+        "setup",
+        "--write-hosts-allow",
+        "--hosts-allow",
+        hosts_allow.to_str().expect("utf-8"),
+    ]);
+    std::fs::copy(env!("CARGO_BIN_EXE_sentry"), root.path().join("sentry"))
+        .expect("install the binary");
+    (root, hosts_allow)
+}
+
+fn check(root: &Root, hosts_allow: &std::path::Path) -> (i32, String) {
+    let out = root.run(&[
+        "check",
+        "--hosts-allow",
+        hosts_allow.to_str().expect("utf-8"),
+    ]);
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(line.lines().count(), 1, "one status line: {line:?}");
+    (out.status.code().expect("exit code"), line)
+}
+
+#[test]
+fn check_is_ok_on_a_sound_installation() {
+    let (root, hosts_allow) = installed();
+    root.ok(&["block", "203.0.113.9"]);
+    let (code, line) = check(&root, &hosts_allow);
+    assert_eq!(code, 0, "{line}");
+    assert!(line.starts_with("SENTRY OK - 1 blocked"), "{line}");
+    assert!(
+        line.contains("| records=1 allowed=0 blocked=1"),
+        "perfdata: {line}"
+    );
+}
+
+#[test]
+fn check_finds_each_broken_set_up() {
+    // hosts.allow without sentry's lines: CRITICAL.
+    let (root, hosts_allow) = installed();
+    std::fs::write(&hosts_allow, "ALL : ALL : allow\n").expect("rewrite");
+    let (code, line) = check(&root, &hosts_allow);
+    assert_eq!(code, 2, "{line}");
+    assert!(line.contains("does not refuse"), "{line}");
+
+    // The binary hosts.allow spawns is missing: CRITICAL.
+    let (root, hosts_allow) = installed();
+    std::fs::remove_file(root.path().join("sentry")).expect("remove binary");
+    let (code, line) = check(&root, &hosts_allow);
+    assert_eq!(code, 2, "{line}");
+    assert!(line.contains("missing or not executable"), "{line}");
+
+    // The deny file lost a blocked address: WARNING, with what to do.
+    let (root, hosts_allow) = installed();
+    root.ok(&["block", "203.0.113.9"]);
+    std::fs::write(root.deny_file(), "").expect("empty deny file");
+    let (code, line) = check(&root, &hosts_allow);
+    assert_eq!(code, 1, "{line}");
+    assert!(
+        line.contains("tcpwrappers differs") && line.contains("sentry sync"),
+        "{line}"
+    );
+    root.ok(&["sync"]);
+    assert_eq!(check(&root, &hosts_allow).0, 0);
+
+    // The logs were last read two days ago: WARNING.
+    let (root, hosts_allow) = installed();
+    let conn = rusqlite::Connection::open(root.db()).expect("open");
+    conn.execute("UPDATE log_cursors SET updated = updated - 2 * 86400", [])
+        .expect("age");
+    drop(conn);
+    let (code, line) = check(&root, &hosts_allow);
+    assert_eq!(code, 1, "{line}");
+    assert!(line.contains("logs last read 48 h ago"), "{line}");
+
+    // A damaged database: CRITICAL. (Its WAL goes too: it would still hold good pages.)
+    let (root, hosts_allow) = installed();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", root.db().display()));
+    }
+    std::fs::write(
+        root.db(),
+        b"not a database at all, just text that is long enough",
+    )
+    .expect("damage");
+    let (code, line) = check(&root, &hosts_allow);
+    assert_eq!(code, 2, "{line}");
+
+    // No database at all: CRITICAL, and check creates nothing.
+    let root = Root::new();
+    let (code, line) = check(&root, &root.path().join("hosts.allow"));
+    assert_eq!(code, 2, "{line}");
+    assert!(line.contains("no database"), "{line}");
+    assert!(!root.db().exists());
+}
+
+#[test]
+fn metrics_are_valid_prometheus_text() {
+    let (root, _) = installed();
+    std::fs::write(
+        root.auth_log(),
+        "2026-11-24T10:00:00.000000+00:00 web1 sshd[1]: Invalid user a from 203.0.113.7 port 1\n\
+         2026-11-24T10:00:01.000000+00:00 web1 sshd[2]: Invalid user b from 203.0.113.7 port 1\n",
+    )
+    .expect("log");
+    root.ok(&["scan"]);
+    root.ok(&["allow", "192.0.2.1"]);
+    let text = root.ok(&["metrics"]);
+    let mut samples = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if let Some(comment) = line.strip_prefix("# ") {
+            assert!(
+                comment.starts_with("HELP sentry_") || comment.starts_with("TYPE sentry_"),
+                "{line}"
+            );
+            continue;
+        }
+        // name{labels} value, the name [a-zA-Z_:][a-zA-Z0-9_:]*, the value a number.
+        let (series, value) = line.rsplit_once(' ').expect("series and value");
+        let name = series.split('{').next().expect("name");
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':'),
+            "{line}"
+        );
+        if let Some(labels) = series.strip_prefix(name) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "{line}"
+            );
+        }
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number: {line}"));
+        samples.insert(series.to_string(), value);
+    }
+    assert_eq!(samples.get("sentry_blocked"), Some(&1.0), "{text}");
+    assert_eq!(samples.get("sentry_allowed"), Some(&1.0), "{text}");
+    assert_eq!(samples.get("sentry_records"), Some(&2.0), "{text}");
+    assert_eq!(
+        samples.get("sentry_evidence{service=\"sshd\",kind=\"naughty\"}"),
+        Some(&2.0),
+        "{text}"
+    );
+    assert_eq!(
+        samples.get("sentry_backend_out_of_sync{backend=\"tcpwrappers\"}"),
+        Some(&0.0),
+        "{text}"
+    );
+    assert!(
+        samples.contains_key("sentry_last_scan_timestamp_seconds"),
+        "{text}"
+    );
+}
+
+#[test]
+fn man_page_and_completions_come_from_the_command_line_definition() {
+    let root = Root::new();
+    let man = root.ok(&["manpage"]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH sentry"),
+        "roff: {}",
+        &man[..man.len().min(200)]
+    );
+    for word in ["connect", "report", "sync", "setup", "Exit codes"] {
+        assert!(man.contains(word), "the man page mentions {word}");
+    }
+    if common::have_tool("man") {
+        let page = root.path().join("sentry.8");
+        std::fs::write(&page, &man).expect("write");
+        let out = std::process::Command::new("man")
+            .args(["-l", "-P", "cat"])
+            .arg(&page)
+            .env("MANWIDTH", "80")
+            .output()
+            .expect("run man");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("--connect"));
+    }
+    let bash = root.ok(&["completions", "bash"]);
+    let script = root.path().join("sentry.bash");
+    std::fs::write(&script, bash).expect("write");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p sentry", script.display()))
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sentry"));
+    for shell in ["zsh", "fish"] {
+        assert!(!root.ok(&["completions", shell]).is_empty(), "{shell}");
+    }
+}
