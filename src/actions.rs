@@ -472,6 +472,37 @@ impl Sentry {
         Ok(tree.records.len())
     }
 
+    /// Lists other tools kept: each address allowed (`allow`) or blocked since the time the
+    /// source gives (else now), in one batch. Never-block addresses are not blocked.
+    pub fn import_listings(
+        &mut self,
+        addresses: &[(ClientIp, Option<i64>)],
+        allow: bool,
+        source: &str,
+    ) -> Result<usize> {
+        let reason = format!("imported from {source}");
+        let decisions: Vec<Decision> = addresses
+            .iter()
+            .filter(|(ip, _)| allow || !self.config.is_never_blocked(*ip))
+            .map(|&(ip, at)| {
+                let since = at.filter(|t| *t > 0).unwrap_or(self.now);
+                Decision {
+                    ip,
+                    listing: if allow {
+                        Listing::Allowed { since }
+                    } else {
+                        Listing::Blocked { since }
+                    },
+                    reason: reason.clone(),
+                }
+            })
+            .collect();
+        if !decisions.is_empty() {
+            self.apply(&decisions)?;
+        }
+        Ok(decisions.len())
+    }
+
     /// Imports `ip seen allow block` lines (the output of `sentry dump`).
     pub fn import_dump(&mut self, text: &str, source: &str) -> Result<usize> {
         let mut records = Vec::new();

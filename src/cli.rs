@@ -202,8 +202,20 @@ enum Command {
     /// `sentry dump` ('-' reads stdin).
     Import {
         /// A file written by `sentry dump`
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", group = "source")]
         dump: Option<PathBuf>,
+        /// A plain list of addresses, one per line (`#` comments)
+        #[arg(long, value_name = "FILE", group = "source")]
+        list: Option<PathBuf>,
+        /// A tcpwrappers deny file, e.g. DenyHosts' /etc/hosts.deny
+        #[arg(long, value_name = "FILE", group = "source")]
+        hosts_deny: Option<PathBuf>,
+        /// fail2ban's database (its `bans` table), e.g. /var/lib/fail2ban/fail2ban.sqlite3
+        #[arg(long, value_name = "FILE", group = "source")]
+        fail2ban: Option<PathBuf>,
+        /// With --list: put the addresses on this list
+        #[arg(long = "as", value_name = "LIST", default_value = "block", value_parser = ["block", "allow"])]
+        as_list: String,
     },
     /// Create the root directory, database and deny file, and show the hosts.allow lines
     Setup {
@@ -256,10 +268,25 @@ pub enum Action {
     Dump,
     ImportFiles,
     ImportDump(PathBuf),
+    ImportForeign {
+        kind: ForeignList,
+        path: PathBuf,
+    },
     Setup {
         write_hosts_allow: bool,
         hosts_allow: PathBuf,
     },
+}
+
+/// Lists of other tools that `sentry import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForeignList {
+    /// One address per line, imported as blocked (or allowed).
+    Plain { allow: bool },
+    /// A tcpwrappers deny file (DenyHosts, the originals): blocked.
+    HostsDeny,
+    /// fail2ban's `bans` table: blocked since their time of ban.
+    Fail2ban,
 }
 
 /// An action plus the options that shape how it runs.
@@ -325,8 +352,28 @@ impl Args {
             Some(Command::Manpage) => Action::Manpage,
             Some(Command::Completions { shell }) => Action::Completions { shell },
             Some(Command::Dump) => Action::Dump,
-            Some(Command::Import { dump: Some(path) }) => Action::ImportDump(path),
-            Some(Command::Import { dump: None }) => Action::ImportFiles,
+            Some(Command::Import {
+                dump,
+                list,
+                hosts_deny,
+                fail2ban,
+                as_list,
+            }) => match (dump, list, hosts_deny, fail2ban) {
+                (Some(path), ..) => Action::ImportDump(path),
+                (_, Some(path), ..) => Action::ImportForeign {
+                    kind: ForeignList::Plain { allow: as_list == "allow" },
+                    path,
+                },
+                (_, _, Some(path), _) => Action::ImportForeign {
+                    kind: ForeignList::HostsDeny,
+                    path,
+                },
+                (_, _, _, Some(path)) => Action::ImportForeign {
+                    kind: ForeignList::Fail2ban,
+                    path,
+                },
+                _ => Action::ImportFiles,
+            },
             Some(Command::Setup {
                 write_hosts_allow,
                 hosts_allow,
@@ -635,6 +682,25 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             } else {
                 sentry.import_legacy_files(false)?;
             }
+        }
+        Action::ImportForeign { kind, path } => {
+            use crate::store::foreign;
+            let read_text =
+                || std::fs::read_to_string(path).map_err(|e| Error::io("read", path, &e));
+            let imported = match kind {
+                ForeignList::Plain { .. } => foreign::plain_list(&read_text()?),
+                ForeignList::HostsDeny => foreign::hosts_deny(&read_text()?),
+                ForeignList::Fail2ban => foreign::fail2ban(path)?,
+            };
+            let allow = matches!(kind, ForeignList::Plain { allow: true });
+            let mut sentry = open(Patience::Admin)?;
+            let count =
+                sentry.import_listings(&imported.addresses, allow, &path.display().to_string())?;
+            eprintln!(
+                "sentry: imported {count} addresses from {} ({} entries skipped: not one address, or never-block)",
+                path.display(),
+                imported.skipped + imported.addresses.len() - count
+            );
         }
         Action::ImportDump(path) => {
             let text = if path.as_os_str() == "-" {
