@@ -136,6 +136,10 @@ enum Command {
         /// With IP: also print the log lines about it
         #[arg(long)]
         lines: bool,
+        /// Also show the N addresses with most connections and most naughty attempts,
+        /// evidence per service, and listings per day for the last 30 days
+        #[arg(long, value_name = "N")]
+        top: Option<u32>,
     },
     /// Test the log parsers on files (or stdin): one JSON object per recognised line
     ///
@@ -242,6 +246,7 @@ pub enum Action {
         ip: Option<String>,
         json: bool,
         lines: bool,
+        top: Option<u32>,
     },
     Parse {
         service: Option<String>,
@@ -333,7 +338,12 @@ impl Args {
             Some(Command::Allow { ip }) => Action::Allow(ip),
             Some(Command::Block { ip, force }) => Action::Block { ip, force },
             Some(Command::Delist { ip }) => Action::Delist(ip),
-            Some(Command::Report { ip, json, lines }) => Action::Report { ip, json, lines },
+            Some(Command::Report {
+                ip,
+                json,
+                lines,
+                top,
+            }) => Action::Report { ip, json, lines, top },
             Some(Command::Parse {
                 service,
                 unmatched,
@@ -394,6 +404,7 @@ impl Args {
                 ip: self.ip,
                 json: self.json,
                 lines: false,
+                top: None,
             },
             None if self.dbdump => Action::Dump,
             None => {
@@ -533,7 +544,12 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         Action::Delist(ip) => {
             open(Patience::Admin)?.delist(ClientIp::parse(ip)?)?;
         }
-        Action::Report { ip, json, lines } => {
+        Action::Report {
+            ip,
+            json,
+            lines,
+            top,
+        } => {
             let ip = parse_optional(ip)?;
             let mut sentry = open(Patience::Admin)?;
             let summary = sentry.store.summary()?;
@@ -549,10 +565,15 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                 ),
                 None => (None, Vec::new()),
             };
+            let overview = match top {
+                Some(n) => Some(report::Overview::gather(&mut sentry.store, *n, now())?),
+                None => None,
+            };
             let report = Report {
                 summary,
                 record,
                 evidence,
+                overview,
             };
             let mut out = stdout.lock();
             if *json {

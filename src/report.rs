@@ -24,6 +24,81 @@ pub struct Report {
     /// That address's evidence from the logs, per service and kind.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<EvidenceCount>,
+    /// The overview asked for with `--top N`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overview: Option<Overview>,
+}
+
+/// `report --top N`: who knocks most, per-service evidence, and listings per day.
+#[derive(Debug, Serialize)]
+pub struct Overview {
+    pub most_connections: Vec<(String, i64)>,
+    pub most_naughty: Vec<(String, i64)>,
+    /// `(service, kind, count)`.
+    pub evidence_by_service: Vec<(String, String, i64)>,
+    /// `(day start, allowed, blocked)` for the last 30 days.
+    pub listed_per_day: Vec<(i64, i64, i64)>,
+}
+
+impl Overview {
+    /// Gathers the overview with aggregate queries.
+    pub fn gather(store: &mut dyn Store, top: u32, now: i64) -> Result<Overview> {
+        Ok(Overview {
+            most_connections: store.top_connections(top)?,
+            most_naughty: store.top_naughty(top)?,
+            evidence_by_service: store.evidence_totals()?,
+            listed_per_day: store.listings_per_day(now - now.rem_euclid(86_400) - 29 * 86_400)?,
+        })
+    }
+}
+
+fn write_overview(out: &mut dyn Write, o: &Overview) -> std::io::Result<()> {
+    for (title, rows) in [
+        ("most connections", &o.most_connections),
+        ("most naughty attempts", &o.most_naughty),
+    ] {
+        writeln!(out, "\n   -------- {title} --------")?;
+        for (ip, count) in rows {
+            writeln!(out, "{count:8}  {ip}")?;
+        }
+    }
+    writeln!(out, "\n   -------- evidence by service --------")?;
+    for (service, kind, count) in &o.evidence_by_service {
+        writeln!(out, "{count:8}  {service:<12} {kind}")?;
+    }
+    writeln!(
+        out,
+        "\n   -------- allowed (+) and blocked (#) per day, last 30 days --------"
+    )?;
+    let widest = o
+        .listed_per_day
+        .iter()
+        .map(|(_, a, b)| a + b)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    for (day, allowed, blocked) in &o.listed_per_day {
+        // Bars scaled to 50 columns; any non-zero count shows at least one mark.
+        let width = |n: i64| {
+            if n == 0 {
+                0
+            } else {
+                ((n * 50) / widest).max(1) as usize
+            }
+        };
+        let date = chrono::DateTime::from_timestamp(*day, 0)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{date} {:>6} {:>6}  {}{}",
+            allowed,
+            blocked,
+            "+".repeat(width(*allowed)),
+            "#".repeat(width(*blocked))
+        )?;
+    }
+    Ok(())
 }
 
 /// The original's text layout (the summary lines are byte-for-byte those of sentry.sh).
@@ -61,6 +136,9 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
             };
             writeln!(out, "\t{:>6} {:<8} {}{when}", e.count, e.kind, e.service)?;
         }
+    }
+    if let Some(overview) = &report.overview {
+        write_overview(out, overview)?;
     }
     Ok(())
 }

@@ -209,3 +209,59 @@ fn man_page_and_completions_come_from_the_command_line_definition() {
         assert!(!root.ok(&["completions", shell]).is_empty(), "{shell}");
     }
 }
+
+#[test]
+fn report_top_shows_who_knocks_most_and_what_was_decided_per_day() {
+    let root = Root::new();
+    // Connections first (their scans find an empty log), then the log, then one scan.
+    for _ in 0..4 {
+        root.ok(&["connect", "192.0.2.50"]);
+    }
+    std::fs::write(
+        root.auth_log(),
+        "2026-11-24T10:00:00.000000+00:00 web1 sshd[1]: Invalid user a from 203.0.113.7 port 1\n\
+         2026-11-24T10:00:01.000000+00:00 web1 sshd[2]: Invalid user b from 203.0.113.7 port 1\n\
+         2026-11-24T10:00:02.000000+00:00 web1 sshd[3]: Invalid user c from 203.0.113.8 port 1\n",
+    )
+    .expect("log");
+    root.ok(&["scan"]);
+    root.ok(&["allow", "192.0.2.50"]);
+    let text = root.ok(&["report", "--top", "2"]);
+    let after = |title: &str| {
+        text.split(title)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {title} section:\n{text}"))
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        after("most connections")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["4", "192.0.2.50"]
+    );
+    assert_eq!(
+        after("most naughty attempts")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["2", "203.0.113.7"]
+    );
+    assert_eq!(
+        after("evidence by service")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["3", "sshd", "naughty"]
+    );
+    let today = after("per day, last 30 days");
+    assert!(
+        today.contains("     1      2  +#"),
+        "one allowed, two blocked today: {today:?}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json", "--top", "1"])).expect("json");
+    assert_eq!(json["overview"]["most_naughty"][0][0], "203.0.113.7");
+    assert_eq!(json["overview"]["listed_per_day"][0][2], 2);
+}

@@ -136,6 +136,19 @@ pub trait Store {
     /// Where reading of `source` stopped last time.
     fn cursor(&mut self, source: &str) -> Result<Option<Cursor>>;
 
+    /// The `n` addresses with the most connections: `(ip, seen)`.
+    fn top_connections(&mut self, n: u32) -> Result<Vec<(String, i64)>>;
+
+    /// The `n` addresses with the most naughty events: `(ip, count)`.
+    fn top_naughty(&mut self, n: u32) -> Result<Vec<(String, i64)>>;
+
+    /// Evidence summed over addresses: `(service, kind, count)`.
+    fn evidence_totals(&mut self) -> Result<Vec<(String, String, i64)>>;
+
+    /// How many of the listed addresses were listed on each day since `since` (unix
+    /// seconds; days in UTC): `(day start, allowed, blocked)`.
+    fn listings_per_day(&mut self, since: i64) -> Result<Vec<(i64, i64, i64)>>;
+
     /// Whole-database figures for the report.
     fn summary(&mut self) -> Result<Summary>;
 

@@ -157,15 +157,11 @@ impl SqliteStore {
             .map_err(|e| self.error("read", &e))
     }
 
-    /// Evidence summed over addresses: `(service, kind, count)`.
-    pub fn evidence_totals(&self) -> Result<Vec<(String, String, i64)>> {
+    fn pairs(&self, sql: &str, n: u32) -> Result<Vec<(String, i64)>> {
         let err = |e: rusqlite::Error| self.error("read", &e);
-        let mut stmt = self
-            .conn
-            .prepare("SELECT service, kind, sum(count) FROM evidence GROUP BY service, kind ORDER BY service, kind")
-            .map_err(err)?;
+        let mut stmt = self.conn.prepare(sql).map_err(err)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([n], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(err)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
     }
@@ -486,6 +482,50 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(|e| self.error("read a log cursor from", &e))
+    }
+
+    fn top_connections(&mut self, n: u32) -> Result<Vec<(String, i64)>> {
+        self.pairs(
+            "SELECT ip, ifnull(seen, 0) FROM ip_records ORDER BY seen DESC, ip LIMIT ?1",
+            n,
+        )
+    }
+
+    fn top_naughty(&mut self, n: u32) -> Result<Vec<(String, i64)>> {
+        self.pairs(
+            "SELECT ip, sum(count) AS c FROM evidence WHERE kind = 'naughty' GROUP BY ip ORDER BY c DESC, ip LIMIT ?1",
+            n,
+        )
+    }
+
+    fn evidence_totals(&mut self) -> Result<Vec<(String, String, i64)>> {
+        let err = |e: rusqlite::Error| self.error("read", &e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT service, kind, sum(count) FROM evidence GROUP BY service, kind ORDER BY service, kind")
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
+    }
+
+    fn listings_per_day(&mut self, since: i64) -> Result<Vec<(i64, i64, i64)>> {
+        let err = |e: rusqlite::Error| self.error("read", &e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT day, sum(allowed), sum(blocked) FROM (
+                     SELECT allow - allow % 86400 AS day, 1 AS allowed, 0 AS blocked FROM ip_records WHERE allow >= ?1
+                     UNION ALL
+                     SELECT block - block % 86400, 0, 1 FROM ip_records WHERE block >= ?1
+                 ) GROUP BY day ORDER BY day",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
     }
 
     fn summary(&mut self) -> Result<Summary> {
