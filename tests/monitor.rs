@@ -255,9 +255,18 @@ fn report_top_shows_who_knocks_most_and_what_was_decided_per_day() {
         ["3", "sshd", "naughty"]
     );
     let today = after("per day, last 30 days");
-    assert!(
-        today.contains("     1      2  +#"),
+    let columns: Vec<&str> = today.split_whitespace().collect();
+    assert_eq!(
+        columns[1..3],
+        ["1", "2"],
         "one allowed, two blocked today: {today:?}"
+    );
+    let bar = columns[3];
+    assert_eq!(bar.len(), 50, "the widest day fills the chart: {today:?}");
+    assert_eq!(
+        bar.matches('#').count(),
+        33,
+        "two thirds blocked: {today:?}"
     );
 
     let json: serde_json::Value =
