@@ -81,6 +81,10 @@ pub struct Args {
     #[arg(long = "dbdump", group = "legacy_action", help_heading = LEGACY)]
     dbdump: bool,
 
+    /// Install this binary at $ROOT/sentry if it is newer (same as `sentry update`)
+    #[arg(long, group = "legacy_action", help_heading = LEGACY)]
+    update: bool,
+
     /// With --report: print JSON
     #[arg(long, help_heading = LEGACY)]
     json: bool,
@@ -190,6 +194,14 @@ enum Command {
     },
     /// Print metrics in Prometheus text format (for node_exporter's textfile collector)
     Metrics,
+    /// Install this binary at $ROOT/sentry (the path hosts.allow runs) if it is newer
+    ///
+    /// The old binary is kept as $ROOT/sentry.old; the replacement is atomic.
+    Update {
+        /// Install even if the installed version is the same or newer
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the man page (roff) generated from this command line's definition
     Manpage,
     /// Print shell completions: sentry completions bash|zsh|fish > FILE
@@ -270,6 +282,9 @@ pub enum Action {
     Completions {
         shell: clap_complete::Shell,
     },
+    Update {
+        force: bool,
+    },
     Dump,
     ImportFiles,
     ImportDump(PathBuf),
@@ -322,6 +337,7 @@ impl Args {
             || self.delist
             || self.report
             || self.dbdump
+            || self.update
             || self.json
             || self.force;
         if self.command.is_some() && legacy_used {
@@ -360,6 +376,7 @@ impl Args {
             Some(Command::Check { hosts_allow }) => Action::Check { hosts_allow },
             Some(Command::Metrics) => Action::Metrics,
             Some(Command::Manpage) => Action::Manpage,
+            Some(Command::Update { force }) => Action::Update { force },
             Some(Command::Completions { shell }) => Action::Completions { shell },
             Some(Command::Dump) => Action::Dump,
             Some(Command::Import {
@@ -407,6 +424,7 @@ impl Args {
                 top: None,
             },
             None if self.dbdump => Action::Dump,
+            None if self.update => Action::Update { force: self.force },
             None => {
                 return Err(Error::Input(
                     "no action given: add --connect, --allow, --block, --delist or --report (see sentry --help)".into(),
@@ -672,6 +690,27 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                 .lock()
                 .write_all(text.as_bytes())
                 .map_err(write_err)?;
+        }
+        Action::Update { force } => {
+            let me = std::env::current_exe()
+                .map_err(|e| Error::Runtime(format!("cannot find this binary: {e}")))?;
+            let target = config.installed_binary();
+            std::fs::create_dir_all(&config.root)
+                .map_err(|e| Error::io("create", &config.root, &e))?;
+            match crate::update::install(&me, &target, *force)? {
+                crate::update::Outcome::Installed { from, to } => println!(
+                    "installed sentry {to} at {}{}",
+                    target.display(),
+                    from.map(|f| format!(" (was {f}; kept as sentry.old)"))
+                        .unwrap_or_default()
+                ),
+                crate::update::Outcome::AlreadyCurrent { installed } => {
+                    println!(
+                        "{} is already sentry {installed}; nothing to do",
+                        target.display()
+                    )
+                }
+            }
         }
         Action::Manpage => {
             clap_mangen::Man::new(Args::command())

@@ -24,5 +24,6 @@ pub mod scan;
 pub mod setup;
 pub mod store;
 pub mod syslog;
+pub mod update;
 
 pub use error::{Error, Result};
