@@ -551,7 +551,7 @@ impl Sentry {
 }
 
 /// The root holds the database of who attacked us: create it private (0750).
-fn ensure_root(root: &Path) -> Result<()> {
+pub(crate) fn ensure_root(root: &Path) -> Result<()> {
     if root.is_dir() {
         return Ok(());
     }
