@@ -503,6 +503,14 @@ impl Sentry {
         Ok(decisions.len())
     }
 
+    /// Merges records from an older sentry (counts added, listings taken where there are
+    /// none) and brings every deny list in line.
+    pub fn import_records(&mut self, records: &[IpRecord]) -> Result<usize> {
+        self.store.merge_records(records)?;
+        self.sync(false)?;
+        Ok(records.len())
+    }
+
     /// Imports `ip seen allow block` lines (the output of `sentry dump`).
     pub fn import_dump(&mut self, text: &str, source: &str) -> Result<usize> {
         let mut records = Vec::new();

@@ -229,6 +229,10 @@ enum Command {
         /// fail2ban's database (its `bans` table), e.g. /var/lib/fail2ban/fail2ban.sqlite3
         #[arg(long, value_name = "FILE", group = "source")]
         fail2ban: Option<PathBuf>,
+        /// sentry.pl's DBM file, as sentry.pl named it (e.g. /var/db/sentry/sentry.dbm); read
+        /// through perl
+        #[arg(long, value_name = "FILE", group = "source")]
+        dbm: Option<PathBuf>,
         /// With --list: put the addresses on this list
         #[arg(long = "as", value_name = "LIST", default_value = "block", value_parser = ["block", "allow"])]
         as_list: String,
@@ -292,6 +296,7 @@ pub enum Action {
         kind: ForeignList,
         path: PathBuf,
     },
+    ImportDbm(PathBuf),
     Setup {
         write_hosts_allow: bool,
         hosts_allow: PathBuf,
@@ -380,11 +385,17 @@ impl Args {
             Some(Command::Completions { shell }) => Action::Completions { shell },
             Some(Command::Dump) => Action::Dump,
             Some(Command::Import {
+                dump: _,
+                dbm: Some(path),
+                ..
+            }) => Action::ImportDbm(path),
+            Some(Command::Import {
                 dump,
                 list,
                 hosts_deny,
                 fail2ban,
                 as_list,
+                dbm: None,
             }) => match (dump, list, hosts_deny, fail2ban) {
                 (Some(path), ..) => Action::ImportDump(path),
                 (_, Some(path), ..) => Action::ImportForeign {
@@ -760,6 +771,15 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                 "sentry: imported {count} addresses from {} ({} entries skipped: not one address, or never-block)",
                 path.display(),
                 imported.skipped + imported.addresses.len() - count
+            );
+        }
+        Action::ImportDbm(path) => {
+            let (records, skipped) = crate::store::foreign::perl_dbm(path, now())?;
+            let mut sentry = open(Patience::Admin)?;
+            let count = sentry.import_records(&records)?;
+            eprintln!(
+                "sentry: imported {count} addresses from {} ({skipped} entries skipped)",
+                path.display()
             );
         }
         Action::ImportDump(path) => {

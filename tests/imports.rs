@@ -112,3 +112,45 @@ fn fail2ban_bans_keep_their_time() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a fail2ban database"));
 }
+
+/// sentry.pl kept `seen^white^black` under the address as an integer, in whatever DBM
+/// format the host's perl writes (AnyDBM_File): the test writes one with perl the same way.
+#[test]
+fn a_sentry_pl_dbm_file_is_merged() {
+    if !common::have_tool("perl") {
+        return;
+    }
+    let root = Root::new();
+    let dbm = root.path().join("sentry.dbm");
+    let script = "use Fcntl; use AnyDBM_File; my %h; \
+        tie(%h, 'AnyDBM_File', $ARGV[0], O_RDWR|O_CREAT, 0640) or die $!; \
+        $h{unpack('N', pack('C4', 203, 0, 113, 9))} = '7^0^1795000000'; \
+        $h{unpack('N', pack('C4', 192, 0, 2, 7))} = '3^1795100000^0'; \
+        $h{'bogus'} = '1^0^0'; untie %h;";
+    let ok = std::process::Command::new("perl")
+        .args(["-e", script])
+        .arg(&dbm)
+        .status()
+        .expect("run perl")
+        .success();
+    assert!(ok, "writing the DBM file with perl failed");
+    root.ok(&["connect", "192.0.2.7"]);
+    let out = root.run(&["import", "--dbm", dbm.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("imported 2 addresses"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 entries skipped"));
+    assert_eq!(root.row("203.0.113.9"), Some((7, 0, 1_795_000_000)));
+    assert_eq!(
+        root.row("192.0.2.7"),
+        Some((4, 1_795_100_000, 0)),
+        "counts are added"
+    );
+    assert_eq!(root.deny_text(), "ALL: 203.0.113.9 : deny\n");
+    let out = root.run(&["import", "--dbm", "/nonexistent/sentry.dbm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not be read"));
+}

@@ -142,3 +142,71 @@ mod tests {
         assert_eq!(got.skipped, 2, "the ALL wildcard and a domain pattern");
     }
 }
+
+/// The DBM file of sentry.pl (before 2.0): key = the IPv4 address as an integer (or as
+/// text), value = `seen^white^black`, white/black being when the address was listed
+/// (0 or empty = not listed). Read through the system's perl and its AnyDBM_File module,
+/// the same module sentry.pl wrote it with; `path` is what sentry.pl passed to `tie`
+/// (e.g. `/var/db/sentry/sentry.dbm`). Returns records for `merge_records`.
+pub fn perl_dbm(path: &Path, now: i64) -> Result<(Vec<super::IpRecord>, usize)> {
+    const DUMP: &str = "use strict; use Fcntl; use AnyDBM_File; my %h; \
+        tie(%h, 'AnyDBM_File', $ARGV[0], O_RDONLY, 0) or die \"cannot open $ARGV[0]: $!\\n\"; \
+        while (my ($k, $v) = each %h) { print \"$k\\t$v\\n\" }";
+    let perl = crate::exec::find_program("perl").ok_or_else(|| {
+        Error::Input(
+            "importing a sentry.pl DBM file needs perl (with its DBM modules); install perl".into(),
+        )
+    })?;
+    let out = crate::exec::run(
+        &perl,
+        &[
+            "-e".to_string(),
+            DUMP.to_string(),
+            path.display().to_string(),
+        ],
+        None,
+        std::time::Duration::from_secs(120),
+    )?;
+    if !out.status.success() {
+        return Err(Error::Input(format!(
+            "{} could not be read as a sentry.pl DBM file: {}",
+            path.display(),
+            out.complaint()
+        )));
+    }
+    let mut records = Vec::new();
+    let mut skipped = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((key, value)) = line.split_once('\t') else {
+            skipped += 1;
+            continue;
+        };
+        let ip = match key.parse::<u32>() {
+            Ok(n) if n > 0 => ClientIp::parse_opt(&std::net::Ipv4Addr::from(n).to_string()),
+            _ => ClientIp::parse_opt(key),
+        };
+        let Some(ip) = ip else {
+            skipped += 1;
+            continue;
+        };
+        let mut fields = value
+            .split('^')
+            .map(|f| f.trim().parse::<i64>().unwrap_or(0));
+        let seen = fields.next().unwrap_or(0).max(0);
+        // A bare flag (1) instead of a time means "listed", time unknown: now.
+        let when = |v: i64| if v == 1 { now } else { v.max(0) };
+        let allow = when(fields.next().unwrap_or(0));
+        let block = if allow > 0 {
+            0
+        } else {
+            when(fields.next().unwrap_or(0))
+        };
+        records.push(super::IpRecord {
+            ip: ip.to_string(),
+            seen,
+            allow,
+            block,
+        });
+    }
+    Ok((records, skipped))
+}
