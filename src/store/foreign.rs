@@ -102,47 +102,6 @@ pub fn fail2ban(path: &Path) -> Result<Imported> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ips(imported: &Imported) -> Vec<String> {
-        imported
-            .addresses
-            .iter()
-            .map(|(ip, _)| ip.to_string())
-            .collect()
-    }
-
-    #[test]
-    fn plain_lists_take_addresses_and_skip_the_rest() {
-        let got = plain_list(
-            "# bots\n203.0.113.9\n  2001:DB8::1  # noted\n\n198.51.100.0/24\nhost.example\n",
-        );
-        assert_eq!(ips(&got), ["203.0.113.9", "2001:db8::1"]);
-        assert_eq!(got.skipped, 2);
-    }
-
-    #[test]
-    fn deny_files_of_denyhosts_and_the_originals() {
-        let got = hosts_deny(
-            "# DenyHosts: 2026\nsshd: 203.0.113.9\nALL: 198.51.100.7 : deny\nALL: [2001:db8::2] : deny\n\
-             sshd: 192.0.2.1, 192.0.2.2\nALL: ALL EXCEPT 10.0.0.1\nsshd: .example.com\n",
-        );
-        assert_eq!(
-            ips(&got),
-            [
-                "203.0.113.9",
-                "198.51.100.7",
-                "2001:db8::2",
-                "192.0.2.1",
-                "192.0.2.2"
-            ]
-        );
-        assert_eq!(got.skipped, 2, "the ALL wildcard and a domain pattern");
-    }
-}
-
 /// The DBM file of sentry.pl (before 2.0): key = the IPv4 address as an integer (or as
 /// text), value = `seen^white^black`, white/black being when the address was listed
 /// (0 or empty = not listed). Read through the system's perl and its AnyDBM_File module,
@@ -209,4 +168,45 @@ pub fn perl_dbm(path: &Path, now: i64) -> Result<(Vec<super::IpRecord>, usize)> 
         });
     }
     Ok((records, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ips(imported: &Imported) -> Vec<String> {
+        imported
+            .addresses
+            .iter()
+            .map(|(ip, _)| ip.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn plain_lists_take_addresses_and_skip_the_rest() {
+        let got = plain_list(
+            "# bots\n203.0.113.9\n  2001:DB8::1  # noted\n\n198.51.100.0/24\nhost.example\n",
+        );
+        assert_eq!(ips(&got), ["203.0.113.9", "2001:db8::1"]);
+        assert_eq!(got.skipped, 2);
+    }
+
+    #[test]
+    fn deny_files_of_denyhosts_and_the_originals() {
+        let got = hosts_deny(
+            "# DenyHosts: 2026\nsshd: 203.0.113.9\nALL: 198.51.100.7 : deny\nALL: [2001:db8::2] : deny\n\
+             sshd: 192.0.2.1, 192.0.2.2\nALL: ALL EXCEPT 10.0.0.1\nsshd: .example.com\n",
+        );
+        assert_eq!(
+            ips(&got),
+            [
+                "203.0.113.9",
+                "198.51.100.7",
+                "2001:db8::2",
+                "192.0.2.1",
+                "192.0.2.2"
+            ]
+        );
+        assert_eq!(got.skipped, 2, "the ALL wildcard and a domain pattern");
+    }
 }
