@@ -542,9 +542,7 @@ impl Sentry {
                 block,
             });
         }
-        self.store.merge_records(&records)?;
-        self.sync(false)?;
-        Ok(records.len())
+        self.import_records(&records)
     }
 
     /// Makes sure every enabled deny list exists (the deny file, firewall sets): `setup`.
