@@ -147,37 +147,34 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Peak resident memory of any command, measured by GNU time.
+/// Peak resident memory of `/bin/true` (the baseline), measured by GNU time.
 fn max_rss_kib_of(command: &[&str]) -> Option<u64> {
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .args(command)
-        .stdout(Stdio::null())
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .last()?
-        .trim()
-        .parse()
-        .ok()
+    let (program, args) = command.split_first()?;
+    peak_rss(
+        Command::new("/usr/bin/time")
+            .args(["-f", "%M", program])
+            .args(args),
+    )
 }
 
-/// Peak resident memory of one run, measured by GNU time.
+/// Peak resident memory of one sentry run in `root`, measured by GNU time.
 fn max_rss_kib(root: &Path, args: &[&str]) -> Option<u64> {
     if !Path::new("/usr/bin/time").exists() {
         println!("(memory figures skipped: /usr/bin/time not installed)");
         return None;
     }
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(SENTRY)
-        .args(args)
-        .env("ROOT_DIR", root)
-        .env("SENTRY_LOGS", root.join("auth.log"))
-        .stdout(Stdio::null())
-        .output()
-        .expect("run /usr/bin/time");
+    peak_rss(
+        Command::new("/usr/bin/time")
+            .args(["-f", "%M", SENTRY])
+            .args(args)
+            .env("ROOT_DIR", root)
+            .env("SENTRY_LOGS", root.join("auth.log")),
+    )
+}
+
+/// Runs a `/usr/bin/time -f %M ...` command and reads the figure it prints last.
+fn peak_rss(time: &mut Command) -> Option<u64> {
+    let out = time.stdout(Stdio::null()).output().ok()?;
     String::from_utf8_lossy(&out.stderr)
         .lines()
         .last()?
