@@ -29,7 +29,10 @@ const LISTS_LOCK: &str = ".lists.lock";
 /// How long a command waits on a lock held by another sentry process.
 #[derive(Debug, Clone, Copy)]
 pub enum Patience {
-    /// `--connect` runs while a user waits for the login prompt: give up after about a second.
+    /// `--connect` runs while a user waits for the login prompt: give up after 3 s. Only
+    /// an address being judged waits at all (known ones return before any lock); the bound
+    /// is generous because on a busy 2-core host, with 60 connects queued, the holder of a
+    /// sub-millisecond lock can wait that long for a CPU.
     Login,
     /// Interactive and scheduled commands can wait longer.
     Admin,
@@ -38,7 +41,7 @@ pub enum Patience {
 impl Patience {
     fn wait(self) -> Duration {
         match self {
-            Patience::Login => Duration::from_millis(1000),
+            Patience::Login => Duration::from_millis(3000),
             Patience::Admin => Duration::from_secs(10),
         }
     }
@@ -134,10 +137,36 @@ impl Sentry {
         )?;
         self.say(|| describe_scan(&outcome));
         self.report_source_errors(&outcome);
-        match self.decide(ip)? {
-            Some(decision) => Ok(self.apply(&[decision])?.remove(0)),
-            None => Ok(record),
+        // The scanner that held the lock meanwhile may have decided for this address.
+        if let Some(now_listed) = self.store.record(ip)?
+            && (now_listed.allow > 0 || now_listed.block > 0)
+        {
+            return Ok(now_listed);
         }
+        let mine = self.decide(ip)?;
+        self.decide_for_waiting(&outcome, ip, mine.into_iter().collect())?;
+        Ok(self.store.record(ip)?.unwrap_or(record))
+    }
+
+    /// Adds to `decisions` those for the other addresses this scan found new evidence for
+    /// and that have connected `inspect_after` times — the connects that gave up waiting
+    /// for this scanner's lock would have decided on exactly this evidence — and applies
+    /// them all in one batch.
+    fn decide_for_waiting(
+        &mut self,
+        outcome: &scan::ScanOutcome,
+        ip: ClientIp,
+        mut decisions: Vec<Decision>,
+    ) -> Result<()> {
+        for &other in outcome.addresses.iter().filter(|&&a| a != ip) {
+            let waiting = self.store.record(other)?.is_some_and(|r| {
+                r.allow == 0 && r.block == 0 && r.seen >= i64::from(self.config.inspect_after)
+            });
+            if waiting && let Some(decision) = self.decide(other)? {
+                decisions.push(decision);
+            }
+        }
+        self.apply_automatic(decisions)
     }
 
     /// Log sources that could not be read: syslog always, stderr unless during a login.
@@ -232,8 +261,8 @@ impl Sentry {
                 decisions.push(decision);
             }
         }
-        if !dry_run && !decisions.is_empty() {
-            self.apply(&decisions)?;
+        if !dry_run {
+            self.apply_automatic(decisions.clone())?;
         }
         Ok(decisions)
     }
@@ -280,13 +309,43 @@ impl Sentry {
     /// The lists lock serialises list changes end to end, so the deny lists end up in the
     /// order the database saw. The database write is one short transaction (holding
     /// SQLite's write lock across firewall calls would make the `--connect`s queued behind
-    /// it miss their one-second budget). Each deny list is then updated in one batch. A
+    /// it miss their budget). Each deny list is then updated in one batch. A
     /// backend that fails never loses the decision: the database keeps it, the failure is
     /// reported on stderr and in syslog, and `sentry sync` repairs the list later; the
     /// command still ends with an error.
     fn apply(&mut self, decisions: &[Decision]) -> Result<Vec<IpRecord>> {
         let _serialised =
             FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
+        self.apply_locked(decisions)
+    }
+
+    /// Automatic decisions, applied like `apply` except that, checked under the lists
+    /// lock, those for addresses another sentry listed meanwhile are dropped: the five
+    /// connects of one attacker that race to the same verdict write the deny lists once.
+    fn apply_automatic(&mut self, decisions: Vec<Decision>) -> Result<()> {
+        if decisions.is_empty() {
+            return Ok(());
+        }
+        let _serialised =
+            FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
+        let mut still_unlisted = Vec::with_capacity(decisions.len());
+        for decision in decisions {
+            let listed = self
+                .store
+                .record(decision.ip)?
+                .is_some_and(|r| r.allow > 0 || r.block > 0);
+            if !listed {
+                still_unlisted.push(decision);
+            }
+        }
+        if !still_unlisted.is_empty() {
+            self.apply_locked(&still_unlisted)?;
+        }
+        Ok(())
+    }
+
+    /// `apply` once the lists lock is held.
+    fn apply_locked(&mut self, decisions: &[Decision]) -> Result<Vec<IpRecord>> {
         let wanted: Vec<(ClientIp, Listing)> =
             decisions.iter().map(|d| (d.ip, d.listing)).collect();
         let records = self.store.set_listings(&wanted)?;

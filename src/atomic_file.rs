@@ -57,30 +57,63 @@ impl FileLock {
 /// Replaces `path` with `contents` atomically, with the given permission bits.
 /// The caller holds the lock that serialises writers of this file.
 pub fn replace(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
-    let dir = parent_dir(path);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp: PathBuf = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&temp).map_err(|e| Error::io("create", &temp, &e))?;
+    Staged::write(path, contents, mode)?.commit()
+}
+
+/// The new contents of a file, written and flushed beside it but not yet in place, so the
+/// caller can check them first (`update` runs a new binary's `--version`). Removed when
+/// dropped uncommitted.
+pub struct Staged {
+    temp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// Writes `contents` to a temporary file in `target`'s directory.
+    pub fn write(target: &Path, contents: &[u8], mode: u32) -> Result<Staged, Error> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let staged = Staged {
+            temp: parent_dir(target).join(format!(".{name}.tmp.{}", std::process::id())),
+            target: target.to_path_buf(),
+            committed: false,
+        };
+        let temp = &staged.temp;
+        let mut file = File::create(temp).map_err(|e| Error::io("create", temp, &e))?;
         file.set_permissions(Permissions::from_mode(mode))
-            .map_err(|e| Error::io("set permissions on", &temp, &e))?;
+            .map_err(|e| Error::io("set permissions on", temp, &e))?;
         file.write_all(contents)
-            .map_err(|e| Error::io("write", &temp, &e))?;
-        file.sync_all().map_err(|e| Error::io("flush", &temp, &e))?;
-        fs::rename(&temp, path).map_err(|e| Error::io("replace", path, &e))?;
-        // Make the rename itself durable; failure here is not worth failing the command.
-        if let Ok(d) = File::open(&dir) {
+            .map_err(|e| Error::io("write", temp, &e))?;
+        file.sync_all().map_err(|e| Error::io("flush", temp, &e))?;
+        Ok(staged)
+    }
+
+    /// Where the new contents are until `commit`.
+    pub fn path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Renames the new contents over the target, and makes the rename durable.
+    pub fn commit(mut self) -> Result<(), Error> {
+        fs::rename(&self.temp, &self.target).map_err(|e| Error::io("replace", &self.target, &e))?;
+        self.committed = true;
+        // Failure to flush the directory is not worth failing the command.
+        if let Ok(d) = File::open(parent_dir(&self.target)) {
             let _ = d.sync_all();
         }
         Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
     }
-    result
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

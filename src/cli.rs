@@ -196,7 +196,9 @@ enum Command {
     Metrics,
     /// Install this binary at $ROOT/sentry (the path hosts.allow runs) if it is newer
     ///
-    /// The old binary is kept as $ROOT/sentry.old; the replacement is atomic.
+    /// With `update_url` in the configuration, the release manifest there is fetched over
+    /// HTTPS and the binary it names is installed once its SHA-256 matches. The old binary
+    /// is kept as $ROOT/sentry.old; the replacement is atomic.
     Update {
         /// Install even if the installed version is the same or newer
         #[arg(long)]
@@ -708,7 +710,16 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             let target = config.installed_binary();
             std::fs::create_dir_all(&config.root)
                 .map_err(|e| Error::io("create", &config.root, &e))?;
-            match crate::update::install(&me, &target, *force)? {
+            let outcome = match &config.update_url {
+                Some(url) => crate::update::install_release(
+                    url,
+                    config.update_ca_file.as_deref(),
+                    &target,
+                    *force,
+                )?,
+                None => crate::update::install(&me, &target, *force)?,
+            };
+            match outcome {
                 crate::update::Outcome::Installed { from, to } => println!(
                     "installed sentry {to} at {}{}",
                     target.display(),

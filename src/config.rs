@@ -83,6 +83,11 @@ pub struct Config {
     /// Each firewall backend's own section (`[nftables]`, `[ipset]`, ...), checked by the
     /// backend itself (`block::settings`) when the configuration is loaded.
     pub backend_sections: std::collections::BTreeMap<String, toml::Table>,
+    /// Where `sentry update` fetches a release manifest (HTTPS only); None = install this binary.
+    pub update_url: Option<String>,
+    /// PEM file of the certificate authorities trusted for `update_url`; None = the system's
+    /// bundle (/etc/ssl/certs/ca-certificates.crt).
+    pub update_ca_file: Option<PathBuf>,
 }
 
 /// Which services are protected (`services = [...]`, the original's `PROTECT_*` switches).
@@ -159,6 +164,8 @@ struct FileConfig {
     logs: Option<Vec<PathBuf>>,
     journal: Option<bool>,
     journal_file: Option<PathBuf>,
+    update_url: Option<String>,
+    update_ca_file: Option<PathBuf>,
     block: Option<BlockSection>,
     tcpwrappers: Option<TcpwrappersSection>,
     nftables: Option<toml::Table>,
@@ -268,6 +275,8 @@ impl Config {
             logs: file.logs.clone(),
             journal: file.journal,
             journal_file: file.journal_file.clone(),
+            update_url: file.update_url.clone(),
+            update_ca_file: file.update_ca_file.clone(),
             backends: block
                 .backends
                 .unwrap_or_else(|| vec!["tcpwrappers".to_string()]),
@@ -313,6 +322,22 @@ impl Config {
                     ),
                 ));
             }
+        }
+        if let Some(url) = &config.update_url
+            && !url.starts_with("https://")
+        {
+            return Err(in_file(
+                "update_url",
+                format!("{url:?} must start with https:// (the release is verified against it)"),
+            ));
+        }
+        if let Some(ca) = &config.update_ca_file
+            && ca.is_relative()
+        {
+            return Err(in_file(
+                "update_ca_file",
+                format!("{} must be an absolute path", ca.display()),
+            ));
         }
         if config.deny_file.is_relative() {
             return Err(in_file(

@@ -1,20 +1,35 @@
 /*!
-`sentry update` (the original's `--update`): install this binary at `$ROOT/sentry`, the
-path hosts.allow spawns, when it is newer than what is there.
+`sentry update` (the original's `--update`): install a newer sentry at `$ROOT/sentry`, the
+path hosts.allow spawns.
 
-The new binary is copied next to the old one, flushed, then renamed over it — tcpd
-spawning sentry at that moment runs either the old or the new file, never half of one.
-The old one is kept as `sentry.old` (a hard link made before the rename). Fetching a
-release from an `update_url` is not built yet: copy the new binary here and run it.
+Without `update_url` the binary installed is this one. With it, a release manifest is
+fetched over HTTPS (TOML: `version`, `url`, `sha256`), the binary it names is downloaded
+over HTTPS and must match the SHA-256; only then is it written.
+
+Either way the new binary is staged next to the old one, flushed, asked for its
+`--version` (a truncated download or a binary for another architecture fails here, before
+anything is replaced), then renamed over the old one — tcpd spawning sentry at that moment
+runs either the old or the new file, never half of one. The old one is kept as
+`sentry.old` (a hard link made before the rename).
 */
 
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
 use crate::atomic_file;
 use crate::error::{Error, Result};
 use crate::exec;
+
+/// A manifest is a few lines; anything bigger is not one.
+const MANIFEST_LIMIT: u64 = 64 * 1024;
+/// Generous for a static binary, small enough that a hostile server cannot fill the disk.
+const BINARY_LIMIT: u64 = 256 * 1024 * 1024;
+/// The whole fetch, connection to last byte, per request.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What `update` did.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,31 +47,194 @@ pub fn own_version() -> &'static str {
 /// version (`--force` installs anyway).
 pub fn install(source: &Path, target: &Path, force: bool) -> Result<Outcome> {
     let mine = own_version().to_string();
+    let Some(installed) = needs_update(target, &mine, force)? else {
+        return Ok(already_current(target));
+    };
+    let bytes = fs::read(source).map_err(|e| Error::io("read", source, &e))?;
+    replace_binary(&bytes, &mine, target)?;
+    Ok(Outcome::Installed {
+        from: installed,
+        to: mine,
+    })
+}
+
+/// What a release manifest says: which version, where, and its SHA-256.
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    version: String,
+    url: String,
+    sha256: String,
+}
+
+/// Fetches the manifest at `manifest_url`, and when it names a newer version than `target`
+/// has (or `force`), downloads that binary, checks its SHA-256 and installs it.
+/// `ca_file` replaces the system's CA bundle (a private release server).
+pub fn install_release(
+    manifest_url: &str,
+    ca_file: Option<&Path>,
+    target: &Path,
+    force: bool,
+) -> Result<Outcome> {
+    let agent = agent(ca_file)?;
+    let text = fetch(&agent, manifest_url, MANIFEST_LIMIT)?;
+    let manifest = parse_manifest(&text, manifest_url)?;
+    let Some(installed) = needs_update(target, &manifest.version, force)? else {
+        return Ok(already_current(target));
+    };
+    let binary = fetch(&agent, &manifest.url, BINARY_LIMIT)?;
+    let actual = sha256_hex(&binary);
+    if actual != manifest.sha256.to_ascii_lowercase() {
+        return Err(Error::Runtime(format!(
+            "{}: SHA-256 is {actual}, the manifest {manifest_url} says {}; \
+             nothing was installed (a damaged download or a tampered release)",
+            manifest.url, manifest.sha256
+        )));
+    }
+    replace_binary(&binary, &manifest.version, target)?;
+    Ok(Outcome::Installed {
+        from: installed,
+        to: manifest.version,
+    })
+}
+
+fn parse_manifest(text: &[u8], url: &str) -> Result<Manifest> {
+    let bad = |why: String| Error::Runtime(format!("release manifest {url}: {why}"));
+    let text = std::str::from_utf8(text).map_err(|_| bad("not UTF-8 text".into()))?;
+    let manifest: Manifest =
+        toml::from_str(text).map_err(|e| bad(format!("not a manifest ({})", e.message())))?;
+    if !manifest.url.starts_with("https://") {
+        return Err(bad(format!(
+            "url {:?} must start with https://",
+            manifest.url
+        )));
+    }
+    if manifest.sha256.len() != 64 || !manifest.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad(format!(
+            "sha256 {:?} is not 64 hexadecimal digits",
+            manifest.sha256
+        )));
+    }
+    if parse_version(&manifest.version) == (0, 0, 0) {
+        return Err(bad(format!(
+            "version {:?} is not a version",
+            manifest.version
+        )));
+    }
+    Ok(manifest)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Debian's (and most distributions') bundle of trusted roots, from `ca-certificates`.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// An HTTPS-only client trusting `ca_file`'s certificates, or the system's bundle — the
+/// roots the administrator already manages, and no root table inside every `--connect`.
+fn agent(ca_file: Option<&Path>) -> Result<ureq::Agent> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+    let path = ca_file.unwrap_or(Path::new(SYSTEM_CA_BUNDLE));
+    let roots = {
+        {
+            let pem = fs::read(path).map_err(|e| {
+                Error::Runtime(format!(
+                    "cannot read the CA bundle {}: {e}; install ca-certificates or set update_ca_file",
+                    path.display()
+                ))
+            })?;
+            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(PemItem::Certificate(cert)) => Some(cert),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(Error::Input(format!(
+                    "{}: no PEM certificate in it; set update_ca_file to the CA bundle to trust",
+                    path.display()
+                )));
+            }
+            RootCerts::from(certs)
+        }
+    };
+    Ok(ureq::Agent::config_builder()
+        .https_only(true)
+        .tls_config(TlsConfig::builder().root_certs(roots).build())
+        .timeout_global(Some(FETCH_TIMEOUT))
+        .user_agent(format!("sentry/{}", own_version()))
+        .build()
+        .new_agent())
+}
+
+fn fetch(agent: &ureq::Agent, url: &str, limit: u64) -> Result<Vec<u8>> {
+    let failed = |e: ureq::Error| {
+        let hint = if e.to_string().contains("certificate") {
+            " (a private release server needs its CA in update_ca_file)"
+        } else {
+            ""
+        };
+        Error::Runtime(format!("cannot fetch {url}: {e}{hint}"))
+    };
+    let mut response = agent.get(url).call().map_err(failed)?;
+    response
+        .body_mut()
+        .with_config()
+        .limit(limit)
+        .read_to_vec()
+        .map_err(failed)
+}
+
+/// None when `target` already has `offered` or newer (and not `force`); otherwise the
+/// version installed there, if any.
+fn needs_update(target: &Path, offered: &str, force: bool) -> Result<Option<Option<String>>> {
     let installed = match installed_version(target) {
         Ok(version) => version,
         // --force replaces even what does not answer like sentry.
         Err(_) if force => None,
         Err(e) => return Err(e),
     };
-    if let Some(theirs) = &installed
-        && !force
-        && parse_version(theirs) >= parse_version(&mine)
-    {
-        return Ok(Outcome::AlreadyCurrent {
-            installed: theirs.clone(),
-        });
+    match &installed {
+        Some(theirs) if !force && parse_version(theirs) >= parse_version(offered) => Ok(None),
+        _ => Ok(Some(installed)),
     }
-    let bytes = fs::read(source).map_err(|e| Error::io("read", source, &e))?;
+}
+
+fn already_current(target: &Path) -> Outcome {
+    Outcome::AlreadyCurrent {
+        installed: installed_version(target).ok().flatten().unwrap_or_default(),
+    }
+}
+
+/// Stages `bytes` beside `target`, checks the staged file answers `sentry {version}`, keeps
+/// the old binary as `sentry.old`, and renames the new one into place.
+fn replace_binary(bytes: &[u8], version: &str, target: &Path) -> Result<()> {
+    let staged = atomic_file::Staged::write(target, bytes, 0o750)?;
+    match installed_version(staged.path()) {
+        Ok(Some(v)) if v == version => {}
+        Ok(found) => {
+            return Err(Error::Runtime(format!(
+                "the new binary answers `--version` with {}, not sentry {version}; nothing was installed",
+                found
+                    .map(|v| format!("sentry {v}"))
+                    .unwrap_or_else(|| "nothing".into())
+            )));
+        }
+        Err(e) => {
+            return Err(Error::Runtime(format!(
+                "the new binary does not run here ({e}); nothing was installed"
+            )));
+        }
+    }
     if target.exists() {
         let old = target.with_file_name("sentry.old");
         let _ = fs::remove_file(&old);
         fs::hard_link(target, &old).map_err(|e| Error::io("keep the old binary as", &old, &e))?;
     }
-    atomic_file::replace(target, &bytes, 0o750)?;
-    Ok(Outcome::Installed {
-        from: installed,
-        to: mine,
-    })
+    staged.commit()
 }
 
 /// The version the binary at `path` reports (`sentry X.Y.Z`), None when there is none.
@@ -103,5 +281,37 @@ mod tests {
         assert!(parse_version("3.0.10") > parse_version("3.0.9"));
         assert!(parse_version("10.0.0") > parse_version("9.9.9"));
         assert_eq!(parse_version("2.00"), (2, 0, 0));
+    }
+
+    #[test]
+    fn manifests_are_checked_before_anything_is_fetched() {
+        let ok = |text: &str| parse_manifest(text.as_bytes(), "https://x/m").map(|m| m.version);
+        let sum = "ab".repeat(32);
+        assert_eq!(
+            ok(&format!(
+                "version = \"3.1.0\"\nurl = \"https://x/s\"\nsha256 = \"{sum}\"\n"
+            ))
+            .expect("valid"),
+            "3.1.0"
+        );
+        for bad in [
+            format!("version = \"3.1.0\"\nurl = \"http://x/s\"\nsha256 = \"{sum}\"\n"),
+            format!(
+                "version = \"3.1.0\"\nurl = \"https://x/s\"\nsha256 = \"{}\"\n",
+                &sum[1..]
+            ),
+            format!("version = \"latest\"\nurl = \"https://x/s\"\nsha256 = \"{sum}\"\n"),
+            "<html>not found</html>".to_string(),
+        ] {
+            assert!(ok(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sha256_is_lowercase_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }
