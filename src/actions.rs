@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Service};
 use crate::policy::{self, Evidence, Verdict};
+use crate::progress::Progress;
 use crate::scan;
 use crate::store::{EvidenceCount, IpRecord, Listing, SqliteStore, Store, legacy_files};
 
@@ -25,6 +26,8 @@ use crate::store::{EvidenceCount, IpRecord, Listing, SqliteStore, Store, legacy_
 const LEGACY_IMPORT_KEY: &str = "legacy_files_imported_at";
 /// Lock file in the root that serialises list changes (database row + deny lists).
 const LISTS_LOCK: &str = ".lists.lock";
+/// A batch of listing changes this big shows progress (an `import`), when on a terminal.
+const BIG_BATCH: usize = 1000;
 
 /// How long a command waits on a lock held by another sentry process.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +67,8 @@ pub struct Sentry {
     patience: Patience,
     now: i64,
     verbose: bool,
+    /// Draw progress on long work: an admin command with stderr on a terminal.
+    show_progress: bool,
 }
 
 impl Sentry {
@@ -80,6 +85,7 @@ impl Sentry {
             patience,
             now,
             verbose,
+            show_progress: matches!(patience, Patience::Admin) && Progress::wanted(),
         };
         if opened.migrated_from.is_some() && !sentry.store.blocked()?.is_empty() {
             // A database from an older sentry may hold blocks its deny file lost (or the
@@ -134,6 +140,7 @@ impl Sentry {
             self.now,
             self.patience.scan_wait(),
             false,
+            &Progress::none(),
         )?;
         self.say(|| describe_scan(&outcome));
         self.report_source_errors(&outcome);
@@ -229,6 +236,7 @@ impl Sentry {
             self.now,
             self.patience.scan_wait(),
             from_start,
+            &Progress::lines(self.show_progress),
         )?;
         self.say(|| describe_scan(&outcome));
         self.report_source_errors(&outcome);
@@ -346,9 +354,15 @@ impl Sentry {
 
     /// `apply` once the lists lock is held.
     fn apply_locked(&mut self, decisions: &[Decision]) -> Result<Vec<IpRecord>> {
+        let progress = Progress::steps(
+            self.show_progress && decisions.len() >= BIG_BATCH,
+            1 + self.lists.len() as u64,
+        );
+        progress.say(format!("database: {} addresses", decisions.len()));
         let wanted: Vec<(ClientIp, Listing)> =
             decisions.iter().map(|d| (d.ip, d.listing)).collect();
         let records = self.store.set_listings(&wanted)?;
+        progress.step();
         let blocked: Vec<Entry> = decisions
             .iter()
             .filter_map(|d| match d.listing {
@@ -363,6 +377,7 @@ impl Sentry {
             .collect();
         let mut failures = Vec::new();
         for list in self.lists.iter_mut() {
+            progress.say(list.name().to_string());
             let result = (|| {
                 if !blocked.is_empty() {
                     list.add(&blocked)?;
@@ -372,10 +387,12 @@ impl Sentry {
                 }
                 Ok(())
             })();
+            progress.step();
             if let Err(e) = result {
                 failures.push(e);
             }
         }
+        progress.finish();
         for d in decisions {
             if d.listing == Listing::Unlisted {
                 self.store.forget_evidence(d.ip)?;
@@ -432,7 +449,13 @@ impl Sentry {
             .collect();
         let mut changes = Vec::new();
         let mut failures = Vec::new();
+        let progress = Progress::steps(self.show_progress, self.lists.len() as u64);
         for list in self.lists.iter_mut() {
+            progress.say(format!(
+                "{}: {} blocked addresses",
+                list.name(),
+                wanted.len()
+            ));
             let result = (|| -> Result<SyncChange> {
                 if !dry_run {
                     list.prepare()?;
@@ -463,11 +486,13 @@ impl Sentry {
                     removed: extra,
                 })
             })();
+            progress.step();
             match result {
                 Ok(change) => changes.push(change),
                 Err(e) => failures.push(e),
             }
         }
+        progress.finish();
         self.backend_failures(failures)?;
         Ok(changes)
     }

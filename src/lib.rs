@@ -19,6 +19,7 @@ pub mod ip;
 pub mod logs;
 pub mod monitor;
 pub mod policy;
+pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod setup;

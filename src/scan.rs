@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 use crate::logs::parse::{ParseOptions, Parser};
 use crate::logs::{Event, Kind, Service, journal, source};
+use crate::progress::Progress;
 use crate::store::{Cursor, EvidenceCount, Store};
 
 /// journalctl gets this long before it is stopped (a first read of a big journal).
@@ -25,6 +26,8 @@ const JOURNAL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Lock file in the root that keeps scanners from reading the same lines twice.
 const SCAN_LOCK: &str = ".scan.lock";
+/// Passes over the files while they keep growing; bounds a scanner's stay under a flood.
+const MAX_PASSES: usize = 4;
 
 /// What one scan read and found.
 #[derive(Debug, Default)]
@@ -101,6 +104,7 @@ pub fn scan(
     now: i64,
     lock_wait: Duration,
     from_start: bool,
+    progress: &Progress,
 ) -> Result<ScanOutcome> {
     let mut outcome = ScanOutcome::default();
     let _lock = match FileLock::acquire(&config.root.join(SCAN_LOCK), lock_wait) {
@@ -109,48 +113,76 @@ pub fn scan(
         Err(e) => return Err(e),
     };
     outcome.scanned = true;
-    let mut parser = Parser::new(parse_options(config), now);
-    let mut tally = Tally::default();
+    let mut reading = Reading {
+        config,
+        parser: Parser::new(parse_options(config), now),
+        tally: Tally::default(),
+        outcome,
+        progress,
+    };
     let files: Vec<PathBuf> = config.log_files();
     if from_start {
         store.forget_all_evidence()?;
     }
     for path in &files {
-        scan_file(
-            config,
-            store,
-            path,
-            from_start,
-            &mut parser,
-            &mut tally,
-            &mut outcome,
-        )?;
-        outcome.sources += 1;
+        scan_file(&mut reading, store, path, from_start)?;
+        reading.outcome.sources += 1;
+    }
+    // Lines written while this pass read are read too before the lock is released: a
+    // `--connect` that gave up waiting for this scanner relies on it to record them (and
+    // `Sentry::connect` then decides for that address as well).
+    for _ in 1..MAX_PASSES {
+        let before = reading.outcome.lines;
+        for path in &files {
+            scan_file(&mut reading, store, path, false)?;
+        }
+        if reading.outcome.lines == before {
+            break;
+        }
     }
     if config.use_journal(&files) {
-        scan_journal(
-            config,
-            store,
-            &mut parser,
-            &mut tally,
-            &mut outcome,
-            from_start,
-        )?;
+        let Reading {
+            parser,
+            tally,
+            outcome,
+            ..
+        } = &mut reading;
+        progress.say("the systemd journal");
+        scan_journal(config, store, parser, tally, outcome, from_start)?;
     }
-    Ok(outcome)
+    Ok(reading.outcome)
+}
+
+/// What one scan carries from line to line and source to source.
+struct Reading<'a> {
+    config: &'a Config,
+    parser: Parser,
+    tally: Tally,
+    outcome: ScanOutcome,
+    progress: &'a Progress,
+}
+
+impl Reading<'_> {
+    fn count_line(&mut self, line: &str) {
+        self.outcome.lines += 1;
+        if let Some(event) = self.parser.parse_line(line)
+            && self.config.services.enabled(event.service.group())
+        {
+            self.outcome.events += 1;
+            self.tally.add(&event);
+        }
+        self.progress.line(self.outcome.lines);
+    }
 }
 
 /// One log file's new lines (with `from_start`, its rotated generations first). A file
 /// that cannot be read is recorded in `outcome.errors` and skipped; a database error is
 /// returned (it is not the log's fault, and the other sources would fail the same way).
 fn scan_file(
-    config: &Config,
+    reading: &mut Reading,
     store: &mut dyn Store,
     path: &std::path::Path,
     from_start: bool,
-    parser: &mut Parser,
-    tally: &mut Tally,
-    outcome: &mut ScanOutcome,
 ) -> Result<()> {
     let cursor = if from_start {
         None
@@ -160,24 +192,22 @@ fn scan_file(
     let read = (|| {
         if from_start {
             for old in source::rotated_generations(path) {
-                source::read_whole(&old, &mut |line| {
-                    count_line(line, config, parser, tally, outcome)
-                })?;
+                reading.progress.say(old.display().to_string());
+                source::read_whole(&old, &mut |line| reading.count_line(line))?;
             }
         }
-        source::read_new_lines(path, cursor.as_ref(), &mut |line| {
-            count_line(line, config, parser, tally, outcome)
-        })
+        reading.progress.say(path.display().to_string());
+        source::read_new_lines(path, cursor.as_ref(), &mut |line| reading.count_line(line))
     })();
     let next = match read {
         Ok(next) => next,
         Err(e) => {
-            tally.drain(&mut std::collections::BTreeSet::new());
-            outcome.errors.push(e.to_string());
+            reading.tally.drain(&mut std::collections::BTreeSet::new());
+            reading.outcome.errors.push(e.to_string());
             return Ok(());
         }
     };
-    let counts = tally.drain(&mut outcome.addresses);
+    let counts = reading.tally.drain(&mut reading.outcome.addresses);
     if Some(&next) != cursor.as_ref() || !counts.is_empty() {
         store.record_evidence(&counts, &[next])?;
     }
@@ -227,20 +257,4 @@ fn scan_journal(
         store.record_evidence(&counts, &[cursor])?;
     }
     Ok(())
-}
-
-fn count_line(
-    line: &str,
-    config: &Config,
-    parser: &mut Parser,
-    tally: &mut Tally,
-    outcome: &mut ScanOutcome,
-) {
-    outcome.lines += 1;
-    if let Some(event) = parser.parse_line(line)
-        && config.services.enabled(event.service.group())
-    {
-        outcome.events += 1;
-        tally.add(&event);
-    }
 }
