@@ -20,7 +20,9 @@ use crate::logs::{Kind, Service};
 use crate::policy::{self, Evidence, Verdict};
 use crate::progress::Progress;
 use crate::scan;
-use crate::store::{EvidenceCount, IpRecord, Listing, SqliteStore, Store, legacy_files};
+use crate::store::{
+    EvidenceCount, IpRecord, Listing, ListingChange, SqliteStore, Store, legacy_files,
+};
 
 /// Key in `sentry_meta` marking that the one-file-per-address tree was imported.
 const LEGACY_IMPORT_KEY: &str = "legacy_files_imported_at";
@@ -220,6 +222,7 @@ impl Sentry {
             ip,
             listing,
             reason: reason(&rows),
+            origin: String::new(),
         }))
     }
 
@@ -308,6 +311,7 @@ impl Sentry {
             ip,
             listing,
             reason: "by the administrator".into(),
+            origin: String::new(),
         };
         Ok(self.apply(&[decision])?.remove(0))
     }
@@ -359,8 +363,16 @@ impl Sentry {
             1 + self.lists.len() as u64,
         );
         progress.say(format!("database: {} addresses", decisions.len()));
-        let wanted: Vec<(ClientIp, Listing)> =
-            decisions.iter().map(|d| (d.ip, d.listing)).collect();
+        let wanted: Vec<ListingChange> = decisions
+            .iter()
+            .map(|d| ListingChange {
+                ip: d.ip,
+                listing: d.listing,
+                at: self.now,
+                reason: d.reason.clone(),
+                origin: d.origin.clone(),
+            })
+            .collect();
         let records = self.store.set_listings(&wanted)?;
         progress.step();
         let blocked: Vec<Entry> = decisions
@@ -510,6 +522,7 @@ impl Sentry {
                 ip,
                 listing: Listing::Unlisted,
                 reason: format!("block expired after {days} days"),
+                origin: String::new(),
             })
             .collect();
         if !decisions.is_empty() {
@@ -578,6 +591,7 @@ impl Sentry {
                         Listing::Blocked { since }
                     },
                     reason: reason.clone(),
+                    origin: String::new(),
                 }
             })
             .collect();
@@ -667,6 +681,8 @@ pub struct Decision {
     pub ip: ClientIp,
     pub listing: Listing,
     pub reason: String,
+    /// "" when this host decided; see `ListingChange::origin`.
+    pub origin: String,
 }
 
 /// `4 naughty, 2 failed (sshd, dovecot)`: the evidence behind a decision.

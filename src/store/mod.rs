@@ -59,6 +59,23 @@ impl Listing {
     }
 
     /// The `(allow, block)` column values for this listing.
+    /// The history's name for it: `allow`, `block`, `unlist`.
+    pub fn action(self) -> &'static str {
+        match self {
+            Listing::Allowed { .. } => "allow",
+            Listing::Blocked { .. } => "block",
+            Listing::Unlisted => "unlist",
+        }
+    }
+
+    /// Since when the address is listed; None when unlisted.
+    pub fn since(self) -> Option<i64> {
+        match self {
+            Listing::Allowed { since } | Listing::Blocked { since } => Some(since),
+            Listing::Unlisted => None,
+        }
+    }
+
     pub fn columns(self) -> (i64, i64) {
         match self {
             Listing::Allowed { since } => (since, 0),
@@ -69,6 +86,23 @@ impl Listing {
 }
 
 /// How often one address showed up as one kind of event of one service.
+/// One listing change as the store records it: the row in `ip_records` and a line of
+/// history in `decisions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingChange {
+    pub ip: ClientIp,
+    pub listing: Listing,
+    /// When it was decided (the history's time for a delisting, which has no `since`).
+    pub at: i64,
+    pub reason: String,
+    /// "" for this host's own decisions; otherwise the fleet host it came from, or
+    /// [`FLEET_ORIGIN`] for a block on evidence summed over the fleet.
+    pub origin: String,
+}
+
+/// The origin of a block made on the fleet's summed evidence.
+pub const FLEET_ORIGIN: &str = "*fleet";
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EvidenceCount {
     pub ip: String,
@@ -113,7 +147,7 @@ pub trait Store {
 
     /// Puts addresses on a list (or none), all in one transaction, and returns the records
     /// as they now stand.
-    fn set_listings(&mut self, changes: &[(ClientIp, Listing)]) -> Result<Vec<IpRecord>>;
+    fn set_listings(&mut self, changes: &[ListingChange]) -> Result<Vec<IpRecord>>;
 
     /// Every address currently blocked, with when it was blocked (rows that are not valid
     /// addresses are skipped).

@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::{Cursor, EvidenceCount, IpRecord, Listing, Store, Summary};
+use super::{Cursor, EvidenceCount, IpRecord, ListingChange, Store, Summary};
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 
 /// The schema version this build writes. 0 is the bash original (or a new file).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// A connection to the local database.
 pub struct SqliteStore {
@@ -108,7 +108,10 @@ impl SqliteStore {
         if version < 1 {
             migrate_to_1(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         }
-        migrate_to_2(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        if version < 2 {
+            migrate_to_2(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        }
+        migrate_to_3(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.commit()
@@ -246,6 +249,51 @@ fn migrate_to_2(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
+/// Version 2 → 3: the history of listing decisions (which survives delists, and is what a
+/// fleet exchange sends), a change number on evidence rows (what a fleet exchange has
+/// not sent yet), and the evidence other hosts of the fleet reported.
+fn migrate_to_3(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS decisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ip TEXT NOT NULL,
+            action TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            origin TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX IF NOT EXISTS decisions_ip ON decisions(ip);
+        CREATE INDEX IF NOT EXISTS decisions_at ON decisions(at);
+        CREATE TABLE IF NOT EXISTS fleet_evidence (
+            host TEXT NOT NULL,
+            ip TEXT NOT NULL,
+            service TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (host, ip, service, kind)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS fleet_evidence_ip ON fleet_evidence(ip);",
+    )?;
+    let has_version: bool = tx.query_row(
+        "SELECT count(*) FROM pragma_table_info('evidence') WHERE name = 'version'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_version {
+        tx.execute_batch(
+            "ALTER TABLE evidence ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+             CREATE INDEX IF NOT EXISTS evidence_version ON evidence(version);",
+        )?;
+    }
+    // The listings in force become the start of the history.
+    tx.execute_batch(
+        "INSERT INTO decisions (ip, action, at, reason)
+             SELECT ip, 'allow', allow, 'listed before sentry kept a history' FROM ip_records WHERE allow > 0;
+         INSERT INTO decisions (ip, action, at, reason)
+             SELECT ip, 'block', block, 'listed before sentry kept a history' FROM ip_records WHERE block > 0;",
+    )
+}
+
 fn is_busy(err: &rusqlite::Error) -> bool {
     matches!(
         err.sqlite_error_code(),
@@ -329,7 +377,7 @@ impl Store for SqliteStore {
         record.map_err(|e| self.error("read", &e))
     }
 
-    fn set_listings(&mut self, changes: &[(ClientIp, Listing)]) -> Result<Vec<IpRecord>> {
+    fn set_listings(&mut self, changes: &[ListingChange]) -> Result<Vec<IpRecord>> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "update", &e);
         let tx = self
@@ -345,13 +393,27 @@ impl Store for SqliteStore {
                      RETURNING ifnull(seen, 0), allow, block",
                 )
                 .map_err(err)?;
-            for (ip, listing) in changes {
-                let text = ip.to_string();
-                let (allow, block) = listing.columns();
+            let mut history = tx
+                .prepare_cached(
+                    "INSERT INTO decisions (ip, action, at, reason, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(err)?;
+            for change in changes {
+                let text = change.ip.to_string();
+                let (allow, block) = change.listing.columns();
                 let after = write
                     .query_row(params![text, allow, block], |row| {
                         row_to_record(text.clone(), row)
                     })
+                    .map_err(err)?;
+                history
+                    .execute(params![
+                        text,
+                        change.listing.action(),
+                        change.listing.since().unwrap_or(change.at),
+                        change.reason,
+                        change.origin
+                    ])
                     .map_err(err)?;
                 done.push(after);
             }
@@ -388,18 +450,35 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         {
+            // One change number per transaction, so a fleet exchange can send what changed.
+            let version: i64 = if counts.is_empty() {
+                0
+            } else {
+                tx.query_row(
+                    "INSERT INTO sentry_meta (key, value) VALUES ('evidence_version', '1')
+                     ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1
+                     RETURNING CAST(value AS INTEGER)",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(err)?
+            };
             let mut add = tx
                 .prepare_cached(
-                    "INSERT INTO evidence (ip, service, kind, count, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    "INSERT INTO evidence (ip, service, kind, count, first, last, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT(ip, service, kind) DO UPDATE SET
                          count = count + excluded.count,
                          first = coalesce(min(first, excluded.first), first, excluded.first),
-                         last = coalesce(max(last, excluded.last), last, excluded.last)",
+                         last = coalesce(max(last, excluded.last), last, excluded.last),
+                         version = excluded.version",
                 )
                 .map_err(err)?;
             for c in counts {
-                add.execute(params![c.ip, c.service, c.kind, c.count, c.first, c.last])
-                    .map_err(err)?;
+                add.execute(params![
+                    c.ip, c.service, c.kind, c.count, c.first, c.last, version
+                ])
+                .map_err(err)?;
             }
             let mut cursor = tx
                 .prepare_cached(
@@ -512,14 +591,15 @@ impl Store for SqliteStore {
 
     fn listings_per_day(&mut self, since: i64) -> Result<Vec<(i64, i64, i64)>> {
         let err = |e: rusqlite::Error| self.error("read", &e);
+        // From the history, so an address blocked and delisted since still counts on its day.
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT day, sum(allowed), sum(blocked) FROM (
-                     SELECT allow - allow % 86400 AS day, 1 AS allowed, 0 AS blocked FROM ip_records WHERE allow >= ?1
-                     UNION ALL
-                     SELECT block - block % 86400, 0, 1 FROM ip_records WHERE block >= ?1
-                 ) GROUP BY day ORDER BY day",
+                "SELECT at - at % 86400 AS day,
+                        count(DISTINCT CASE action WHEN 'allow' THEN ip END),
+                        count(DISTINCT CASE action WHEN 'block' THEN ip END)
+                 FROM decisions WHERE at >= ?1 AND action IN ('allow', 'block')
+                 GROUP BY day ORDER BY day",
             )
             .map_err(err)?;
         let rows = stmt

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod postgres;
+
 /// A throw-away sentry root directory with helpers to drive the binary in it.
 pub struct Root {
     pub dir: tempfile::TempDir,
