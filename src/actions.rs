@@ -331,10 +331,21 @@ impl Sentry {
         self.apply_locked(decisions)
     }
 
+    /// Decisions that arrived from the fleet, applied as they are (`fleet::exchange`
+    /// checked them against this host's listings).
+    pub(crate) fn apply_from_fleet(&mut self, decisions: &[Decision]) -> Result<()> {
+        self.apply(decisions).map(|_| ())
+    }
+
+    /// The time this command runs at.
+    pub(crate) fn now(&self) -> i64 {
+        self.now
+    }
+
     /// Automatic decisions, applied like `apply` except that, checked under the lists
     /// lock, those for addresses another sentry listed meanwhile are dropped: the five
     /// connects of one attacker that race to the same verdict write the deny lists once.
-    fn apply_automatic(&mut self, decisions: Vec<Decision>) -> Result<()> {
+    pub(crate) fn apply_automatic(&mut self, decisions: Vec<Decision>) -> Result<()> {
         if decisions.is_empty() {
             return Ok(());
         }
@@ -408,6 +419,7 @@ impl Sentry {
         for d in decisions {
             if d.listing == Listing::Unlisted {
                 self.store.forget_evidence(d.ip)?;
+                self.store.forget_fleet_evidence(d.ip)?;
             }
             let message = format!("{} {}: {}", d.listing.verb(), d.ip, d.reason);
             self.say(|| message.clone());

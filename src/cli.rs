@@ -175,10 +175,16 @@ enum Command {
     ///
     /// For boot and after a firewall reload, when kernel sets are empty: adds what is
     /// missing, removes what sentry put there and no longer blocks, prints what changed.
+    ///
+    /// With a [fleet] section, then exchanges decisions and evidence with the fleet's
+    /// PostgreSQL server (see README "Fleet mode").
     Sync {
-        /// Print what would change without changing it
+        /// Print what would change without changing it (no fleet exchange)
         #[arg(long)]
         dry_run: bool,
+        /// Only the fleet exchange, not the comparison of every backend (for a frequent timer)
+        #[arg(long, conflicts_with = "dry_run")]
+        fleet_only: bool,
     },
     /// Lift every block older than expire_block_days, everywhere (for a daily timer)
     Expire,
@@ -278,6 +284,7 @@ pub enum Action {
     Ingest,
     Sync {
         dry_run: bool,
+        fleet_only: bool,
     },
     Expire,
     Check {
@@ -378,7 +385,13 @@ impl Args {
             },
             Some(Command::Scan { dry_run, from_start }) => Action::Scan { dry_run, from_start },
             Some(Command::Ingest) => Action::Ingest,
-            Some(Command::Sync { dry_run }) => Action::Sync { dry_run },
+            Some(Command::Sync {
+                dry_run,
+                fleet_only,
+            }) => Action::Sync {
+                dry_run,
+                fleet_only,
+            },
             Some(Command::Expire) => Action::Expire,
             Some(Command::Check { hosts_allow }) => Action::Check { hosts_allow },
             Some(Command::Metrics) => Action::Metrics,
@@ -657,9 +670,16 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                 )));
             }
         }
-        Action::Sync { dry_run } => {
+        Action::Sync {
+            dry_run,
+            fleet_only,
+        } => {
             let mut sentry = open(Patience::Admin)?;
-            let changes = sentry.sync(*dry_run)?;
+            let changes = if *fleet_only {
+                Vec::new()
+            } else {
+                sentry.sync(*dry_run)?
+            };
             let mut out = stdout.lock();
             let verb = if *dry_run { "would add" } else { "added" };
             let verb2 = if *dry_run { "would remove" } else { "removed" };
@@ -678,6 +698,38 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                     }
                     for ip in &c.removed {
                         writeln!(out, "  - {ip}").map_err(write_err)?;
+                    }
+                }
+            }
+            if sentry.config.fleet.is_some() && !*dry_run {
+                // Timers respect the wait after a failure; an admin at a terminal tries now.
+                let respect_backoff = !crate::progress::Progress::wanted();
+                match crate::fleet::exchange(&mut sentry, respect_backoff)? {
+                    crate::fleet::Outcome::Exchanged(x) => {
+                        writeln!(
+                            out,
+                            "fleet: sent {} decisions and {} evidence totals, received {} and {}, applied {}",
+                            x.pushed_decisions,
+                            x.pushed_evidence,
+                            x.pulled_decisions,
+                            x.pulled_evidence,
+                            x.applied.len()
+                        )
+                        .map_err(write_err)?;
+                        if verbose {
+                            for d in &x.applied {
+                                writeln!(out, "  {} {}: {}", d.listing.verb(), d.ip, d.reason)
+                                    .map_err(write_err)?;
+                            }
+                        }
+                    }
+                    crate::fleet::Outcome::Backoff { until, failures } => {
+                        if verbose {
+                            eprintln!(
+                                "sentry: fleet server failed {failures} times in a row; next attempt in {} s",
+                                until - now()
+                            );
+                        }
                     }
                 }
             }

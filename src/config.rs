@@ -88,6 +88,27 @@ pub struct Config {
     /// PEM file of the certificate authorities trusted for `update_url`; None = the system's
     /// bundle (/etc/ssl/certs/ca-certificates.crt).
     pub update_ca_file: Option<PathBuf>,
+    /// `[fleet]`: the PostgreSQL server shared with other hosts; None = this host alone.
+    pub fleet: Option<FleetConfig>,
+}
+
+/// `[fleet]`: how this host exchanges decisions and evidence with the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetConfig {
+    /// `postgres://user@host:port/dbname[?sslmode=...]`, without a password.
+    pub url: String,
+    /// A file holding the password (first line), readable by root only.
+    pub password_file: Option<PathBuf>,
+    /// CAs trusted for the server's certificate; None = the system bundle.
+    pub ca_file: Option<PathBuf>,
+    /// This host's name in the fleet.
+    pub host_id: String,
+    /// Blocks from other hosts are applied here (and ours sent to them).
+    pub share_blocks: bool,
+    /// Allows from other hosts are applied here (and ours sent to them).
+    pub share_allows: bool,
+    /// More failed + probe events than this, summed over the fleet, block an address.
+    pub max_attempts: u32,
 }
 
 /// Which services are protected (`services = [...]`, the original's `PROTECT_*` switches).
@@ -166,6 +187,7 @@ struct FileConfig {
     journal_file: Option<PathBuf>,
     update_url: Option<String>,
     update_ca_file: Option<PathBuf>,
+    fleet: Option<FleetSection>,
     block: Option<BlockSection>,
     tcpwrappers: Option<TcpwrappersSection>,
     nftables: Option<toml::Table>,
@@ -187,8 +209,104 @@ struct BlockSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct FleetSection {
+    url: Option<String>,
+    password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    host_id: Option<String>,
+    share: Option<Vec<String>>,
+    fleet_max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TcpwrappersSection {
     deny_file: Option<PathBuf>,
+}
+
+/// Checks `[fleet]`; an error names the key.
+fn fleet_config(section: FleetSection) -> Result<FleetConfig, (&'static str, String)> {
+    let url = section.url.ok_or((
+        "fleet.url",
+        "is required in [fleet] (postgres://user@host/dbname)".to_string(),
+    ))?;
+    let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    else {
+        return Err(("fleet.url", format!("{url:?} must start with postgres://")));
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if let Some((user, _)) = authority.rsplit_once('@')
+        && user.contains(':')
+    {
+        return Err((
+            "fleet.url",
+            "must not contain the password (the configuration is readable by more people \
+             than the password should be): put it in a file and set fleet.password_file"
+                .to_string(),
+        ));
+    }
+    if url.contains("password=") {
+        return Err((
+            "fleet.url",
+            "must not contain password=: set fleet.password_file".to_string(),
+        ));
+    }
+    for (key, path) in [
+        ("fleet.password_file", &section.password_file),
+        ("fleet.ca_file", &section.ca_file),
+    ] {
+        if let Some(path) = path
+            && path.is_relative()
+        {
+            return Err((key, format!("{} must be an absolute path", path.display())));
+        }
+    }
+    let host_id = match section.host_id {
+        Some(id) => id,
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default(),
+    };
+    if host_id.is_empty()
+        || host_id.len() > 64
+        || host_id.starts_with('*')
+        || !host_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c))
+    {
+        return Err((
+            "fleet.host_id",
+            format!(
+                "{host_id:?} is not usable as this host's name in the fleet: 1 to 64 letters, \
+                 digits, '-', '.', '_', ':' (default: the hostname)"
+            ),
+        ));
+    }
+    let share = section
+        .share
+        .unwrap_or_else(|| vec!["block".to_string(), "allow".to_string()]);
+    if let Some(bad) = share.iter().find(|s| *s != "block" && *s != "allow") {
+        return Err((
+            "fleet.share",
+            format!("unknown {bad:?}; use [\"block\"], [\"allow\"], both, or []"),
+        ));
+    }
+    let max_attempts = section.fleet_max_attempts.unwrap_or(20);
+    if max_attempts == 0 {
+        return Err(("fleet.fleet_max_attempts", "must be at least 1".to_string()));
+    }
+    Ok(FleetConfig {
+        url,
+        password_file: section.password_file,
+        ca_file: section.ca_file,
+        host_id,
+        share_blocks: share.iter().any(|s| s == "block"),
+        share_allows: share.iter().any(|s| s == "allow"),
+        max_attempts,
+    })
 }
 
 /// What the command line says about where to look.
@@ -277,6 +395,7 @@ impl Config {
             journal_file: file.journal_file.clone(),
             update_url: file.update_url.clone(),
             update_ca_file: file.update_ca_file.clone(),
+            fleet: None,
             backends: block
                 .backends
                 .unwrap_or_else(|| vec!["tcpwrappers".to_string()]),
@@ -338,6 +457,9 @@ impl Config {
                 "update_ca_file",
                 format!("{} must be an absolute path", ca.display()),
             ));
+        }
+        if let Some(section) = file.fleet {
+            config.fleet = Some(fleet_config(section).map_err(|(key, msg)| in_file(key, msg))?);
         }
         if config.deny_file.is_relative() {
             return Err(in_file(

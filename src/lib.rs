@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod exec;
+pub mod fleet;
 pub mod ip;
 pub mod logs;
 pub mod monitor;

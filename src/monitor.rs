@@ -98,6 +98,10 @@ pub fn check(sentry: &mut Sentry, hosts_allow: &Path, now: i64) -> (State, Strin
         Err(e) => problems.push((State::Critical, e.to_string())),
     }
 
+    if sentry.config.fleet.is_some() {
+        problems.extend(fleet_problems(sentry, now));
+    }
+
     match sentry.store.last_scan() {
         Ok(Some(at)) if now - at > SCAN_STALE_SECS => problems.push((
             State::Warning,
@@ -163,6 +167,41 @@ fn first_line(text: &str) -> String {
 }
 
 /// The metrics in Prometheus' text exposition format.
+/// A fleet exchange that keeps failing, or has not succeeded for a while, is a warning:
+/// this host still protects itself, but learns nothing from the others.
+fn fleet_problems(sentry: &Sentry, now: i64) -> Vec<(State, String)> {
+    let number = |key| sentry.store.meta_number(key).unwrap_or(0);
+    let failures = number(crate::fleet::FAILURES);
+    let last_ok = number(crate::fleet::LAST_OK);
+    let mut problems = Vec::new();
+    if failures > 0 {
+        let error = sentry
+            .store
+            .meta(crate::fleet::LAST_ERROR)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        problems.push((
+            State::Warning,
+            format!("fleet exchange failed {failures} times in a row: {error}"),
+        ));
+    } else if last_ok == 0 {
+        problems.push((
+            State::Warning,
+            "fleet configured but never synced (run `sentry sync`; is the timer on?)".into(),
+        ));
+    } else if now - last_ok > FLEET_STALE_SECS {
+        problems.push((
+            State::Warning,
+            format!("fleet last synced {} min ago", (now - last_ok) / 60),
+        ));
+    }
+    problems
+}
+
+/// Fleet exchanges run every few seconds to minutes; a quarter of an hour without one is news.
+const FLEET_STALE_SECS: i64 = 15 * 60;
+
 pub fn metrics(sentry: &mut Sentry) -> Result<String> {
     let mut out = String::new();
     let s = sentry.store.summary()?;
@@ -180,6 +219,18 @@ pub fn metrics(sentry: &mut Sentry) -> Result<String> {
         "Connections counted, all addresses.",
         s.connections,
     );
+    if sentry.config.fleet.is_some() {
+        gauge(
+            "fleet_failures",
+            "Fleet exchanges failed in a row (0 = the last one worked).",
+            sentry.store.meta_number(crate::fleet::FAILURES)?,
+        );
+        gauge(
+            "fleet_last_sync_timestamp_seconds",
+            "When the last fleet exchange succeeded (unix time, 0 = never).",
+            sentry.store.meta_number(crate::fleet::LAST_OK)?,
+        );
+    }
     if let Some(at) = sentry.store.last_scan()? {
         gauge(
             "last_scan_timestamp_seconds",

@@ -55,6 +55,21 @@ pub fn decide(evidence: &Evidence, max_attempts: u32) -> Verdict {
     }
 }
 
+/// The fleet's rule, on evidence summed over every host: naughty anywhere, or more than
+/// `fleet_max_attempts` failures and probes in all, blocks — unless the address logged in
+/// somewhere (that host allows it, and its allow travels as a decision of its own).
+pub fn decide_fleet(evidence: &Evidence, fleet_max_attempts: u32) -> Verdict {
+    if evidence.success > 0 {
+        Verdict::Undecided
+    } else if evidence.naughty > 0
+        || evidence.failed.saturating_add(evidence.probe) > fleet_max_attempts
+    {
+        Verdict::Block
+    } else {
+        Verdict::Undecided
+    }
+}
+
 /// True when a block placed at `blocked_at` has outlived `expire_days` (0 = never expires).
 pub fn block_expired(blocked_at: i64, now: i64, expire_days: u32) -> bool {
     expire_days > 0
@@ -65,6 +80,20 @@ pub fn block_expired(blocked_at: i64, now: i64, expire_days: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fleet_blocks_on_summed_evidence_but_never_a_login() {
+        let sum = |failed, naughty, success| Evidence {
+            success,
+            failed,
+            naughty,
+            probe: 0,
+        };
+        assert_eq!(decide_fleet(&sum(30, 0, 0), 20), Verdict::Block);
+        assert_eq!(decide_fleet(&sum(20, 0, 0), 20), Verdict::Undecided);
+        assert_eq!(decide_fleet(&sum(0, 1, 0), 20), Verdict::Block);
+        assert_eq!(decide_fleet(&sum(30, 1, 1), 20), Verdict::Undecided);
+    }
 
     fn evidence(success: u32, failed: u32, naughty: u32, probe: u32) -> Evidence {
         Evidence {

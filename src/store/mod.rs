@@ -7,6 +7,7 @@ contract a storage engine fulfils; [`sqlite::SqliteStore`] is the local one, and
 shared server database for fleets will implement the same trait.
 */
 
+pub mod fleet_state;
 pub mod foreign;
 pub mod legacy_files;
 pub mod sqlite;

@@ -26,9 +26,9 @@ pub const SCHEMA_VERSION: i64 = 3;
 
 /// A connection to the local database.
 pub struct SqliteStore {
-    conn: Connection,
-    path: PathBuf,
-    busy: Duration,
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
+    pub(super) busy: Duration,
 }
 
 /// What opening the database found.
@@ -74,7 +74,7 @@ impl SqliteStore {
         Ok((store, opened))
     }
 
-    fn error(&self, doing: &str, err: &rusqlite::Error) -> Error {
+    pub(super) fn error(&self, doing: &str, err: &rusqlite::Error) -> Error {
         db_error(&self.path, self.busy, doing, err)
     }
 
@@ -302,7 +302,7 @@ fn is_busy(err: &rusqlite::Error) -> bool {
 }
 
 /// Turns SQLite's terse codes into what the admin should do about them.
-fn db_error(path: &Path, busy: Duration, doing: &str, err: &rusqlite::Error) -> Error {
+pub(super) fn db_error(path: &Path, busy: Duration, doing: &str, err: &rusqlite::Error) -> Error {
     let path = path.display();
     let dir = Path::new(&path.to_string())
         .parent()

@@ -1,0 +1,337 @@
+/*!
+Fleet mode: hosts share what they decide and what they see through one PostgreSQL
+server, so a bot blocked on one host is blocked on all, and one that spreads its attempts
+over many hosts is caught by the sum.
+
+The local SQLite database stays the authority for this host and `--connect` never touches
+the network: `sentry sync` (a timer) and `sentry ingest` call [`exchange`], which
+1. pushes this host's decisions (the `decisions` history, origin "") and evidence totals
+   changed since the last push — what was not sent, for any reason, is sent next time;
+2. pulls the other hosts' rows numbered above this host's cursor, and applies them:
+   blocks and allows (as `share` says) to addresses not listed here, delistings to what
+   that host's decision had listed here;
+3. blocks addresses whose evidence summed over the fleet passes the fleet rule
+   (`policy::decide_fleet`). `never_block` stays local and wins; a local allow wins.
+
+A server that cannot be reached leaves this host as it was; the failure is counted and
+the next attempt waits (2 s, 4 s, ... up to 5 minutes) so a timer every few seconds does
+not hammer a server that is down. `sentry check` warns while it lasts.
+*/
+
+pub mod server;
+
+use std::collections::BTreeSet;
+
+use crate::actions::{Decision, Sentry};
+use crate::atomic_file::FileLock;
+use crate::config::FleetConfig;
+use crate::error::{Error, Result};
+use crate::ip::ClientIp;
+use crate::logs::Service;
+use crate::policy::{self, Evidence, Verdict};
+use crate::store::fleet_state::HostEvidence;
+use crate::store::{FLEET_ORIGIN, Listing, Store};
+use server::{FleetServer, Pulled};
+
+const PUSHED_DECISION: &str = "fleet_pushed_decision";
+const PUSHED_EVIDENCE: &str = "fleet_pushed_evidence";
+const CURSOR: &str = "fleet_cursor";
+/// Consecutive failed exchanges, the time of the next attempt, the last success, the last error.
+pub const FAILURES: &str = "fleet_failures";
+const NEXT_TRY: &str = "fleet_next_try";
+pub const LAST_OK: &str = "fleet_last_ok";
+pub const LAST_ERROR: &str = "fleet_last_error";
+const LOCK: &str = ".fleet.lock";
+/// Decisions per push transaction.
+const PUSH_BATCH: u32 = 5000;
+/// The longest wait between attempts while the server is unreachable.
+const MAX_BACKOFF: i64 = 300;
+
+/// What one exchange did.
+#[derive(Debug, Default)]
+pub struct Exchange {
+    pub pushed_decisions: usize,
+    pub pushed_evidence: usize,
+    pub pulled_decisions: usize,
+    pub pulled_evidence: usize,
+    /// Listing changes made here because of the fleet.
+    pub applied: Vec<Decision>,
+}
+
+/// Whether an exchange ran.
+#[derive(Debug)]
+pub enum Outcome {
+    Exchanged(Exchange),
+    /// The server failed recently; the next attempt is due at `until`.
+    Backoff {
+        until: i64,
+        failures: i64,
+    },
+}
+
+/// One exchange with the fleet server (see the module comment). `respect_backoff`: skip
+/// while a recent failure's wait runs (timers and ingest); an admin's `sync` tries now.
+pub fn exchange(sentry: &mut Sentry, respect_backoff: bool) -> Result<Outcome> {
+    let Some(fleet) = sentry.config.fleet.clone() else {
+        return Err(Error::Input(
+            "no [fleet] section in the configuration".into(),
+        ));
+    };
+    let _one_at_a_time = FileLock::acquire(
+        &sentry.config.root.join(LOCK),
+        std::time::Duration::from_secs(30),
+    )?;
+    let now = sentry.now();
+    let failures = sentry.store.meta_number(FAILURES)?;
+    let next_try = sentry.store.meta_number(NEXT_TRY)?;
+    if respect_backoff && failures > 0 && now < next_try {
+        return Ok(Outcome::Backoff {
+            until: next_try,
+            failures,
+        });
+    }
+    match run(sentry, &fleet) {
+        Ok(done) => {
+            sentry.store.set_meta(&[
+                (FAILURES, "0".into()),
+                (NEXT_TRY, "0".into()),
+                (LAST_OK, now.to_string()),
+                (LAST_ERROR, String::new()),
+            ])?;
+            Ok(Outcome::Exchanged(done))
+        }
+        Err(e) => {
+            let failures = failures + 1;
+            let wait = 1_i64
+                .checked_shl(u32::try_from(failures.min(20)).unwrap_or(20))
+                .unwrap_or(MAX_BACKOFF)
+                .min(MAX_BACKOFF);
+            sentry.store.set_meta(&[
+                (FAILURES, failures.to_string()),
+                (NEXT_TRY, (now + wait).to_string()),
+                (LAST_ERROR, e.to_string()),
+            ])?;
+            crate::syslog::warn(&format!("fleet exchange failed: {e}"));
+            Err(e)
+        }
+    }
+}
+
+fn run(sentry: &mut Sentry, fleet: &FleetConfig) -> Result<Exchange> {
+    let mut server = FleetServer::connect(fleet)?;
+    let mut done = Exchange::default();
+    let mut touched: BTreeSet<ClientIp> = BTreeSet::new();
+    push(sentry, fleet, &mut server, &mut done, &mut touched)?;
+    loop {
+        let cursor = sentry.store.meta_number(CURSOR)?;
+        let pulled = server.pull(&fleet.host_id, cursor)?;
+        done.pulled_decisions += pulled.decisions.len();
+        done.pulled_evidence += pulled.evidence.len();
+        apply_pulled(sentry, fleet, &pulled, &mut done, &mut touched)?;
+        sentry
+            .store
+            .set_meta(&[(CURSOR, pulled.cursor.to_string())])?;
+        if !pulled.more {
+            break;
+        }
+    }
+    let verdicts = fleet_verdicts(sentry, fleet, &touched)?;
+    sentry.apply_automatic(verdicts.clone())?;
+    done.applied.extend(verdicts);
+    Ok(done)
+}
+
+/// Sends what this host decided and saw since the last push, batch by batch; each batch's
+/// marker is stored only after the server committed it.
+fn push(
+    sentry: &mut Sentry,
+    fleet: &FleetConfig,
+    server: &mut FleetServer,
+    done: &mut Exchange,
+    touched: &mut BTreeSet<ClientIp>,
+) -> Result<()> {
+    loop {
+        let after = sentry.store.meta_number(PUSHED_DECISION)?;
+        let rows = sentry.store.own_decisions_after(after, PUSH_BATCH)?;
+        let evidence_after = sentry.store.meta_number(PUSHED_EVIDENCE)?;
+        // Every row of a change number goes in one push (a number can cover many rows).
+        let evidence = sentry
+            .store
+            .evidence_changed_after(evidence_after, u32::MAX)?;
+        if rows.is_empty() && evidence.is_empty() {
+            return Ok(());
+        }
+        let shared: Vec<(i64, String, String, i64, String)> = rows
+            .iter()
+            .filter(|r| match r.action.as_str() {
+                "block" => fleet.share_blocks,
+                "allow" => fleet.share_allows,
+                _ => true,
+            })
+            .map(|r| (r.id, r.ip.clone(), r.action.clone(), r.at, r.reason.clone()))
+            .collect();
+        let totals: Vec<(String, String, String, i64)> = evidence
+            .iter()
+            .map(|e| (e.ip.clone(), e.service.clone(), e.kind.clone(), e.count))
+            .collect();
+        server.push(&fleet.host_id, &shared, &totals)?;
+        done.pushed_decisions += shared.len();
+        done.pushed_evidence += totals.len();
+        touched.extend(evidence.iter().filter_map(|e| ClientIp::parse(&e.ip).ok()));
+        let mut markers = Vec::new();
+        if let Some(last) = rows.last() {
+            markers.push((PUSHED_DECISION, last.id.to_string()));
+        }
+        if let Some(last) = evidence.iter().map(|e| e.version).max() {
+            markers.push((PUSHED_EVIDENCE, last.to_string()));
+        }
+        sentry.store.set_meta(&markers)?;
+    }
+}
+
+/// Stores the other hosts' evidence and applies their decisions, in change order.
+fn apply_pulled(
+    sentry: &mut Sentry,
+    fleet: &FleetConfig,
+    pulled: &Pulled,
+    done: &mut Exchange,
+    touched: &mut BTreeSet<ClientIp>,
+) -> Result<()> {
+    let mut rows = Vec::new();
+    let mut forget = Vec::new();
+    for e in &pulled.evidence {
+        // The server is shared, not trusted blindly: a malformed address is skipped.
+        if let Ok(ip) = ClientIp::parse(&e.ip) {
+            touched.insert(ip);
+            rows.push(HostEvidence {
+                host: e.host.clone(),
+                ip: ip.to_string(),
+                service: e.service.clone(),
+                kind: e.kind.clone(),
+                count: e.count,
+            });
+        }
+    }
+    let now = sentry.now();
+    // What this batch already decided per address, ahead of the store.
+    let mut pending: std::collections::HashMap<ClientIp, (Listing, String)> =
+        std::collections::HashMap::new();
+    let mut decisions: Vec<Decision> = Vec::new();
+    for d in &pulled.decisions {
+        let Ok(ip) = ClientIp::parse(&d.ip) else {
+            continue;
+        };
+        let (listing, origin) = match pending.get(&ip) {
+            Some(state) => state.clone(),
+            None => {
+                let listing = match sentry.store.record(ip)? {
+                    Some(r) if r.allow > 0 => Listing::Allowed { since: r.allow },
+                    Some(r) if r.block > 0 => Listing::Blocked { since: r.block },
+                    _ => Listing::Unlisted,
+                };
+                let origin = sentry.store.last_origin(ip)?.unwrap_or_default();
+                (listing, origin)
+            }
+        };
+        let since = d.at.clamp(1, now);
+        let reason = format!("fleet: {} on {}: {}", d.action, d.host, d.reason);
+        let change = match d.action.as_str() {
+            "block"
+                if fleet.share_blocks
+                    && listing == Listing::Unlisted
+                    && !sentry.config.is_never_blocked(ip)
+                    && !policy::block_expired(since, now, sentry.config.expire_block_days) =>
+            {
+                Some(Listing::Blocked { since })
+            }
+            "allow"
+                if fleet.share_allows
+                    && (listing == Listing::Unlisted
+                        || matches!(listing, Listing::Blocked { .. }) && !origin.is_empty()) =>
+            {
+                Some(Listing::Allowed { since })
+            }
+            "unlist" => {
+                forget.push((d.host.clone(), ip.to_string()));
+                (listing != Listing::Unlisted && origin == d.host).then_some(Listing::Unlisted)
+            }
+            _ => None,
+        };
+        if let Some(listing) = change {
+            pending.insert(ip, (listing, d.host.clone()));
+            decisions.push(Decision {
+                ip,
+                listing,
+                reason,
+                origin: d.host.clone(),
+            });
+        }
+    }
+    sentry.store.store_fleet_evidence(&rows, &forget)?;
+    if !decisions.is_empty() {
+        sentry.apply_from_fleet(&decisions)?;
+        done.applied.extend(decisions);
+    }
+    Ok(())
+}
+
+/// Blocks for unlisted addresses whose evidence, summed over this host and the others,
+/// passes the fleet rule.
+fn fleet_verdicts(
+    sentry: &mut Sentry,
+    fleet: &FleetConfig,
+    touched: &BTreeSet<ClientIp>,
+) -> Result<Vec<Decision>> {
+    let now = sentry.now();
+    let mut decisions = Vec::new();
+    for &ip in touched {
+        let listed = sentry
+            .store
+            .record(ip)?
+            .is_some_and(|r| r.allow > 0 || r.block > 0);
+        if listed || sentry.config.is_never_blocked(ip) {
+            continue;
+        }
+        let enabled = |service: &str| {
+            Service::from_name(service).is_some_and(|s| sentry.config.services.enabled(s.group()))
+        };
+        let mut sum = Evidence::default();
+        let mut hosts = BTreeSet::new();
+        for row in sentry.store.evidence(ip)? {
+            if enabled(&row.service) {
+                sum.add(&row.kind, u32::try_from(row.count).unwrap_or(u32::MAX));
+                hosts.insert(
+                    sentry
+                        .config
+                        .fleet
+                        .as_ref()
+                        .map_or(String::new(), |f| f.host_id.clone()),
+                );
+            }
+        }
+        for row in sentry.store.fleet_evidence(ip)? {
+            if enabled(&row.service) {
+                sum.add(
+                    &row.kind,
+                    u32::try_from(row.count.max(0)).unwrap_or(u32::MAX),
+                );
+                hosts.insert(row.host);
+            }
+        }
+        if policy::decide_fleet(&sum, fleet.max_attempts) == Verdict::Block {
+            decisions.push(Decision {
+                ip,
+                listing: Listing::Blocked { since: now },
+                reason: format!(
+                    "fleet: {} naughty, {} failed, {} probes over {} hosts",
+                    sum.naughty,
+                    sum.failed,
+                    sum.probe,
+                    hosts.len()
+                ),
+                origin: FLEET_ORIGIN.to_string(),
+            });
+        }
+    }
+    Ok(decisions)
+}

@@ -1,0 +1,385 @@
+/*!
+The fleet's PostgreSQL server: connection (TLS through rustls, password from a file),
+the `sentry` schema, and the two operations a host performs — push its news, pull the
+others'.
+
+Every row pushed gets a number from one sequence, `sentry.change_id`, and each host pulls
+what is numbered above its cursor. For that to lose nothing, numbers must become visible
+in order: a push takes a transaction-scoped advisory lock before drawing numbers, so two
+pushes never interleave and a lower number always commits first. Pushes are a few rows
+each, so this serialisation costs nothing noticeable; pulls take no lock.
+*/
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use postgres::{Client, Transaction};
+
+use crate::config::FleetConfig;
+use crate::error::{Error, Result};
+
+/// The schema this build creates; newer servers' schemas are refused, older ones migrated.
+const SCHEMA_VERSION: i32 = 1;
+/// Any fixed number: the advisory lock that serialises pushes and schema changes.
+const PUSH_LOCK: i64 = 0x5e47_7279;
+/// Rows per pull query.
+pub const PULL_BATCH: i64 = 5000;
+/// Connecting, and any one statement, give up after this.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A decision as the fleet carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetDecision {
+    pub change_id: i64,
+    pub host: String,
+    pub local_id: i64,
+    pub ip: String,
+    pub action: String,
+    pub at: i64,
+    pub reason: String,
+}
+
+/// One host's evidence total for an address, service and kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetEvidence {
+    pub change_id: i64,
+    pub host: String,
+    pub ip: String,
+    pub service: String,
+    pub kind: String,
+    pub count: i64,
+}
+
+/// What one pull brought, in change order per kind.
+#[derive(Debug, Default)]
+pub struct Pulled {
+    pub decisions: Vec<FleetDecision>,
+    pub evidence: Vec<FleetEvidence>,
+    /// The cursor after this pull.
+    pub cursor: i64,
+    /// More is waiting beyond `cursor`.
+    pub more: bool,
+}
+
+/// A connection to the fleet server.
+pub struct FleetServer {
+    client: Client,
+}
+
+impl FleetServer {
+    /// Connects (TLS when the URL's sslmode asks for it) and creates or migrates the schema.
+    pub fn connect(config: &FleetConfig) -> Result<FleetServer> {
+        let mut pg = postgres::Config::from_str(&config.url)
+            .map_err(|e| Error::Input(format!("fleet.url: {e}")))?;
+        if let Some(file) = &config.password_file {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                Error::Runtime(format!(
+                    "cannot read fleet.password_file {}: {e}",
+                    file.display()
+                ))
+            })?;
+            pg.password(text.lines().next().unwrap_or_default());
+        }
+        pg.connect_timeout(TIMEOUT)
+            .tcp_user_timeout(TIMEOUT)
+            .keepalives(true)
+            .application_name(&format!("sentry {}", config.host_id))
+            .options(&format!(
+                "-c statement_timeout={} -c lock_timeout={}",
+                TIMEOUT.as_millis(),
+                TIMEOUT.as_millis()
+            ));
+        let tls =
+            tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(config.ca_file.as_deref())?);
+        let client = pg
+            .connect(tls)
+            .map_err(|e| unreachable_error(&config.url, &e))?;
+        let mut server = FleetServer { client };
+        server.prepare_schema(&config.url)?;
+        Ok(server)
+    }
+
+    fn prepare_schema(&mut self, url: &str) -> Result<()> {
+        let err = |e: postgres::Error| unreachable_error(url, &e);
+        let mut tx = self.client.transaction().map_err(err)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])
+            .map_err(err)?;
+        tx.batch_execute(
+            "CREATE SCHEMA IF NOT EXISTS sentry;
+             CREATE TABLE IF NOT EXISTS sentry.schema_version (version integer NOT NULL);",
+        )
+        .map_err(err)?;
+        let found: Option<i32> = tx
+            .query_opt("SELECT max(version) FROM sentry.schema_version", &[])
+            .map_err(err)?
+            .and_then(|row| row.get(0));
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(Error::Runtime(format!(
+                    "the fleet schema on {url} is version {v}, newer than this sentry \
+                     understands ({SCHEMA_VERSION}); update sentry on this host"
+                )));
+            }
+            Some(v) if v == SCHEMA_VERSION => return tx.commit().map_err(err),
+            _ => {}
+        }
+        tx.batch_execute(
+            "CREATE SEQUENCE IF NOT EXISTS sentry.change_id;
+             CREATE TABLE IF NOT EXISTS sentry.decisions (
+                 change_id bigint PRIMARY KEY,
+                 host text NOT NULL,
+                 local_id bigint NOT NULL,
+                 ip text NOT NULL,
+                 action text NOT NULL CHECK (action IN ('allow', 'block', 'unlist')),
+                 at bigint NOT NULL,
+                 reason text NOT NULL,
+                 received timestamptz NOT NULL DEFAULT now(),
+                 UNIQUE (host, local_id)
+             );
+             CREATE TABLE IF NOT EXISTS sentry.evidence (
+                 host text NOT NULL,
+                 ip text NOT NULL,
+                 service text NOT NULL,
+                 kind text NOT NULL,
+                 count bigint NOT NULL,
+                 change_id bigint NOT NULL,
+                 PRIMARY KEY (host, ip, service, kind)
+             );
+             CREATE INDEX IF NOT EXISTS evidence_change_id ON sentry.evidence (change_id);
+             CREATE TABLE IF NOT EXISTS sentry.hosts (
+                 host text PRIMARY KEY,
+                 last_sync timestamptz NOT NULL,
+                 version text NOT NULL
+             );
+             DELETE FROM sentry.schema_version;
+             INSERT INTO sentry.schema_version VALUES (1);",
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Sends this host's new decisions and evidence totals in one transaction. Repeating a
+    /// push is harmless: decisions are keyed by (host, local id), evidence by its key.
+    pub fn push(
+        &mut self,
+        host: &str,
+        decisions: &[(i64, String, String, i64, String)],
+        evidence: &[(String, String, String, i64)],
+    ) -> Result<()> {
+        let err = |e: postgres::Error| Error::Runtime(format!("fleet push failed: {e}"));
+        let mut tx = self.client.transaction().map_err(err)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])
+            .map_err(err)?;
+        push_decisions(&mut tx, host, decisions).map_err(err)?;
+        push_evidence(&mut tx, host, evidence).map_err(err)?;
+        tx.execute(
+            "INSERT INTO sentry.hosts (host, last_sync, version) VALUES ($1, now(), $2)
+             ON CONFLICT (host) DO UPDATE SET last_sync = now(), version = excluded.version",
+            &[&host, &env!("CARGO_PKG_VERSION")],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Other hosts' rows numbered above `cursor`, at most `PULL_BATCH` of each kind.
+    pub fn pull(&mut self, host: &str, cursor: i64) -> Result<Pulled> {
+        let err = |e: postgres::Error| Error::Runtime(format!("fleet pull failed: {e}"));
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(err)?;
+        let decisions: Vec<FleetDecision> = tx
+            .query(
+                "SELECT change_id, host, local_id, ip, action, at, reason FROM sentry.decisions
+                 WHERE change_id > $1 AND host <> $2 ORDER BY change_id LIMIT $3",
+                &[&cursor, &host, &PULL_BATCH],
+            )
+            .map_err(err)?
+            .into_iter()
+            .map(|r| FleetDecision {
+                change_id: r.get(0),
+                host: r.get(1),
+                local_id: r.get(2),
+                ip: r.get(3),
+                action: r.get(4),
+                at: r.get(5),
+                reason: r.get(6),
+            })
+            .collect();
+        let evidence: Vec<FleetEvidence> = tx
+            .query(
+                "SELECT change_id, host, ip, service, kind, count FROM sentry.evidence
+                 WHERE change_id > $1 AND host <> $2 ORDER BY change_id LIMIT $3",
+                &[&cursor, &host, &PULL_BATCH],
+            )
+            .map_err(err)?
+            .into_iter()
+            .map(|r| FleetEvidence {
+                change_id: r.get(0),
+                host: r.get(1),
+                ip: r.get(2),
+                service: r.get(3),
+                kind: r.get(4),
+                count: r.get(5),
+            })
+            .collect();
+        tx.commit().map_err(err)?;
+        Ok(cut_at_common_boundary(decisions, evidence, cursor))
+    }
+}
+
+/// When one kind filled its batch, the other may already reach further: keep only what
+/// lies at or below the smaller of the full batches' last numbers, so the next pull
+/// starts where nothing was skipped.
+fn cut_at_common_boundary(
+    mut decisions: Vec<FleetDecision>,
+    mut evidence: Vec<FleetEvidence>,
+    cursor: i64,
+) -> Pulled {
+    let full = |len: usize| i64::try_from(len).unwrap_or(i64::MAX) >= PULL_BATCH;
+    let mut boundary = i64::MAX;
+    if full(decisions.len()) {
+        boundary = boundary.min(decisions.last().map_or(cursor, |d| d.change_id));
+    }
+    if full(evidence.len()) {
+        boundary = boundary.min(evidence.last().map_or(cursor, |e| e.change_id));
+    }
+    let more = boundary != i64::MAX;
+    decisions.retain(|d| d.change_id <= boundary);
+    evidence.retain(|e| e.change_id <= boundary);
+    let last = decisions
+        .iter()
+        .map(|d| d.change_id)
+        .chain(evidence.iter().map(|e| e.change_id))
+        .max()
+        .unwrap_or(cursor);
+    Pulled {
+        decisions,
+        evidence,
+        cursor: if more { boundary } else { last.max(cursor) },
+        more,
+    }
+}
+
+fn push_decisions(
+    tx: &mut Transaction<'_>,
+    host: &str,
+    decisions: &[(i64, String, String, i64, String)],
+) -> std::result::Result<(), postgres::Error> {
+    if decisions.is_empty() {
+        return Ok(());
+    }
+    let insert = tx.prepare(
+        "INSERT INTO sentry.decisions (change_id, host, local_id, ip, action, at, reason)
+         VALUES (nextval('sentry.change_id'), $1, $2, $3, $4, $5, $6)
+         ON CONFLICT (host, local_id) DO NOTHING",
+    )?;
+    let forget = tx.prepare("DELETE FROM sentry.evidence WHERE host = $1 AND ip = $2")?;
+    for (local_id, ip, action, at, reason) in decisions {
+        tx.execute(&insert, &[&host, local_id, ip, action, at, reason])?;
+        // A delisting here withdraws this host's evidence about the address.
+        if action == "unlist" {
+            tx.execute(&forget, &[&host, ip])?;
+        }
+    }
+    Ok(())
+}
+
+fn push_evidence(
+    tx: &mut Transaction<'_>,
+    host: &str,
+    evidence: &[(String, String, String, i64)],
+) -> std::result::Result<(), postgres::Error> {
+    if evidence.is_empty() {
+        return Ok(());
+    }
+    let upsert = tx.prepare(
+        "INSERT INTO sentry.evidence (host, ip, service, kind, count, change_id)
+         VALUES ($1, $2, $3, $4, $5, nextval('sentry.change_id'))
+         ON CONFLICT (host, ip, service, kind)
+         DO UPDATE SET count = excluded.count, change_id = excluded.change_id",
+    )?;
+    for (ip, service, kind, count) in evidence {
+        tx.execute(&upsert, &[&host, ip, service, kind, count])?;
+    }
+    Ok(())
+}
+
+/// rustls trusting `ca_file`, or the system's CA bundle.
+fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let path = ca_file.unwrap_or(Path::new("/etc/ssl/certs/ca-certificates.crt"));
+    let mut roots = rustls::RootCertStore::empty();
+    // A missing system bundle only matters when the URL asks for TLS; then the
+    // handshake fails with a message naming the certificate.
+    if ca_file.is_some() || path.exists() {
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| {
+            Error::Runtime(format!("cannot read the CA file {}: {e}", path.display()))
+        })?;
+        for cert in certs {
+            let cert =
+                cert.map_err(|e| Error::Runtime(format!("the CA file {}: {e}", path.display())))?;
+            // The system bundle holds a few certificates rustls cannot use; skip those.
+            let _ = roots.add(cert);
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Runtime(format!("TLS set-up: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// The server could not be reached or refused us: say which, and that this host is fine.
+fn unreachable_error(url: &str, e: &postgres::Error) -> Error {
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        detail.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    Error::Runtime(format!(
+        "fleet server {url} unavailable ({detail}); this host's own protection is unaffected, \
+         and its news will be sent at the next successful sync"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(id: i64) -> FleetDecision {
+        FleetDecision {
+            change_id: id,
+            host: "a".into(),
+            local_id: id,
+            ip: "192.0.2.1".into(),
+            action: "block".into(),
+            at: 1,
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_pull_never_skips_past_a_full_batch() {
+        let batch = usize::try_from(PULL_BATCH).expect("small");
+        // Decisions fill their batch up to 5000; evidence (none here) cannot reach beyond.
+        let decisions: Vec<_> = (1..=batch as i64).map(d).collect();
+        let pulled = cut_at_common_boundary(decisions, Vec::new(), 0);
+        assert!(pulled.more);
+        assert_eq!(pulled.cursor, PULL_BATCH);
+        // Not full: everything, cursor at the last number.
+        let pulled = cut_at_common_boundary(vec![d(7), d(9)], Vec::new(), 3);
+        assert!(!pulled.more);
+        assert_eq!(pulled.cursor, 9);
+        let pulled = cut_at_common_boundary(Vec::new(), Vec::new(), 3);
+        assert_eq!(pulled.cursor, 3);
+    }
+}
