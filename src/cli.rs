@@ -797,6 +797,12 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         }
         Action::Ingest => {
             let mut sentry = open(Patience::Admin)?;
+            // With a fleet, exchange beside the log stream, on a connection of its own.
+            if let Some(fleet) = &config.fleet {
+                let config = config.clone();
+                let interval = std::time::Duration::from_secs(fleet.interval_secs);
+                std::thread::spawn(move || crate::fleet::keep_exchanging(config, interval, &now));
+            }
             let mut input = std::io::BufReader::new(std::io::stdin().lock());
             commands::ingest(&mut sentry, &mut input, &now)?;
         }

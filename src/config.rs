@@ -109,6 +109,8 @@ pub struct FleetConfig {
     pub share_allows: bool,
     /// More failed + probe events than this, summed over the fleet, block an address.
     pub max_attempts: u32,
+    /// How often `ingest` exchanges with the fleet (seconds).
+    pub interval_secs: u64,
 }
 
 /// Which services are protected (`services = [...]`, the original's `PROTECT_*` switches).
@@ -216,6 +218,7 @@ struct FleetSection {
     host_id: Option<String>,
     share: Option<Vec<String>>,
     fleet_max_attempts: Option<u32>,
+    interval: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -306,6 +309,11 @@ fn fleet_config(section: FleetSection) -> Result<FleetConfig, (&'static str, Str
         share_blocks: share.iter().any(|s| s == "block"),
         share_allows: share.iter().any(|s| s == "allow"),
         max_attempts,
+        interval_secs: match section.interval {
+            Some(0) => return Err(("fleet.interval", "must be at least 1 second".to_string())),
+            Some(n) => n,
+            None => 10,
+        },
     })
 }
 

@@ -8,7 +8,12 @@ use common::postgres::PgCluster;
 
 /// A root configured as fleet host `host` of `cluster` (plain TCP, password file).
 fn host(cluster: &PgCluster, host: &str) -> Root {
-    host_with(cluster, host, &format!("{}?sslmode=disable", cluster.url()), "")
+    host_with(
+        cluster,
+        host,
+        &format!("{}?sslmode=disable", cluster.url()),
+        "",
+    )
 }
 
 fn host_with(cluster: &PgCluster, host: &str, url: &str, extra: &str) -> Root {
@@ -267,4 +272,56 @@ fn tls_with_a_private_ca_and_refusals() {
     let out = c.run(&["sync"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("fleet.password_file"));
+}
+
+#[test]
+fn ingest_exchanges_with_the_fleet_while_it_runs() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let a = host_with(
+        &cluster,
+        "a",
+        &format!("{}?sslmode=disable", cluster.url()),
+        "interval = 1\n",
+    );
+    let b = host(&cluster, "b");
+    let mut ingest = a
+        .command(&["ingest"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start ingest");
+    let mut stdin = ingest.stdin.take().expect("stdin");
+    // A bot guesses a user on a (ingest decides at once) ...
+    use std::io::Write;
+    writeln!(
+        stdin,
+        "Nov 24 10:00:00 host sshd[7]: Invalid user admin from 203.0.113.70 port 40000"
+    )
+    .expect("write");
+    stdin.flush().expect("flush");
+    // ... and b blocks another by hand.
+    b.ok(&["block", "203.0.113.71"]);
+    b.ok(&["sync"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !blocked(&a, "203.0.113.71") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ingest never pulled b's block"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    while !blocked(&b, "203.0.113.70") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b never received the block ingest made on a"
+        );
+        b.ok(&["sync"]);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    drop(stdin);
+    let _ = ingest.kill();
+    let _ = ingest.wait();
 }

@@ -117,6 +117,29 @@ pub fn exchange(sentry: &mut Sentry, respect_backoff: bool) -> Result<Outcome> {
     }
 }
 
+/// `ingest`'s companion thread: an exchange every `interval` for as long as the process
+/// lives. Failures are reported (stderr, syslog) and retried after the back-off; they never
+/// stop the log stream.
+pub fn keep_exchanging(
+    config: crate::config::Config,
+    interval: std::time::Duration,
+    now: &dyn Fn() -> i64,
+) {
+    loop {
+        let result = Sentry::open(
+            config.clone(),
+            crate::actions::Patience::Admin,
+            now(),
+            false,
+        )
+        .and_then(|mut sentry| exchange(&mut sentry, true));
+        if let Err(e) = result {
+            eprintln!("sentry: {e}");
+        }
+        std::thread::sleep(interval);
+    }
+}
+
 fn run(sentry: &mut Sentry, fleet: &FleetConfig) -> Result<Exchange> {
     let mut server = FleetServer::connect(fleet)?;
     let mut done = Exchange::default();
