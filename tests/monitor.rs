@@ -277,4 +277,11 @@ fn report_top_shows_who_knocks_most_and_what_was_decided_per_day() {
         serde_json::from_str(&root.ok(&["report", "--json", "--top", "1"])).expect("json");
     assert_eq!(json["overview"]["most_naughty"][0][0], "203.0.113.7");
     assert_eq!(json["overview"]["listed_per_day"][0][2], 2);
+
+    // The per-day history comes from the decisions log: a delisted block still counts.
+    root.ok(&["delist", "203.0.113.8"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json", "--top", "1"])).expect("json");
+    assert_eq!(json["overview"]["listed_per_day"][0][2], 2, "{json}");
+    assert_eq!(json["blocked"], 1, "{json}");
 }

@@ -4,7 +4,7 @@ What sentry remembers about each address, behind one trait.
 The record is the original's: how often the address connected (`seen`) and when it
 was put on the allow or block list (unix seconds, 0 = not listed). [`Store`] is the
 contract a storage engine fulfils; [`sqlite::SqliteStore`] is the local one, and a
-shared server database for fleets will implement the same trait.
+fleet's PostgreSQL server (`crate::fleet`) is an exchange beside it, not a store.
 */
 
 pub mod fleet_state;
