@@ -201,7 +201,7 @@ impl Sentry {
                 evidence.add(&row.kind, u32::try_from(row.count).unwrap_or(u32::MAX));
             }
         }
-        let listing = match policy::decide(&evidence, self.config.max_attempts) {
+        let listing = match policy::decide(&evidence, self.config.limits()) {
             Verdict::Allow => Listing::Allowed { since: self.now },
             Verdict::Block if self.config.is_never_blocked(ip) => {
                 self.say(|| {

@@ -157,6 +157,7 @@ fn event_of<'a>(
         ip: finding.ip,
         user: finding.user,
         time: None,
+        score: finding.score,
     })
 }
 
@@ -168,7 +169,7 @@ fn from_known_program(clock: &mut header::Clock, text: &str, filter: ServiceFilt
 
 /// Writes one `parse` output line, exactly these keys in this order:
 /// `{"file":"auth.log","line":12,"service":"sshd","kind":"naughty","ip":"203.0.113.9","user":"admin","time":"2026-11-24T10:00:00Z"}`
-/// (`user` and `time` may be null). By hand: serde's
+/// (`user` and `time` may be null; a spam verdict adds `"score":17.3` at the end). By hand: serde's
 /// derive plus chrono's formatter cost more than the parsing itself. `file_json` is the
 /// file name already encoded as a JSON string; the user name is attacker text and goes
 /// through serde_json's string escaping.
@@ -190,9 +191,14 @@ fn write_event<W: Write>(out: &mut W, file_json: &str, line: u64, event: &Event)
             Some(t) => {
                 out.write_all(b"\"")?;
                 out.write_all(&header::format_utc(t))?;
-                out.write_all(b"\"}\n")
+                out.write_all(b"\"")?;
             }
-            None => out.write_all(b"null}\n"),
+            None => out.write_all(b"null")?,
+        }
+        // Only spam verdicts carry a score; other lines keep their keys.
+        match event.score {
+            Some(score) => writeln!(out, ",\"score\":{score}}}"),
+            None => out.write_all(b"}\n"),
         }
     })();
     written.map_err(|e| Error::output(&e))
@@ -218,7 +224,7 @@ pub fn ingest<R: Read>(
         if n > 0 && buf.len() <= crate::logs::source::MAX_LINE {
             let text = line_text(buf.strip_suffix(b"\n").unwrap_or(&buf));
             if let Some(event) = parser.parse_line(&text)
-                && sentry.config.services.enabled(event.service.group())
+                && sentry.config.counts(&event)
             {
                 tally.add(&event);
             }

@@ -16,6 +16,8 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::ip::{ClientIp, Network};
+use crate::logs::{Event, Kind, Score};
+use crate::policy::Limits;
 
 /// Where sentry keeps its database and deny file unless told otherwise.
 pub const DEFAULT_ROOT: &str = "/var/db/sentry";
@@ -90,6 +92,12 @@ pub struct Config {
     pub update_ca_file: Option<PathBuf>,
     /// `[fleet]`: the PostgreSQL server shared with other hosts; None = this host alone.
     pub fleet: Option<FleetConfig>,
+    /// More spam messages than this (scored at least `smtp_spam_score`) block an address.
+    pub smtp_spam_messages: u32,
+    /// A message scored at least this counts as spam.
+    pub smtp_spam_score: Score,
+    /// This host's own mail relays: their virus, spam and blocklist events are ignored.
+    pub smtp_trusted_relays: Vec<Network>,
 }
 
 /// `[fleet]`: how this host exchanges decisions and evidence with the others.
@@ -189,6 +197,9 @@ struct FileConfig {
     journal_file: Option<PathBuf>,
     update_url: Option<String>,
     update_ca_file: Option<PathBuf>,
+    smtp_spam_messages: Option<u32>,
+    smtp_spam_score: Option<f64>,
+    smtp_trusted_relays: Option<Vec<String>>,
     fleet: Option<FleetSection>,
     block: Option<BlockSection>,
     tcpwrappers: Option<TcpwrappersSection>,
@@ -404,6 +415,9 @@ impl Config {
             update_url: file.update_url.clone(),
             update_ca_file: file.update_ca_file.clone(),
             fleet: None,
+            smtp_spam_messages: file.smtp_spam_messages.unwrap_or(3),
+            smtp_spam_score: Score::from_f64(file.smtp_spam_score.unwrap_or(10.0)),
+            smtp_trusted_relays: Vec::new(),
             backends: block
                 .backends
                 .unwrap_or_else(|| vec!["tcpwrappers".to_string()]),
@@ -464,6 +478,19 @@ impl Config {
             return Err(in_file(
                 "update_ca_file",
                 format!("{} must be an absolute path", ca.display()),
+            ));
+        }
+        for text in file.smtp_trusted_relays.unwrap_or_default() {
+            let network =
+                Network::parse(&text).map_err(|msg| in_file("smtp_trusted_relays", msg))?;
+            config.smtp_trusted_relays.push(network);
+        }
+        if let Some(score) = file.smtp_spam_score
+            && !(score.is_finite() && (-1000.0..=1000.0).contains(&score))
+        {
+            return Err(in_file(
+                "smtp_spam_score",
+                format!("{score} is not a usable score (a number like 10 or 7.5)"),
             ));
         }
         if let Some(section) = file.fleet {
@@ -563,6 +590,31 @@ impl Config {
     pub fn use_journal(&self, files: &[PathBuf]) -> bool {
         self.journal
             .unwrap_or_else(|| !files.iter().any(|f| f.is_file()))
+    }
+
+    /// The thresholds of the blocking rules.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_attempts: self.max_attempts,
+            spam_messages: self.smtp_spam_messages,
+        }
+    }
+
+    /// Whether an event read from the logs is evidence here: its service is protected, a
+    /// spam score reaches `smtp_spam_score`, and mail verdicts do not concern this host's
+    /// own relays (whose mail is other people's).
+    pub fn counts(&self, event: &Event) -> bool {
+        if !self.services.enabled(event.service.group()) {
+            return false;
+        }
+        match event.kind {
+            Kind::Spam if event.score.is_some_and(|s| s < self.smtp_spam_score) => false,
+            Kind::Virus | Kind::Spam | Kind::Rbl => !self
+                .smtp_trusted_relays
+                .iter()
+                .any(|n| n.contains(event.ip)),
+            _ => true,
+        }
     }
 
     /// The SQLite database file.

@@ -16,6 +16,12 @@ pub struct Evidence {
     pub naughty: u32,
     /// Connections that never tried to authenticate.
     pub probe: u32,
+    /// Mail carrying a virus.
+    pub virus: u32,
+    /// Mail scored as spam at or above `smtp_spam_score` (lower scores are not recorded).
+    pub spam: u32,
+    /// Connections refused because a DNS blocklist lists the address.
+    pub rbl: u32,
 }
 
 impl Evidence {
@@ -26,6 +32,9 @@ impl Evidence {
             "failed" => &mut self.failed,
             "naughty" => &mut self.naughty,
             "probe" => &mut self.probe,
+            "virus" => &mut self.virus,
+            "spam" => &mut self.spam,
+            "rbl" => &mut self.rbl,
             _ => return,
         };
         *slot = slot.saturating_add(count);
@@ -41,13 +50,39 @@ pub enum Verdict {
     Undecided,
 }
 
+/// The thresholds of the rules (`max_attempts`, `smtp_spam_messages`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// More failed + probe + RBL-rejected events than this block.
+    pub max_attempts: u32,
+    /// More spam messages than this block.
+    pub spam_messages: u32,
+}
+
+impl Evidence {
+    /// Events that count toward `max_attempts`: failures, probes, DNS blocklist rejects.
+    fn attempts(&self) -> u32 {
+        self.failed
+            .saturating_add(self.probe)
+            .saturating_add(self.rbl)
+    }
+
+    /// Events that block on their own: account guessing, a virus.
+    fn naughty_or_virus(&self) -> u32 {
+        self.naughty.saturating_add(self.virus)
+    }
+}
+
 /// The originals' rule: any success allows (a colleague who mistyped is never locked
-/// out); otherwise any naughty attempt, or more than `max_attempts` failures and probes
-/// together, blocks.
-pub fn decide(evidence: &Evidence, max_attempts: u32) -> Verdict {
+/// out); otherwise any naughty attempt or virus, more than `spam_messages` spam messages,
+/// or more than `max_attempts` failures, probes and RBL rejects together, blocks. Clean
+/// mail is no event at all: it never allows (bots send clean mail too).
+pub fn decide(evidence: &Evidence, limits: Limits) -> Verdict {
     if evidence.success > 0 {
         Verdict::Allow
-    } else if evidence.naughty > 0 || evidence.failed.saturating_add(evidence.probe) > max_attempts
+    } else if evidence.naughty_or_virus() > 0
+        || evidence.spam > limits.spam_messages
+        || evidence.attempts() > limits.max_attempts
     {
         Verdict::Block
     } else {
@@ -58,11 +93,12 @@ pub fn decide(evidence: &Evidence, max_attempts: u32) -> Verdict {
 /// The fleet's rule, on evidence summed over every host: naughty anywhere, or more than
 /// `fleet_max_attempts` failures and probes in all, blocks — unless the address logged in
 /// somewhere (that host allows it, and its allow travels as a decision of its own).
-pub fn decide_fleet(evidence: &Evidence, fleet_max_attempts: u32) -> Verdict {
+pub fn decide_fleet(evidence: &Evidence, limits: Limits) -> Verdict {
     if evidence.success > 0 {
         Verdict::Undecided
-    } else if evidence.naughty > 0
-        || evidence.failed.saturating_add(evidence.probe) > fleet_max_attempts
+    } else if evidence.naughty_or_virus() > 0
+        || evidence.spam > limits.spam_messages
+        || evidence.attempts() > limits.max_attempts
     {
         Verdict::Block
     } else {
@@ -81,6 +117,34 @@ pub fn block_expired(blocked_at: i64, now: i64, expire_days: u32) -> bool {
 mod tests {
     use super::*;
 
+    fn lim(max_attempts: u32) -> Limits {
+        Limits {
+            max_attempts,
+            spam_messages: 3,
+        }
+    }
+
+    #[test]
+    fn mail_rules_virus_heavy_spam_and_blocklists() {
+        let mail = |virus, spam, rbl, failed| Evidence {
+            virus,
+            spam,
+            rbl,
+            failed,
+            ..Evidence::default()
+        };
+        assert_eq!(decide(&mail(1, 0, 0, 0), lim(10)), Verdict::Block);
+        assert_eq!(decide(&mail(0, 4, 0, 0), lim(10)), Verdict::Block);
+        assert_eq!(decide(&mail(0, 3, 0, 0), lim(10)), Verdict::Undecided);
+        assert_eq!(decide(&mail(0, 0, 6, 5), lim(10)), Verdict::Block);
+        assert_eq!(decide(&mail(0, 0, 5, 5), lim(10)), Verdict::Undecided);
+        let login = Evidence {
+            success: 1,
+            ..mail(1, 9, 9, 9)
+        };
+        assert_eq!(decide(&login, lim(10)), Verdict::Allow);
+    }
+
     #[test]
     fn the_fleet_blocks_on_summed_evidence_but_never_a_login() {
         let sum = |failed, naughty, success| Evidence {
@@ -88,11 +152,12 @@ mod tests {
             failed,
             naughty,
             probe: 0,
+            ..Evidence::default()
         };
-        assert_eq!(decide_fleet(&sum(30, 0, 0), 20), Verdict::Block);
-        assert_eq!(decide_fleet(&sum(20, 0, 0), 20), Verdict::Undecided);
-        assert_eq!(decide_fleet(&sum(0, 1, 0), 20), Verdict::Block);
-        assert_eq!(decide_fleet(&sum(30, 1, 1), 20), Verdict::Undecided);
+        assert_eq!(decide_fleet(&sum(30, 0, 0), lim(20)), Verdict::Block);
+        assert_eq!(decide_fleet(&sum(20, 0, 0), lim(20)), Verdict::Undecided);
+        assert_eq!(decide_fleet(&sum(0, 1, 0), lim(20)), Verdict::Block);
+        assert_eq!(decide_fleet(&sum(30, 1, 1), lim(20)), Verdict::Undecided);
     }
 
     fn evidence(success: u32, failed: u32, naughty: u32, probe: u32) -> Evidence {
@@ -101,22 +166,23 @@ mod tests {
             failed,
             naughty,
             probe,
+            ..Evidence::default()
         }
     }
 
     #[test]
     fn success_wins_over_everything() {
-        assert_eq!(decide(&evidence(1, 50, 3, 9), 10), Verdict::Allow);
+        assert_eq!(decide(&evidence(1, 50, 3, 9), lim(10)), Verdict::Allow);
     }
 
     #[test]
     fn naughty_or_too_many_attempts_block() {
-        assert_eq!(decide(&evidence(0, 0, 1, 0), 10), Verdict::Block);
-        assert_eq!(decide(&evidence(0, 11, 0, 0), 10), Verdict::Block);
-        assert_eq!(decide(&evidence(0, 6, 0, 5), 10), Verdict::Block);
-        assert_eq!(decide(&evidence(0, 5, 0, 5), 10), Verdict::Undecided);
-        assert_eq!(decide(&evidence(0, 11, 0, 0), 20), Verdict::Undecided);
-        assert_eq!(decide(&Evidence::default(), 10), Verdict::Undecided);
+        assert_eq!(decide(&evidence(0, 0, 1, 0), lim(10)), Verdict::Block);
+        assert_eq!(decide(&evidence(0, 11, 0, 0), lim(10)), Verdict::Block);
+        assert_eq!(decide(&evidence(0, 6, 0, 5), lim(10)), Verdict::Block);
+        assert_eq!(decide(&evidence(0, 5, 0, 5), lim(10)), Verdict::Undecided);
+        assert_eq!(decide(&evidence(0, 11, 0, 0), lim(20)), Verdict::Undecided);
+        assert_eq!(decide(&Evidence::default(), lim(10)), Verdict::Undecided);
     }
 
     #[test]

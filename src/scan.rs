@@ -166,7 +166,7 @@ impl Reading<'_> {
     fn count_line(&mut self, line: &str) {
         self.outcome.lines += 1;
         if let Some(event) = self.parser.parse_line(line)
-            && self.config.services.enabled(event.service.group())
+            && self.config.counts(&event)
         {
             self.outcome.events += 1;
             self.tally.add(&event);
@@ -240,8 +240,10 @@ fn scan_journal(
         parser,
         JOURNAL_TIMEOUT,
         &mut |event| {
-            outcome.events += 1;
-            tally.add(&event);
+            if config.counts(&event) {
+                outcome.events += 1;
+                tally.add(&event);
+            }
         },
     )?;
     outcome.lines += entries;

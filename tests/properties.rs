@@ -341,6 +341,27 @@ const TEMPLATES: &[(&str, bool, bool)] = &[
         true,
         true,
     ),
+    // mail filters: {U} stands for the sender's envelope, HELO and Message-ID
+    (
+        "Nov 24 14:00:00 mail amavis[2102]: (02102-01) Blocked SPAM {DiscardedInbound}, [{S}]:25 [{S}] <{U}> -> <u@example.org>, Message-ID: <{U}>, mail_id: x, Hits: 17.3, size: 1",
+        false,
+        true,
+    ),
+    (
+        "Nov 24 14:01:00 mail rspamd[3001]: <4d5e6f>; task; rspamd_task_write_log: id: <{U}>, qid: <4AB>, ip: {S}, from: <{U}>, (default: T (reject): [16.50/15.00] []), len: 1",
+        false,
+        true,
+    ),
+    (
+        "Nov 24 14:02:00 mail postfix/smtpd[4001]: NOQUEUE: reject: RCPT from unknown[{S}]: 554 5.7.1 Service unavailable; Client host [{S}] blocked using zen.spamhaus.org; from=<{U}> to=<u@example.org> proto=ESMTP helo=<{U}>",
+        false,
+        true,
+    ),
+    (
+        "Nov 24 14:03:00 mail postfix/cleanup[5001]: 4ABC9D: milter-reject: END-OF-MESSAGE from unknown[{S}]: 5.7.1 Virus found: Eicar; from=<{U}> to=<u@example.org> proto=ESMTP helo=<{U}>",
+        false,
+        true,
+    ),
 ];
 
 /// The real client: any acceptable address, written as sshd / dovecot would.
@@ -443,6 +464,11 @@ fn header() -> impl Strategy<Value = String> {
         Just("postfix/submission/smtpd[9]"),
         Just("vchkpw-smtp"),
         Just("vpopmail[10]"),
+        Just("amavis[11]"),
+        Just("rspamd[12]"),
+        Just("spamd[13]"),
+        Just("postfix/cleanup[14]"),
+        Just("postfix/postscreen[15]"),
         Just("logger"),
     ];
     let bsd = (

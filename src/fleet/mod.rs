@@ -341,15 +341,25 @@ fn fleet_verdicts(
                 hosts.insert(row.host);
             }
         }
-        if policy::decide_fleet(&sum, fleet.max_attempts) == Verdict::Block {
+        if policy::decide_fleet(
+            &sum,
+            policy::Limits {
+                max_attempts: fleet.max_attempts,
+                spam_messages: sentry.config.smtp_spam_messages,
+            },
+        ) == Verdict::Block
+        {
             decisions.push(Decision {
                 ip,
                 listing: Listing::Blocked { since: now },
                 reason: format!(
-                    "fleet: {} naughty, {} failed, {} probes over {} hosts",
+                    "fleet: {} naughty, {} failed, {} probes, {} virus, {} spam, {} rbl over {} hosts",
                     sum.naughty,
                     sum.failed,
                     sum.probe,
+                    sum.virus,
+                    sum.spam,
+                    sum.rbl,
                     hosts.len()
                 ),
                 origin: FLEET_ORIGIN.to_string(),

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::exec;
 
 /// Every syslog identifier sentry has a parser for.
-pub const IDENTIFIERS: [&str; 20] = [
+pub const IDENTIFIERS: [&str; 27] = [
     "sshd",
     "sshd-session",
     "sshd-auth",
@@ -41,6 +41,13 @@ pub const IDENTIFIERS: [&str; 20] = [
     "vchkpw-smtp",
     "vchkpw-submission",
     "managesieve-login",
+    "postfix/cleanup",
+    "postfix/postscreen",
+    "amavis",
+    "amavisd",
+    "amavisd-new",
+    "rspamd",
+    "spamd",
 ];
 
 /// The name of the journal source in the cursor table.
@@ -172,5 +179,6 @@ fn event_of<'a>(
         ip: finding.ip,
         user: finding.user,
         time,
+        score: finding.score,
     })
 }

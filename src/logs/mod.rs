@@ -28,10 +28,25 @@ pub enum Kind {
     Naughty,
     /// A connection that never tried to authenticate (scanners).
     Probe,
+    /// Mail carrying a virus (amavis, a virus-scanning milter).
+    Virus,
+    /// Mail judged spam, with its score when the filter gave one (amavis, rspamd,
+    /// SpamAssassin, a spam milter). Counts only at or above `smtp_spam_score`.
+    Spam,
+    /// A connection refused because a DNS blocklist lists the client (postfix, postscreen).
+    Rbl,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Success, Kind::Failed, Kind::Naughty, Kind::Probe];
+    pub const ALL: [Kind; 7] = [
+        Kind::Success,
+        Kind::Failed,
+        Kind::Naughty,
+        Kind::Probe,
+        Kind::Virus,
+        Kind::Spam,
+        Kind::Rbl,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -39,6 +54,9 @@ impl Kind {
             Kind::Failed => "failed",
             Kind::Naughty => "naughty",
             Kind::Probe => "probe",
+            Kind::Virus => "virus",
+            Kind::Spam => "spam",
+            Kind::Rbl => "rbl",
         }
     }
 }
@@ -60,6 +78,12 @@ pub enum Service {
     VchkpwSmtp,
     /// vpopmail's `vchkpw-pop3` / `vchkpw-imap`.
     VchkpwMua,
+    /// amavisd-new's verdict on a message.
+    Amavis,
+    /// rspamd's task log line.
+    Rspamd,
+    /// SpamAssassin's spamd, joined to the client through postfix's queue lines.
+    Spamd,
 }
 
 /// The groups an admin switches on and off (`services = [...]`, `PROTECT_*`).
@@ -73,7 +97,7 @@ pub enum ServiceGroup {
 }
 
 impl Service {
-    pub const ALL: [Service; 10] = [
+    pub const ALL: [Service; 13] = [
         Service::Sshd,
         Service::Dropbear,
         Service::Dovecot,
@@ -84,6 +108,9 @@ impl Service {
         Service::Postfix,
         Service::VchkpwSmtp,
         Service::VchkpwMua,
+        Service::Amavis,
+        Service::Rspamd,
+        Service::Spamd,
     ];
 
     /// The name used in `parse` output, the database and reports.
@@ -99,6 +126,9 @@ impl Service {
             Service::Postfix => "postfix",
             Service::VchkpwSmtp => "vchkpw-smtp",
             Service::VchkpwMua => "vchkpw-pop3",
+            Service::Amavis => "amavis",
+            Service::Rspamd => "rspamd",
+            Service::Spamd => "spamd",
         }
     }
 
@@ -113,7 +143,11 @@ impl Service {
                 ServiceGroup::Ftp
             }
             Service::Dovecot | Service::VchkpwMua => ServiceGroup::Mua,
-            Service::Postfix | Service::VchkpwSmtp => ServiceGroup::Smtp,
+            Service::Postfix
+            | Service::VchkpwSmtp
+            | Service::Amavis
+            | Service::Rspamd
+            | Service::Spamd => ServiceGroup::Smtp,
         }
     }
 }
@@ -129,4 +163,44 @@ pub struct Event<'a> {
     pub user: Option<&'a str>,
     /// Unix seconds, when the header had a timestamp.
     pub time: Option<i64>,
+    /// A spam filter's score, when the line gives one.
+    pub score: Option<Score>,
+}
+
+/// A spam score in tenths (17.3 is 173): exact to compare, and `Event` stays `Eq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Score(pub i32);
+
+impl Score {
+    /// `17.3`, `-1.25`, `12` as the filters print them; None for anything else.
+    pub fn parse(text: &str) -> Option<Score> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        if whole.is_empty()
+            || whole.len() > 6
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let whole: i32 = whole.parse().ok()?;
+        let tenth = fraction.bytes().next().map_or(0, |b| i32::from(b - b'0'));
+        let tenths = whole * 10 + tenth;
+        Some(Score(if negative { -tenths } else { tenths }))
+    }
+
+    /// From a configured number (`smtp_spam_score = 10.0`).
+    pub fn from_f64(value: f64) -> Score {
+        Score((value * 10.0).round().clamp(-1e9, 1e9) as i32)
+    }
+}
+
+impl std::fmt::Display for Score {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        write!(f, "{sign}{}.{}", self.0.abs() / 10, self.0.abs() % 10)
+    }
 }

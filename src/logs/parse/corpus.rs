@@ -24,7 +24,15 @@ const NOW: i64 = 1_795_608_000;
 
 fn expectation(parser: &mut Parser, line: &str) -> String {
     match parser.parse_line(line) {
-        Some(e) => format!("=> {} {} {}", e.kind.name(), e.ip, e.user.unwrap_or("-")),
+        Some(e) => match e.score {
+            Some(score) => format!(
+                "=> {} {} {} score={score}",
+                e.kind.name(),
+                e.ip,
+                e.user.unwrap_or("-")
+            ),
+            None => format!("=> {} {} {}", e.kind.name(), e.ip, e.user.unwrap_or("-")),
+        },
         None => "=> none".to_string(),
     }
 }

@@ -16,10 +16,11 @@ pub mod dovecot;
 pub mod dropbear;
 pub mod ftp;
 pub mod mail;
+pub mod mailfilter;
 pub mod sshd;
 
 use super::header::{self, Clock};
-use super::{Event, Kind, Service};
+use super::{Event, Kind, Score, Service};
 use crate::ip::ClientIp;
 
 /// What one message says, before the header's time and the service are attached.
@@ -28,11 +29,27 @@ pub struct Finding<'a> {
     pub kind: Kind,
     pub ip: ClientIp,
     pub user: Option<&'a str>,
+    pub score: Option<Score>,
 }
 
 impl<'a> Finding<'a> {
     pub fn new(kind: Kind, ip: ClientIp, user: Option<&'a str>) -> Finding<'a> {
-        Finding { kind, ip, user }
+        Finding {
+            kind,
+            ip,
+            user,
+            score: None,
+        }
+    }
+
+    /// Spam with the filter's score, if it gave one.
+    pub fn spam(ip: ClientIp, score: Option<Score>) -> Finding<'a> {
+        Finding {
+            kind: Kind::Spam,
+            ip,
+            user: None,
+            score,
+        }
     }
 }
 
@@ -65,7 +82,14 @@ pub fn service_of(program: &str) -> Option<Service> {
         "ftpd" => Service::Ftpd,
         "vchkpw-smtp" | "vchkpw-submission" | "vchkpw-smtps" => Service::VchkpwSmtp,
         "vchkpw-pop3" | "vchkpw-imap" | "vchkpw-pop3s" | "vchkpw-imaps" => Service::VchkpwMua,
-        p if p.starts_with("postfix") && p.ends_with("/smtpd") => Service::Postfix,
+        "amavis" | "amavisd" | "amavisd-new" => Service::Amavis,
+        "rspamd" => Service::Rspamd,
+        "spamd" => Service::Spamd,
+        p if p.starts_with("postfix")
+            && (p.ends_with("/smtpd") || p.ends_with("/cleanup") || p.ends_with("/postscreen")) =>
+        {
+            Service::Postfix
+        }
         _ => return None,
     })
 }
@@ -83,6 +107,7 @@ pub struct Parser {
     options: ParseOptions,
     clock: Clock,
     ftpd: ftp::FtpdSessions,
+    mail: mailfilter::MailTrail,
 }
 
 impl Parser {
@@ -92,6 +117,7 @@ impl Parser {
             options,
             clock: Clock::new(now),
             ftpd: ftp::FtpdSessions::default(),
+            mail: mailfilter::MailTrail::default(),
         }
     }
 
@@ -110,6 +136,7 @@ impl Parser {
                 ip: f.ip,
                 user: f.user,
                 time: header.time,
+                score: f.score,
             })
     }
 
@@ -129,7 +156,10 @@ impl Parser {
             Service::Proftpd => ftp::parse_proftpd(message, o),
             Service::PureFtpd => ftp::parse_pure_ftpd(message, o),
             Service::Ftpd => self.ftpd.parse(pid, message, o),
-            Service::Postfix => mail::parse_postfix(message, o),
+            Service::Postfix => mailfilter::parse_postfix(message, o, &mut self.mail),
+            Service::Amavis => mailfilter::parse_amavis(message),
+            Service::Rspamd => mailfilter::parse_rspamd(message),
+            Service::Spamd => mailfilter::parse_spamd(pid, message, &mut self.mail),
             Service::VchkpwSmtp | Service::VchkpwMua => mail::parse_vchkpw(message, o),
         }?;
         Some((service, finding))

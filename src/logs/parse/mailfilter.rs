@@ -1,0 +1,488 @@
+/*!
+What the mail filters say about the client that sent a message: viruses and spam
+(amavisd-new, rspamd, SpamAssassin's spamd, milters rejecting through postfix) and DNS
+blocklist rejects (postfix smtpd, postscreen). See the rules in `parse/mod.rs`.
+
+Where the attacker writes, and how the client is found instead:
+- postfix `reject:` / `milter-reject:` lines: `STAGE from NAME[ADDR]: CODE ...; from=<..>
+  to=<..> proto=.. helo=<..>`. The client part comes first and is read as for SASL (NAME is
+  a verified host name or `unknown`); the envelope addresses and the HELO name, all chosen
+  by the client, come after the reason and are never read. An RBL reject must say exactly
+  `Service unavailable; Client host [ADDR] blocked using ` with ADDR equal to the client.
+- amavis `(ID) Blocked SPAM {FLAGS}, [ADDR]:PORT [ORIG] <FROM> -> <TO>, ..., Message-ID:
+  <..>, mail_id: .., Hits: 17.3, ...`: the client is the first bracket after the fixed
+  prefix (postfix passed it over XFORWARD); FROM, TO, the Message-ID and, in newer
+  templates, the Subject are the sender's and can imitate `, Hits: 0`. Every `Hits:` value
+  is read and the highest counts: a sender can only raise its own message's score.
+- rspamd `...: id: <MSGID>, qid: <QID>, ip: ADDR, from: <FROM>, (default: T (reject):
+  [16.50/15.00] ...`: MSGID (before the address) and FROM (after it) are the sender's. A
+  line with more than one `, ip: ` or `(default: ` is not read: it cannot be told which is
+  real.
+- spamd names no client at all. Its `identified spam (12.3/5.0)` line gives the score and
+  its `result: Y 12 ... mid=<MSGID>` line the Message-ID; postfix's `QID: client=NAME[ADDR]`
+  (smtpd) and `QID: message-id=<MSGID>` (cleanup) lines join that to an address. A sender
+  chooses its Message-ID and could copy someone else's: a Message-ID seen from two
+  addresses is not used. The three kinds of line must be in the logs sentry reads, in that
+  order, within the last 20,000 messages; a spamd verdict that cannot be joined is not
+  evidence.
+*/
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+use super::{Finding, ParseOptions, address, mail};
+use crate::ip::ClientIp;
+use crate::logs::{Kind, Score};
+
+/// How many queue ids, Message-IDs and pending spamd scores are remembered (FIFO).
+const REMEMBERED: usize = 20_000;
+
+/// A map that forgets its oldest entries beyond a fixed size: log lines are attacker
+/// driven, memory must not be.
+#[derive(Debug)]
+struct Bounded<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K: Hash + Eq + Clone, V> Default for Bounded<K, V> {
+    fn default() -> Self {
+        Bounded {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+    fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > REMEMBERED
+                && let Some(old) = self.order.pop_front()
+            {
+                self.map.remove(&old);
+            }
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key)
+    }
+}
+
+/// The joins spamd needs: queue id → client, Message-ID → client (None once seen from two
+/// clients), spamd child pid → the score of its last verdict.
+#[derive(Debug, Default)]
+pub struct MailTrail {
+    queue_client: Bounded<String, ClientIp>,
+    message_client: Bounded<String, Option<ClientIp>>,
+    spamd_score: Bounded<u32, Score>,
+}
+
+/// postfix: queue bookkeeping, RBL and milter rejects, then the SASL lines of `mail`.
+pub fn parse_postfix<'a>(
+    message: &'a str,
+    options: &ParseOptions,
+    trail: &mut MailTrail,
+) -> Option<Finding<'a>> {
+    if let Some((queue_id, rest)) = message.split_once(": ") {
+        if let Some(rest) = rest.strip_prefix("reject: ") {
+            return rbl_reject(queue_id, rest);
+        }
+        if let Some(rest) = rest.strip_prefix("milter-reject: ") {
+            return milter_reject(queue_id, rest);
+        }
+        if is_queue_id(queue_id) {
+            if let Some(rest) = rest.strip_prefix("client=")
+                && let Some(ip) = client(rest).map(|(ip, _)| ip)
+            {
+                trail.queue_client.insert(queue_id.to_string(), ip);
+            } else if let Some(rest) = rest.strip_prefix("message-id=<") {
+                remember_message(trail, queue_id, rest);
+                return None;
+            }
+        }
+    }
+    mail::parse_postfix(message, options)
+}
+
+fn is_queue_id(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 32 && text.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `NOQUEUE` or a queue id.
+fn is_queue_ref(text: &str) -> bool {
+    text == "NOQUEUE" || is_queue_id(text)
+}
+
+/// cleanup's `QID: message-id=<ID>`: joins the Message-ID to the queue id's client.
+fn remember_message(trail: &mut MailTrail, queue_id: &str, rest: &str) {
+    let Some(id) = rest.strip_suffix('>') else {
+        return;
+    };
+    let Some(&ip) = trail.queue_client.get(&queue_id.to_string()) else {
+        return;
+    };
+    let id = id.to_string();
+    let joined = match trail.message_client.get(&id) {
+        Some(Some(known)) if *known != ip => None,
+        Some(None) => None,
+        _ => Some(ip),
+    };
+    trail.message_client.insert(id.clone(), joined);
+    if joined.is_none()
+        && let Some(entry) = trail.message_client.map.get_mut(&id)
+    {
+        *entry = None;
+    }
+}
+
+/// `NAME[ADDR]` (smtpd) or `[ADDR]:PORT` (postscreen), then the rest after it.
+fn client(text: &str) -> Option<(ClientIp, &str)> {
+    let (name, rest) = text.split_once('[')?;
+    if !name.is_empty()
+        && !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    {
+        return None;
+    }
+    let (addr, rest) = rest.split_once(']')?;
+    let rest = match rest.strip_prefix(':') {
+        Some(port) if port.starts_with(|c: char| c.is_ascii_digit()) => {
+            port.trim_start_matches(|c: char| c.is_ascii_digit())
+        }
+        _ => rest,
+    };
+    Some((address(addr)?, rest))
+}
+
+/// `STAGE from CLIENT: ` → the client and the reply after it.
+fn stage_and_client(text: &str) -> Option<(ClientIp, &str)> {
+    let (stage, rest) = text.split_once(" from ")?;
+    if stage.is_empty() || !stage.bytes().all(|b| b.is_ascii_uppercase() || b == b'-') {
+        return None;
+    }
+    let (ip, rest) = client(rest)?;
+    Some((ip, rest.strip_prefix(": ")?))
+}
+
+/// `reject: RCPT from NAME[ADDR]: 554 5.7.1 Service unavailable; Client host [ADDR] blocked
+/// using zen.spamhaus.org; ...` (postscreen: `client [ADDR]`).
+fn rbl_reject<'a>(queue: &str, text: &'a str) -> Option<Finding<'a>> {
+    if !is_queue_ref(queue) {
+        return None;
+    }
+    let (ip, reply) = stage_and_client(text)?;
+    let (code, reply) = reply.split_once(' ')?;
+    if code.len() != 3 || !code.starts_with(['4', '5']) || !code.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let (status, reply) = reply.split_once(' ')?;
+    if !status.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    let listed = reply
+        .strip_prefix("Service unavailable; Client host [")
+        .or_else(|| reply.strip_prefix("Service unavailable; client ["))?;
+    let (named, rest) = listed.split_once(']')?;
+    if address(named)? != ip || !rest.starts_with(" blocked using ") {
+        return None;
+    }
+    Some(Finding::new(Kind::Rbl, ip, None))
+}
+
+/// `milter-reject: END-OF-MESSAGE from NAME[ADDR]: 5.7.1 REASON; from=<..> ...`: a virus or
+/// spam milter's verdict. Only the reason, before the envelope, is read.
+fn milter_reject<'a>(queue: &str, text: &'a str) -> Option<Finding<'a>> {
+    if !is_queue_ref(queue) {
+        return None;
+    }
+    let (ip, reply) = stage_and_client(text)?;
+    let reason = reply.split_once("; from=<").map_or(reply, |(r, _)| r);
+    let reason = reason.to_ascii_lowercase();
+    if reason.contains("virus") || reason.contains("infected") || reason.contains("malware") {
+        Some(Finding::new(Kind::Virus, ip, None))
+    } else if reason.contains("spam") {
+        Some(Finding::spam(ip, None))
+    } else {
+        None
+    }
+}
+
+/// amavisd-new: `(ID) ACTION CATEGORY[ (NAMES)][ {FLAGS}], [ADDR]:PORT ...`.
+pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
+    let rest = message.strip_prefix('(')?;
+    let (log_id, rest) = rest.split_once(") ")?;
+    if log_id.is_empty()
+        || !log_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return None;
+    }
+    let (action, rest) = rest.split_once(' ')?;
+    if !matches!(
+        action,
+        "Blocked" | "Passed" | "Bounced" | "Rejected" | "Discarded"
+    ) {
+        return None;
+    }
+    let end = rest
+        .find(|c: char| !(c.is_ascii_uppercase() || c == '-'))
+        .unwrap_or(rest.len());
+    let (category, mut rest) = rest.split_at(end);
+    let kind = match category {
+        "INFECTED" => Kind::Virus,
+        "SPAM" | "SPAMMY" => Kind::Spam,
+        _ => return None,
+    };
+    // The virus names (from the scanner, not the sender).
+    if let Some(names) = rest.strip_prefix(" (") {
+        let close = names.find(')')?;
+        rest = &names[close + 1..];
+    }
+    if let Some(flags) = rest.strip_prefix(" {") {
+        let (flags, after) = flags.split_once('}')?;
+        if !flags
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b',')
+        {
+            return None;
+        }
+        rest = after;
+    }
+    let rest = rest.strip_prefix(", ")?;
+    let rest = rest
+        .strip_prefix("LOCAL ")
+        .or_else(|| rest.strip_prefix("MYNETS "))
+        .unwrap_or(rest);
+    let (ip, _) = client(rest.strip_prefix('[').map(|_| rest)?)?;
+    Some(match kind {
+        Kind::Virus => Finding::new(Kind::Virus, ip, None),
+        _ => Finding::spam(ip, highest_hits(message)),
+    })
+}
+
+/// The highest `, Hits: N` on the line (see the module doc); None when none is a number.
+fn highest_hits(message: &str) -> Option<Score> {
+    message
+        .split(", Hits: ")
+        .skip(1)
+        .filter_map(|part| Score::parse(part.split([',', ' ']).next().unwrap_or_default()))
+        .max()
+}
+
+/// rspamd's task log line (see the module doc).
+pub fn parse_rspamd(message: &str) -> Option<Finding<'_>> {
+    let start = message.find("rspamd_task_write_log: ")?;
+    let text = &message[start..];
+    if text.matches(", ip: ").count() != 1 || text.matches(" (default: ").count() != 1 {
+        return None;
+    }
+    let (_, after_ip) = text.split_once(", ip: ")?;
+    let ip = address(after_ip.split(',').next()?)?;
+    let (_, verdict) = text.split_once(" (default: ")?;
+    let (is_spam, verdict) = verdict.split_once(" (")?;
+    let (action, verdict) = verdict.split_once("): [")?;
+    let (score, _) = verdict.split_once('/')?;
+    let spam = match (is_spam, action) {
+        (_, "soft reject" | "greylist" | "no action") => false,
+        ("T", _) => true,
+        (_, "reject" | "add header" | "rewrite subject") => true,
+        _ => false,
+    };
+    spam.then(|| Finding::spam(ip, Score::parse(score)))
+}
+
+/// spamd: the verdict line's score, then the result line's Message-ID joined to a client.
+pub fn parse_spamd<'a>(
+    pid: Option<u32>,
+    message: &'a str,
+    trail: &mut MailTrail,
+) -> Option<Finding<'a>> {
+    let text = message.strip_prefix("spamd: ").unwrap_or(message);
+    if let Some(rest) = text.strip_prefix("identified spam (") {
+        let score = Score::parse(rest.split_once('/')?.0)?;
+        trail.spamd_score.insert(pid?, score);
+        return None;
+    }
+    if text.starts_with("clean message (") {
+        trail.spamd_score.remove(&pid?);
+        return None;
+    }
+    let rest = text.strip_prefix("result: ")?;
+    let (flag, rest) = rest.split_once(' ')?;
+    let pending = pid.and_then(|p| trail.spamd_score.remove(&p));
+    if flag != "Y" {
+        return None;
+    }
+    let (whole, _) = rest.split_once(' ')?;
+    let score = pending.or_else(|| Score::parse(whole));
+    let (_, id) = rest.split_once(",mid=<")?;
+    let (id, _) = id.split_once('>')?;
+    let ip = (*trail.message_client.get(&id.to_string())?)?;
+    Some(Finding::spam(ip, score))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(f: Option<Finding<'_>>) -> Option<(Kind, String, Option<String>)> {
+        f.map(|f| (f.kind, f.ip.to_string(), f.score.map(|s| s.to_string())))
+    }
+
+    fn spam(ip: &str, score: Option<&str>) -> Option<(Kind, String, Option<String>)> {
+        Some((Kind::Spam, ip.to_string(), score.map(str::to_string)))
+    }
+
+    #[test]
+    fn amavis_takes_the_client_from_the_fixed_prefix_and_the_highest_hits() {
+        assert_eq!(
+            show(parse_amavis(
+                "(12345-01) Blocked SPAM {DiscardedInbound,Quarantined}, [203.0.113.5]:41234 \
+                 [9.9.9.9] <x@[9.9.9.9]> -> <u@example.org>, Queue-ID: 4AB, Message-ID: \
+                 <a>, Hits: 0, mail_id: z, Hits: 17.3, size: 1, 10 ms"
+            )),
+            spam("203.0.113.5", Some("17.3"))
+        );
+        assert_eq!(
+            show(parse_amavis(
+                "(1-02) Blocked INFECTED (Eicar-Signature) {DiscardedInbound}, [2001:db8::5]:25 \
+                 [2001:db8::5] <a@b> -> <c@d>, Hits: -, size: 1"
+            )),
+            Some((Kind::Virus, "2001:db8::5".to_string(), None))
+        );
+        assert_eq!(
+            show(parse_amavis(
+                "(1-03) Passed CLEAN {RelayedInbound}, [203.0.113.6]:1 [203.0.113.6] <a> -> <b>, Hits: -1.2"
+            )),
+            None
+        );
+        // Sender text where the client should be: not read.
+        assert_eq!(
+            show(parse_amavis(
+                "(1-04) Blocked SPAM, <[9.9.9.9]> -> <b>, Hits: 20"
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn rspamd_refuses_lines_with_a_second_address_field() {
+        assert_eq!(
+            show(parse_rspamd(
+                "<a1b2c3>; task; rspamd_task_write_log: id: <m@x>, qid: <4AB>, ip: 203.0.113.7, \
+                 from: <a@b>, (default: T (reject): [16.50/15.00] [BAYES_SPAM(5.10)]), len: 10"
+            )),
+            spam("203.0.113.7", Some("16.5"))
+        );
+        assert_eq!(
+            show(parse_rspamd(
+                "rspamd_task_write_log: id: <x>, ip: 9.9.9.9, qid: <4AB>, ip: 203.0.113.7, \
+                 from: <a>, (default: T (reject): [16.50/15.00] []), len: 1"
+            )),
+            None
+        );
+        assert_eq!(
+            show(parse_rspamd(
+                "rspamd_task_write_log: id: <x>, qid: <4AB>, ip: 203.0.113.7, from: <a>, \
+                 (default: F (no action): [1.20/15.00] []), len: 1"
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn spamd_is_joined_through_postfix_and_refused_when_ambiguous() {
+        let o = ParseOptions::default();
+        let mut t = MailTrail::default();
+        parse_postfix("4AB: client=unknown[203.0.113.8]", &o, &mut t);
+        parse_postfix("4AB: message-id=<m1@x>", &o, &mut t);
+        parse_spamd(
+            Some(7),
+            "spamd: identified spam (12.3/5.0) for nobody:1 in 1 s",
+            &mut t,
+        );
+        assert_eq!(
+            show(parse_spamd(
+                Some(7),
+                "spamd: result: Y 12 - A,B scantime=1,size=2,user=nobody,uid=1,required_score=5.0,\
+                 rhost=localhost,raddr=127.0.0.1,rport=1,mid=<m1@x>,autolearn=no",
+                &mut t
+            )),
+            spam("203.0.113.8", Some("12.3"))
+        );
+        // Another client copies the Message-ID: nobody is blamed through it any more.
+        parse_postfix("5CD: client=unknown[198.51.100.9]", &o, &mut t);
+        parse_postfix("5CD: message-id=<m1@x>", &o, &mut t);
+        assert_eq!(
+            show(parse_spamd(
+                Some(8),
+                "spamd: result: Y 15 - A scantime=1,mid=<m1@x>,autolearn=no",
+                &mut t
+            )),
+            None
+        );
+        // Unknown Message-ID: not evidence.
+        assert_eq!(
+            show(parse_spamd(
+                Some(9),
+                "spamd: result: Y 15 - A mid=<zz>,",
+                &mut t
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn postfix_rbl_and_milter_rejects_read_only_the_client_part() {
+        let o = ParseOptions::default();
+        let mut t = MailTrail::default();
+        let mut p = |m| show(parse_postfix(m, &o, &mut t)).map(|(k, ip, _)| (k, ip));
+        assert_eq!(
+            p(
+                "NOQUEUE: reject: RCPT from unknown[203.0.113.9]: 554 5.7.1 Service unavailable; \
+               Client host [203.0.113.9] blocked using zen.spamhaus.org; from=<a> to=<b> proto=ESMTP helo=<x>"
+            ),
+            Some((Kind::Rbl, "203.0.113.9".to_string()))
+        );
+        // The listed address must be the client's.
+        assert_eq!(
+            p(
+                "NOQUEUE: reject: RCPT from unknown[203.0.113.9]: 554 5.7.1 Service unavailable; \
+               Client host [198.51.100.1] blocked using zen.spamhaus.org; from=<a>"
+            ),
+            None
+        );
+        // "blocked using" in the HELO of another reject is not an RBL reject.
+        assert_eq!(
+            p(
+                "NOQUEUE: reject: RCPT from unknown[203.0.113.9]: 450 4.7.1 <x>: Helo command \
+               rejected; from=<a> to=<b> proto=ESMTP helo=<Service unavailable; Client host [203.0.113.9] blocked using x>"
+            ),
+            None
+        );
+        assert_eq!(
+            p(
+                "4AB: milter-reject: END-OF-MESSAGE from unknown[203.0.113.10]: 5.7.1 Virus found: \
+               Eicar; from=<a> to=<b> proto=ESMTP helo=<x>"
+            ),
+            Some((Kind::Virus, "203.0.113.10".to_string()))
+        );
+        assert_eq!(
+            p(
+                "4AB: milter-reject: END-OF-MESSAGE from unknown[203.0.113.11]: 5.7.1 Rejected; \
+               from=<virus@spam> to=<b> proto=ESMTP helo=<spam>"
+            ),
+            None
+        );
+    }
+}
