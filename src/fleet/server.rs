@@ -273,18 +273,32 @@ fn push_decisions(
     if decisions.is_empty() {
         return Ok(());
     }
-    let insert = tx.prepare(
+    // One statement per batch (arrays unnested in order), not one round trip per row.
+    let local_ids: Vec<i64> = decisions.iter().map(|d| d.0).collect();
+    let ips: Vec<&str> = decisions.iter().map(|d| d.1.as_str()).collect();
+    let actions: Vec<&str> = decisions.iter().map(|d| d.2.as_str()).collect();
+    let ats: Vec<i64> = decisions.iter().map(|d| d.3).collect();
+    let reasons: Vec<&str> = decisions.iter().map(|d| d.4.as_str()).collect();
+    tx.execute(
         "INSERT INTO sentry.decisions (change_id, host, local_id, ip, action, at, reason)
-         VALUES (nextval('sentry.change_id'), $1, $2, $3, $4, $5, $6)
+         SELECT nextval('sentry.change_id'), $1, d.local_id, d.ip, d.action, d.at, d.reason
+         FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[])
+              WITH ORDINALITY AS d(local_id, ip, action, at, reason, n)
+         ORDER BY d.n
          ON CONFLICT (host, local_id) DO NOTHING",
+        &[&host, &local_ids, &ips, &actions, &ats, &reasons],
     )?;
-    let forget = tx.prepare("DELETE FROM sentry.evidence WHERE host = $1 AND ip = $2")?;
-    for (local_id, ip, action, at, reason) in decisions {
-        tx.execute(&insert, &[&host, local_id, ip, action, at, reason])?;
-        // A delisting here withdraws this host's evidence about the address.
-        if action == "unlist" {
-            tx.execute(&forget, &[&host, ip])?;
-        }
+    // A delisting here withdraws this host's evidence about the address.
+    let unlisted: Vec<&str> = decisions
+        .iter()
+        .filter(|d| d.2 == "unlist")
+        .map(|d| d.1.as_str())
+        .collect();
+    if !unlisted.is_empty() {
+        tx.execute(
+            "DELETE FROM sentry.evidence WHERE host = $1 AND ip = ANY($2::text[])",
+            &[&host, &unlisted],
+        )?;
     }
     Ok(())
 }
@@ -297,15 +311,20 @@ fn push_evidence(
     if evidence.is_empty() {
         return Ok(());
     }
-    let upsert = tx.prepare(
+    let ips: Vec<&str> = evidence.iter().map(|e| e.0.as_str()).collect();
+    let services: Vec<&str> = evidence.iter().map(|e| e.1.as_str()).collect();
+    let kinds: Vec<&str> = evidence.iter().map(|e| e.2.as_str()).collect();
+    let counts: Vec<i64> = evidence.iter().map(|e| e.3).collect();
+    tx.execute(
         "INSERT INTO sentry.evidence (host, ip, service, kind, count, change_id)
-         VALUES ($1, $2, $3, $4, $5, nextval('sentry.change_id'))
+         SELECT $1, e.ip, e.service, e.kind, e.count, nextval('sentry.change_id')
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[])
+              WITH ORDINALITY AS e(ip, service, kind, count, n)
+         ORDER BY e.n
          ON CONFLICT (host, ip, service, kind)
          DO UPDATE SET count = excluded.count, change_id = excluded.change_id",
+        &[&host, &ips, &services, &kinds, &counts],
     )?;
-    for (ip, service, kind, count) in evidence {
-        tx.execute(&upsert, &[&host, ip, service, kind, count])?;
-    }
     Ok(())
 }
 
