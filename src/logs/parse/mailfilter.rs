@@ -258,12 +258,18 @@ pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
         }
         rest = after;
     }
-    let rest = rest.strip_prefix(", ")?;
-    let rest = rest
-        .strip_prefix("LOCAL ")
-        .or_else(|| rest.strip_prefix("MYNETS "))
-        .unwrap_or(rest);
-    let (ip, _) = client(rest.strip_prefix('[').map(|_| rest)?)?;
+    let mut rest = rest.strip_prefix(", ")?;
+    // amavis's own flags for where the mail came from, before the client.
+    while let Some(after) = ["LOCAL ", "MYNETS ", "ORIGINATING ", "ORIGINATING/MYNETS "]
+        .iter()
+        .find_map(|flag| rest.strip_prefix(flag))
+    {
+        rest = after;
+    }
+    if !rest.starts_with('[') {
+        return None;
+    }
+    let (ip, _) = client(rest)?;
     Some(match kind {
         Kind::Virus => Finding::new(Kind::Virus, ip, None),
         _ => Finding::spam(ip, highest_hits(message)),
