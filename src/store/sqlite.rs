@@ -21,6 +21,9 @@ use super::{Cursor, EvidenceCount, IpRecord, ListingChange, Store, Summary};
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 
+/// A WAL file larger than this is checkpointed and truncated when a store is dropped.
+const WAL_TRUNCATE_BYTES: u64 = 256 * 1024;
+
 /// The schema version this build writes. 0 is the bash original (or a new file).
 pub const SCHEMA_VERSION: i64 = 3;
 
@@ -36,6 +39,26 @@ pub struct SqliteStore {
 pub struct Opened {
     /// The schema version found before migrating, when a migration ran in this process.
     pub migrated_from: Option<i64>,
+}
+
+/// Keeps the WAL short. A process that opens the database while no other has it open
+/// rebuilds the WAL index by reading the whole WAL, and starts that index with nothing
+/// checkpointed, so the WAL is never rewound from its start: with one `--connect` at a
+/// time, it only grows, and every `--connect` reads all of it (1.9 ms with an empty WAL,
+/// 3.8 ms at 5 MiB, more after). A truncating checkpoint once the file passes 256 KiB
+/// bounds that. It is tried without waiting: when other processes are reading, the next
+/// one to finish does it.
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let big = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_TRUNCATE_BYTES);
+        if big && self.conn.busy_timeout(Duration::ZERO).is_ok() {
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+    }
 }
 
 impl SqliteStore {
