@@ -71,6 +71,13 @@ impl Evidence {
     fn naughty_or_virus(&self) -> u32 {
         self.naughty.saturating_add(self.virus)
     }
+
+    /// Whether the evidence, short of a login, is enough to block.
+    fn enough_to_block(&self, limits: Limits) -> bool {
+        self.naughty_or_virus() > 0
+            || self.spam > limits.spam_messages
+            || self.attempts() > limits.max_attempts
+    }
 }
 
 /// The originals' rule: any success allows (a colleague who mistyped is never locked
@@ -80,26 +87,19 @@ impl Evidence {
 pub fn decide(evidence: &Evidence, limits: Limits) -> Verdict {
     if evidence.success > 0 {
         Verdict::Allow
-    } else if evidence.naughty_or_virus() > 0
-        || evidence.spam > limits.spam_messages
-        || evidence.attempts() > limits.max_attempts
-    {
+    } else if evidence.enough_to_block(limits) {
         Verdict::Block
     } else {
         Verdict::Undecided
     }
 }
 
-/// The fleet's rule, on evidence summed over every host: naughty anywhere, or more than
-/// `fleet_max_attempts` failures and probes in all, blocks — unless the address logged in
-/// somewhere (that host allows it, and its allow travels as a decision of its own).
+/// The fleet's rule, on evidence summed over every host, with the fleet's own
+/// `max_attempts`: the same as `decide`, except that a login somewhere only keeps the
+/// address from being blocked (that host allows it, and its allow travels as a decision
+/// of its own).
 pub fn decide_fleet(evidence: &Evidence, limits: Limits) -> Verdict {
-    if evidence.success > 0 {
-        Verdict::Undecided
-    } else if evidence.naughty_or_virus() > 0
-        || evidence.spam > limits.spam_messages
-        || evidence.attempts() > limits.max_attempts
-    {
+    if evidence.success == 0 && evidence.enough_to_block(limits) {
         Verdict::Block
     } else {
         Verdict::Undecided
