@@ -597,7 +597,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             let ip = parse_optional(ip)?;
             let mut sentry = open(Patience::Admin)?;
             let summary = sentry.store.summary()?;
-            let (record, evidence) = match ip {
+            let (record, evidence, history) = match ip {
                 Some(ip) => (
                     Some(
                         sentry
@@ -606,8 +606,9 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                             .unwrap_or_else(|| IpRecord::unseen(ip)),
                     ),
                     sentry.store.evidence(ip)?,
+                    sentry.store.history(ip)?,
                 ),
-                None => (None, Vec::new()),
+                None => (None, Vec::new(), Vec::new()),
             };
             let overview = match top {
                 Some(n) => Some(report::Overview::gather(&mut sentry.store, *n, now())?),
@@ -617,6 +618,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                 summary,
                 record,
                 evidence,
+                history,
                 overview,
             };
             let mut out = stdout.lock();

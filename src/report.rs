@@ -11,6 +11,7 @@ use chrono::{Local, TimeZone};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::store::sqlite::HistoryEntry;
 use crate::store::{EvidenceCount, IpRecord, Store, Summary};
 
 /// Everything the report shows, also its `--json` shape.
@@ -24,6 +25,9 @@ pub struct Report {
     /// That address's evidence from the logs, per service and kind.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<EvidenceCount>,
+    /// That address's listing decisions, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryEntry>,
     /// The overview asked for with `--top N`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<Overview>,
@@ -135,6 +139,19 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
                 _ => String::new(),
             };
             writeln!(out, "\t{:>6} {:<8} {}{when}", e.count, e.kind, e.service)?;
+        }
+        for h in &report.history {
+            let verb = match h.action.as_str() {
+                "allow" => "allowed",
+                "block" => "blocked",
+                _ => "delisted",
+            };
+            let origin = match h.origin.as_str() {
+                "" => String::new(),
+                "*fleet" => " (fleet)".to_string(),
+                host => format!(" (from {host})"),
+            };
+            writeln!(out, "\t{} {verb}{origin}: {}", local_time(h.at), h.reason)?;
         }
     }
     if let Some(overview) = &report.overview {

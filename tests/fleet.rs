@@ -87,6 +87,11 @@ fn a_block_on_one_host_reaches_the_others_and_so_does_its_delisting() {
             other.deny_text().contains("203.0.113.5"),
             "and the deny file has it"
         );
+        let report = other.ok(&["report", "203.0.113.5"]);
+        assert!(
+            report.contains("blocked (from a): fleet: block on a"),
+            "{report}"
+        );
     }
     // A block that came from the fleet is not sent back.
     assert!(b.ok(&["sync"]).contains("fleet: sent 0 decisions"));

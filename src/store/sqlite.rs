@@ -34,6 +34,17 @@ pub struct SqliteStore {
     pub(super) busy: Duration,
 }
 
+/// One line of an address's decision history (`report IP`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    pub at: i64,
+    /// `allow`, `block` or `unlist`.
+    pub action: String,
+    pub reason: String,
+    /// "" for this host; the fleet host it came from, or `*fleet`.
+    pub origin: String,
+}
+
 /// What opening the database found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Opened {
@@ -188,6 +199,31 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare(sql).map_err(err)?;
         let rows = stmt
             .query_map([n], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
+    }
+
+    /// Every listing decision about `ip`, oldest first, at most the last 50.
+    pub fn history(&self, ip: ClientIp) -> Result<Vec<HistoryEntry>> {
+        let err = |e: rusqlite::Error| self.error("read", &e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at, action, reason, origin FROM (
+                     SELECT id, at, action, reason, origin FROM decisions
+                     WHERE ip = ?1 ORDER BY id DESC LIMIT 50
+                 ) ORDER BY id",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([ip.to_string()], |r| {
+                Ok(HistoryEntry {
+                    at: r.get(0)?,
+                    action: r.get(1)?,
+                    reason: r.get(2)?,
+                    origin: r.get(3)?,
+                })
+            })
             .map_err(err)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
     }
