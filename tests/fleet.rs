@@ -330,3 +330,30 @@ fn ingest_exchanges_with_the_fleet_while_it_runs() {
     let _ = ingest.kill();
     let _ = ingest.wait();
 }
+
+#[test]
+fn a_second_database_under_the_same_host_id_is_refused() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let first = host(&cluster, "web1");
+    first.ok(&["block", "203.0.113.30"]);
+    first.ok(&["sync"]);
+    // A cloned machine (or this one with a new database) under the same name.
+    let clone = host(&cluster, "web1");
+    clone.ok(&["block", "203.0.113.31"]);
+    let out = clone.run(&["sync"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already used by another sentry database"),
+        "{err}"
+    );
+    assert_eq!(
+        cluster.psql("SELECT count(*) FROM sentry.decisions"),
+        "1",
+        "nothing of the clone's reached the server"
+    );
+    // The original goes on as before.
+    assert!(first.ok(&["sync"]).contains("fleet: sent 0"));
+}

@@ -42,6 +42,7 @@ const NEXT_TRY: &str = "fleet_next_try";
 pub const LAST_OK: &str = "fleet_last_ok";
 pub const LAST_ERROR: &str = "fleet_last_error";
 const LOCK: &str = ".fleet.lock";
+const INSTALL_ID: &str = "fleet_install_id";
 /// Decisions per push transaction.
 const PUSH_BATCH: u32 = 5000;
 /// The longest wait between attempts while the server is unreachable.
@@ -140,11 +141,36 @@ pub fn keep_exchanging(
     }
 }
 
+/// This database's identity in the fleet, made once (16 random bytes, hex).
+fn install_id(sentry: &mut Sentry) -> Result<String> {
+    if let Some(id) = sentry.store.meta(INSTALL_ID)?.filter(|id| !id.is_empty()) {
+        return Ok(id);
+    }
+    let mut bytes = [0u8; 16];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom")
+            .map_err(|e| Error::io("open", "/dev/urandom".as_ref(), &e))?,
+        &mut bytes,
+    )
+    .map_err(|e| Error::io("read", "/dev/urandom".as_ref(), &e))?;
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    sentry.store.set_meta(&[(INSTALL_ID, id.clone())])?;
+    Ok(id)
+}
+
 fn run(sentry: &mut Sentry, fleet: &FleetConfig) -> Result<Exchange> {
+    let install = install_id(sentry)?;
     let mut server = FleetServer::connect(fleet)?;
     let mut done = Exchange::default();
     let mut touched: BTreeSet<ClientIp> = BTreeSet::new();
-    push(sentry, fleet, &mut server, &mut done, &mut touched)?;
+    push(
+        sentry,
+        fleet,
+        &install,
+        &mut server,
+        &mut done,
+        &mut touched,
+    )?;
     loop {
         let cursor = sentry.store.meta_number(CURSOR)?;
         let pulled = server.pull(&fleet.host_id, cursor)?;
@@ -169,10 +195,12 @@ fn run(sentry: &mut Sentry, fleet: &FleetConfig) -> Result<Exchange> {
 fn push(
     sentry: &mut Sentry,
     fleet: &FleetConfig,
+    install: &str,
     server: &mut FleetServer,
     done: &mut Exchange,
     touched: &mut BTreeSet<ClientIp>,
 ) -> Result<()> {
+    let mut first = true;
     loop {
         let after = sentry.store.meta_number(PUSHED_DECISION)?;
         let rows = sentry.store.own_decisions_after(after, PUSH_BATCH)?;
@@ -181,9 +209,13 @@ fn push(
         let evidence = sentry
             .store
             .evidence_changed_after(evidence_after, u32::MAX)?;
-        if rows.is_empty() && evidence.is_empty() {
+        // The first push goes even when empty: it is also how the server learns this host
+        // is alive, and where a second database under the same host id is caught.
+        let empty = rows.is_empty() && evidence.is_empty();
+        if empty && !first {
             return Ok(());
         }
+        first = false;
         let shared: Vec<(i64, String, String, i64, String)> = rows
             .iter()
             .filter(|r| match r.action.as_str() {
@@ -197,7 +229,10 @@ fn push(
             .iter()
             .map(|e| (e.ip.clone(), e.service.clone(), e.kind.clone(), e.count))
             .collect();
-        server.push(&fleet.host_id, &shared, &totals)?;
+        server.push(&fleet.host_id, install, &shared, &totals)?;
+        if empty {
+            return Ok(());
+        }
         done.pushed_decisions += shared.len();
         done.pushed_evidence += totals.len();
         touched.extend(evidence.iter().filter_map(|e| ClientIp::parse(&e.ip).ok()));

@@ -149,6 +149,7 @@ impl FleetServer {
              CREATE INDEX IF NOT EXISTS evidence_change_id ON sentry.evidence (change_id);
              CREATE TABLE IF NOT EXISTS sentry.hosts (
                  host text PRIMARY KEY,
+                 install text NOT NULL,
                  last_sync timestamptz NOT NULL,
                  version text NOT NULL
              );
@@ -161,9 +162,15 @@ impl FleetServer {
 
     /// Sends this host's new decisions and evidence totals in one transaction. Repeating a
     /// push is harmless: decisions are keyed by (host, local id), evidence by its key.
+    ///
+    /// `install` identifies this host's database: a second machine with the same host id
+    /// (a cloned VM), or this machine with a new database, would have its decisions taken
+    /// for the old ones' (same host, same local numbers) and silently dropped, so it is
+    /// refused instead.
     pub fn push(
         &mut self,
         host: &str,
+        install: &str,
         decisions: &[(i64, String, String, i64, String)],
         evidence: &[(String, String, String, i64)],
     ) -> Result<()> {
@@ -171,14 +178,27 @@ impl FleetServer {
         let mut tx = self.client.transaction().map_err(err)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])
             .map_err(err)?;
+        let ours = tx
+            .query_opt(
+                "INSERT INTO sentry.hosts (host, install, last_sync, version)
+                 VALUES ($1, $2, now(), $3)
+                 ON CONFLICT (host) DO UPDATE SET last_sync = now(), version = excluded.version
+                 WHERE sentry.hosts.install = excluded.install
+                 RETURNING host",
+                &[&host, &install, &env!("CARGO_PKG_VERSION")],
+            )
+            .map_err(err)?;
+        if ours.is_none() {
+            return Err(Error::Runtime(format!(
+                "fleet host_id {host:?} is already used by another sentry database (a cloned \
+                 machine?); nothing was sent. Give this host its own [fleet] host_id, or, if \
+                 this machine's database was recreated, remove the old one's rows on the \
+                 server: DELETE FROM sentry.decisions WHERE host = '{host}'; DELETE FROM \
+                 sentry.evidence WHERE host = '{host}'; DELETE FROM sentry.hosts WHERE host = '{host}';"
+            )));
+        }
         push_decisions(&mut tx, host, decisions).map_err(err)?;
         push_evidence(&mut tx, host, evidence).map_err(err)?;
-        tx.execute(
-            "INSERT INTO sentry.hosts (host, last_sync, version) VALUES ($1, now(), $2)
-             ON CONFLICT (host) DO UPDATE SET last_sync = now(), version = excluded.version",
-            &[&host, &env!("CARGO_PKG_VERSION")],
-        )
-        .map_err(err)?;
         tx.commit().map_err(err)
     }
 
