@@ -35,6 +35,10 @@ pub const DEFAULT_LOGS: [&str; 7] = [
     "/var/log/vsftpd.log",
 ];
 
+/// rspamd's own log file (Debian's default): read by default only when `smtp` is protected,
+/// since rspamd writes several lines for every message.
+const DEFAULT_RSPAMD_LOG: &str = "/var/log/rspamd/rspamd.log";
+
 /// Addresses that automatic decisions must never block, whatever the admin configures.
 const ALWAYS_NEVER_BLOCK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 
@@ -573,15 +577,20 @@ impl Config {
     }
 
     /// The log files to read: `logs` / `SENTRY_LOGS` as given, else those of the usual
-    /// places that exist on this host.
+    /// places that exist on this host (rspamd's log too when `smtp` is protected).
     pub fn log_files(&self) -> Vec<PathBuf> {
         match &self.logs {
             Some(paths) => paths.clone(),
-            None => DEFAULT_LOGS
-                .iter()
-                .map(PathBuf::from)
-                .filter(|p| p.is_file())
-                .collect(),
+            None => {
+                let rspamd = self.services.smtp.then_some(DEFAULT_RSPAMD_LOG);
+                DEFAULT_LOGS
+                    .iter()
+                    .copied()
+                    .chain(rspamd)
+                    .map(PathBuf::from)
+                    .filter(|p| p.is_file())
+                    .collect()
+            }
         }
     }
 

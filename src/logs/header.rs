@@ -9,7 +9,8 @@ Formats read:
 - BSD (RFC 3164): `Nov 24 10:00:00 host prog[pid]: msg` (an optional `<PRI>` first);
 - rsyslog high precision (Debian's default): `2026-11-24T10:00:00.123456+00:00 host prog[pid]: msg`;
 - `journalctl -o short-iso`: `2026-11-24T10:00:00+0000 host prog[pid]: msg`;
-- RFC 5424: `<PRI>1 2026-11-24T10:00:00.000Z host app pid msgid [sd] msg`.
+- RFC 5424: `<PRI>1 2026-11-24T10:00:00.000Z host app pid msgid [sd] msg`;
+- rspamd's own log file: `2026-11-24 10:00:00 #3001(normal) msg` (program `rspamd`).
 
 BSD timestamps carry no year or zone: they are local time, and the year is the one that
 puts the line closest before "now" (a December line read in January is last year's).
@@ -99,7 +100,11 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     let first = pri_stripped.as_bytes().first()?;
     let (time, rest) = if first.is_ascii_digit() {
         let (stamp, rest) = split_space(pri_stripped)?;
-        (Some(parse_iso8601(stamp)?), rest)
+        match parse_iso8601(stamp) {
+            Some(time) => (Some(time), rest),
+            None if !had_pri => return split_rspamd(stamp, rest),
+            None => return None,
+        }
     } else {
         parse_bsd_stamp(pri_stripped, clock)?
     };
@@ -113,6 +118,42 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         host,
         program,
         pid,
+        message,
+    })
+}
+
+/// rspamd's own log file (`/var/log/rspamd/rspamd.log`, Debian's default), which has no
+/// syslog header: `2026-11-24 10:00:00[.123] #PID(PROCESS) message`, local time.
+fn split_rspamd<'a>(date: &str, rest: &'a str) -> Option<LogLine<'a>> {
+    let d = date.as_bytes();
+    if d.len() != 10 || d[4] != b'-' || d[7] != b'-' {
+        return None;
+    }
+    let (year, month, day): (i32, u32, u32) = (
+        digits(&date[..4])?,
+        digits(&date[5..7])?,
+        digits(&date[8..])?,
+    );
+    let (clock, rest) = split_space(rest)?;
+    let (hms, fraction) = clock.split_at_checked(8)?;
+    if !(fraction.is_empty()
+        || fraction.len() > 1
+            && fraction.starts_with('.')
+            && fraction[1..].bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let seconds = parse_hms(hms)?;
+    let (pid, rest) = rest.strip_prefix('#')?.split_once('(')?;
+    let (process, message) = rest.split_once(") ")?;
+    if process.is_empty() || !process.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return None;
+    }
+    Some(LogLine {
+        time: local_midnight(year, month, day).map(|midnight| midnight + seconds),
+        host: "-",
+        program: "rspamd",
+        pid: Some(digits(pid)?),
         message,
     })
 }
@@ -348,6 +389,32 @@ mod tests {
         )
         .expect("zulu");
         assert_eq!((z.program, z.time), ("postfix/smtpd", Some(1_795_514_400)));
+    }
+
+    #[test]
+    fn rspamds_own_log_file() {
+        let mut c = clock();
+        let l = split(
+            "2026-11-24 10:00:00.123 #3001(normal) <4d5e6f>; task; rspamd_task_write_log: x",
+            &mut c,
+        )
+        .expect("rspamd");
+        assert_eq!((l.program, l.pid), ("rspamd", Some(3001)));
+        assert_eq!(l.message, "<4d5e6f>; task; rspamd_task_write_log: x");
+        let expected = local_midnight(2026, 11, 24).map(|m| m + 36_000);
+        assert_eq!(l.time, expected);
+        let plain = split("2026-11-24 10:00:00 #7(controller) y", &mut c).expect("no fraction");
+        assert_eq!((plain.pid, plain.message), (Some(7), "y"));
+        for bad in [
+            "2026-11-24 10:00:00 sshd[1]: x",
+            "2026-11-24 10:00:00 #x(normal) y",
+            "2026-11-24 10:00:00 #1(Normal) y",
+            "2026-11-24 10:00:00. #1(normal) y",
+            "2026-11-24 25:00:00 #1(normal) y",
+            "<13>2026-11-24 10:00:00 #1(normal) y",
+        ] {
+            assert_eq!(split(bad, &mut c), None, "{bad}");
+        }
     }
 
     #[test]

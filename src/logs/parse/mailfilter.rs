@@ -11,9 +11,11 @@ Where the attacker writes, and how the client is found instead:
   `Service unavailable; Client host [ADDR] blocked using ` with ADDR equal to the client.
 - amavis `(ID) Blocked SPAM {FLAGS}, [ADDR]:PORT [ORIG] <FROM> -> <TO>, ..., Message-ID:
   <..>, mail_id: .., Hits: 17.3, ...`: the client is the first bracket after the fixed
-  prefix (postfix passed it over XFORWARD); FROM, TO, the Message-ID and, in newer
-  templates, the Subject are the sender's and can imitate `, Hits: 0`. Every `Hits:` value
-  is read and the highest counts: a sender can only raise its own message's score.
+  prefix (postfix passed it over XFORWARD), after the policy bank path the administrator
+  named; FROM, TO, the Message-ID and, in newer templates, the Subject and From header are
+  the sender's and can imitate `, Hits: 99`. Every `Hits:` value is read and the lowest
+  counts: a sender relaying through a big provider must not raise that provider's score,
+  so forging can only lower the sender's own.
 - rspamd `...: id: <MSGID>, qid: <QID>, ip: ADDR, from: <FROM>, (default: T (reject):
   [16.50/15.00] ...`: MSGID (before the address) and FROM (after it) are the sender's. A
   line with more than one `, ip: ` or `(default: ` is not read: it cannot be told which is
@@ -230,7 +232,7 @@ pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
     let (action, rest) = rest.split_once(' ')?;
     if !matches!(
         action,
-        "Blocked" | "Passed" | "Bounced" | "Rejected" | "Discarded"
+        "Blocked" | "Passed" | "Bounced" | "Rejected" | "Discarded" | "Not-Delivered"
     ) {
         return None;
     }
@@ -259,11 +261,20 @@ pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
         rest = after;
     }
     let mut rest = rest.strip_prefix(", ")?;
-    // amavis's own flags for where the mail came from, before the client.
-    while let Some(after) = ["LOCAL ", "MYNETS ", "ORIGINATING ", "ORIGINATING/MYNETS "]
-        .iter()
-        .find_map(|flag| rest.strip_prefix(flag))
-    {
+    // amavis's policy bank path and its `LOCAL` flag before the client (`ORIGINATING LOCAL`,
+    // `MYNETS/SUBMISSION`): names the administrator chose, never the sender's.
+    for _ in 0..4 {
+        if rest.starts_with('[') {
+            break;
+        }
+        let (bank, after) = rest.split_once(' ')?;
+        if bank.is_empty()
+            || !bank
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_'))
+        {
+            return None;
+        }
         rest = after;
     }
     if !rest.starts_with('[') {
@@ -272,17 +283,17 @@ pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
     let (ip, _) = client(rest)?;
     Some(match kind {
         Kind::Virus => Finding::new(Kind::Virus, ip, None),
-        _ => Finding::spam(ip, highest_hits(message)),
+        _ => Finding::spam(ip, lowest_hits(message)),
     })
 }
 
-/// The highest `, Hits: N` on the line (see the module doc); None when none is a number.
-fn highest_hits(message: &str) -> Option<Score> {
+/// The lowest `, Hits: N` on the line (see the module doc); None when none is a number.
+fn lowest_hits(message: &str) -> Option<Score> {
     message
         .split(", Hits: ")
         .skip(1)
         .filter_map(|part| Score::parse(part.split([',', ' ']).next().unwrap_or_default()))
-        .max()
+        .min()
 }
 
 /// rspamd's task log line (see the module doc).
@@ -350,14 +361,31 @@ mod tests {
     }
 
     #[test]
-    fn amavis_takes_the_client_from_the_fixed_prefix_and_the_highest_hits() {
+    fn amavis_takes_the_client_from_the_fixed_prefix_and_the_lowest_hits() {
         assert_eq!(
             show(parse_amavis(
                 "(12345-01) Blocked SPAM {DiscardedInbound,Quarantined}, [203.0.113.5]:41234 \
                  [9.9.9.9] <x@[9.9.9.9]> -> <u@example.org>, Queue-ID: 4AB, Message-ID: \
-                 <a>, Hits: 0, mail_id: z, Hits: 17.3, size: 1, 10 ms"
+                 <a>, mail_id: z, Hits: 17.3, size: 1, 10 ms"
             )),
             spam("203.0.113.5", Some("17.3"))
+        );
+        // A Subject imitating a higher score cannot raise a relay's message to spam level.
+        assert_eq!(
+            show(parse_amavis(
+                "(12345-02) Passed SPAMMY {RelayedTaggedInbound}, [192.0.2.25]:41234 \
+                 [192.0.2.25] <x@example.com> -> <u@example.org>, Message-ID: <a>, \
+                 mail_id: z, Hits: 7.1, size: 1, Subject: \"x, Hits: 99, size: 1\", 10 ms"
+            )),
+            spam("192.0.2.25", Some("7.1"))
+        );
+        // A policy bank of the administrator's before the client.
+        assert_eq!(
+            show(parse_amavis(
+                "(1-05) Blocked SPAM {DiscardedInbound}, MYNETS/SUBMISSION LOCAL [192.0.2.26]:587 \
+                 [192.0.2.26] <a@b> -> <c@d>, mail_id: y, Hits: 12.5, size: 1"
+            )),
+            spam("192.0.2.26", Some("12.5"))
         );
         assert_eq!(
             show(parse_amavis(
