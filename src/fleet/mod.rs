@@ -358,13 +358,7 @@ fn fleet_verdicts(
         for row in sentry.store.evidence(ip)? {
             if enabled(&row.service) {
                 sum.add(&row.kind, u32::try_from(row.count).unwrap_or(u32::MAX));
-                hosts.insert(
-                    sentry
-                        .config
-                        .fleet
-                        .as_ref()
-                        .map_or(String::new(), |f| f.host_id.clone()),
-                );
+                hosts.insert(fleet.host_id.clone());
             }
         }
         for row in sentry.store.fleet_evidence(ip)? {
