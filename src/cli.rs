@@ -718,12 +718,6 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                             x.applied.len()
                         )
                         .map_err(write_err)?;
-                        if verbose {
-                            for d in &x.applied {
-                                writeln!(out, "  {} {}: {}", d.listing.verb(), d.ip, d.reason)
-                                    .map_err(write_err)?;
-                            }
-                        }
                     }
                     crate::fleet::Outcome::Backoff { until, failures } => {
                         if verbose {
