@@ -3,7 +3,8 @@
 //! - `ClientIp::parse` turns every way of writing one host into one canonical text, and
 //!   that text parses back to itself.
 //! - The parsers never panic on any line, and a user name (the text a client chooses) can
-//!   neither frame another address nor turn a failure into a success.
+//!   neither frame another address nor turn a failure into a success; a sender's text
+//!   never raises the spam score a mail filter gave.
 //!
 //! Each property runs at most 256 cases; failures are not persisted to a regressions file
 //! (the shrunk input is printed instead).
@@ -13,8 +14,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use sentry::ip::ClientIp;
-use sentry::logs::Kind;
 use sentry::logs::parse::{ParseOptions, Parser};
+use sentry::logs::{Kind, Score};
 
 /// 2026-11-24 10:00 UTC: places the BSD timestamps below in a definite year.
 const NOW: i64 = 1_795_514_400;
@@ -443,6 +444,51 @@ proptest! {
         for line in &lines {
             let _ = lenient.parse_line(line);
         }
+    }
+}
+
+/// Sender text (a Message-ID, a Subject) imitating amavis's own `, Hits: N` field.
+fn forged_hits() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0u32..2000).prop_map(|n| format!(", Hits: {}.{}", n / 10, n % 10)),
+        Just(", mail_id: x, Hits: 99, size: 1".to_string()),
+        Just(">, mail_id: y, Hits: 50.5, size: 9>".to_string()),
+        hostile_piece(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A spammer relaying through a big provider must not raise the provider's score: what
+    /// the sender wrote never makes amavis's score higher than the one amavis gave.
+    #[test]
+    fn sender_text_never_raises_an_amavis_score(
+        real in 0u32..400,
+        message_id in proptest::collection::vec(forged_hits(), 0..4),
+        subject in proptest::collection::vec(forged_hits(), 0..4),
+        (src_text, src) in source(),
+    ) {
+        let line = format!(
+            "Nov 24 14:00:00 mail amavis[2102]: (02102-01) Passed SPAMMY {{RelayedTaggedInbound}}, \
+             [{src_text}]:25 [{src_text}] <a@example.net> -> <u@example.org>, Message-ID: <{}>, \
+             mail_id: x, Hits: {}.{}, size: 1, Subject: \"{}\", 10 ms",
+            message_id.concat(),
+            real / 10,
+            real % 10,
+            subject.concat(),
+        );
+        let mut parser = Parser::new(ParseOptions::default(), NOW);
+        let event = parser.parse_line(&line);
+        prop_assert!(event.is_some(), "not recognised: {:?}", line);
+        let event = event.expect("checked");
+        prop_assert_eq!(event.ip, src);
+        prop_assert_eq!(event.kind, Kind::Spam);
+        let real = Score(i32::try_from(real).expect("small"));
+        prop_assert!(
+            event.score.is_some_and(|s| s <= real),
+            "score {:?} above the real {:?}: {:?}", event.score, real, line
+        );
     }
 }
 
