@@ -171,7 +171,7 @@ enum Command {
     },
     /// Read log lines on stdin and decide as they arrive (rsyslog omprog, journalctl -f)
     Ingest,
-    /// Make every enabled backend's list equal to the database's blocked set
+    /// Make every enabled backend's list equal to the database's blocked set; with [fleet], exchange with the other hosts
     ///
     /// For boot and after a firewall reload, when kernel sets are empty: adds what is
     /// missing, removes what sentry put there and no longer blocks, prints what changed.
@@ -219,7 +219,7 @@ enum Command {
     },
     /// Print every record as `ip<TAB>seen<TAB>allow<TAB>block`
     Dump,
-    /// Import records from an older sentry
+    /// Import records from an older sentry, fail2ban, DenyHosts or a plain list of addresses
     ///
     /// Without options: the one-file-per-address tree ($ROOT/seen, white, black), which is
     /// also imported automatically the first time it is found. With --dump: the output of
