@@ -30,6 +30,10 @@ const LEGACY_IMPORT_KEY: &str = "legacy_files_imported_at";
 const LISTS_LOCK: &str = ".lists.lock";
 /// A batch of listing changes this big shows progress (an `import`), when on a terminal.
 const BIG_BATCH: usize = 1000;
+/// Decisions of one batch sent to syslog one line each; the rest are counted in one line
+/// (a fleet's first exchange or an import brings thousands, and syslog daemons drop bursts
+/// beyond a few hundred lines anyway).
+const NOTICES_PER_BATCH: usize = 100;
 
 /// How long a command waits on a lock held by another sentry process.
 #[derive(Debug, Clone, Copy)]
@@ -416,6 +420,7 @@ impl Sentry {
             }
         }
         progress.finish();
+        let mut noticed = 0;
         for d in decisions {
             if d.listing == Listing::Unlisted {
                 self.store.forget_evidence(d.ip)?;
@@ -424,8 +429,17 @@ impl Sentry {
             let message = format!("{} {}: {}", d.listing.verb(), d.ip, d.reason);
             self.say(|| message.clone());
             if d.listing != Listing::Unlisted {
-                crate::syslog::notice(&message);
+                noticed += 1;
+                if noticed <= NOTICES_PER_BATCH {
+                    crate::syslog::notice(&message);
+                }
             }
+        }
+        if noticed > NOTICES_PER_BATCH {
+            crate::syslog::notice(&format!(
+                "{} more decisions in the same batch (`sentry report` lists the addresses)",
+                noticed - NOTICES_PER_BATCH
+            ));
         }
         self.backend_failures(failures)?;
         Ok(records)

@@ -8,6 +8,7 @@ is silently accepted: the login must proceed either way.
 */
 
 use std::os::unix::net::UnixDatagram;
+use std::sync::OnceLock;
 
 /// Facility auth (4).
 const AUTH: u8 = 4 << 3;
@@ -23,7 +24,13 @@ pub fn notice(message: &str) {
 }
 
 fn send(priority: u8, message: &str) {
-    let Ok(socket) = UnixDatagram::unbound() else {
+    // One socket for the process: a big batch of decisions logs many lines.
+    static SOCKET: OnceLock<Option<UnixDatagram>> = OnceLock::new();
+    let Some(socket) = SOCKET.get_or_init(|| {
+        let socket = UnixDatagram::unbound().ok()?;
+        socket.set_nonblocking(true).ok()?;
+        Some(socket)
+    }) else {
         return;
     };
     // Messages can quote attacker text (user names): no control characters into the log.
@@ -32,6 +39,5 @@ fn send(priority: u8, message: &str) {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let line = format!("<{priority}>sentry[{}]: {clean}", std::process::id());
-    let _ = socket.set_nonblocking(true);
     let _ = socket.send_to(line.as_bytes(), "/dev/log");
 }

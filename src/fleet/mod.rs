@@ -271,25 +271,20 @@ fn apply_pulled(
         }
     }
     let now = sentry.now();
-    // What this batch already decided per address, ahead of the store.
-    let mut pending: std::collections::HashMap<ClientIp, (Listing, String)> =
-        std::collections::HashMap::new();
+    // The listings in force, then what this batch decided per address ahead of the store.
+    let addresses: BTreeSet<ClientIp> = pulled
+        .decisions
+        .iter()
+        .filter_map(|d| ClientIp::parse(&d.ip).ok())
+        .collect();
+    let mut pending = sentry.store.listings_and_origins(&addresses)?;
     let mut decisions: Vec<Decision> = Vec::new();
     for d in &pulled.decisions {
         let Ok(ip) = ClientIp::parse(&d.ip) else {
             continue;
         };
-        let (listing, origin) = match pending.get(&ip) {
-            Some(state) => state.clone(),
-            None => {
-                let listing = match sentry.store.record(ip)? {
-                    Some(r) if r.allow > 0 => Listing::Allowed { since: r.allow },
-                    Some(r) if r.block > 0 => Listing::Blocked { since: r.block },
-                    _ => Listing::Unlisted,
-                };
-                let origin = sentry.store.last_origin(ip)?.unwrap_or_default();
-                (listing, origin)
-            }
+        let Some((listing, origin)) = pending.get(&ip).cloned() else {
+            continue;
         };
         let since = d.at.clamp(1, now);
         let reason = format!("fleet: {} on {}: {}", d.action, d.host, d.reason);

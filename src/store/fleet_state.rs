@@ -4,9 +4,11 @@ evidence the fleet server has (change numbers in `sentry_meta`), the evidence ot
 reported (`fleet_evidence`), and where each listing came from (`decisions.origin`).
 */
 
+use std::collections::{BTreeSet, HashMap};
+
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::SqliteStore;
+use super::{Listing, SqliteStore};
 use crate::error::Result;
 use crate::ip::ClientIp;
 
@@ -89,17 +91,50 @@ impl SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
     }
 
-    /// Where the listing in force for `ip` came from: "" (this host), a host id, or None
-    /// when there is no history for it.
-    pub fn last_origin(&self, ip: ClientIp) -> Result<Option<String>> {
-        self.conn
-            .query_row(
-                "SELECT origin FROM decisions WHERE ip = ?1 ORDER BY id DESC LIMIT 1",
-                [ip.to_string()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.error("read", &e))
+    /// Each address's listing in force and where it came from ("" for this host or no
+    /// history, else a host id), read in one transaction with two prepared statements: a
+    /// new host's first pull checks tens of thousands of addresses.
+    pub fn listings_and_origins(
+        &self,
+        ips: &BTreeSet<ClientIp>,
+    ) -> Result<HashMap<ClientIp, (Listing, String)>> {
+        let err = |e: rusqlite::Error| self.error("read", &e);
+        let tx = self.conn.unchecked_transaction().map_err(err)?;
+        let mut found = HashMap::with_capacity(ips.len());
+        {
+            let mut listing = tx
+                .prepare_cached(
+                    "SELECT ifnull(allow, 0), ifnull(block, 0) FROM ip_records WHERE ip = ?1",
+                )
+                .map_err(err)?;
+            let mut origin = tx
+                .prepare_cached(
+                    "SELECT origin FROM decisions WHERE ip = ?1 ORDER BY id DESC LIMIT 1",
+                )
+                .map_err(err)?;
+            for &ip in ips {
+                let text = ip.to_string();
+                let (allow, block): (i64, i64) = listing
+                    .query_row([&text], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(err)?
+                    .unwrap_or((0, 0));
+                let listed = if allow > 0 {
+                    Listing::Allowed { since: allow }
+                } else if block > 0 {
+                    Listing::Blocked { since: block }
+                } else {
+                    Listing::Unlisted
+                };
+                let from: Option<String> = origin
+                    .query_row([&text], |r| r.get(0))
+                    .optional()
+                    .map_err(err)?;
+                found.insert(ip, (listed, from.unwrap_or_default()));
+            }
+        }
+        tx.finish().map_err(err)?;
+        Ok(found)
     }
 
     /// Replaces other hosts' evidence totals, and forgets `(host, ip)` pairs delisted
