@@ -56,17 +56,26 @@ impl Overview {
     }
 }
 
+/// What an empty section of the overview says, so that it does not look cut off.
+const NONE: &str = "       (none)";
+
 fn write_overview(out: &mut dyn Write, o: &Overview) -> std::io::Result<()> {
     for (title, rows) in [
         ("most connections", &o.most_connections),
         ("most naughty attempts", &o.most_naughty),
     ] {
         writeln!(out, "\n   -------- {title} --------")?;
+        if rows.is_empty() {
+            writeln!(out, "{NONE}")?;
+        }
         for (ip, count) in rows {
             writeln!(out, "{count:8}  {ip}")?;
         }
     }
     writeln!(out, "\n   -------- evidence by service --------")?;
+    if o.evidence_by_service.is_empty() {
+        writeln!(out, "{NONE}")?;
+    }
     for (service, kind, count) in &o.evidence_by_service {
         writeln!(out, "{count:8}  {service:<12} {kind}")?;
     }
@@ -74,6 +83,9 @@ fn write_overview(out: &mut dyn Write, o: &Overview) -> std::io::Result<()> {
         out,
         "\n   -------- allowed (+) and blocked (#) per day, last 30 days --------"
     )?;
+    if o.listed_per_day.is_empty() {
+        writeln!(out, "{NONE}")?;
+    }
     let widest = o
         .listed_per_day
         .iter()

@@ -249,6 +249,10 @@ fn man_page_and_completions_come_from_the_command_line_definition() {
 #[test]
 fn report_top_shows_who_knocks_most_and_what_was_decided_per_day() {
     let root = Root::new();
+    // A new database: every section says it is empty rather than looking cut off.
+    root.ok(&["setup"]);
+    let empty = root.ok(&["report", "--top", "2"]);
+    assert_eq!(empty.matches("(none)").count(), 4, "{empty}");
     // Connections first (their scans find an empty log), then the log, then one scan.
     for _ in 0..4 {
         root.ok(&["connect", "192.0.2.50"]);
