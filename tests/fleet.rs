@@ -262,8 +262,30 @@ fn tls_with_a_private_ca_and_refusals() {
     let b = host_with(&cluster, "b", &cluster.tls_url(), "");
     let out = b.run(&["sync"]);
     assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("certificate"),
+        said.contains("certificate") && said.contains("ca_file"),
+        "says what to do: {out:?}"
+    );
+    // The server's own certificate in ca_file (what a self-signed server, such as Debian's
+    // PostgreSQL out of the box, needs) is trusted exactly; it is no CA, so no chain
+    // to it would do.
+    let pinned = format!("ca_file = \"{}\"\n", cluster.server_cert_file().display());
+    let d = host_with(&cluster, "d", &cluster.tls_url(), &pinned);
+    let out = d.ok(&["sync"]);
+    assert!(out.contains("received 1"), "{out}");
+    assert!(blocked(&d, "203.0.113.9"));
+    // A ca_file without a certificate is a configuration error, said as such.
+    let e = host_with(
+        &cluster,
+        "e",
+        &cluster.tls_url(),
+        &format!("ca_file = \"{}\"\n", cluster.password_file().display()),
+    );
+    let out = e.run(&["sync"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no PEM certificate"),
         "{out:?}"
     );
 

@@ -354,6 +354,7 @@ fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
     use rustls_pki_types::pem::PemObject;
     let path = ca_file.unwrap_or(Path::new("/etc/ssl/certs/ca-certificates.crt"));
     let mut roots = rustls::RootCertStore::empty();
+    let mut pinned = Vec::new();
     // A missing system bundle only matters when the URL asks for TLS; then the
     // handshake fails with a message naming the certificate.
     if ca_file.is_some() || path.exists() {
@@ -363,17 +364,102 @@ fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
         for cert in certs {
             let cert =
                 cert.map_err(|e| Error::Runtime(format!("the CA file {}: {e}", path.display())))?;
+            if ca_file.is_some() {
+                pinned.push(cert.clone());
+            }
             // The system bundle holds a few certificates rustls cannot use; skip those.
             let _ = roots.add(cert);
         }
+        if ca_file.is_some() && pinned.is_empty() {
+            return Err(Error::Input(format!(
+                "fleet.ca_file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            )));
+        }
     }
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let chains = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .ok();
+    let verifier = ServerCertificate {
+        pinned,
+        chains,
+        algorithms: provider.signature_verification_algorithms,
+    };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Runtime(format!("TLS set-up: {e}")))?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
         .with_no_client_auth();
     Ok(config)
+}
+
+/// How the fleet server's certificate is checked: exactly a certificate the administrator
+/// put in `ca_file` (a self-signed one, such as Debian's "snakeoil" that PostgreSQL uses
+/// out of the box), else a chain to a CA in `ca_file` or the system bundle with the host
+/// name of the URL. Either way the server must prove it holds the certificate's key.
+#[derive(Debug)]
+struct ServerCertificate {
+    pinned: Vec<rustls_pki_types::CertificateDer<'static>>,
+    chains: Option<std::sync::Arc<rustls::client::WebPkiServerVerifier>>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::client::danger::ServerCertVerifier for ServerCertificate {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if self
+            .pinned
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        }
+        match &self.chains {
+            Some(chains) => chains.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ),
+            None => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            )),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 /// The server could not be reached or refused us: say which, and that this host is fine.
@@ -384,9 +470,20 @@ fn unreachable_error(url: &str, e: &postgres::Error) -> Error {
         detail.push_str(&format!(": {inner}"));
         source = inner.source();
     }
+    // sentry always verifies the server (a forged server could block anyone fleet-wide),
+    // also where libpq's sslmode=prefer or require would not: say how to make it trusted.
+    let advice = if detail.contains("certificate") {
+        "; the server's TLS certificate is not trusted: set [fleet] ca_file to the \
+         certificate itself when it is self-signed (Debian's PostgreSQL: \
+         /etc/ssl/certs/ssl-cert-snakeoil.pem on the server), or to the CA that signed it (then \
+         url must name the server as its certificate does); on a trusted private network, \
+         sslmode=disable in url turns TLS off"
+    } else {
+        ""
+    };
     Error::Runtime(format!(
-        "fleet server {url} unavailable ({detail}); this host's own protection is unaffected, \
-         and its news will be sent at the next successful sync"
+        "fleet server {url} unavailable ({detail}){advice}; this host's own protection is \
+         unaffected, and its news will be sent at the next successful sync"
     ))
 }
 

@@ -135,6 +135,11 @@ impl PgCluster {
         self.tls_dir().join("ca.crt")
     }
 
+    /// PEM file of the server's own certificate (signed by the private CA).
+    pub fn server_cert_file(&self) -> PathBuf {
+        self.tls_dir().join("server.crt")
+    }
+
     /// A file (mode 0600) holding the role's password followed by a newline.
     pub fn password_file(&self) -> PathBuf {
         self.dir.path().join("password")
