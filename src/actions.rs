@@ -420,26 +420,15 @@ impl Sentry {
             }
         }
         progress.finish();
-        let mut noticed = 0;
         for d in decisions {
             if d.listing == Listing::Unlisted {
                 self.store.forget_evidence(d.ip)?;
                 self.store.forget_fleet_evidence(d.ip)?;
             }
-            let message = format!("{} {}: {}", d.listing.verb(), d.ip, d.reason);
-            self.say(|| message.clone());
-            if d.listing != Listing::Unlisted {
-                noticed += 1;
-                if noticed <= NOTICES_PER_BATCH {
-                    crate::syslog::notice(&message);
-                }
-            }
+            self.say(|| describe(d));
         }
-        if noticed > NOTICES_PER_BATCH {
-            crate::syslog::notice(&format!(
-                "{} more decisions in the same batch (`sentry report` lists the addresses)",
-                noticed - NOTICES_PER_BATCH
-            ));
+        for line in syslog_notices(decisions) {
+            crate::syslog::notice(&line);
         }
         self.backend_failures(failures)?;
         Ok(records)
@@ -743,4 +732,74 @@ fn describe_scan(outcome: &scan::ScanOutcome) -> String {
         outcome.events,
         outcome.addresses.len()
     )
+}
+
+/// How a decision reads in messages: `blocked 203.0.113.9: 4 naughty (sshd)`.
+fn describe(d: &Decision) -> String {
+    format!("{} {}: {}", d.listing.verb(), d.ip, d.reason)
+}
+
+/// The syslog lines for a batch of decisions: one per allow or block, up to
+/// `NOTICES_PER_BATCH`, then one line counting the rest.
+fn syslog_notices(decisions: &[Decision]) -> Vec<String> {
+    let listed: Vec<&Decision> = decisions
+        .iter()
+        .filter(|d| d.listing != Listing::Unlisted)
+        .collect();
+    let mut lines: Vec<String> = listed
+        .iter()
+        .take(NOTICES_PER_BATCH)
+        .map(|d| describe(d))
+        .collect();
+    if listed.len() > NOTICES_PER_BATCH {
+        lines.push(format!(
+            "{} more decisions in the same batch (`sentry report` lists the addresses)",
+            listed.len() - NOTICES_PER_BATCH
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(n: u32, listing: Listing) -> Decision {
+        Decision {
+            ip: ClientIp::parse(&format!("198.51.{}.{}", n / 256, n % 256)).expect("address"),
+            listing,
+            reason: "fleet: block on web1: 3 naughty".to_string(),
+            origin: "web1".to_string(),
+        }
+    }
+
+    #[test]
+    fn a_big_batch_logs_its_first_decisions_and_counts_the_rest() {
+        let small: Vec<Decision> = (1..=3)
+            .map(|n| decision(n, Listing::Blocked { since: 1 }))
+            .collect();
+        assert_eq!(
+            syslog_notices(&small),
+            [
+                "blocked 198.51.0.1: fleet: block on web1: 3 naughty",
+                "blocked 198.51.0.2: fleet: block on web1: 3 naughty",
+                "blocked 198.51.0.3: fleet: block on web1: 3 naughty",
+            ]
+        );
+        // Delistings are not logged and not counted.
+        let mut big: Vec<Decision> = (1..=150)
+            .map(|n| decision(n, Listing::Blocked { since: 1 }))
+            .collect();
+        big.insert(0, decision(999, Listing::Unlisted));
+        let lines = syslog_notices(&big);
+        assert_eq!(lines.len(), NOTICES_PER_BATCH + 1);
+        assert_eq!(
+            lines[0],
+            "blocked 198.51.0.1: fleet: block on web1: 3 naughty"
+        );
+        assert_eq!(
+            lines[NOTICES_PER_BATCH],
+            "50 more decisions in the same batch (`sentry report` lists the addresses)"
+        );
+    }
 }

@@ -658,11 +658,11 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                 eprintln!("sentry: another sentry is scanning the logs; try again later");
             }
             let unreadable = outcome.errors.len();
-            if *dry_run || verbose {
+            // Applied decisions are already told by -v (and syslog); a dry run's are not.
+            if *dry_run {
                 let mut out = stdout.lock();
-                let prefix = if *dry_run { "would be " } else { "" };
                 for d in &decisions {
-                    writeln!(out, "{prefix}{} {}: {}", d.listing.verb(), d.ip, d.reason)
+                    writeln!(out, "would be {} {}: {}", d.listing.verb(), d.ip, d.reason)
                         .map_err(write_err)?;
                 }
             }
