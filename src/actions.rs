@@ -425,7 +425,7 @@ impl Sentry {
                 self.store.forget_evidence(d.ip)?;
                 self.store.forget_fleet_evidence(d.ip)?;
             }
-            self.say(|| describe(d));
+            self.say(|| d.to_string());
         }
         for line in syslog_notices(decisions) {
             crate::syslog::notice(&line);
@@ -735,8 +735,10 @@ fn describe_scan(outcome: &scan::ScanOutcome) -> String {
 }
 
 /// How a decision reads in messages: `blocked 203.0.113.9: 4 naughty (sshd)`.
-fn describe(d: &Decision) -> String {
-    format!("{} {}: {}", d.listing.verb(), d.ip, d.reason)
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.listing.verb(), self.ip, self.reason)
+    }
 }
 
 /// The syslog lines for a batch of decisions: one per allow or block, up to
@@ -749,7 +751,7 @@ fn syslog_notices(decisions: &[Decision]) -> Vec<String> {
     let mut lines: Vec<String> = listed
         .iter()
         .take(NOTICES_PER_BATCH)
-        .map(|d| describe(d))
+        .map(|d| d.to_string())
         .collect();
     if listed.len() > NOTICES_PER_BATCH {
         lines.push(format!(

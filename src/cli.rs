@@ -662,8 +662,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             if *dry_run {
                 let mut out = stdout.lock();
                 for d in &decisions {
-                    writeln!(out, "would be {} {}: {}", d.listing.verb(), d.ip, d.reason)
-                        .map_err(write_err)?;
+                    writeln!(out, "would be {d}").map_err(write_err)?;
                 }
             }
             if unreadable > 0 {

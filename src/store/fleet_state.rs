@@ -119,18 +119,17 @@ impl SqliteStore {
                     .optional()
                     .map_err(err)?
                     .unwrap_or((0, 0));
-                let listed = if allow > 0 {
-                    Listing::Allowed { since: allow }
-                } else if block > 0 {
-                    Listing::Blocked { since: block }
-                } else {
-                    Listing::Unlisted
-                };
                 let from: Option<String> = origin
                     .query_row([&text], |r| r.get(0))
                     .optional()
                     .map_err(err)?;
-                found.insert(ip, (listed, from.unwrap_or_default()));
+                found.insert(
+                    ip,
+                    (
+                        Listing::from_columns(allow, block),
+                        from.unwrap_or_default(),
+                    ),
+                );
             }
         }
         tx.finish().map_err(err)?;

@@ -59,7 +59,6 @@ impl Listing {
         }
     }
 
-    /// The `(allow, block)` column values for this listing.
     /// The history's name for it: `allow`, `block`, `unlist`.
     pub fn action(self) -> &'static str {
         match self {
@@ -77,6 +76,7 @@ impl Listing {
         }
     }
 
+    /// The `(allow, block)` column values for this listing.
     pub fn columns(self) -> (i64, i64) {
         match self {
             Listing::Allowed { since } => (since, 0),
@@ -84,9 +84,20 @@ impl Listing {
             Listing::Unlisted => (0, 0),
         }
     }
+
+    /// The listing that `(allow, block)` column values stand for (the inverse of `columns`;
+    /// allow wins where an old database has both).
+    pub fn from_columns(allow: i64, block: i64) -> Listing {
+        if allow > 0 {
+            Listing::Allowed { since: allow }
+        } else if block > 0 {
+            Listing::Blocked { since: block }
+        } else {
+            Listing::Unlisted
+        }
+    }
 }
 
-/// How often one address showed up as one kind of event of one service.
 /// One listing change as the store records it: the row in `ip_records` and a line of
 /// history in `decisions`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +115,7 @@ pub struct ListingChange {
 /// The origin of a block made on the fleet's summed evidence.
 pub const FLEET_ORIGIN: &str = "*fleet";
 
+/// How often one address showed up as one kind of event of one service.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EvidenceCount {
     pub ip: String,
