@@ -151,14 +151,7 @@ fn event_of<'a>(
         return None;
     }
     let (service, finding) = parser.parse_message(service, None, text)?;
-    Some(Event {
-        service,
-        kind: finding.kind,
-        ip: finding.ip,
-        user: finding.user,
-        time: None,
-        score: finding.score,
-    })
+    Some(crate::logs::parse::event(service, finding, None, None))
 }
 
 fn from_known_program(clock: &mut header::Clock, text: &str, filter: ServiceFilter) -> bool {

@@ -54,6 +54,20 @@ impl fmt::Display for ClientIp {
     }
 }
 
+/// Saved state (parser joins across scans) keeps addresses in their canonical text.
+impl serde::Serialize for ClientIp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ClientIp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        ClientIp::parse_opt(&text).ok_or_else(|| serde::de::Error::custom("invalid IP address"))
+    }
+}
+
 impl FromStr for ClientIp {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -16,8 +16,10 @@ use crate::atomic_file::FileLock;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
-use crate::logs::parse::{ParseOptions, Parser};
-use crate::logs::{Event, Kind, Service, journal, source};
+use crate::logs::parse::{ParseOptions, Parser, ParserState, SAVED_ENTRIES};
+use serde::{Deserialize, Serialize};
+
+use crate::logs::{Event, Kind, Report, Service, journal, source};
 use crate::progress::Progress;
 use crate::store::{Cursor, EvidenceCount, Store};
 
@@ -47,18 +49,39 @@ pub struct ScanOutcome {
 #[derive(Debug, Default)]
 pub struct Tally {
     counts: HashMap<(ClientIp, Service, Kind), Count>,
+    attempts: AttemptLedger,
 }
 
 /// How many events, and the first and last time seen.
 type Count = (i64, Option<i64>, Option<i64>);
 
 impl Tally {
+    /// Counts an event: as many as it stands for, except that an attempt the daemon reported
+    /// on two lines (its own result and PAM's) counts once.
     pub fn add(&mut self, event: &Event) {
+        let count = i64::from(event.count);
+        match (event.report, event.pid, event.kind) {
+            (Report::AuthResult | Report::Pam, Some(pid), Kind::Failed | Kind::Naughty) => {
+                let key = (event.service, pid, event.ip);
+                let time = event.time.unwrap_or(0);
+                let (failed, naughty) =
+                    (self.attempts).record(key, event.report, event.kind, event.count, time);
+                self.count(event, Kind::Failed, failed);
+                self.count(event, Kind::Naughty, naughty);
+            }
+            _ => self.count(event, event.kind, count),
+        }
+    }
+
+    fn count(&mut self, event: &Event, kind: Kind, count: i64) {
+        if count == 0 {
+            return;
+        }
         let entry = self
             .counts
-            .entry((event.ip, event.service, event.kind))
+            .entry((event.ip, event.service, kind))
             .or_insert((0, event.time, event.time));
-        entry.0 += 1;
+        entry.0 += count;
         if let Some(t) = event.time {
             entry.1 = Some(entry.1.map_or(t, |f| f.min(t)));
             entry.2 = Some(entry.2.map_or(t, |l| l.max(t)));
@@ -85,6 +108,125 @@ impl Tally {
                 }
             })
             .collect()
+    }
+}
+
+/// One process's attempts from one address, as each of the two reports counted them.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct Reports {
+    /// `[failed, naughty]` by the daemon's own result lines.
+    result: [u32; 2],
+    /// `[failed, naughty]` by PAM's lines.
+    pam: [u32; 2],
+    /// Event time of the last line, to forget a process id the system has reused.
+    last: i64,
+}
+
+impl Reports {
+    /// `(failed, naughty)` attempts: as many attempts as the larger report names, and as
+    /// many of them naughty as either report calls naughty (an `invalid user` result line
+    /// makes PAM's user-less failure of the same attempt naughty).
+    fn attempts(&self) -> (u32, u32) {
+        let total = (self.result[0] + self.result[1]).max(self.pam[0] + self.pam[1]);
+        let naughty = self.result[1].max(self.pam[1]).min(total);
+        (total - naughty, naughty)
+    }
+}
+
+/// Which attempts were counted already, per service, process and address (bounded; a
+/// process's lines come within minutes, so old entries are dropped first).
+#[derive(Debug, Default)]
+struct AttemptLedger {
+    by_process: HashMap<(Service, u32, ClientIp), Reports>,
+}
+
+/// Processes remembered at once; the oldest by event time goes first.
+const LEDGER_ENTRIES: usize = 4096;
+/// A process id seen again after this long is another connection.
+const LEDGER_SECONDS: i64 = 3600;
+
+impl AttemptLedger {
+    /// Records `count` events of one report and returns how many failed and naughty
+    /// attempts that adds (the failed part may be negative: a failure counted from PAM's
+    /// line turns out naughty on the daemon's).
+    fn record(
+        &mut self,
+        key: (Service, u32, ClientIp),
+        report: Report,
+        kind: Kind,
+        count: u32,
+        time: i64,
+    ) -> (i64, i64) {
+        if !self.by_process.contains_key(&key) && self.by_process.len() >= LEDGER_ENTRIES {
+            self.forget_oldest();
+        }
+        let entry = self.by_process.entry(key).or_default();
+        if time.saturating_sub(entry.last) > LEDGER_SECONDS {
+            *entry = Reports::default();
+        }
+        entry.last = entry.last.max(time);
+        let before = entry.attempts();
+        let slot = usize::from(kind == Kind::Naughty);
+        match report {
+            Report::Pam => entry.pam[slot] = entry.pam[slot].saturating_add(count),
+            _ => entry.result[slot] = entry.result[slot].saturating_add(count),
+        }
+        let after = entry.attempts();
+        (
+            i64::from(after.0) - i64::from(before.0),
+            i64::from(after.1) - i64::from(before.1),
+        )
+    }
+
+    /// Drops the older half, so that eviction costs little per line.
+    fn forget_oldest(&mut self) {
+        let mut times: Vec<i64> = self.by_process.values().map(|r| r.last).collect();
+        let half = times.len() / 2;
+        let (_, median, _) = times.select_nth_unstable(half);
+        let median = *median;
+        self.by_process.retain(|_, r| r.last > median);
+    }
+
+    /// The entries a later line can still need, newest first, at most `n`.
+    fn recent(&self, n: usize) -> Vec<SavedReports> {
+        let mut entries: Vec<_> = (self.by_process.iter())
+            .map(|(&(service, pid, ip), &reports)| SavedReports(service, pid, ip, reports))
+            .collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.3.last));
+        entries.truncate(n);
+        entries
+    }
+
+    fn restore(saved: Vec<SavedReports>) -> AttemptLedger {
+        AttemptLedger {
+            by_process: (saved.into_iter())
+                .take(LEDGER_ENTRIES)
+                .map(|SavedReports(service, pid, ip, reports)| ((service, pid, ip), reports))
+                .collect(),
+        }
+    }
+}
+
+/// One ledger entry as it is kept between scans (JSON maps need string keys).
+#[derive(Serialize, Deserialize)]
+struct SavedReports(Service, u32, ClientIp, Reports);
+
+/// What one scan hands to the next, kept in the cursor table under [`STATE_SOURCE`] and
+/// written in the same transaction as each source's evidence and cursor: the parsers'
+/// joins across lines and the attempts already counted.
+#[derive(Serialize, Deserialize)]
+struct SavedReading {
+    parser: ParserState,
+    attempts: Vec<SavedReports>,
+}
+
+/// The cursor-table name of the state that joins lines across scans.
+pub const STATE_SOURCE: &str = "sentry:reading-state";
+
+impl Tally {
+    /// The ledger of counted attempts as the next scan needs it.
+    fn saved_attempts(&self) -> Vec<SavedReports> {
+        self.attempts.recent(SAVED_ENTRIES)
     }
 }
 
@@ -119,10 +261,14 @@ pub fn scan(
         tally: Tally::default(),
         outcome,
         progress,
+        saved: Vec::new(),
     };
     let files: Vec<PathBuf> = config.log_files();
     if from_start {
         store.forget_all_evidence()?;
+    } else if let Some(state) = store.cursor(STATE_SOURCE)? {
+        reading.saved = state.fingerprint;
+        reading.rewind_state();
     }
     for path in &files {
         scan_file(&mut reading, store, path, from_start)?;
@@ -141,14 +287,8 @@ pub fn scan(
         }
     }
     if config.use_journal(&files) {
-        let Reading {
-            parser,
-            tally,
-            outcome,
-            ..
-        } = &mut reading;
         progress.say("the systemd journal");
-        scan_journal(config, store, parser, tally, outcome, from_start)?;
+        scan_journal(&mut reading, store, from_start)?;
     }
     Ok(reading.outcome)
 }
@@ -160,9 +300,57 @@ struct Reading<'a> {
     tally: Tally,
     outcome: ScanOutcome,
     progress: &'a Progress,
+    /// The state as last written to (or read from) the store, JSON.
+    saved: Vec<u8>,
 }
 
 impl Reading<'_> {
+    /// The state to write with the next cursor, if it changed since it was last written.
+    fn state_change(&mut self) -> Option<Cursor> {
+        let state = SavedReading {
+            parser: self.parser.saved_state(),
+            attempts: self.tally.saved_attempts(),
+        };
+        let bytes = serde_json::to_vec(&state).ok()?;
+        if bytes == self.saved {
+            return None;
+        }
+        self.saved = bytes.clone();
+        Some(Cursor {
+            source: STATE_SOURCE.to_string(),
+            fingerprint: bytes,
+            ..Cursor::default()
+        })
+    }
+
+    /// Goes back to the state last written: the lines read since were not recorded (their
+    /// source failed), and will be read again. State that cannot be read (another
+    /// version's) is dropped: at worst a join is missed, never a wrong address joined.
+    fn rewind_state(&mut self) {
+        let state = serde_json::from_slice::<SavedReading>(&self.saved).ok();
+        let (parser, attempts) = match state {
+            Some(s) => (Some(s.parser), s.attempts),
+            None => (None, Vec::new()),
+        };
+        match parser {
+            Some(parser) => self.parser.restore_state(parser),
+            None => self.parser.forget_state(),
+        }
+        self.tally.attempts = AttemptLedger::restore(attempts);
+    }
+
+    /// The evidence counted since the last write, the cursor of the source read, and the
+    /// state if it changed: one transaction.
+    fn record(&mut self, store: &mut dyn Store, cursor: Cursor, moved: bool) -> Result<()> {
+        let counts = self.tally.drain(&mut self.outcome.addresses);
+        let mut cursors = vec![cursor];
+        if moved || !counts.is_empty() {
+            cursors.extend(self.state_change());
+            store.record_evidence(&counts, &cursors)?;
+        }
+        Ok(())
+    }
+
     fn count_line(&mut self, line: &str) {
         self.outcome.lines += 1;
         if let Some(event) = self.parser.parse_line(line)
@@ -203,26 +391,18 @@ fn scan_file(
         Ok(next) => next,
         Err(e) => {
             reading.tally.drain(&mut std::collections::BTreeSet::new());
+            reading.rewind_state();
             reading.outcome.errors.push(e.to_string());
             return Ok(());
         }
     };
-    let counts = reading.tally.drain(&mut reading.outcome.addresses);
-    if Some(&next) != cursor.as_ref() || !counts.is_empty() {
-        store.record_evidence(&counts, &[next])?;
-    }
-    Ok(())
+    let moved = Some(&next) != cursor.as_ref();
+    reading.record(store, next, moved)
 }
 
 /// The journal's new entries of the enabled services, with its cursor in the database.
-fn scan_journal(
-    config: &Config,
-    store: &mut dyn Store,
-    parser: &mut Parser,
-    tally: &mut Tally,
-    outcome: &mut ScanOutcome,
-    from_start: bool,
-) -> Result<()> {
+fn scan_journal(reading: &mut Reading, store: &mut dyn Store, from_start: bool) -> Result<()> {
+    let config = reading.config;
     let file = config.journal_file.as_deref();
     let name = journal::source_name(file);
     let previous = if from_start {
@@ -233,6 +413,12 @@ fn scan_journal(
     let after = previous
         .as_ref()
         .map(|c| String::from_utf8_lossy(&c.fingerprint).into_owned());
+    let Reading {
+        parser,
+        tally,
+        outcome,
+        ..
+    } = reading;
     let (last, entries) = journal::read_new(
         file,
         after.as_deref(),
@@ -248,15 +434,121 @@ fn scan_journal(
     )?;
     outcome.lines += entries;
     outcome.sources += 1;
-    let counts = tally.drain(&mut outcome.addresses);
-    if last != after || !counts.is_empty() {
-        // The journal's cursor string stands where a file's first bytes would.
-        let cursor = Cursor {
-            source: name,
-            fingerprint: last.unwrap_or_default().into_bytes(),
-            ..Cursor::default()
-        };
-        store.record_evidence(&counts, &[cursor])?;
+    let moved = last != after;
+    // The journal's cursor string stands where a file's first bytes would.
+    let cursor = Cursor {
+        source: name,
+        fingerprint: last.unwrap_or_default().into_bytes(),
+        ..Cursor::default()
+    };
+    reading.record(store, cursor, moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_608_000;
+
+    /// `(kind, count)` per address after counting `lines` with one parser and tally.
+    fn counted(lines: &[&str]) -> Vec<(String, String, i64)> {
+        let mut parser = Parser::new(ParseOptions::default(), NOW);
+        let mut tally = Tally::default();
+        for line in lines {
+            if let Some(event) = parser.parse_line(line) {
+                tally.add(&event);
+            }
+        }
+        let mut rows: Vec<_> = (tally.drain(&mut BTreeSet::new()).into_iter())
+            .filter(|r| r.count != 0)
+            .map(|r| (r.ip, r.kind, r.count))
+            .collect();
+        rows.sort();
+        rows
     }
-    Ok(())
+
+    fn row(ip: &str, kind: &str, count: i64) -> (String, String, i64) {
+        (ip.to_string(), kind.to_string(), count)
+    }
+
+    const PAM_BOB: &str = "Nov 24 10:00:00 web1 sshd[4001]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=bob";
+    const FAILED_BOB: &str =
+        "Nov 24 10:00:01 web1 sshd[4001]: Failed password for bob from 198.51.100.7 port 5 ssh2";
+    const MORE_BOB: &str = "Nov 24 10:00:09 web1 sshd[4001]: PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=bob";
+
+    #[test]
+    fn one_wrong_password_is_one_failure() {
+        // pam_unix's first failure, sshd's three results, pam_unix's "2 more": 3 attempts.
+        let lines = [PAM_BOB, FAILED_BOB, FAILED_BOB, FAILED_BOB, MORE_BOB];
+        assert_eq!(counted(&lines), [row("198.51.100.7", "failed", 3)]);
+        // Whatever the order the relay delivered them in.
+        let lines = [FAILED_BOB, MORE_BOB, FAILED_BOB, PAM_BOB, FAILED_BOB];
+        assert_eq!(counted(&lines), [row("198.51.100.7", "failed", 3)]);
+        // PAM's lines alone (keyboard-interactive failures below LogLevel VERBOSE) count.
+        assert_eq!(
+            counted(&[PAM_BOB, MORE_BOB]),
+            [row("198.51.100.7", "failed", 3)]
+        );
+    }
+
+    #[test]
+    fn another_process_is_another_attempt() {
+        let other = FAILED_BOB.replace("sshd[4001]", "sshd[4002]");
+        assert_eq!(
+            counted(&[PAM_BOB, FAILED_BOB, &other]),
+            [row("198.51.100.7", "failed", 2)]
+        );
+        // No pid (sshd -E, a bare message): nothing to join on, each line counts.
+        let bare =
+            "Nov 24 10:00:01 web1 sshd: Failed password for bob from 198.51.100.7 port 5 ssh2";
+        assert_eq!(counted(&[bare, bare]), [row("198.51.100.7", "failed", 2)]);
+    }
+
+    #[test]
+    fn an_invalid_user_makes_pams_failure_naughty() {
+        let pam = "Nov 24 10:00:00 web1 sshd[4003]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.8 ";
+        let failed = "Nov 24 10:00:01 web1 sshd[4003]: Failed password for invalid user admin from 198.51.100.8 port 5 ssh2";
+        assert_eq!(counted(&[pam, failed]), [row("198.51.100.8", "naughty", 1)]);
+        let root_pam = PAM_BOB.replace("user=bob", "user=root");
+        let root = FAILED_BOB.replace("for bob", "for root");
+        assert_eq!(
+            counted(&[&root_pam, &root, &root]),
+            [row("198.51.100.7", "naughty", 2)]
+        );
+    }
+
+    #[test]
+    fn repeats_count_as_the_lines_they_stand_for() {
+        let repeated = "Nov 24 10:00:02 web1 sshd[4001]: message repeated 4 times: [ Failed password for bob from 198.51.100.7 port 5 ssh2]";
+        assert_eq!(
+            counted(&[PAM_BOB, FAILED_BOB, repeated]),
+            [row("198.51.100.7", "failed", 5)]
+        );
+    }
+
+    #[test]
+    fn a_reused_pid_an_hour_later_is_a_new_connection() {
+        let later = FAILED_BOB.replace("10:00:01", "11:30:00");
+        assert_eq!(
+            counted(&[PAM_BOB, FAILED_BOB, &later]),
+            [row("198.51.100.7", "failed", 2)]
+        );
+    }
+
+    #[test]
+    fn the_ledger_stays_bounded() {
+        let mut ledger = AttemptLedger::default();
+        let ip = ClientIp::parse("198.51.100.9").expect("ip");
+        for pid in 0..(3 * LEDGER_ENTRIES as u32) {
+            ledger.record(
+                (Service::Sshd, pid, ip),
+                Report::Pam,
+                Kind::Failed,
+                1,
+                i64::from(pid),
+            );
+        }
+        assert!(ledger.by_process.len() <= LEDGER_ENTRIES);
+        assert!(ledger.recent(SAVED_ENTRIES).len() <= SAVED_ENTRIES);
+    }
 }

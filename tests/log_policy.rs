@@ -288,6 +288,95 @@ fn each_line_is_counted_once_across_runs_and_rotation() {
     );
 }
 
+/// The evidence of `ip` as `(service, kind, count)`, from `report --json`.
+fn evidence_of(root: &Root, ip: &str) -> Vec<(String, String, i64)> {
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json", ip])).expect("json");
+    let mut rows: Vec<_> = (json["evidence"].as_array().cloned().unwrap_or_default())
+        .iter()
+        .filter(|e| e["count"].as_i64() != Some(0))
+        .map(|e| {
+            (
+                e["service"].as_str().unwrap_or("?").to_string(),
+                e["kind"].as_str().unwrap_or("?").to_string(),
+                e["count"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn what_joins_lines_survives_between_scans() {
+    let root = Root::new();
+    // BSD ftpd names the address on one line and the verdict on later ones of its pid:
+    // a scan between them must not lose the join.
+    append(
+        &root,
+        &[line(
+            1,
+            "ftpd[5001]",
+            "connection from scanner.example (198.51.100.30)",
+        )],
+    );
+    root.ok(&["scan"]);
+    append(
+        &root,
+        &[
+            line(
+                2,
+                "ftpd[5001]",
+                "FTP LOGIN FAILED FROM scanner.example, root",
+            ),
+            line(
+                3,
+                "ftpd[5001]",
+                "FTP LOGIN FAILED FROM scanner.example, root",
+            ),
+        ],
+    );
+    root.ok(&["scan"]);
+    let ftp = evidence_of(&root, "198.51.100.30");
+    assert!(
+        ftp.iter()
+            .any(|(s, k, n)| s == "ftpd" && k == "naughty" && *n >= 1),
+        "{ftp:?}"
+    );
+
+    // sshd's and PAM's reports of the same wrong passwords, split over three scans: each
+    // attempt counts once.
+    let pam = |s, msg: &str| line(s, "sshd[4001]", msg);
+    append(
+        &root,
+        &[pam(
+            10,
+            "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.31  user=bob",
+        )],
+    );
+    root.ok(&["scan"]);
+    append(
+        &root,
+        &[
+            pam(11, "Failed password for bob from 198.51.100.31 port 5 ssh2"),
+            pam(12, "Failed password for bob from 198.51.100.31 port 5 ssh2"),
+        ],
+    );
+    root.ok(&["scan"]);
+    append(
+        &root,
+        &[pam(
+            13,
+            "PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.31  user=bob",
+        )],
+    );
+    root.ok(&["scan"]);
+    assert_eq!(
+        evidence_of(&root, "198.51.100.31"),
+        [("sshd".to_string(), "failed".to_string(), 2)]
+    );
+}
+
 #[test]
 fn scan_dry_run_decides_nothing() {
     let root = Root::new();

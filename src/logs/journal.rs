@@ -173,12 +173,5 @@ fn event_of<'a>(
         .as_deref()
         .and_then(|us| us.parse::<i64>().ok())
         .map(|us| us / 1_000_000);
-    Some(Event {
-        service,
-        kind: finding.kind,
-        ip: finding.ip,
-        user: finding.user,
-        time,
-        score: finding.score,
-    })
+    Some(super::parse::event(service, finding, time, pid))
 }

@@ -62,7 +62,9 @@ impl Kind {
 }
 
 /// The program whose log line it was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 pub enum Service {
     Sshd,
     Dropbear,
@@ -152,6 +154,20 @@ impl Service {
     }
 }
 
+/// Which of a daemon's reports of a login attempt a line is. sshd reports one wrong
+/// password twice: pam_unix's `authentication failure` (the first of a connection; the
+/// rest summed up as `PAM N more authentication failures`) and its own `Failed password`.
+/// Counted per process, the larger of the two reports is the number of attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Report {
+    /// The only line about what it reports: counted as it is.
+    Sole,
+    /// The daemon's own result of one attempt (`Failed password for ...`).
+    AuthResult,
+    /// PAM's account of the same attempts (`pam_unix(...): authentication failure`).
+    Pam,
+}
+
 /// One recognised log line. It borrows the user name from the line: scanning a big log
 /// allocates nothing per line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,10 +181,19 @@ pub struct Event<'a> {
     pub time: Option<i64>,
     /// A spam filter's score, when the line gives one.
     pub score: Option<Score>,
+    /// How many events the line stands for: `PAM 3 more authentication failures`, or the
+    /// syslog daemon's `message repeated N times`.
+    pub count: u32,
+    /// Which report of an attempt the line is, for counting each attempt once.
+    pub report: Report,
+    /// The daemon's process id from the header or the journal, when there is one.
+    pub pid: Option<u32>,
 }
 
 /// A spam score in tenths (17.3 is 173): exact to compare, and `Event` stays `Eq`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 pub struct Score(pub i32);
 
 impl Score {

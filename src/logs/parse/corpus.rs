@@ -10,7 +10,8 @@
 //! ```
 //!
 //! The expectation is `=> KIND ADDRESS USER` (`-` for no user; user names with spaces are
-//! written as they are, to the end of the line) or `=> none`. Run with `SENTRY_BLESS=1` to
+//! written as they are, to the end of the line), then ` score=S` for a spam score and
+//! ` count=N` for a line that stands for N events, or `=> none`. Run with `SENTRY_BLESS=1` to
 //! rewrite every file's expectations from what the parsers now produce, or
 //! `SENTRY_BLESS=sshd.txt` for one file — then read the diff.
 
@@ -23,18 +24,17 @@ use super::{ParseOptions, Parser};
 const NOW: i64 = 1_795_608_000;
 
 fn expectation(parser: &mut Parser, line: &str) -> String {
-    match parser.parse_line(line) {
-        Some(e) => match e.score {
-            Some(score) => format!(
-                "=> {} {} {} score={score}",
-                e.kind.name(),
-                e.ip,
-                e.user.unwrap_or("-")
-            ),
-            None => format!("=> {} {} {}", e.kind.name(), e.ip, e.user.unwrap_or("-")),
-        },
-        None => "=> none".to_string(),
+    let Some(e) = parser.parse_line(line) else {
+        return "=> none".to_string();
+    };
+    let mut text = format!("=> {} {} {}", e.kind.name(), e.ip, e.user.unwrap_or("-"));
+    if let Some(score) = e.score {
+        let _ = write!(text, " score={score}");
     }
+    if e.count != 1 {
+        let _ = write!(text, " count={}", e.count);
+    }
+    text
 }
 
 #[test]

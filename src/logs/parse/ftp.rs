@@ -263,7 +263,7 @@ const MAX_SESSIONS: usize = 4096;
 
 /// BSD ftpd logs the address on `connection from NAME (ADDR)` and the verdict on a later
 /// line of the same pid; this remembers the address per pid (bounded).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FtpdSessions {
     by_pid: HashMap<u32, Session>,
     /// Pids in the order their connection was seen, with the stamp that entry had; stale
@@ -272,7 +272,7 @@ pub struct FtpdSessions {
     next_stamp: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Session {
     ip: ClientIp,
     stamp: u64,
@@ -331,6 +331,19 @@ impl FtpdSessions {
             return None;
         };
         Some(Finding::new(kind, ip, user))
+    }
+
+    /// The `n` most recently opened sessions, to hand to the next scan.
+    pub fn recent(&self, n: usize) -> FtpdSessions {
+        let mut sessions: Vec<(u32, Session)> = self.by_pid.iter().map(|(p, s)| (*p, *s)).collect();
+        sessions.sort_by_key(|(_, s)| std::cmp::Reverse(s.stamp));
+        sessions.truncate(n);
+        sessions.sort_by_key(|(_, s)| s.stamp);
+        FtpdSessions {
+            order: sessions.iter().map(|(p, s)| (*p, s.stamp)).collect(),
+            by_pid: sessions.into_iter().collect(),
+            next_stamp: self.next_stamp,
+        }
     }
 
     fn remember(&mut self, pid: u32, ip: ClientIp) {

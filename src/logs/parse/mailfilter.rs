@@ -41,7 +41,11 @@ const REMEMBERED: usize = 20_000;
 
 /// A map that forgets its oldest entries beyond a fixed size: log lines are attacker
 /// driven, memory must not be.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(bound(
+    serialize = "K: serde::Serialize + Hash + Eq, V: serde::Serialize",
+    deserialize = "K: serde::Deserialize<'de> + Hash + Eq, V: serde::Deserialize<'de>"
+))]
 struct Bounded<K, V> {
     map: HashMap<K, V>,
     order: VecDeque<K>,
@@ -68,6 +72,24 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
         }
     }
 
+    /// The `n` most recently inserted entries still held.
+    fn recent(&self, n: usize) -> Bounded<K, V>
+    where
+        V: Clone,
+    {
+        let mut recent = Bounded::default();
+        let held: Vec<&K> = (self.order.iter().rev())
+            .filter(|k| self.map.contains_key(k))
+            .take(n)
+            .collect();
+        for key in held.into_iter().rev() {
+            if let Some(value) = self.map.get(key) {
+                recent.insert(key.clone(), value.clone());
+            }
+        }
+        recent
+    }
+
     fn get(&self, key: &K) -> Option<&V> {
         self.map.get(key)
     }
@@ -79,11 +101,22 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
 
 /// The joins spamd needs: queue id → client, Message-ID → client (None once seen from two
 /// clients), spamd child pid → the score of its last verdict.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct MailTrail {
     queue_client: Bounded<String, ClientIp>,
     message_client: Bounded<String, Option<ClientIp>>,
     spamd_score: Bounded<u32, Score>,
+}
+
+impl MailTrail {
+    /// The `n` most recent entries of each join, to hand to the next scan.
+    pub fn recent(&self, n: usize) -> MailTrail {
+        MailTrail {
+            queue_client: self.queue_client.recent(n),
+            message_client: self.message_client.recent(n),
+            spamd_score: self.spamd_score.recent(n),
+        }
+    }
 }
 
 /// postfix: queue bookkeeping, RBL and milter rejects, then the SASL lines of `mail`.

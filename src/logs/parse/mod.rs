@@ -19,8 +19,10 @@ pub mod mail;
 pub mod mailfilter;
 pub mod sshd;
 
+use serde::{Deserialize, Serialize};
+
 use super::header::{self, Clock};
-use super::{Event, Kind, Score, Service};
+use super::{Event, Kind, Report, Score, Service};
 use crate::ip::ClientIp;
 
 /// What one message says, before the header's time and the service are attached.
@@ -30,6 +32,10 @@ pub struct Finding<'a> {
     pub ip: ClientIp,
     pub user: Option<&'a str>,
     pub score: Option<Score>,
+    /// How many events the message stands for (`PAM 3 more authentication failures`).
+    pub count: u32,
+    /// Which report of a login attempt the message is.
+    pub report: Report,
 }
 
 impl<'a> Finding<'a> {
@@ -39,17 +45,47 @@ impl<'a> Finding<'a> {
             ip,
             user,
             score: None,
+            count: 1,
+            report: Report::Sole,
         }
     }
 
     /// Spam with the filter's score, if it gave one.
     pub fn spam(ip: ClientIp, score: Option<Score>) -> Finding<'a> {
         Finding {
-            kind: Kind::Spam,
-            ip,
-            user: None,
             score,
+            ..Finding::new(Kind::Spam, ip, None)
         }
+    }
+
+    /// The same finding as one report among several of the same attempts.
+    pub fn reported_as(self, report: Report, count: u32) -> Finding<'a> {
+        Finding {
+            report,
+            count,
+            ..self
+        }
+    }
+}
+
+/// A syslog daemon's reduction of repeats stands for this many lines at most: the number
+/// is the relay's, but a local program can write the same words.
+const MAX_REPEATS: u32 = 10_000;
+
+/// rsyslog's (and sysklogd's) `message repeated N times: [ MESSAGE]`: the wrapper is the
+/// syslog daemon's text, the inside is the program's, and stands for N lines.
+fn unwrap_repeats(message: &str) -> (&str, u32) {
+    let Some(rest) = message.strip_prefix("message repeated ") else {
+        return (message, 1);
+    };
+    let Some((count, inner)) = rest.split_once(" times: [ ") else {
+        return (message, 1);
+    };
+    match (count.parse::<u32>(), inner.strip_suffix(']')) {
+        (Ok(n), Some(inner)) if n > 0 && count.bytes().all(|b| b.is_ascii_digit()) => {
+            (inner, n.min(MAX_REPEATS))
+        }
+        _ => (message, 1),
     }
 }
 
@@ -130,14 +166,7 @@ impl Parser {
             program => service_of(program)?,
         };
         self.parse_message(service, header.pid, header.message)
-            .map(|(service, f)| Event {
-                service,
-                kind: f.kind,
-                ip: f.ip,
-                user: f.user,
-                time: header.time,
-                score: f.score,
-            })
+            .map(|(service, f)| event(service, f, header.time, header.pid))
     }
 
     /// The finding of one message of a known service (for `parse --service` on bare messages).
@@ -147,6 +176,11 @@ impl Parser {
         pid: Option<u32>,
         message: &'a str,
     ) -> Option<(Service, Finding<'a>)> {
+        let (message, repeats) = unwrap_repeats(message);
+        // Nested wrappers are not a syslog daemon's: one level only.
+        if repeats > 1 && message.starts_with("message repeated ") {
+            return None;
+        }
         let o = &self.options;
         let finding = match service {
             Service::Sshd => sshd::parse(message, o),
@@ -162,7 +196,60 @@ impl Parser {
             Service::Spamd => mailfilter::parse_spamd(pid, message, &mut self.mail),
             Service::VchkpwSmtp | Service::VchkpwMua => mail::parse_vchkpw(message, o),
         }?;
-        Some((service, finding))
+        let count = finding.count.saturating_mul(repeats);
+        Some((service, Finding { count, ..finding }))
+    }
+
+    /// What joins lines across scans (BSD ftpd's address per pid, the mail joins), trimmed
+    /// to the most recent entries, to keep with the log cursors.
+    pub fn saved_state(&self) -> ParserState {
+        ParserState {
+            ftpd: self.ftpd.recent(SAVED_ENTRIES),
+            mail: self.mail.recent(SAVED_ENTRIES),
+        }
+    }
+
+    /// Takes up the state an earlier scan saved.
+    pub fn restore_state(&mut self, state: ParserState) {
+        self.ftpd = state.ftpd;
+        self.mail = state.mail;
+    }
+
+    /// Forgets every join across lines.
+    pub fn forget_state(&mut self) {
+        self.ftpd = ftp::FtpdSessions::default();
+        self.mail = mailfilter::MailTrail::default();
+    }
+}
+
+/// How many entries of each join a scan hands to the next: enough for the sessions that
+/// are open at once, small enough that a `--connect` reads it in well under a millisecond.
+pub const SAVED_ENTRIES: usize = 1024;
+
+/// The parsers' joins across lines, as one scan hands them to the next.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ParserState {
+    ftpd: ftp::FtpdSessions,
+    mail: mailfilter::MailTrail,
+}
+
+/// The event of a finding, with what the header said.
+pub fn event<'a>(
+    service: Service,
+    f: Finding<'a>,
+    time: Option<i64>,
+    pid: Option<u32>,
+) -> Event<'a> {
+    Event {
+        service,
+        kind: f.kind,
+        ip: f.ip,
+        user: f.user,
+        time,
+        score: f.score,
+        count: f.count,
+        report: f.report,
+        pid,
     }
 }
 

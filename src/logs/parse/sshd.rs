@@ -30,19 +30,10 @@ regular expression is used: this runs once per log line.
 
 use super::{Finding, ParseOptions};
 use crate::ip::ClientIp;
-use crate::logs::Kind;
+use crate::logs::{Kind, Report};
 
 /// Recognises one sshd message (the text after `sshd[pid]: `).
 pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    // rsyslog's repeated-message reduction wraps the original message; the wrapper is the
-    // syslog daemon's text, the inside is sshd's. One finding stands for the N repeats.
-    if let Some(rest) = message.strip_prefix("message repeated ") {
-        let (count, inner) = rest.split_once(" times: [ ")?;
-        if !is_digits(count) {
-            return None;
-        }
-        return parse_one(inner.strip_suffix(']')?, options);
-    }
     parse_one(message, options)
 }
 
@@ -299,10 +290,11 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     // `auth_log`'s whole tail, ` port N ssh2`, is required: the client's text comes before it.
     let (user, addr) = port(head)?.rsplit_once(" from ")?;
     let ip = ip(addr)?;
-    Some(match strip_invalid(user) {
+    let finding = match strip_invalid(user) {
         Some(user) => finding(Kind::Naughty, ip, user),
         None => finding(failure_kind(user, o), ip, user),
-    })
+    };
+    Some(finding.reported_as(Report::AuthResult, 1))
 }
 
 /// `Invalid user USER from ADDR[ port N]` (and `Illegal user` of old sshd).
@@ -345,11 +337,12 @@ fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     };
     let (rest, _) = preauth(rest);
     let (user, ip) = user_from(rest)?;
-    Some(match strip_invalid(user) {
+    let finding = match strip_invalid(user) {
         Some(user) => finding(Kind::Naughty, ip, user),
         None if unknown => finding(Kind::Naughty, ip, user),
         None => finding(failure_kind(user, o), ip, user),
-    })
+    };
+    Some(finding.reported_as(Report::Pam, 1))
 }
 
 // ---- pam_unix ----------------------------------------------------------------------
@@ -362,7 +355,8 @@ fn pam_unix<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     // a build uses its program name.
     let rest = (rest.strip_prefix("sshd:auth): "))
         .or_else(|| rest.strip_prefix("sshd-session:auth): "))?;
-    pam_fields(rest.strip_prefix("authentication failure; ")?, o)
+    let finding = pam_fields(rest.strip_prefix("authentication failure; ")?, o)?;
+    Some(finding.reported_as(Report::Pam, 1))
 }
 
 /// `PAM N more authentication failure[s]; logname= ... rhost=ADDR  user=USER`.
@@ -373,8 +367,16 @@ fn pam_more<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     }
     let rest = rest.strip_prefix("more authentication failure")?;
     let rest = rest.strip_prefix('s').unwrap_or(rest);
-    pam_fields(rest.strip_prefix("; ")?, o)
+    let finding = pam_fields(rest.strip_prefix("; ")?, o)?;
+    // pam_unix logs a connection's first failure on its own line and sums up the rest
+    // here, when PAM ends: N attempts. (Its retry limit keeps N small; bound it anyway.)
+    let more: u32 = count.parse().ok()?;
+    Some(finding.reported_as(Report::Pam, more.min(MAX_PAM_MORE)))
 }
+
+/// The most attempts one `PAM N more authentication failures` line stands for; sshd's
+/// MaxAuthTries and pam_unix's retry limit keep real values in single digits.
+const MAX_PAM_MORE: u32 = 100;
 
 /// The pam_unix fields, walked left to right as single words: `logname=W uid=N euid=N
 /// tty=W ruser=W rhost=W` then nothing or `  user=USER`.
@@ -852,11 +854,12 @@ mod tests {
             ),
             is(Kind::Naughty, "198.51.100.7", None)
         );
-        assert_eq!(
-            on(
-                "message repeated 3 times: [ Failed password for bob from 198.51.100.7 port 5 ssh2]"
-            ),
-            is(Kind::Failed, "198.51.100.7", Some("bob"))
-        );
+        // `PAM N more authentication failures` stands for N attempts.
+        let more = parse(
+            "PAM 3 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=bob",
+            &ParseOptions::default(),
+        )
+        .map(|f| (f.kind, f.count, f.report));
+        assert_eq!(more, Some((Kind::Failed, 3, Report::Pam)));
     }
 }
