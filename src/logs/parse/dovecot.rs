@@ -4,7 +4,12 @@ dovecot: the login processes' verdicts (`imap-login: Login: ...`, `Disconnected 
 `Password mismatch` lines. See the rules in `parse/mod.rs`.
 
 Where the attacker writes:
-- `user=<...>` on a login line is the name the client sent. It may contain `>, `, `rip=9.9.9.9`,
+- `user=<...>` on a login line is the name the client sent, cut by dovecot to 80 bytes
+  (`str_sanitize`, control bytes as `?`; 64 on auth lines), so dovecot itself never cuts a
+  line before the address; a longer name is not dovecot's and the line is refused. After
+  the address dovecot always writes `, lip=ADDR` and its own fields, `session=<ID>` last: a
+  line without that tail (a relay cut it, perhaps inside the address) is refused.
+  The name may contain `>, `, `rip=9.9.9.9`,
   even `, lip=`. Dovecot prints its own fields after it in a fixed order (`method=`, `rip=`,
   `lip=`, `mpid=`, `TLS`, `session=<...>`), none of them chosen by the client, so the address is
   the *last* `, rip=` field of the line (we scan from the right). Only when dovecot printed no
@@ -96,7 +101,7 @@ fn login<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
         disconnect_kind(reason)?
     };
     let (ip, before_rip) = rip(fields)?;
-    let user = user_field(before_rip);
+    let user = user_field(before_rip)?;
     let kind = match (kind, user) {
         (Kind::Failed, Some("root")) if options.root_is_naughty => Kind::Naughty,
         _ => kind,
@@ -148,17 +153,59 @@ fn rip(fields: &str) -> Option<(ClientIp, &str)> {
         return None;
     }
     let end = value.find(',').unwrap_or(value.len());
-    Some((address(&value[..end])?, before))
+    let (addr, tail) = value.split_at(end);
+    if !is_login_tail(tail) {
+        return None;
+    }
+    Some((address(addr)?, before))
 }
 
+/// What dovecot itself writes after `rip=ADDR`: `, lip=ADDR`, then its own fields
+/// (`mpid=N`, `TLS`, `secured`, ...) with `session=<ID>` last if present. A line that stops
+/// inside the address (a relay cut it: `rip=2001:db8::12` of `2001:db8::1234` is another
+/// valid address) or puts anything else there is not read.
+fn is_login_tail(tail: &str) -> bool {
+    let Some(rest) = tail.strip_prefix(", lip=") else {
+        return false;
+    };
+    let end = rest.find(',').unwrap_or(rest.len());
+    if address(&rest[..end]).is_none() {
+        return false;
+    }
+    match rest.find("session=<") {
+        None => true,
+        Some(at) => {
+            let session = &rest[at + "session=<".len()..];
+            rest[..at].ends_with(", ")
+                && session.strip_suffix('>').is_some_and(|id| {
+                    id.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+                })
+        }
+    }
+}
+
+/// dovecot cuts a user name to 80 bytes (`str_sanitize(user, 80)`) before it logs it on a
+/// login line, and to 64 on an auth line: a longer "name" is not one dovecot wrote.
+const MAX_LOGIN_USER: usize = 80;
+const MAX_AUTH_USER: usize = 64;
+
 /// The user name from `user=<NAME>` or `user=<NAME>, method=MECH` (what precedes `rip=`).
-fn user_field(before_rip: &str) -> Option<&str> {
+fn user_field(before_rip: &str) -> Option<Option<&str>> {
     let field = match before_rip.rsplit_once(", method=") {
         Some((head, mech)) if is_mechanism(mech) => head,
         _ => before_rip,
     };
-    let name = field.strip_prefix("user=<")?.strip_suffix('>')?;
-    (!name.is_empty()).then_some(name)
+    let Some(name) = field
+        .strip_prefix("user=<")
+        .and_then(|f| f.strip_suffix('>'))
+    else {
+        return Some(None);
+    };
+    if name.len() > MAX_LOGIN_USER {
+        return None;
+    }
+    Some((!name.is_empty()).then_some(name))
 }
 
 fn is_mechanism(text: &str) -> bool {
@@ -217,6 +264,9 @@ fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     }
     let inner = strip_session(inner);
     let (user, addr) = inner.rsplit_once(',')?;
+    if user.len() > MAX_AUTH_USER {
+        return None;
+    }
     let ip = address(addr)?;
     let kind = match kind {
         Kind::Failed if user == "root" && options.root_is_naughty => Kind::Naughty,
@@ -296,6 +346,40 @@ mod tests {
                  session=<abc>"
             ),
             None
+        );
+    }
+
+    #[test]
+    fn a_line_cut_inside_or_before_the_tail_is_refused() {
+        // Cut inside the real IPv6 rip: the rest is another valid address.
+        assert_eq!(
+            parsed(
+                "imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<a>, \
+                 method=PLAIN, rip=2001:db8::12"
+            ),
+            None
+        );
+        // A user name longer than dovecot's 80 bytes holding a whole fake tail.
+        let long = format!(
+            "imap-login: Login: user=<{}>, method=PLAIN, rip=198.51.100.17, lip=192.0.2.1, \
+             session=<a>",
+            "A".repeat(81)
+        );
+        assert_eq!(parsed(&long), None);
+        // Only dovecot's fields after lip; session last.
+        assert_eq!(
+            parsed(
+                "imap-login: Login: user=<a>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, \
+                 session=<a>, rip=198.51.100.17"
+            ),
+            None
+        );
+        expect(
+            "imap-login: Login: user=<a>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, \
+             mpid=7, TLS, session=<Ab+/9=>",
+            Kind::Success,
+            "203.0.113.5",
+            Some("a"),
         );
     }
 

@@ -7,7 +7,7 @@ Dropbear prints the client as `ADDR:PORT` (`::ffff:a.b.c.d:PORT` for IPv4 on an 
 is what precedes the last `:`.
 
 Where the attacker writes: the quoted user name (`'x from 9.9.9.9:22'` is a valid one for a
-nonexistent user). Every line read here ends with ` from ADDR:PORT`, printed last by dropbear,
+nonexistent user; at most 100 bytes, unescaped). The other lines name a real account. Every line read here ends with ` from ADDR:PORT`, printed last by dropbear,
 so the address is taken from the end of the message (after the last ` from `), never from
 the left. The newer exit lines put the address first, `Exit before auth from <ADDR:PORT>: `,
 before any client text, and are read from the left.
@@ -42,6 +42,11 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
         }
         "L" | "l" => {
             let rest = rest.strip_prefix("ogin attempt for nonexistent user")?;
+            // The only line here whose client text comes before the address: one longer
+            // than dropbear can write it was cut by a relay and may end in the client's text.
+            if message.len() > MAX_NONEXISTENT_LINE {
+                return None;
+            }
             let (user, addr) = rest.rsplit_once(" from ")?;
             // Newer releases name the user: ` 'x'`; older ones do not.
             let user = match user {
@@ -106,6 +111,13 @@ fn host_port(text: &str) -> Option<ClientIp> {
 
 const MAX_TRIES: &str = "Max auth tries reached - user '";
 
+/// dropbear formats a message into `printbuf[1024]`, but a user name longer than
+/// `MAX_USERNAME_LEN` (100) is refused before anything is logged, so the longest
+/// `Login attempt for nonexistent user 'NAME' from ADDR:PORT` is 36 + 100 + 7 + 47
+/// (`[IPv6]:65535`) bytes. Longer means a relay (busybox syslogd reads 256-byte datagrams)
+/// cut a line the client padded, and what ends it is the client's.
+const MAX_NONEXISTENT_LINE: usize = 36 + 100 + 7 + 47;
+
 /// What follows `Exit before auth`; only the "Max auth tries" exits are evidence.
 fn exit_before_auth(rest: &str) -> Option<Finding<'_>> {
     if let Some(rest) = rest.strip_prefix(" from <") {
@@ -164,6 +176,21 @@ mod tests {
             parsed("Password auth succeeded for 'bob' from [2001:db8::1]:22"),
             some(Kind::Success, "2001:db8::1", Some("bob"))
         );
+    }
+
+    #[test]
+    fn a_nonexistent_user_line_longer_than_dropbear_writes_is_refused() {
+        let fits = format!(
+            "Login attempt for nonexistent user '{}' from 203.0.113.5:4242",
+            "a".repeat(100)
+        );
+        assert_eq!(parsed(&fits).map(|p| p.1), Some("203.0.113.5".to_string()));
+        // A relay cut the real tail; the padding ends in a fake one.
+        let cut = format!(
+            "Login attempt for nonexistent user '{}' from 198.51.100.17:22",
+            "\\001".repeat(40)
+        );
+        assert_eq!(parsed(&cut), None);
     }
 
     #[test]

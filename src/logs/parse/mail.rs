@@ -13,6 +13,9 @@ Where the attacker writes:
   be told apart from a typed domain ending in `:2001:db8`, so it is read only where the account
   was found (`password fail`, `login success`): there the domain is a real one, without colons,
   and the address starts at the first `:` after the last `@`.
+- vchkpw formats each line into a 500-byte buffer, and a logged password (`password fail
+  (pass: 'PASSWORD') ...`, up to 155 bytes) or a long typed login can fill it before the
+  address: a line that long is not read.
 */
 
 use super::{Finding, ParseOptions, address};
@@ -135,11 +138,22 @@ const VCHKPW: [(&str, Kind, Account); 8] = [
     ("login success ", Kind::Success, Account::Found),
 ];
 
+/// vchkpw's `LOG_LINE_SIZE`: the buffer every log line is formatted into.
+const VCHKPW_LOG_LINE: usize = 500;
+/// `vchkpw-submission: `, the longest tag vchkpw puts before its text.
+const VCHKPW_LONGEST_TAG: usize = "vchkpw-submission: ".len();
+
 /// Recognises one vchkpw message: `vchkpw-pop3: password fail bob@example.com:203.0.113.5`
 /// (the `vchkpw-pop3: ` part is the syslog tag when vpopmail logs under that name, and part of
 /// the message when it logs as `vpopmail[pid]`).
 pub fn parse_vchkpw<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     let text = strip_vchkpw_tag(message);
+    // vchkpw formats its line into `LogLine[500]` (snprintf): a line that reaches that size
+    // may have lost the address, and its end is the client's text. The tag counts too; when
+    // it is the syslog ident instead, assume the longest one.
+    if text.len() + VCHKPW_LONGEST_TAG >= VCHKPW_LOG_LINE - 1 {
+        return None;
+    }
     // `(PLAIN) login success ...`, `(CRAM-MD5) login success ...`
     let text = match text.strip_prefix('(').and_then(|t| t.split_once(") ")) {
         Some((method, rest)) if rest.starts_with("login success ") && is_word(method) => rest,
@@ -245,6 +259,23 @@ mod tests {
                 &o
             )),
             None
+        );
+    }
+
+    #[test]
+    fn vchkpw_lines_at_its_buffer_size_are_refused() {
+        let o = ParseOptions::default();
+        // A line that filled vchkpw's buffer ends wherever the cut fell: here in a
+        // password shaped like the real tail.
+        let head = "vchkpw-pop3: password fail (pass: '";
+        let tail = "') bob@example.com:198.51.100.17";
+        let cut = format!("{head}{}{tail}", "p".repeat(499 - head.len() - tail.len()));
+        assert_eq!(cut.len(), 499);
+        assert_eq!(show(parse_vchkpw(&cut, &o)), None);
+        let fits = format!("{head}{}{tail}", "p".repeat(100));
+        assert_eq!(
+            show(parse_vchkpw(&fits, &o)).map(|p| p.1),
+            Some("198.51.100.17".to_string())
         );
     }
 

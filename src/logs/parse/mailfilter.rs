@@ -16,10 +16,15 @@ Where the attacker writes, and how the client is found instead:
   the sender's and can imitate `, Hits: 99`. Every `Hits:` value is read and the lowest
   counts: a sender relaying through a big provider must not raise that provider's score,
   so forging can only lower the sender's own.
-- rspamd `...: id: <MSGID>, qid: <QID>, ip: ADDR, from: <FROM>, (default: T (reject):
-  [16.50/15.00] ...`: MSGID (before the address) and FROM (after it) are the sender's. A
-  line with more than one `, ip: ` or `(default: ` is not read: it cannot be told which is
-  real.
+- rspamd `<TASK>; task; rspamd_task_write_log: id: <MSGID>, qid: <QID>, ip: ADDR, from:
+  <FROM>, (default: T (reject): [16.50/15.00] ...`: the marker must start the message (one
+  inside another line's Message-ID is text). MSGID (before the address) and FROM (after it)
+  are the sender's. A line with more than one `, ip: ` or `(default: ` is not read: it cannot
+  be told which is real; nor is one near rspamd's (and rsyslog's) 8 KiB cap, where a long
+  MSGID may have pushed the real `ip:` off the line.
+- milter rejects: only the milter's own reply text at the start of the reason counts
+  (`Blocked by SpamAssassin`, `Spam message rejected`, `Virus detected by ClamAV - `,
+  `Virus found: NAME`); words like "virus" elsewhere (a From domain) mean nothing.
 - spamd names no client at all. Its `identified spam (12.3/5.0)` line gives the score and
   its `result: Y 12 ... mid=<MSGID>` line the Message-ID; postfix's `QID: client=NAME[ADDR]`
   (smtpd) and `QID: message-id=<MSGID>` (cleanup) lines join that to an address. A sender
@@ -233,22 +238,66 @@ fn rbl_reject<'a>(queue: &str, text: &'a str) -> Option<Finding<'a>> {
     Some(Finding::new(Kind::Rbl, ip, None))
 }
 
+/// The reply texts milters write themselves, read from the start of the reason only (a
+/// sender's From domain `virus-news.example` in another milter's reject is not a virus):
+/// - spamass-milter: `Blocked by SpamAssassin` (its only reject text);
+/// - rspamd's milter proxy: `Spam message rejected` (its default `reject_message`);
+/// - clamav-milter before 0.95: `Virus detected by ClamAV - URL`;
+/// - clamav-milter 0.95+ has no text of its own (postfix then says `Command rejected`, which
+///   any milter may cause); with `RejectMsg` the admin's text is used, and the common
+///   `Virus found: %v` is recognised when `%v` (the signature name) is one word.
+const MILTER_SPAM: [&str; 2] = ["Blocked by SpamAssassin", "Spam message rejected"];
+const MILTER_VIRUS_FIXED: &str = "Virus detected by ClamAV - ";
+const MILTER_VIRUS_NAMED: &str = "Virus found: ";
+
 /// `milter-reject: END-OF-MESSAGE from NAME[ADDR]: 5.7.1 REASON; from=<..> ...`: a virus or
-/// spam milter's verdict. Only the reason, before the envelope, is read.
+/// spam milter's verdict. Only the milter's own reason, before the envelope, is read.
 fn milter_reject<'a>(queue: &str, text: &'a str) -> Option<Finding<'a>> {
     if !is_queue_ref(queue) {
         return None;
     }
     let (ip, reply) = stage_and_client(text)?;
-    let reason = reply.split_once("; from=<").map_or(reply, |(r, _)| r);
-    let reason = reason.to_ascii_lowercase();
-    if reason.contains("virus") || reason.contains("infected") || reason.contains("malware") {
-        Some(Finding::new(Kind::Virus, ip, None))
-    } else if reason.contains("spam") {
-        Some(Finding::spam(ip, None))
-    } else {
-        None
+    // `[CODE ]X.Y.Z TEXT`: postfix logs the enhanced status, sometimes after the code.
+    let reply = match reply.split_once(' ') {
+        Some((code, rest)) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => reply,
+    };
+    let (status, reason) = reply.split_once(' ')?;
+    if !is_enhanced_status(status) {
+        return None;
     }
+    // The envelope follows the reason; the reason must end there (or the line).
+    let reason = reason.split_once("; from=<").map_or(reason, |(r, _)| r);
+    if MILTER_SPAM.contains(&reason) {
+        return Some(Finding::spam(ip, None));
+    }
+    if let Some(url) = reason.strip_prefix(MILTER_VIRUS_FIXED)
+        && is_word(url)
+    {
+        return Some(Finding::new(Kind::Virus, ip, None));
+    }
+    if let Some(name) = reason.strip_prefix(MILTER_VIRUS_NAMED)
+        && is_word(name)
+    {
+        return Some(Finding::new(Kind::Virus, ip, None));
+    }
+    None
+}
+
+/// `5.7.1`, `4.7.0`: class, subject, detail.
+fn is_enhanced_status(text: &str) -> bool {
+    let mut parts = text.split('.');
+    matches!(parts.next(), Some("4" | "5"))
+        && parts.clone().count() == 2
+        && parts.all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// One token without spaces or `;` (a signature name, a URL).
+fn is_word(text: &str) -> bool {
+    !text.is_empty()
+        && !text
+            .bytes()
+            .any(|b| b == b' ' || b == b';' || b.is_ascii_control())
 }
 
 /// amavisd-new: `(ID) ACTION CATEGORY[ (NAMES)][ {FLAGS}], [ADDR]:PORT ...`.
@@ -329,10 +378,28 @@ fn lowest_hits(message: &str) -> Option<Score> {
         .min()
 }
 
-/// rspamd's task log line (see the module doc).
+/// rspamd formats a log line into a fixed buffer (`RSPAMD_LOGBUF_SIZE`, 8 KiB) and rsyslog's
+/// default `$MaxMessageSize` is 8 KiB too: a line near that size may have lost its real
+/// `ip:` field to the cut, leaving only a copy inside the sender's Message-ID.
+const RSPAMD_MAX_LINE: usize = 7 * 1024;
+
+/// rspamd's task log line (see the module doc): `<TASKID>; task; rspamd_task_write_log: `
+/// starts the message (the marker anywhere else is text, e.g. another line's Message-ID).
 pub fn parse_rspamd(message: &str) -> Option<Finding<'_>> {
-    let start = message.find("rspamd_task_write_log: ")?;
-    let text = &message[start..];
+    const MARKER: &str = "rspamd_task_write_log: ";
+    if message.len() >= RSPAMD_MAX_LINE {
+        return None;
+    }
+    let text = match message.strip_prefix(MARKER) {
+        Some(text) => text,
+        None => {
+            let (task, rest) = message.strip_prefix('<')?.split_once(">; task; ")?;
+            if task.is_empty() || !task.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return None;
+            }
+            rest.strip_prefix(MARKER)?
+        }
+    };
     if text.matches(", ip: ").count() != 1 || text.matches(" (default: ").count() != 1 {
         return None;
     }
@@ -465,6 +532,40 @@ mod tests {
             )),
             None
         );
+    }
+
+    #[test]
+    fn milter_and_rspamd_verdicts_come_from_their_fixed_places() {
+        let o = ParseOptions::default();
+        let mut t = MailTrail::default();
+        let mut p = |m| show(parse_postfix(m, &o, &mut t)).map(|(k, ip, _)| (k, ip));
+        assert_eq!(
+            p(
+                "4AB: milter-reject: END-OF-MESSAGE from x.example[198.51.100.80]: 5.7.1 \
+               rejected by DMARC policy for virus-news.example; from=<a@virus-news.example>"
+            ),
+            None
+        );
+        assert_eq!(
+            p(
+                "4AB: milter-reject: END-OF-MESSAGE from unknown[203.0.113.9]: 550 5.7.1 \
+               Blocked by SpamAssassin; from=<a@b>"
+            ),
+            Some((Kind::Spam, "203.0.113.9".to_string()))
+        );
+        assert_eq!(
+            show(parse_rspamd(
+                "<4d5e80>; lua; x: <rspamd_task_write_log: id: <x>, ip: 198.51.100.82, \
+                 (default: T (reject): [30.00/15.00] [])>"
+            )),
+            None
+        );
+        let cut = format!(
+            "<4d5e82>; task; rspamd_task_write_log: id: <x, ip: 198.51.100.84, (default: T \
+             (reject): [30.00/15.00] []), len: 1{}",
+            "A".repeat(RSPAMD_MAX_LINE)
+        );
+        assert_eq!(show(parse_rspamd(&cut)), None);
     }
 
     #[test]
