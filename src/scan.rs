@@ -237,6 +237,7 @@ fn scan_journal(
         file,
         after.as_deref(),
         &|group| config.services.enabled(group),
+        &journal::Trust::load(&[]),
         parser,
         JOURNAL_TIMEOUT,
         &mut |event| {
