@@ -81,11 +81,13 @@ pub struct Senders {
     /// Interpreters the daemon is a script for (same patterns as `exes`). See [`Trust`]
     /// for why an interpreter alone says nothing.
     pub interpreters: &'static [&'static str],
-    /// For a root process under an interpreter: how `_CMDLINE` must begin. Either the
-    /// script's path (as argv\[0\], or after the interpreter and its options), or the
-    /// process title the daemon gives itself (spamd's children overwrite their argv with
-    /// `spamd child`, and `_CMDLINE` is read from /proc/PID/cmdline).
+    /// For a root process under an interpreter: the daemon's script, which `_CMDLINE`
+    /// must name as argv\[0\] or after the interpreter and its options ...
     pub scripts: &'static [&'static str],
+    /// ... or the process titles the daemon gives itself, which `_CMDLINE` must be (a
+    /// trailing `*` stands for the rest). `_CMDLINE` is read from /proc/PID/cmdline, and
+    /// perl's `$0 = ...` overwrites it: spamd's children are `spamd child`, its master
+    /// `spamd` once daemonized, amavisd's processes `amavisd (master)`, `amavisd (ch1-avail)`.
     pub titles: &'static [&'static str],
 }
 
@@ -145,7 +147,12 @@ pub const SENDERS: [Senders; 13] = [
     native(Service::Proftpd, &["/usr/sbin/proftpd"], &["proftpd"]),
     // pure-ftpd, and Debian's pure-ftpd-ldap / -mysql / -postgresql builds.
     native(Service::PureFtpd, &["/usr/sbin/pure-ftpd*"], &[]),
-    native(Service::Ftpd, &["/usr/sbin/ftpd", "/usr/libexec/ftpd"], &[]),
+    // inetutils-ftpd, Debian's ftpd-ssl (netkit), the BSDs.
+    native(
+        Service::Ftpd,
+        &["/usr/sbin/ftpd", "/usr/sbin/in.ftpd", "/usr/libexec/ftpd"],
+        &[],
+    ),
     // smtpd, postscreen, cleanup: Debian's place, then Fedora's.
     native(
         Service::Postfix,
@@ -159,8 +166,9 @@ pub const SENDERS: [Senders; 13] = [
         exes: &[],
         users: &["amavis"],
         interpreters: PERL,
-        scripts: &["/usr/sbin/amavisd-new", "/usr/sbin/amavisd"],
-        titles: &["amavisd ("],
+        // Debian 12 ships /usr/sbin/amavisd; older releases amavisd-new.
+        scripts: &["/usr/sbin/amavisd", "/usr/sbin/amavisd-new"],
+        titles: &["amavisd (*"],
     },
     native(
         Service::Rspamd,
@@ -173,7 +181,7 @@ pub const SENDERS: [Senders; 13] = [
         users: &["debian-spamd", "spamd"],
         interpreters: PERL,
         scripts: &["/usr/sbin/spamd", "/usr/bin/spamd"],
-        titles: &["spamd child"],
+        titles: &["spamd child", "spamd"],
     },
 ];
 
@@ -280,7 +288,8 @@ impl Trust {
     }
 }
 
-/// `pattern` is a path, or a path ending in `*` that stands for the rest of a file name.
+/// `pattern` is a path, or a path ending in `*` that stands for the rest of a file name
+/// (anything but a `/`). Process titles are matched the same way.
 fn path_matches(pattern: &str, path: &str) -> bool {
     match pattern.strip_suffix('*') {
         Some(prefix) => path
@@ -293,7 +302,7 @@ fn path_matches(pattern: &str, path: &str) -> bool {
 /// Whether a root process's command line is the daemon's: its process title, its script
 /// as argv\[0\], or the interpreter, its options, then the script.
 fn names_daemon(senders: &Senders, cmdline: &str) -> bool {
-    if senders.titles.iter().any(|t| cmdline.starts_with(t)) {
+    if senders.titles.iter().any(|t| path_matches(t, cmdline)) {
         return true;
     }
     let mut words = cmdline.split(' ');
@@ -516,6 +525,8 @@ mod tests {
         ));
         assert!(admits(Service::PureFtpd, "/usr/sbin/pure-ftpd-mysql", "0"));
         assert!(admits(Service::PureFtpd, "/usr/sbin/pure-ftpd", "0"));
+        assert!(admits(Service::Ftpd, "/usr/sbin/in.ftpd", "0"));
+        assert!(admits(Service::Rspamd, "/usr/bin/rspamd", "0"));
     }
 
     #[test]
@@ -579,6 +590,8 @@ mod tests {
         assert!(!trust.admits(Service::Spamd, &perl("0", None)));
         assert!(!trust.admits(Service::Spamd, &perl("0", Some("/usr/local/bin/report.pl"))));
         assert!(!trust.admits(Service::Spamd, &perl("0", Some("/usr/bin/perl -e spamd"))));
+        assert!(!trust.admits(Service::Spamd, &perl("0", Some("spamd childish"))));
+        assert!(trust.admits(Service::Spamd, &perl("0", Some("spamd"))));
         assert!(trust.admits(Service::Spamd, &perl("0", Some("spamd child"))));
         assert!(trust.admits(
             Service::Spamd,
