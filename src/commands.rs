@@ -215,7 +215,7 @@ pub fn ingest<R: Read>(
     now: &dyn Fn() -> i64,
 ) -> Result<()> {
     let mut parser = Parser::new(crate::scan::parse_options(&sentry.config), now());
-    let trust = journal::Trust::load(&[]);
+    let trust = journal::Trust::load(&sentry.config.journal_trusted_exe);
     let mut tally = Tally::default();
     let mut buf = Vec::with_capacity(512);
     loop {

@@ -237,7 +237,7 @@ fn scan_journal(
         file,
         after.as_deref(),
         &|group| config.services.enabled(group),
-        &journal::Trust::load(&[]),
+        &journal::Trust::load(&config.journal_trusted_exe),
         parser,
         JOURNAL_TIMEOUT,
         &mut |event| {
