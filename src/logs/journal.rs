@@ -267,12 +267,12 @@ impl Trust {
                 .users
                 .iter()
                 .any(|name| self.uids.get(name) == Some(&uid));
-        let native = senders.exes.iter().any(|p| path_matches(p, exe))
+        let its_binary = senders.exes.iter().any(|p| path_matches(p, exe))
             || self
                 .extra
                 .iter()
                 .any(|(s, p)| *s == service && path_matches(p, exe));
-        if native {
+        if its_binary {
             return uid == 0 || own_user;
         }
         if senders.interpreters.iter().any(|p| path_matches(p, exe)) {
