@@ -169,7 +169,7 @@ enum Command {
         #[arg(long)]
         from_start: bool,
     },
-    /// Read log lines on stdin and decide as they arrive (rsyslog omprog, journalctl -f)
+    /// Read log lines on stdin and decide as they arrive (rsyslog omprog, journalctl -f -o json)
     Ingest,
     /// Make every enabled backend's list equal to the database's blocked set; with [fleet], exchange with the other hosts
     ///

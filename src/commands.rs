@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crate::actions::Sentry;
 use crate::error::{Error, Result};
 use crate::logs::parse::{ParseOptions, Parser, service_of};
-use crate::logs::{Event, Service, ServiceGroup, header};
+use crate::logs::{Event, Service, ServiceGroup, header, journal};
 use crate::scan::Tally;
 
 /// Which lines `parse` reports: every known service, or one service or group.
@@ -197,8 +197,9 @@ fn write_event<W: Write>(out: &mut W, file_json: &str, line: u64, event: &Event)
     written.map_err(|e| Error::output(&e))
 }
 
-/// `sentry ingest`: log lines on stdin (from rsyslog omprog, syslog-ng, `journalctl -f`),
-/// evidence recorded and decisions made as they arrive. Lines that arrive together are
+/// `sentry ingest`: log lines on stdin (from rsyslog omprog, syslog-ng), or journal entries
+/// (`journalctl -f -o json`, judged by their senders' trusted fields as `scan` judges
+/// them), evidence recorded and decisions made as they arrive. Lines that arrive together are
 /// handled in one batch; while stdin is idle the process sleeps in read() and holds no
 /// database lock.
 pub fn ingest<R: Read>(
@@ -207,6 +208,7 @@ pub fn ingest<R: Read>(
     now: &dyn Fn() -> i64,
 ) -> Result<()> {
     let mut parser = Parser::new(crate::scan::parse_options(&sentry.config), now());
+    let trust = journal::Trust::load(&sentry.config.journal_trusted_exe);
     let mut tally = Tally::default();
     let mut buf = Vec::with_capacity(512);
     loop {
@@ -215,8 +217,21 @@ pub fn ingest<R: Read>(
             .read_until(b'\n', &mut buf)
             .map_err(|e| Error::Runtime(format!("could not read stdin: {e}")))?;
         if n > 0 && buf.len() <= crate::logs::source::MAX_LINE {
-            let text = line_text(buf.strip_suffix(b"\n").unwrap_or(&buf));
-            if let Some(event) = parser.parse_line(&text)
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            // `journalctl -o json` (an object per line) carries the sender's trusted
+            // fields; anything else is a syslog line, as a syslog daemon passes it on.
+            let (entry, text);
+            let mut decoded = None;
+            let event = if line.first() == Some(&b'{') {
+                entry = journal::Entry::parse(line);
+                entry
+                    .as_ref()
+                    .and_then(|e| journal::event_of(e, &trust, &mut parser, &mut decoded))
+            } else {
+                text = line_text(line);
+                parser.parse_line(&text)
+            };
+            if let Some(event) = event
                 && sentry.config.counts(&event)
             {
                 tally.add(&event);

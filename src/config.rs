@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::ip::{ClientIp, Network};
-use crate::logs::{Event, Kind, Score};
+use crate::logs::{Event, Kind, Score, Service};
 use crate::policy::Limits;
 
 /// Where sentry keeps its database and deny file unless told otherwise.
@@ -80,6 +80,9 @@ pub struct Config {
     pub journal: Option<bool>,
     /// Read this journal file instead of the system journal (`journalctl --file`).
     pub journal_file: Option<PathBuf>,
+    /// Executables trusted in the journal beside the built-in ones, per service
+    /// (`journal_trusted_exe = { sshd = ["/opt/openssh/sbin/sshd"] }`).
+    pub journal_trusted_exe: Vec<(Service, String)>,
     /// Enabled blocking backends, in the order they are applied.
     pub backends: Vec<String>,
     /// Table/set name used by firewall backends (the original's `FIREWALL_TABLE`).
@@ -199,6 +202,7 @@ struct FileConfig {
     logs: Option<Vec<PathBuf>>,
     journal: Option<bool>,
     journal_file: Option<PathBuf>,
+    journal_trusted_exe: Option<std::collections::BTreeMap<String, Vec<String>>>,
     update_url: Option<String>,
     update_ca_file: Option<PathBuf>,
     smtp_spam_messages: Option<u32>,
@@ -416,6 +420,7 @@ impl Config {
             logs: file.logs.clone(),
             journal: file.journal,
             journal_file: file.journal_file.clone(),
+            journal_trusted_exe: Vec::new(),
             update_url: file.update_url.clone(),
             update_ca_file: file.update_ca_file.clone(),
             fleet: None,
@@ -483,6 +488,24 @@ impl Config {
                 "update_ca_file",
                 format!("{} must be an absolute path", ca.display()),
             ));
+        }
+        for (name, paths) in file.journal_trusted_exe.unwrap_or_default() {
+            let Some(service) = Service::from_name(&name) else {
+                let names: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
+                return Err(in_file(
+                    "journal_trusted_exe",
+                    format!("unknown service {name:?}; known: {}", names.join(", ")),
+                ));
+            };
+            for path in paths {
+                if !path.starts_with('/') {
+                    return Err(in_file(
+                        "journal_trusted_exe",
+                        format!("{path:?} must be an absolute path"),
+                    ));
+                }
+                config.journal_trusted_exe.push((service, path));
+            }
         }
         for text in file.smtp_trusted_relays.unwrap_or_default() {
             let network =
@@ -726,6 +749,37 @@ mod tests {
         );
         assert_eq!(c.backends, vec!["tcpwrappers", "nftables"]);
         assert!(c.services.ssh && c.services.smtp && !c.services.ftp && !c.services.mua);
+    }
+
+    #[test]
+    fn journal_trusted_exe_names_a_service_and_absolute_paths() {
+        let c = load_with(
+            Some("journal_trusted_exe = { sshd = [\"/opt/openssh/sbin/sshd\"], pure-ftpd = [\"/opt/bin/pure-ftpd*\"] }\n"),
+            &[],
+        )
+        .expect("loads");
+        assert_eq!(
+            c.journal_trusted_exe,
+            vec![
+                (Service::PureFtpd, "/opt/bin/pure-ftpd*".to_string()),
+                (Service::Sshd, "/opt/openssh/sbin/sshd".to_string()),
+            ]
+        );
+        assert!(
+            load_with(None, &[])
+                .expect("defaults")
+                .journal_trusted_exe
+                .is_empty()
+        );
+        let err = load_with(Some("journal_trusted_exe = { telnetd = [\"/x\"] }\n"), &[])
+            .expect_err("unknown service");
+        assert!(
+            err.to_string().contains("journal_trusted_exe") && err.to_string().contains("telnetd"),
+            "{err}"
+        );
+        let err = load_with(Some("journal_trusted_exe = { sshd = [\"sshd\"] }\n"), &[])
+            .expect_err("relative path");
+        assert!(err.to_string().contains("absolute"), "{err}");
     }
 
     #[test]

@@ -423,6 +423,7 @@ fn scan_journal(reading: &mut Reading, store: &mut dyn Store, from_start: bool) 
         file,
         after.as_deref(),
         &|group| config.services.enabled(group),
+        &journal::Trust::load(&config.journal_trusted_exe),
         parser,
         JOURNAL_TIMEOUT,
         &mut |event| {

@@ -454,10 +454,97 @@ fn ingest_decides_as_lines_arrive_on_stdin() {
     );
 }
 
-#[test]
-fn journal_entries_are_read_from_a_journal_file() {
+/// A sender as journald records it from the kernel: `_EXE`, `_UID`, `_COMM`.
+type Sender = (&'static str, &'static str, &'static str);
+/// sshd itself, as root.
+const SSHD: Sender = ("/usr/sbin/sshd", "0", "sshd");
+/// `logger -t sshd ...` run by nobody.
+const LOGGER: Sender = ("/usr/bin/logger", "65534", "logger");
+/// A user's own program named sshd.
+const EVE_SSHD: Sender = ("/home/eve/sshd", "1000", "sshd");
+/// The right binary, run by a user (a copy of it, or sshd -D on a high port).
+const SSHD_AS_EVE: Sender = ("/usr/sbin/sshd", "1000", "sshd");
+
+/// The forged address logger claims logged in, and the victim it blames.
+const FORGED_ALLOWED: &str = "203.0.113.5";
+const FORGED_VICTIM: &str = "198.51.100.66";
+
+/// Journal entries: (identifier, sender, message). Only sshd's own give evidence.
+fn journal_entries() -> Vec<(&'static str, Sender, String)> {
+    let mut entries = vec![
+        (
+            "sshd",
+            SSHD,
+            "Invalid user admin from 203.0.113.70 port 4242".to_string(),
+        ),
+        (
+            "sshd-session",
+            ("/usr/lib/openssh/sshd-session", "0", "sshd-session"),
+            "Accepted publickey for bob from 198.51.100.71 port 5555 ssh2".to_string(),
+        ),
+        (
+            "myapp",
+            ("/usr/bin/myapp", "0", "myapp"),
+            "Invalid user admin from 203.0.113.72 port 4242".to_string(),
+        ),
+        (
+            "sshd",
+            LOGGER,
+            format!("Accepted password for alice from {FORGED_ALLOWED} port 22 ssh2"),
+        ),
+        (
+            "sshd",
+            EVE_SSHD,
+            "Accepted password for eve from 203.0.113.73 port 22 ssh2".to_string(),
+        ),
+        (
+            "sshd",
+            SSHD_AS_EVE,
+            "Accepted password for eve from 203.0.113.74 port 22 ssh2".to_string(),
+        ),
+    ];
+    for _ in 0..3 {
+        entries.push((
+            "sshd",
+            LOGGER,
+            format!("Invalid user admin from {FORGED_VICTIM} port 4242"),
+        ));
+        entries.push((
+            "sshd",
+            EVE_SSHD,
+            "Failed password for root from 203.0.113.75 port 22 ssh2".to_string(),
+        ));
+    }
+    entries
+}
+
+/// What a scan or ingest of [`journal_entries`] must have decided.
+fn assert_only_sshds_own_entries_counted(root: &Root) {
+    assert!(
+        root.row("203.0.113.70").expect("row").2 > 0,
+        "blocked from the journal"
+    );
+    assert!(
+        root.row("198.51.100.71").expect("row").1 > 0,
+        "allowed from the journal"
+    );
+    for (ip, who) in [
+        ("203.0.113.72", "another program's text is not sshd's"),
+        (FORGED_ALLOWED, "logger -t sshd allows no one"),
+        (FORGED_VICTIM, "logger -t sshd blames no one"),
+        ("203.0.113.73", "a user's binary named sshd allows no one"),
+        ("203.0.113.75", "a user's binary named sshd blames no one"),
+        ("203.0.113.74", "sshd run by a user allows no one"),
+    ] {
+        assert_eq!(root.row(ip), None, "{who}");
+    }
+    assert_eq!(root.deny_text(), "ALL: 203.0.113.70 : deny\n");
+}
+
+/// systemd-journal-remote, which writes a journal file from export format.
+fn journal_remote() -> Option<&'static str> {
     if !common::have_tool("journalctl") {
-        return;
+        return None;
     }
     let remote = [
         "/lib/systemd/systemd-journal-remote",
@@ -465,30 +552,32 @@ fn journal_entries_are_read_from_a_journal_file() {
     ]
     .into_iter()
     .find(|p| std::path::Path::new(p).is_file());
-    let Some(remote) = remote else {
+    if remote.is_none() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("systemd-journal-remote is required in CI (.ci/run installs it)");
         }
         eprintln!("SKIPPED: systemd-journal-remote is not installed");
-        return;
-    };
-    let root = Root::new();
-    let entry = |n: u64, id: &str, message: &str| {
-        format!(
-            "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=web1\nSYSLOG_IDENTIFIER={id}\n_PID={}\nMESSAGE={message}\n\n",
+    }
+    remote
+}
+
+/// A journal file in the root holding `entries`, with the trusted fields journald
+/// would have set (export format carries them as they are).
+fn journal_file(
+    root: &Root,
+    remote: &str,
+    entries: &[(&str, Sender, String)],
+) -> std::path::PathBuf {
+    let mut text = String::new();
+    for (n, (id, (exe, uid, comm), message)) in (0u64..).zip(entries) {
+        text += &format!(
+            "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=web1\nSYSLOG_IDENTIFIER={id}\n_PID={}\n_UID={uid}\n_GID={uid}\n_COMM={comm}\n_EXE={exe}\n_CMDLINE={exe}\nMESSAGE={message}\n\n",
             1_795_514_400_000_000u64 + n * 1_000_000,
             1000 * (n + 1),
             100 + n
-        )
-    };
+        );
+    }
     let export = root.path().join("entries.export");
-    let mut text = entry(0, "sshd", "Invalid user admin from 203.0.113.70 port 4242");
-    text += &entry(
-        1,
-        "sshd-session",
-        "Accepted publickey for bob from 198.51.100.71 port 5555 ssh2",
-    );
-    text += &entry(2, "myapp", "Invalid user admin from 203.0.113.72 port 4242");
     std::fs::write(&export, text).expect("write export");
     let journal = root.path().join("test.journal");
     let status = Command::new(remote)
@@ -498,29 +587,124 @@ fn journal_entries_are_read_from_a_journal_file() {
         .status()
         .expect("run systemd-journal-remote");
     assert!(status.success(), "building the journal file failed");
+    journal
+}
+
+#[test]
+fn journal_entries_are_read_from_a_journal_file() {
+    let Some(remote) = journal_remote() else {
+        return;
+    };
+    let root = Root::new();
+    let journal = journal_file(&root, remote, &journal_entries());
     std::fs::write(
         root.path().join("sentry.toml"),
         format!("journal = true\njournal_file = \"{}\"\n", journal.display()),
     )
     .expect("config");
     root.ok(&["scan"]);
-    assert!(
-        root.row("203.0.113.70").expect("row").2 > 0,
-        "blocked from the journal"
-    );
-    assert!(
-        root.row("198.51.100.71").expect("row").1 > 0,
-        "allowed from the journal"
-    );
-    assert_eq!(
-        root.row("203.0.113.72"),
-        None,
-        "another program's text is not sshd's"
-    );
+    assert_only_sshds_own_entries_counted(&root);
     // The cursor is remembered: a second scan reads nothing new and changes nothing.
     root.ok(&["delist", "203.0.113.70"]);
     root.ok(&["scan"]);
     assert_eq!(root.row("203.0.113.70").map(|r| r.2), Some(0));
+}
+
+/// `sentry ingest` with `input` on stdin, to its end.
+fn ingest(root: &Root, input: &[u8]) {
+    let mut child = root
+        .command(&["ingest"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ingest");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write");
+    let out = child.wait_with_output().expect("ingest exits");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn ingest_judges_journalctl_json_by_its_trusted_fields() {
+    let Some(remote) = journal_remote() else {
+        return;
+    };
+    let root = Root::new();
+    let journal = journal_file(&root, remote, &journal_entries());
+    // What `journalctl -f -o json | sentry ingest` passes: journalctl's own output.
+    let json = Command::new("journalctl")
+        .arg(format!("--file={}", journal.display()))
+        .args(["-o", "json", "--no-pager", "-q"])
+        .output()
+        .expect("run journalctl");
+    assert!(json.status.success(), "{}", stderr(&json));
+    assert_eq!(json.stdout.iter().filter(|&&b| b == b'\n').count(), 12);
+    ingest(&root, &json.stdout);
+    assert_only_sshds_own_entries_counted(&root);
+}
+
+#[test]
+fn ingest_takes_json_entries_and_syslog_lines_together() {
+    let root = Root::new();
+    let entry = |(exe, uid, comm): Sender, message: &str| {
+        serde_json::json!({
+            "__CURSOR": "s=0;i=1",
+            "__REALTIME_TIMESTAMP": "1795514400000000",
+            "SYSLOG_IDENTIFIER": "sshd",
+            "_PID": "4242",
+            "_UID": uid,
+            "_COMM": comm,
+            "_EXE": exe,
+            "MESSAGE": message,
+        })
+        .to_string()
+    };
+    let input = [
+        entry(
+            LOGGER,
+            &format!("Accepted password for alice from {FORGED_ALLOWED} port 22 ssh2"),
+        ),
+        entry(
+            LOGGER,
+            &format!("Invalid user admin from {FORGED_VICTIM} port 4242"),
+        ),
+        entry(
+            EVE_SSHD,
+            "Accepted password for eve from 203.0.113.73 port 22 ssh2",
+        ),
+        entry(
+            SSHD_AS_EVE,
+            "Accepted password for eve from 203.0.113.74 port 22 ssh2",
+        ),
+        entry(SSHD, "Invalid user admin from 203.0.113.70 port 4242"),
+        "{\"not\": \"an entry\"".to_string(),
+        line(
+            1,
+            "sshd[7]",
+            "Accepted publickey for bob from 198.51.100.71 port 5555 ssh2",
+        ),
+    ]
+    .join("\n")
+        + "\n";
+    ingest(&root, input.as_bytes());
+    assert!(root.row("203.0.113.70").expect("row").2 > 0, "sshd's entry");
+    assert!(
+        root.row("198.51.100.71").expect("row").1 > 0,
+        "a syslog line, as before"
+    );
+    for ip in [
+        FORGED_ALLOWED,
+        FORGED_VICTIM,
+        "203.0.113.73",
+        "203.0.113.74",
+    ] {
+        assert_eq!(root.row(ip), None, "{ip}");
+    }
 }
 
 #[test]

@@ -6,6 +6,12 @@ output (`-o json`), so the program name and pid come from the journal's own fiel
 not from text. Where reading stopped is the journal's own cursor (`__CURSOR` of the
 last entry read); it is kept in the database with the evidence, in one transaction,
 rather than in a `--cursor-file` that could run ahead of the database after a crash.
+
+`SYSLOG_IDENTIFIER` is chosen by the client (`logger -t sshd ...` as any user), so it
+only says which parser to try. Whether an entry is the daemon's is decided by the
+fields journald itself sets from the sender's kernel credentials (`_EXE`, `_UID`,
+`_CMDLINE`), against [`SENDERS`]: see [`Trust`]. `sentry ingest` reads the same
+entries from `journalctl -o json` on stdin through [`Entry`] and [`event_of`].
 */
 
 use std::io::{BufRead, BufReader};
@@ -14,8 +20,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use std::collections::HashMap;
+
 use super::parse::{Parser, service_of};
-use super::{Event, ServiceGroup};
+use super::{Event, Service, ServiceGroup};
 use crate::error::{Error, Result};
 use crate::exec;
 
@@ -58,10 +66,262 @@ pub fn source_name(file: Option<&Path>) -> String {
     }
 }
 
-/// One entry of `journalctl -o json`. MESSAGE is a string, or an array of bytes when it
-/// is not valid UTF-8.
-#[derive(Deserialize)]
-struct Entry {
+/// Who may speak for a service in the journal. One row per [`Service`]; plain data, so
+/// that a later table of services can absorb it.
+#[derive(Debug)]
+pub struct Senders {
+    pub service: Service,
+    /// The daemon's executables as journald records them (`_EXE`, the kernel's path of
+    /// the running binary): exact paths, or a pattern ending in `*`, which stands for
+    /// the rest of the file name (never a `/`): `/usr/lib/dovecot/*`, `/usr/sbin/pure-ftpd*`.
+    pub exes: &'static [&'static str],
+    /// The daemon's own system users; root is always one. Names, resolved to uids through
+    /// /etc/passwd when the journal is read: a user this host does not have is no one.
+    pub users: &'static [&'static str],
+    /// Interpreters the daemon is a script for (same patterns as `exes`). See [`Trust`]
+    /// for why an interpreter alone says nothing.
+    pub interpreters: &'static [&'static str],
+    /// For a root process under an interpreter: the daemon's script, which `_CMDLINE`
+    /// must name as argv\[0\] or after the interpreter and its options ...
+    pub scripts: &'static [&'static str],
+    /// ... or the process titles the daemon gives itself, which `_CMDLINE` must be (a
+    /// trailing `*` stands for the rest). `_CMDLINE` is read from /proc/PID/cmdline, and
+    /// perl's `$0 = ...` overwrites it: spamd's children are `spamd child`, its master
+    /// `spamd` once daemonized, amavisd's processes `amavisd (master)`, `amavisd (ch1-avail)`.
+    pub titles: &'static [&'static str],
+}
+
+const PERL: &[&str] = &["/usr/bin/perl", "/usr/bin/perl5*"];
+
+const fn native(
+    service: Service,
+    exes: &'static [&'static str],
+    users: &'static [&'static str],
+) -> Senders {
+    Senders {
+        service,
+        exes,
+        users,
+        interpreters: &[],
+        scripts: &[],
+        titles: &[],
+    }
+}
+
+const VCHKPW_EXES: &[&str] = &[
+    "/home/vpopmail/bin/vchkpw",
+    "/var/vpopmail/bin/vchkpw",
+    "/var/qmail/bin/*",
+];
+const VCHKPW_USERS: &[&str] = &["vpopmail", "qmaild"];
+
+/// The table of trusted senders, one row per service.
+pub const SENDERS: [Senders; 13] = [
+    native(
+        Service::Sshd,
+        &[
+            "/usr/sbin/sshd",
+            // OpenSSH 9.8+ splits the per-connection work into sshd-session (and 10.0
+            // sshd-auth): Debian's, Fedora's and upstream's default places.
+            "/usr/lib/openssh/sshd-session",
+            "/usr/lib/openssh/sshd-auth",
+            "/usr/libexec/openssh/sshd-session",
+            "/usr/libexec/openssh/sshd-auth",
+            "/usr/libexec/sshd-session",
+            "/usr/libexec/sshd-auth",
+        ],
+        &["sshd"],
+    ),
+    native(Service::Dropbear, &["/usr/sbin/dropbear"], &[]),
+    native(
+        Service::Dovecot,
+        &[
+            "/usr/sbin/dovecot",
+            // imap-login, pop3-login, submission-login, managesieve-login, auth, log, ...
+            "/usr/lib/dovecot/*",
+            "/usr/libexec/dovecot/*",
+        ],
+        &["dovecot", "dovenull"],
+    ),
+    native(Service::Vsftpd, &["/usr/sbin/vsftpd"], &["ftp"]),
+    native(Service::Proftpd, &["/usr/sbin/proftpd"], &["proftpd"]),
+    // pure-ftpd, and Debian's pure-ftpd-ldap / -mysql / -postgresql builds.
+    native(Service::PureFtpd, &["/usr/sbin/pure-ftpd*"], &[]),
+    // inetutils-ftpd, Debian's ftpd-ssl (netkit), the BSDs.
+    native(
+        Service::Ftpd,
+        &["/usr/sbin/ftpd", "/usr/sbin/in.ftpd", "/usr/libexec/ftpd"],
+        &[],
+    ),
+    // smtpd, postscreen, cleanup: Debian's place, then Fedora's.
+    native(
+        Service::Postfix,
+        &["/usr/lib/postfix/sbin/*", "/usr/libexec/postfix/*"],
+        &["postfix"],
+    ),
+    native(Service::VchkpwSmtp, VCHKPW_EXES, VCHKPW_USERS),
+    native(Service::VchkpwMua, VCHKPW_EXES, VCHKPW_USERS),
+    Senders {
+        service: Service::Amavis,
+        exes: &[],
+        users: &["amavis"],
+        interpreters: PERL,
+        // Debian 12 ships /usr/sbin/amavisd; older releases amavisd-new.
+        scripts: &["/usr/sbin/amavisd", "/usr/sbin/amavisd-new"],
+        titles: &["amavisd (*"],
+    },
+    native(
+        Service::Rspamd,
+        &["/usr/bin/rspamd", "/usr/sbin/rspamd"],
+        &["_rspamd", "rspamd"],
+    ),
+    Senders {
+        service: Service::Spamd,
+        exes: &[],
+        users: &["debian-spamd", "spamd"],
+        interpreters: PERL,
+        scripts: &["/usr/sbin/spamd", "/usr/bin/spamd"],
+        titles: &["spamd child", "spamd"],
+    },
+];
+
+/// Whether a journal entry is the daemon's, from the fields journald sets itself from
+/// the sender's credentials (the kernel's `SCM_CREDENTIALS` and /proc/PID): `_EXE` and
+/// `_UID` (and `_CMDLINE` for root scripts). A client cannot set them; it chooses
+/// `SYSLOG_IDENTIFIER`, `_COMM` (its own binary's name: a user's `~/sshd` has
+/// `_COMM=sshd`) and the message. The rule, for the service the identifier names:
+///
+/// - `_EXE` is one of the service's executables ([`SENDERS`], or the admin's
+///   `journal_trusted_exe`) and `_UID` is 0 or one of the service's own users; or
+/// - `_EXE` is the service's interpreter (amavisd-new and spamd are perl scripts, so
+///   `_EXE=/usr/bin/perl`), which says nothing by itself: any user can run perl. It
+///   counts with the daemon's own non-root user, which runs nothing else; or with root
+///   when `_CMDLINE` names the daemon ([`Senders::scripts`], [`Senders::titles`]). Root
+///   runs many perl scripts (cron jobs, admin tools) that may log text handed to them;
+///   `_CMDLINE` tells the daemon from those. It is text the process chose, but only a
+///   root process is believed on it, and root could write anything to the journal anyway.
+///
+/// `_SYSTEMD_UNIT` is not required: sshd's per-connection processes move into the
+/// user's `session-N.scope` after login. An entry without `_EXE` or `_UID` (journald
+/// could not read them) is not trusted.
+#[derive(Debug, Default)]
+pub struct Trust {
+    /// The uids of the users named in [`SENDERS`] that this host has.
+    uids: HashMap<&'static str, u32>,
+    /// Executables the admin added, per service (`journal_trusted_exe`).
+    extra: Vec<(Service, String)>,
+}
+
+impl Trust {
+    /// Resolves the table's users through /etc/passwd, now.
+    pub fn load(extra: &[(Service, String)]) -> Trust {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        Trust::new(&passwd, extra)
+    }
+
+    /// From the text of a passwd file.
+    pub fn new(passwd: &str, extra: &[(Service, String)]) -> Trust {
+        let mut uids = HashMap::new();
+        for line in passwd.lines() {
+            let mut fields = line.split(':');
+            let (Some(name), Some(_), Some(uid)) = (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            let Ok(uid) = uid.parse::<u32>() else {
+                continue;
+            };
+            if let Some(known) = SENDERS
+                .iter()
+                .flat_map(|s| s.users.iter())
+                .find(|u| **u == name)
+            {
+                uids.entry(*known).or_insert(uid);
+            }
+        }
+        Trust {
+            uids,
+            extra: extra.to_vec(),
+        }
+    }
+
+    /// Whether `entry` may speak for `service` (see the rule above).
+    pub fn admits(&self, service: Service, entry: &Entry) -> bool {
+        let (Some(exe), Some(uid)) = (
+            entry.exe.as_ref().and_then(|v| v.as_str()),
+            entry
+                .uid
+                .as_ref()
+                .and_then(|v| v.as_str())
+                .and_then(|u| u.parse::<u32>().ok()),
+        ) else {
+            return false;
+        };
+        let Some(senders) = SENDERS.iter().find(|s| s.service == service) else {
+            return false;
+        };
+        // A binary replaced on disk while it runs reads `/usr/sbin/sshd (deleted)`.
+        let exe = exe.strip_suffix(" (deleted)").unwrap_or(exe);
+        let own_user = uid != 0
+            && senders
+                .users
+                .iter()
+                .any(|name| self.uids.get(name) == Some(&uid));
+        let its_binary = senders.exes.iter().any(|p| path_matches(p, exe))
+            || self
+                .extra
+                .iter()
+                .any(|(s, p)| *s == service && path_matches(p, exe));
+        if its_binary {
+            return uid == 0 || own_user;
+        }
+        if senders.interpreters.iter().any(|p| path_matches(p, exe)) {
+            return own_user
+                || (uid == 0
+                    && entry
+                        .cmdline
+                        .as_ref()
+                        .and_then(|v| v.as_str())
+                        .is_some_and(|c| names_daemon(senders, c)));
+        }
+        false
+    }
+}
+
+/// `pattern` is a path, or a path ending in `*` that stands for the rest of a file name
+/// (anything but a `/`). Process titles are matched the same way.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.contains('/')),
+        None => pattern == path,
+    }
+}
+
+/// Whether a root process's command line is the daemon's: its process title, its script
+/// as argv\[0\], or the interpreter, its options, then the script.
+fn names_daemon(senders: &Senders, cmdline: &str) -> bool {
+    if senders.titles.iter().any(|t| path_matches(t, cmdline)) {
+        return true;
+    }
+    let mut words = cmdline.split(' ');
+    let Some(first) = words.next() else {
+        return false;
+    };
+    let script = if senders.interpreters.iter().any(|p| path_matches(p, first)) {
+        words.find(|w| !w.is_empty() && !w.starts_with('-'))
+    } else {
+        Some(first)
+    };
+    script.is_some_and(|s| senders.scripts.contains(&s))
+}
+
+/// One entry of `journalctl -o json`: what `scan` reads from journalctl and `ingest` from
+/// stdin. MESSAGE is a string, or an array of bytes when it is not valid UTF-8; the
+/// trusted fields are taken only when they are plain strings.
+#[derive(Debug, Deserialize)]
+pub struct Entry {
     #[serde(rename = "__CURSOR")]
     cursor: String,
     #[serde(rename = "__REALTIME_TIMESTAMP")]
@@ -74,16 +334,31 @@ struct Entry {
     syslog_pid: Option<String>,
     #[serde(rename = "MESSAGE")]
     message: Option<serde_json::Value>,
+    #[serde(rename = "_EXE")]
+    exe: Option<serde_json::Value>,
+    #[serde(rename = "_UID")]
+    uid: Option<serde_json::Value>,
+    #[serde(rename = "_CMDLINE")]
+    cmdline: Option<serde_json::Value>,
+}
+
+impl Entry {
+    /// One line of `journalctl -o json`; None when it is not a journal entry.
+    pub fn parse(line: &[u8]) -> Option<Entry> {
+        serde_json::from_slice(line).ok()
+    }
 }
 
 /// Reads the journal entries after `after_cursor` (all, when None) of the enabled
 /// services, calls `visit` for each event, and returns the cursor of the last entry read
 /// (or `after_cursor` when there was none). `file` reads a journal file instead of the
-/// system journal.
+/// system journal. Entries `trust` does not admit are read (the cursor moves past them)
+/// but give no event.
 pub fn read_new(
     file: Option<&Path>,
     after_cursor: Option<&str>,
     enabled: &dyn Fn(ServiceGroup) -> bool,
+    trust: &Trust,
     parser: &mut Parser,
     timeout: Duration,
     visit: &mut dyn FnMut(Event<'_>),
@@ -118,11 +393,14 @@ pub fn read_new(
             if reader.read_until(b'\n', &mut line)? == 0 {
                 return Ok(());
             }
-            let Ok(entry) = serde_json::from_slice::<Entry>(&line) else {
+            let Some(entry) = Entry::parse(&line) else {
                 continue;
             };
             entries += 1;
-            visit_event(&entry, parser, visit);
+            let mut decoded = None;
+            if let Some(event) = event_of(&entry, trust, parser, &mut decoded) {
+                visit(event);
+            }
             last_cursor = Some(entry.cursor);
         }
     })?;
@@ -135,19 +413,19 @@ pub fn read_new(
     Ok((last_cursor, entries))
 }
 
-fn visit_event(entry: &Entry, parser: &mut Parser, visit: &mut dyn FnMut(Event<'_>)) {
-    let mut decoded = None;
-    if let Some(event) = event_of(entry, parser, &mut decoded) {
-        visit(event);
-    }
-}
-
-fn event_of<'a>(
+/// The event a journal entry reports, if its identifier names a service, `trust` admits
+/// its sender for that service, and the service's parser recognises its message.
+/// `holder` keeps a MESSAGE that had to be decoded from bytes.
+pub fn event_of<'a>(
     entry: &'a Entry,
+    trust: &Trust,
     parser: &mut Parser,
     holder: &'a mut Option<String>,
 ) -> Option<Event<'a>> {
     let service = service_of(entry.identifier.as_deref()?)?;
+    if !trust.admits(service, entry) {
+        return None;
+    }
     // MESSAGE is a string, or an array of bytes when it is not valid UTF-8.
     let message: &'a str = match entry.message.as_ref()? {
         serde_json::Value::String(text) => text.as_str(),
@@ -174,4 +452,195 @@ fn event_of<'a>(
         .and_then(|us| us.parse::<i64>().ok())
         .map(|us| us / 1_000_000);
     Some(super::parse::event(service, finding, time, pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::Kind;
+    use crate::logs::parse::ParseOptions;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n\
+        nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
+        sshd:x:105:65534::/run/sshd:/usr/sbin/nologin\n\
+        amavis:x:110:117:AMaViS system user,,,:/var/lib/amavis:/bin/sh\n\
+        debian-spamd:x:111:118::/var/lib/spamassassin:/usr/sbin/nologin\n\
+        postfix:x:107:113::/var/spool/postfix:/usr/sbin/nologin\n\
+        eve:x:1000:1000:Eve,,,:/home/eve:/bin/bash\n\
+        broken line\n";
+
+    /// An entry as `journalctl -o json` prints it, with these trusted fields.
+    fn entry(id: &str, exe: Option<&str>, uid: Option<&str>, cmdline: Option<&str>) -> Entry {
+        let mut json = serde_json::json!({
+            "__CURSOR": "s=1;i=1",
+            "__REALTIME_TIMESTAMP": "1795514400000000",
+            "SYSLOG_IDENTIFIER": id,
+            "_PID": "4242",
+            "_COMM": id,
+            "MESSAGE": "Accepted password for alice from 203.0.113.5 port 22 ssh2",
+        });
+        for (key, value) in [("_EXE", exe), ("_UID", uid), ("_CMDLINE", cmdline)] {
+            if let Some(value) = value {
+                json[key] = value.into();
+            }
+        }
+        Entry::parse(json.to_string().as_bytes()).expect("an entry")
+    }
+
+    fn admits(service: Service, exe: &str, uid: &str) -> bool {
+        Trust::new(PASSWD, &[]).admits(service, &entry("x", Some(exe), Some(uid), None))
+    }
+
+    #[test]
+    fn the_daemons_binary_as_root_or_its_own_user_is_trusted() {
+        assert!(admits(Service::Sshd, "/usr/sbin/sshd", "0"));
+        assert!(
+            admits(Service::Sshd, "/usr/sbin/sshd", "105"),
+            "the sshd user"
+        );
+        assert!(admits(Service::Sshd, "/usr/lib/openssh/sshd-session", "0"));
+        assert!(admits(
+            Service::Sshd,
+            "/usr/libexec/openssh/sshd-auth",
+            "105"
+        ));
+        assert!(admits(Service::Sshd, "/usr/sbin/sshd (deleted)", "0"));
+        assert!(admits(Service::Dovecot, "/usr/lib/dovecot/imap-login", "0"));
+        assert!(admits(
+            Service::Postfix,
+            "/usr/lib/postfix/sbin/smtpd",
+            "107"
+        ));
+        assert!(admits(
+            Service::Postfix,
+            "/usr/libexec/postfix/postscreen",
+            "0"
+        ));
+        assert!(admits(Service::PureFtpd, "/usr/sbin/pure-ftpd-mysql", "0"));
+        assert!(admits(Service::PureFtpd, "/usr/sbin/pure-ftpd", "0"));
+        assert!(admits(Service::Ftpd, "/usr/sbin/in.ftpd", "0"));
+        assert!(admits(Service::Rspamd, "/usr/bin/rspamd", "0"));
+    }
+
+    #[test]
+    fn a_client_chosen_name_or_a_wrong_user_is_not() {
+        // logger -t sshd as nobody; a user's own binary called sshd; the right binary run
+        // by a user (a copy cannot be setuid to another account).
+        assert!(!admits(Service::Sshd, "/usr/bin/logger", "65534"));
+        assert!(!admits(Service::Sshd, "/home/eve/sshd", "1000"));
+        assert!(!admits(Service::Sshd, "/home/eve/sshd", "0"));
+        assert!(!admits(Service::Sshd, "/usr/sbin/sshd", "1000"));
+        assert!(!admits(Service::Sshd, "/usr/sbin/sshd", "65534"));
+        // Another service's user, binary or a file below the pattern's directory.
+        assert!(!admits(Service::Sshd, "/usr/sbin/sshd", "107"));
+        assert!(!admits(Service::Sshd, "/usr/sbin/dropbear", "0"));
+        assert!(!admits(
+            Service::Dovecot,
+            "/usr/lib/dovecot/x/../../../bin/sh",
+            "0"
+        ));
+        assert!(!admits(Service::Postfix, "/usr/lib/postfix/sbin", "0"));
+        assert!(!admits(Service::Sshd, "/usr/sbin/sshd2", "0"));
+        // Trusted fields missing, or not a number.
+        let trust = Trust::new(PASSWD, &[]);
+        assert!(!trust.admits(Service::Sshd, &entry("sshd", None, Some("0"), None)));
+        assert!(!trust.admits(
+            Service::Sshd,
+            &entry("sshd", Some("/usr/sbin/sshd"), None, None)
+        ));
+        assert!(!trust.admits(
+            Service::Sshd,
+            &entry("sshd", Some("/usr/sbin/sshd"), Some("root"), None)
+        ));
+    }
+
+    #[test]
+    fn a_user_this_host_does_not_have_is_no_one() {
+        // dovenull is not in this passwd: its uid means nothing, whatever it is.
+        assert!(!admits(
+            Service::Dovecot,
+            "/usr/lib/dovecot/imap-login",
+            "65534"
+        ));
+        let without_sshd = Trust::new("root:x:0:0::/root:/bin/sh\n", &[]);
+        let e = entry("sshd", Some("/usr/sbin/sshd"), Some("105"), None);
+        assert!(!without_sshd.admits(Service::Sshd, &e));
+    }
+
+    #[test]
+    fn an_interpreter_counts_only_with_the_daemons_user_or_root_running_its_script() {
+        let trust = Trust::new(PASSWD, &[]);
+        let perl = |uid: &str, cmdline: Option<&str>| {
+            entry("spamd", Some("/usr/bin/perl"), Some(uid), cmdline)
+        };
+        assert!(trust.admits(Service::Amavis, &perl("110", None)));
+        assert!(trust.admits(Service::Spamd, &perl("111", None)));
+        assert!(
+            !trust.admits(Service::Spamd, &perl("110", None)),
+            "amavis is not spamd"
+        );
+        assert!(!trust.admits(Service::Spamd, &perl("1000", Some("spamd child"))));
+        assert!(!trust.admits(Service::Spamd, &perl("0", None)));
+        assert!(!trust.admits(Service::Spamd, &perl("0", Some("/usr/local/bin/report.pl"))));
+        assert!(!trust.admits(Service::Spamd, &perl("0", Some("/usr/bin/perl -e spamd"))));
+        assert!(!trust.admits(Service::Spamd, &perl("0", Some("spamd childish"))));
+        assert!(trust.admits(Service::Spamd, &perl("0", Some("spamd"))));
+        assert!(trust.admits(Service::Spamd, &perl("0", Some("spamd child"))));
+        assert!(trust.admits(
+            Service::Spamd,
+            &perl(
+                "0",
+                Some("/usr/bin/perl -T -w /usr/sbin/spamd --create-prefs -d")
+            )
+        ));
+        assert!(trust.admits(
+            Service::Spamd,
+            &perl("0", Some("/usr/sbin/spamd --create-prefs"))
+        ));
+        assert!(trust.admits(Service::Amavis, &perl("0", Some("amavisd (master)"))));
+        let versioned = entry("amavis", Some("/usr/bin/perl5.36.0"), Some("110"), None);
+        assert!(trust.admits(Service::Amavis, &versioned));
+        // The interpreter is not the daemon's binary: not for sshd, not even as root.
+        assert!(!trust.admits(Service::Sshd, &perl("0", Some("/usr/sbin/spamd"))));
+    }
+
+    #[test]
+    fn the_admins_own_executables_count_for_their_service_only() {
+        let extra = [(Service::Sshd, "/opt/openssh/sbin/sshd".to_string())];
+        let trust = Trust::new(PASSWD, &extra);
+        let e = entry("sshd", Some("/opt/openssh/sbin/sshd"), Some("0"), None);
+        assert!(trust.admits(Service::Sshd, &e));
+        assert!(!trust.admits(Service::Dovecot, &e));
+        let user = entry("sshd", Some("/opt/openssh/sbin/sshd"), Some("1000"), None);
+        assert!(!trust.admits(Service::Sshd, &user));
+    }
+
+    #[test]
+    fn every_service_has_one_row() {
+        for service in Service::ALL {
+            assert_eq!(
+                SENDERS.iter().filter(|s| s.service == service).count(),
+                1,
+                "{service:?}"
+            );
+        }
+        for id in IDENTIFIERS {
+            assert!(service_of(id).is_some(), "{id}");
+        }
+    }
+
+    #[test]
+    fn only_admitted_entries_become_events() {
+        let trust = Trust::new(PASSWD, &[]);
+        let mut parser = Parser::new(ParseOptions::default(), 1_795_514_400);
+        let real = entry("sshd", Some("/usr/sbin/sshd"), Some("0"), None);
+        let mut holder = None;
+        let event = event_of(&real, &trust, &mut parser, &mut holder).expect("an event");
+        assert_eq!(event.kind, Kind::Success);
+        assert_eq!(event.ip.to_string(), "203.0.113.5");
+        assert_eq!(event.time, Some(1_795_514_400));
+        let forged = entry("sshd", Some("/usr/bin/logger"), Some("65534"), None);
+        let mut holder = None;
+        assert_eq!(event_of(&forged, &trust, &mut parser, &mut holder), None);
+    }
 }
