@@ -574,3 +574,194 @@ fn message_word() -> impl Strategy<Value = String> {
         "[\u{0}-\u{7f}]{0,4}",
     ]
 }
+
+// ---- OpenSSH's escaping and cut ------------------------------------------------------------
+
+/// OpenSSH's `log.c` as it shapes a message for syslog: every byte that is not printable
+/// ASCII becomes `\ooo` and a backslash becomes `\\` (`strnvis` with `VIS_OCTAL |
+/// VIS_CSTYLE`; `\n`, `\t` and friends in their short C form are no harder to forge, so
+/// octal stands for all of them).
+fn openssh_escape(text: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len() * 4);
+    for &b in text {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\{b:03o}")),
+        }
+    }
+    out
+}
+
+/// `%.Ns` of C: the first `n` bytes.
+fn c_cut(text: &[u8], n: usize) -> &[u8] {
+    &text[..text.len().min(n)]
+}
+
+/// How one sshd message that carries the client's user name reaches syslog.
+#[derive(Debug, Clone, Copy)]
+enum SshdMessage {
+    /// Logged by the monitor, escaped once: `Invalid user %.100s from ADDR port N`.
+    InvalidUser,
+    /// `auth_log`: `Failed password for invalid user %.100s from %.200s port %d ssh2`.
+    FailedPassword,
+    /// `Failed publickey for invalid user ... ssh2: ED25519 SHA256:...`.
+    FailedPublickey,
+    /// `User %.100s from ADDR not allowed because not listed in AllowUsers`.
+    NotAllowed,
+    /// From the pre-auth child: escaped there, relayed by the monitor with ` [preauth]`
+    /// and escaped again. The connection id cuts its preamble at 200 bytes.
+    ClosedInvalid,
+    DisconnectedInvalid,
+    TooManyFailures,
+    /// `maximum authentication attempts exceeded for invalid user %.100s from ...`.
+    MaxAttempts,
+}
+
+const SSHD_MESSAGES: [SshdMessage; 8] = [
+    SshdMessage::InvalidUser,
+    SshdMessage::FailedPassword,
+    SshdMessage::FailedPublickey,
+    SshdMessage::NotAllowed,
+    SshdMessage::ClosedInvalid,
+    SshdMessage::DisconnectedInvalid,
+    SshdMessage::TooManyFailures,
+    SshdMessage::MaxAttempts,
+];
+
+/// The message text sshd hands syslog for `user` connecting from `addr`: formatted,
+/// escaped (twice for the pre-auth child), ` [preauth]` appended by the monitor, cut at
+/// 500 bytes.
+fn sshd_writes(kind: SshdMessage, user: &[u8], addr: &str) -> String {
+    let user100 = c_cut(user, 100);
+    let text = |prefix: &str, user: &[u8], suffix: &str| {
+        let mut bytes = prefix.as_bytes().to_vec();
+        bytes.extend_from_slice(user);
+        bytes.extend_from_slice(suffix.as_bytes());
+        bytes
+    };
+    let connection_id = |verb: &str, tail: &str| {
+        let mut preamble = b"invalid user ".to_vec();
+        preamble.extend_from_slice(user);
+        let mut bytes = verb.as_bytes().to_vec();
+        bytes.extend_from_slice(c_cut(&preamble, 200));
+        bytes.extend_from_slice(format!(" {addr} port 40001{tail}").as_bytes());
+        bytes
+    };
+    let (formatted, relayed) = match kind {
+        SshdMessage::InvalidUser => (
+            text(
+                "Invalid user ",
+                user100,
+                &format!(" from {addr} port 40001"),
+            ),
+            false,
+        ),
+        SshdMessage::FailedPassword => (
+            text(
+                "Failed password for invalid user ",
+                user100,
+                &format!(" from {addr} port 40001 ssh2"),
+            ),
+            false,
+        ),
+        SshdMessage::FailedPublickey => (
+            text(
+                "Failed publickey for invalid user ",
+                user100,
+                &format!(" from {addr} port 40001 ssh2: ED25519 SHA256:7f4Vh2lYqkV7WnCZ0yB8M1x0m"),
+            ),
+            false,
+        ),
+        SshdMessage::NotAllowed => (
+            text(
+                "User ",
+                user100,
+                &format!(" from {addr} not allowed because not listed in AllowUsers"),
+            ),
+            false,
+        ),
+        SshdMessage::ClosedInvalid => (connection_id("Connection closed by ", ""), true),
+        SshdMessage::DisconnectedInvalid => (connection_id("Disconnected from ", ""), true),
+        SshdMessage::TooManyFailures => (
+            connection_id("Disconnecting ", ": Too many authentication failures"),
+            true,
+        ),
+        SshdMessage::MaxAttempts => (
+            text(
+                "maximum authentication attempts exceeded for invalid user ",
+                user100,
+                &format!(" from {addr} port 40001 ssh2"),
+            ),
+            true,
+        ),
+    };
+    let mut message = openssh_escape(&formatted);
+    if relayed {
+        message = openssh_escape(format!("{message} [preauth]").as_bytes());
+    }
+    message.truncate(500);
+    message
+}
+
+/// User names of the cut attack: control bytes (each 4 or 5 characters once escaped),
+/// plain text, spaces, and forged tails naming a victim.
+fn escaped_user_name() -> impl Strategy<Value = Vec<u8>> {
+    let victim = prop_oneof![
+        client_v4().prop_map(|a| a.to_string()),
+        client_v6().prop_map(|a| a.to_string()),
+        Just("9.9.9.9".to_string()),
+    ];
+    let piece = prop_oneof![
+        3 => proptest::collection::vec(prop_oneof![1u8..0x20, Just(0x7f), 0x80u8..=0xff], 1..80),
+        2 => "[A-Za-z0-9 ]{1,20}".prop_map(String::into_bytes),
+        3 => victim.prop_flat_map(|v| prop_oneof![
+            Just(format!(" {v} port 22")),
+            Just(format!(" {v} port 22 [preauth]")),
+            Just(format!(" from {v} port 22 ssh2")),
+            Just(format!(" from {v} port 22 ssh2 [preauth]")),
+            Just(format!(" from {v} port 22")),
+            Just(format!(" from {v}")),
+            Just(format!(" {v} port 22: Too many authentication failures [preauth]")),
+        ]).prop_map(String::into_bytes),
+        1 => Just(b"\\".to_vec()),
+    ];
+    proptest::collection::vec(piece, 1..8).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// However the client shapes its user name, and wherever sshd's escaping and its
+    /// 500-byte cut make the line end, no address but the connection's own is blamed.
+    #[test]
+    fn openssh_escaping_and_cut_never_blame_another_address(
+        kind in 0..SSHD_MESSAGES.len(),
+        user in escaped_user_name(),
+        (src_text, src) in source(),
+    ) {
+        let message = sshd_writes(SSHD_MESSAGES[kind], &user, &src_text);
+        let line = format!("Nov 24 10:00:00 web1 sshd[101]: {message}");
+        let mut parser = Parser::new(ParseOptions::default(), NOW);
+        if let Some(event) = parser.parse_line(&line) {
+            prop_assert_eq!(event.ip, src, "blamed the wrong address for {:?}", line);
+            prop_assert_ne!(event.kind, Kind::Success);
+        }
+    }
+
+    /// The model is not vacuous: with a short plain user name every message is evidence
+    /// against the connection's address.
+    #[test]
+    fn openssh_messages_of_plain_users_are_recognised(
+        kind in 0..SSHD_MESSAGES.len(),
+        user in "[a-z][a-z0-9]{0,7}",
+        (src_text, src) in source(),
+    ) {
+        let message = sshd_writes(SSHD_MESSAGES[kind], user.as_bytes(), &src_text);
+        let line = format!("Nov 24 10:00:00 web1 sshd[101]: {message}");
+        let mut parser = Parser::new(ParseOptions::default(), NOW);
+        let event = parser.parse_line(&line);
+        prop_assert!(event.is_some(), "not recognised: {:?}", line);
+        prop_assert_eq!(event.map(|e| e.ip), Some(src));
+    }
+}

@@ -15,6 +15,15 @@ here therefore:
 - returns None when the structure does not fit, or the address is not an IP literal
   (a host name under `UseDNS yes`).
 
+sshd also *cuts* its messages: `log.c` escapes every byte that is not printable into
+`\ooo` (four characters; the monitor escapes what it relays from the pre-auth child once
+more) and hands syslog `"%.500s"`. A client can therefore choose a user name just long
+enough that the cut falls right after text of its own, such as ` 198.51.100.17 port 22
+[preauth]`. So a message of [`MESSAGE_CAP`] bytes or more is never evidence against the
+address it ends with; only rules that read the address *before* any client text still
+apply to it. Rules for pre-auth messages also require sshd's whole tail
+(` port N [preauth]`): its absence means the line was not written whole by sshd.
+
 No keyword is ever searched for across the whole message, nothing allocates, and no
 regular expression is used: this runs once per log line.
 */
@@ -37,48 +46,64 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
     parse_one(message, options)
 }
 
+/// sshd hands syslog at most this many bytes of a message (`log.c`: `"%.500s"`, after
+/// escaping). rsyslog (`maxMessageSize`, 8 KiB) and journald (48 KiB) cut far later, and
+/// `sshd -E` (1 KiB) later too, so this is the first cut a message can meet.
+pub const MESSAGE_CAP: usize = 500;
+
+/// `m` when sshd cannot have cut it, None when it may have: the end of a cut message is
+/// whatever the client's text put there.
+fn whole(m: &str) -> Option<&str> {
+    (m.len() < MESSAGE_CAP).then_some(m)
+}
+
+/// One message. Each arm reads either the address *before* any client text (a cut
+/// message still names the right address) or, through [`whole`], from the end.
 fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     match *m.as_bytes().first()? {
-        b'A' => accepted(m.strip_prefix("Accepted ")?),
-        b'F' => failed(m.strip_prefix("Failed ")?, o),
-        b'I' => invalid_user(m),
+        b'A' => accepted(whole(m)?.strip_prefix("Accepted ")?),
+        b'F' => failed(whole(m)?.strip_prefix("Failed ")?, o),
+        b'I' => invalid_user(whole(m)?),
+        // rhost= is walked to from the start, before the user name.
         b'p' => pam_unix(m, o),
         b'P' => pam_more(m, o),
         b'C' => {
+            let m = whole(m)?;
             let rest = (m.strip_prefix("Connection closed by "))
                 .or_else(|| m.strip_prefix("Connection reset by "))?;
             closed(rest, o)
         }
         b'D' => {
-            if let Some(rest) = m.strip_prefix("Disconnected from ") {
+            if let Some(rest) = m.strip_prefix("Did not receive identification string from ") {
+                no_identification(rest)
+            } else if let Some(rest) = whole(m)?.strip_prefix("Disconnected from ") {
                 disconnected(rest, o)
-            } else if let Some(rest) = m.strip_prefix("Disconnecting ") {
-                too_many_failures(rest)
             } else {
-                no_identification(m.strip_prefix("Did not receive identification string from ")?)
+                too_many_failures(m.strip_prefix("Disconnecting ")?)
             }
         }
         b'U' => {
             if let Some(rest) = m.strip_prefix("Unable to negotiate with ") {
                 unable_to_negotiate(rest)
             } else {
-                not_allowed(m.strip_prefix("User ")?)
+                not_allowed(whole(m)?.strip_prefix("User ")?)
             }
         }
         b'b' => leading_address(m.strip_prefix("banner exchange: Connection from ")?),
         b's' => leading_address(m.strip_prefix("ssh_dispatch_run_fatal: Connection from ")?),
-        b'B' => bad_protocol(m.strip_prefix("Bad protocol version identification ")?),
-        b'R' => root_refused(m.strip_prefix("ROOT LOGIN REFUSED FROM ")?),
+        b'B' => bad_protocol(whole(m)?.strip_prefix("Bad protocol version identification ")?),
+        b'R' => root_refused(whole(m)?.strip_prefix("ROOT LOGIN REFUSED FROM ")?),
         b'e' => {
-            let rest = m.strip_prefix("error: ")?;
+            let rest = whole(m)?.strip_prefix("error: ")?;
             match *rest.as_bytes().first()? {
-                b'm' => max_attempts(rest),
+                b'm' => max_attempts(rest, true),
                 b'P' => pam_error(rest.strip_prefix("PAM: ")?, o),
                 _ => None,
             }
         }
-        // OpenSSH before 7.x logged it without `error: `.
-        b'm' => max_attempts(m),
+        // OpenSSH before 7.x logged it without `error: ` (and before 5.9 the child wrote
+        // its own lines, without ` [preauth]`).
+        b'm' => max_attempts(whole(m)?, false),
         b'd' => penalty(m.strip_prefix("drop connection #")?),
         _ => None,
     }
@@ -116,6 +141,12 @@ fn preauth(s: &str) -> (&str, bool) {
     }
 }
 
+/// `s` without the ` [preauth]` that the monitor appends to every message it relays from
+/// the pre-auth child, or None: without it the line did not end where sshd ended it.
+fn required_preauth(s: &str) -> Option<&str> {
+    s.strip_suffix(" [preauth]")
+}
+
 /// `s` without a trailing ` port N`, or None when it does not end so.
 fn port(s: &str) -> Option<&str> {
     let (head, port) = s.rsplit_once(" port ")?;
@@ -133,6 +164,11 @@ fn user_from(s: &str) -> Option<(&str, ClientIp)> {
     let s = s.strip_suffix(" ssh2").unwrap_or(s);
     let (user, addr) = optional_port(s).rsplit_once(" from ")?;
     Some((user, ip(addr)?))
+}
+
+/// `s` without its trailing protocol (` ssh2`; ` ssh1` for protocol 1), or None.
+fn protocol(s: &str) -> Option<&str> {
+    (s.strip_suffix(" ssh2")).or_else(|| s.strip_suffix(" ssh1"))
 }
 
 /// Who sshd's connection id (`fmt_connection_id`) names before the address.
@@ -163,6 +199,19 @@ fn who_addr(s: &str) -> Option<(Who<'_>, ClientIp)> {
         return None;
     };
     Some((who, ip(addr)?))
+}
+
+/// sshd's connection id at the end of a message, `[PREAMBLE ]ADDR port N[ [preauth]]`.
+/// Only the pre-auth child names a user that has not logged in, and the monitor then
+/// appends ` [preauth]`: a line that names one must end in ` port N [preauth]`, all of
+/// it, or its end may be the client's. Without a preamble there is no client text.
+fn connection_id(s: &str) -> Option<(Who<'_>, ClientIp)> {
+    let (s, relayed) = preauth(s);
+    let (who, ip) = who_addr(optional_port(s))?;
+    match who {
+        Who::Invalid(_) | Who::Authenticating(_) if !relayed || port(s).is_none() => None,
+        _ => Some((who, ip)),
+    }
 }
 
 /// The invalid-user marker sshd puts before a user name (`illegal` before OpenSSH 3.9).
@@ -211,10 +260,12 @@ fn accepted(rest: &str) -> Option<Finding<'_>> {
     }
     // A key's info may hold a certificate's key id, chosen by the (trusted) CA; the user
     // of an accepted key is a real account, whose name holds no ` ssh2: `. So the first
-    // ` ssh2: ` is sshd's. Other methods have no key info and are read from the end.
+    // ` ssh2: ` is sshd's. Other methods have no key info: a ` ssh2: ` is not sshd's
+    // tail, and the line says nothing certain.
     let rest = match rest.split_once(" ssh2: ") {
         Some((head, _)) if has_key_info(method) => head,
-        _ => rest,
+        Some(_) => return None,
+        None => rest,
     };
     let (user, ip) = user_from(rest)?;
     Some(finding(Kind::Success, ip, user))
@@ -231,8 +282,10 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     // Here the user name is the client's. A plain key's info (`TYPE FINGERPRINT`, both
     // computed by sshd, one space) after the *last* ` ssh2: ` proves that ` ssh2: ` is
     // sshd's. A certificate's info carries a client-chosen key id after the address as
-    // well as the user name before it: ambiguous, so not evidence.
-    let rest = match rest.rsplit_once(" ssh2: ") {
+    // well as the user name before it: ambiguous, so not evidence. Other methods have no
+    // key info: with a ` ssh2: ` in the line, either the text after it or the text before
+    // it is the client's, and neither address can be trusted.
+    let head = match rest.rsplit_once(" ssh2: ") {
         Some((head, info)) if has_key_info(method) => {
             let (key_type, fingerprint) = info.split_once(' ')?;
             if key_type.is_empty() || fingerprint.is_empty() || fingerprint.contains(' ') {
@@ -240,9 +293,12 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
             }
             head
         }
-        _ => rest,
+        Some(_) => return None,
+        None => protocol(rest)?,
     };
-    let (user, ip) = user_from(rest)?;
+    // `auth_log`'s whole tail, ` port N ssh2`, is required: the client's text comes before it.
+    let (user, addr) = port(head)?.rsplit_once(" from ")?;
+    let ip = ip(addr)?;
     Some(match strip_invalid(user) {
         Some(user) => finding(Kind::Naughty, ip, user),
         None => finding(failure_kind(user, o), ip, user),
@@ -259,10 +315,16 @@ fn invalid_user(m: &str) -> Option<Finding<'_>> {
 
 /// `[error: ]maximum authentication attempts exceeded for [invalid user ]USER from ADDR
 /// port N ssh2 [preauth]`.
-fn max_attempts(m: &str) -> Option<Finding<'_>> {
+fn max_attempts(m: &str, relayed: bool) -> Option<Finding<'_>> {
     let rest = m.strip_prefix("maximum authentication attempts exceeded for ")?;
-    let (rest, _) = preauth(rest);
-    let (user, ip) = user_from(rest)?;
+    // Written by the pre-auth child: sshd's tail is ` port N ssh2 [preauth]`, all of it.
+    let rest = if relayed {
+        required_preauth(rest)?
+    } else {
+        preauth(rest).0
+    };
+    let (user, addr) = port(protocol(rest)?)?.rsplit_once(" from ")?;
+    let ip = ip(addr)?;
     Some(finding(
         Kind::Naughty,
         ip,
@@ -357,8 +419,7 @@ fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 
 /// `Connection closed by|reset by [PREAMBLE ]ADDR port N [preauth]`.
 fn closed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (rest, _) = preauth(rest);
-    let (who, ip) = who_addr(optional_port(rest))?;
+    let (who, ip) = connection_id(rest)?;
     match who {
         // Closed without ever naming a user: a scanner. Newer sshd marks it `[preauth]`;
         // OpenSSH 9.2 (Debian 12) logs a close before the banner exchange without it
@@ -376,8 +437,7 @@ fn closed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 
 /// `Disconnected from [PREAMBLE ]ADDR port N[ [preauth]]`.
 fn disconnected<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (rest, _) = preauth(rest);
-    let (who, ip) = who_addr(optional_port(rest))?;
+    let (who, ip) = connection_id(rest)?;
     match who {
         Who::Invalid(user) => Some(finding(Kind::Naughty, ip, user)),
         Who::Authenticating("root") if o.root_is_naughty => {
@@ -392,8 +452,7 @@ fn disconnected<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 /// `Disconnecting invalid user|authenticating user USER ADDR port N: Too many
 /// authentication failures [preauth]`: MaxAuthTries reached, naughty for any user.
 fn too_many_failures(rest: &str) -> Option<Finding<'_>> {
-    let (rest, _) = preauth(rest);
-    let rest = rest.strip_suffix(": Too many authentication failures")?;
+    let rest = required_preauth(rest)?.strip_suffix(": Too many authentication failures")?;
     match who_addr(port(rest)?)? {
         (Who::Invalid(user) | Who::Authenticating(user), ip) => {
             Some(finding(Kind::Naughty, ip, user))
@@ -733,6 +792,50 @@ mod tests {
         ] {
             assert_eq!(on(m), None, "{m}");
         }
+    }
+
+    #[test]
+    fn a_message_at_the_cap_is_not_evidence_against_its_end() {
+        let closed = |len: usize| {
+            let head = "Connection closed by invalid user ";
+            let tail = " 198.51.100.7 port 22 [preauth]";
+            format!("{head}{}{tail}", "A".repeat(len - head.len() - tail.len()))
+        };
+        assert_eq!(on(&closed(MESSAGE_CAP)), None);
+        assert_eq!(
+            on(&closed(MESSAGE_CAP - 1)).map(|f| (f.0, f.1)),
+            Some((Kind::Naughty, "198.51.100.7".to_string()))
+        );
+        // The address before the client's text is still read from a cut message.
+        let negotiate = format!(
+            "Unable to negotiate with 198.51.100.7 port 5: no matching cipher found. Their offer: {}",
+            "x from 9.9.9.9 port 22,".repeat(30)
+        );
+        assert!(negotiate.len() > MESSAGE_CAP);
+        assert_eq!(on(&negotiate), is(Kind::Probe, "198.51.100.7", None));
+    }
+
+    #[test]
+    fn pre_auth_messages_need_the_whole_tail() {
+        for m in [
+            "Connection closed by invalid user x 198.51.100.7 port 22",
+            "Connection closed by invalid user x 198.51.100.7 [preauth]",
+            "Disconnected from authenticating user root 198.51.100.7 port 22",
+            "Disconnecting invalid user x 198.51.100.7 port 22: Too many authentication failures",
+            "error: maximum authentication attempts exceeded for invalid user x from 198.51.100.7 port 22 ssh2",
+            "error: maximum authentication attempts exceeded for invalid user x from 198.51.100.7",
+            "Failed password for invalid user x from 198.51.100.7",
+            "Failed password for x from 198.51.100.7 port 22",
+            "Failed password for invalid user t from 192.0.2.1 port 5 ssh2: from 198.51.100.7 port 6 ssh2",
+            "Accepted password for x from 192.0.2.1 port 5 ssh2: from 198.51.100.7 port 6 ssh2",
+        ] {
+            assert_eq!(on(m), None, "{m}");
+        }
+        // A scanner's close names no user: no client text, no tail needed (OpenSSH 9.2).
+        assert_eq!(
+            on("Connection closed by 198.51.100.7 port 22"),
+            is(Kind::Probe, "198.51.100.7", None)
+        );
     }
 
     #[test]
