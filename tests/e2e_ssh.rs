@@ -2,9 +2,11 @@
 //! (built with libwrap), a real rsyslogd and this crate's `sentry` binary in network and
 //! mount namespaces it creates and deletes, makes real failed logins with sshpass + ssh,
 //! and checks that sentry blocks the attackers (tcpd spawn, nftables, `scan`, `ingest`)
-//! and never the user who once logged in. See the script's header for the scenarios.
+//! and never the user who once logged in, nor a bystander named at the end of forged log
+//! lines cut at sshd's 500 characters. See the script's header for the scenarios.
 //!
-//! Needs root and openssh-server, openssh-client, sshpass, rsyslog, nftables, iproute2.
+//! Needs root and openssh-server, openssh-client, sshpass, rsyslog, nftables, iproute2,
+//! python3-paramiko.
 //! Without them the test prints `SKIPPED: ...`; in CI (`CI=true`) they are mandatory.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +27,10 @@ const TOOLS: [(&str, &str); 11] = [
     ("nsenter", "util-linux"),
 ];
 
+/// The Python modules the script imports with Debian's interpreter, and their packages.
+const PYTHON_MODULES: [(&str, &str); 1] = [("paramiko", "python3-paramiko")];
+const DEBIAN_PYTHON: &str = "/usr/bin/python3";
+
 /// Where the script looks for programs (it prepends this to PATH).
 const SYSTEM_DIRS: [&str; 4] = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
@@ -32,6 +38,13 @@ fn installed(tool: &str) -> bool {
     SYSTEM_DIRS
         .iter()
         .any(|dir| Path::new(dir).join(tool).is_file())
+}
+
+fn python_has(module: &str) -> bool {
+    Command::new(DEBIAN_PYTHON)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn is_root() -> bool {
@@ -51,6 +64,13 @@ fn missing_requirements() -> Vec<String> {
     for (tool, package) in TOOLS {
         if !installed(tool) {
             missing.push(format!("{tool} (Debian package {package})"));
+        }
+    }
+    for (module, package) in PYTHON_MODULES {
+        if !python_has(module) {
+            missing.push(format!(
+                "{DEBIAN_PYTHON} module {module} (Debian package {package})"
+            ));
         }
     }
     missing

@@ -3,7 +3,8 @@
 # logins from sshpass + ssh, a real rsyslogd writing auth.log, and the sentry binary, all in
 # two network namespaces this script creates and deletes:
 #
-#   client netns  198.51.100.10 (attacker), 198.51.100.11 (alice), fd00::12 (IPv6 attacker)
+#   client netns  198.51.100.10 (attacker), 198.51.100.11 (alice), fd00::12 (IPv6 attacker),
+#                 198.51.100.17 (a bystander), 198.51.100.20 and .21 (forgers)
 #        |  veth
 #   server netns  198.51.100.1, fd00::1: sshd, rsyslogd, sentry; in a private mount
 #                 namespace with its own /etc/hosts.allow, hosts.deny, passwd, shadow,
@@ -13,9 +14,14 @@
 # Scenario B: the same with the nftables backend: a blocked client's packets are dropped.
 # Scenario C: no spawn line; `sentry scan` from a timer-like loop, then `sentry ingest` fed by
 #             rsyslog's omprog.
+# Scenario D: (tcpd spawn) forgers send user names of control bytes (crafted-user.py: OpenSSH's
+#             client refuses them) sized so that sshd's escaped message is cut at syslog's 500
+#             characters right after a fake ` 198.51.100.17 port 22 [preauth]`: the bystander
+#             198.51.100.17 is never blocked and still logs in; the forgers are blocked.
 #
 # Nothing of this machine's network, /etc, firewall or /var is changed (checked at the end).
-# Needs root, openssh-server, openssh-client, sshpass, rsyslog, nftables, iproute2.
+# Needs root, openssh-server, openssh-client, sshpass, rsyslog, nftables, iproute2 and
+# python3-paramiko (Debian's, for /usr/bin/python3).
 # Output: TAP lines, then `e2e: N passed, M failed`; exit 0 only when nothing failed.
 # SENTRY_BIN: the binary to test (default target/debug/sentry). E2E_KEEP=1 keeps the
 # temporary directory (logs, databases) for debugging.
@@ -36,6 +42,9 @@ ATTACKER6=fd00::12
 SERVER4=198.51.100.1
 SERVER6=fd00::1
 ALICE_PASSWORD='c0rrect-h0rse-e2e'
+VICTIM=198.51.100.17
+FORGER1=198.51.100.20
+FORGER2=198.51.100.21
 
 N=0
 PASSED=0
@@ -77,6 +86,7 @@ for tool in ip nft unshare nsenter openssl ssh ssh-keygen sshpass rsyslogd logge
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
 done
 [ -x /usr/sbin/sshd ] || die "/usr/sbin/sshd is not installed (openssh-server)"
+/usr/bin/python3 -c 'import paramiko' 2>/dev/null || die "python3-paramiko is not installed"
 [ -x "$SENTRY_BIN" ] || die "no sentry binary at $SENTRY_BIN (cargo build, or set SENTRY_BIN)"
 for f in /etc/hosts.allow /etc/hosts.deny /etc/passwd /etc/shadow /etc/group; do
     [ -f "$f" ] || die "$f is missing: the server's private copy is bind-mounted over it"
@@ -145,6 +155,9 @@ ip -n "$SRV" addr add "$SERVER4/24" dev e2e-srv
 ip -n "$SRV" addr add "$SERVER6/64" dev e2e-srv nodad
 ip -n "$CLI" addr add "$ATTACKER/24" dev e2e-cli # first: the source of plain connects
 ip -n "$CLI" addr add "$USER_IP/24" dev e2e-cli
+for ip in "$VICTIM" "$FORGER1" "$FORGER2"; do
+    ip -n "$CLI" addr add "$ip/24" dev e2e-cli
+done
 ip -n "$CLI" addr add "$ATTACKER6/64" dev e2e-cli nodad
 for ns in "$SRV" "$CLI"; do
     ip -n "$ns" link set lo up
@@ -334,6 +347,30 @@ fail_logins() {
 
 log_has() { grep -qE -- "$2" "$1"; }
 
+# crafted SOURCE MODE [TAIL]: one connection of crafted-user.py from SOURCE (MODE closed,
+# disconnected or maxtries: a user name of control bytes and TAIL; connect: no user name,
+# true when sshd's banner came).
+crafted() {
+    local out rc
+    out=$(ip netns exec "$CLI" timeout 20 /usr/bin/python3 "$HERE/crafted-user.py" \
+        "$1" "$SERVER4" "$2" "${3:-}" 2>&1)
+    rc=$?
+    printf '== %s crafted %s "%s": status %s\n%s\n' "$1" "$2" "${3:-}" "$rc" "$out" >>"$T/client.log"
+    return "$rc"
+}
+
+# cut_lines LOG PREFIX TAIL: how many of sshd's messages in LOG start with PREFIX, end with
+# TAIL and are exactly 500 characters long (cut by syslog(pri, "%.500s", ...)).
+cut_lines() {
+    awk -v prefix="$2" -v tail="$3" '
+        match($0, / sshd\[[0-9]+\]: /) {
+            m = substr($0, RSTART + RLENGTH)
+            if (length(m) == 500 && index(m, prefix) == 1 && substr(m, 501 - length(tail)) == tail) n++
+        }
+        END { print n + 0 }' "$1"
+}
+has_cut_line() { [ "$(cut_lines "$@")" -gt 0 ]; }
+
 # The part of the scenario that is the same whichever way sentry learns what happened:
 # the attacker, then alice (mistypes twice, logs in, fails many times, still let in), then
 # the IPv6 attacker, then what `sentry report` and the deny file say.
@@ -492,6 +529,62 @@ check "C2: rsyslogd runs '$ROOT/sentry --root $ROOT ingest' (omprog)" wait_for 5
 common_scenario C2 "$LOG_C2" 3 3
 check "C2: nothing spawned sentry: no connection was counted for $ATTACKER" \
     report_says "$ATTACKER" "^ *0 connections from $ATTACKER"
+
+echo "# $(($(date +%s) - START)) s: D"
+# ==== Scenario D: forged lines (user names cut at 500 characters) blame no bystander ==========
+LOG_D=$T/auth-D.log
+failed_before=$FAILED
+start_rsyslog "$LOG_D"
+new_root D "$LOG_D" '"tcpwrappers"'
+use_hosts_allow "$T/D.hosts.allow"
+start_sshd "$ROOT"
+# The bystander connects inspect_after (3) times first, so that every later scan decides for
+# it too. It never names a user: sshd logs `Connection reset by 198.51.100.17 port N`, a
+# probe each, far fewer than max_attempts.
+got=0
+for _ in 1 2 3; do crafted "$VICTIM" connect && got=$((got + 1)); done
+check "D: bystander $VICTIM's 3 plain connections get sshd's banner; not listed, nothing naughty" \
+    eval 'test "$got" = 3 && report_says "$VICTIM" "^ *3 connections from" &&
+        report_says "$VICTIM" "not allowed or blocked" && ! report_says "$VICTIM" naughty'
+# SOURCE|MODE|TAIL: the 3rd connection of each forger is past inspect_after (its sentry scans).
+for forgery in "$FORGER1|closed| $VICTIM port 22" \
+    "$FORGER1|disconnected| $VICTIM port 22 [preauth]" \
+    "$FORGER1|maxtries| $VICTIM" \
+    "$FORGER2|closed| $VICTIM port 22 [preauth]" \
+    "$FORGER2|disconnected| from $VICTIM port 22 ssh2" \
+    "$FORGER2|closed| from $VICTIM port 22 ssh2"; do
+    IFS='|' read -r src mode tail <<<"$forgery"
+    case $mode in
+    closed) prefix="Connection closed by invalid user " ;;
+    disconnected) prefix="Disconnected from invalid user " ;;
+    maxtries) prefix="error: maximum authentication attempts exceeded for invalid user " ;;
+    esac
+    crafted "$src" "$mode" "$tail"
+    got=$?
+    check "D: $src ($mode, status $got): auth.log has '$prefix\\\\001...$tail', cut at 500 characters" \
+        eval 'test "$got" = 0 && wait_for 3 has_cut_line "$LOG_D" "$prefix" "$tail"'
+done
+# Its 4th connection: sentry reads what the last forgery added and decides for it.
+crafted "$VICTIM" connect
+got=$?
+check "D: the bystander's next connection still gets sshd's banner (status $got)" test "$got" = 0
+check "D: bystander $VICTIM is not blocked: not in hosts.deny; report -v: not listed, nothing naughty" \
+    eval '! in_deny "$ROOT" "$VICTIM" && report_says "$VICTIM" "not allowed or blocked" &&
+        ! report_says "$VICTIM" naughty'
+login "$VICTIM" alice "$ALICE_PASSWORD"
+got=$?
+check "D: the bystander logs in as alice (tcpd lets it in; status $got)" test "$got" = 0
+check "D: sshd logged 'Accepted password for alice from $VICTIM'" \
+    wait_for 3 log_has "$LOG_D" "sshd\[[0-9]+\]: Accepted password for alice from $VICTIM port"
+deny=$(grep -v -e '^#' -e '^[[:space:]]*$' "$ROOT/hosts.deny" | sort)
+expected=$(printf '%s\n%s\n' "$(deny_line "$FORGER1")" "$(deny_line "$FORGER2")" | sort)
+check "D: hosts.deny holds exactly the forgers (blamed by sshd's 'Invalid user ... from' lines)" \
+    test "$deny" = "$expected"
+if [ "$FAILED" -gt "$failed_before" ]; then
+    echo "# D: report -v --lines $VICTIM; hosts.deny:"
+    report -v --lines "$VICTIM" | cut -c 1-200 | sed 's/^/#   /'
+    sed 's/^/#   /' "$ROOT/hosts.deny"
+fi
 
 echo "# $(($(date +%s) - START)) s: this machine is untouched"
 # ==== this machine is untouched; everything is cleaned up =====================================
