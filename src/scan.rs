@@ -60,8 +60,14 @@ impl Tally {
     /// on two lines (its own result and PAM's) counts once.
     pub fn add(&mut self, event: &Event) {
         let count = i64::from(event.count);
-        match (event.report, event.pid, event.kind) {
-            (Report::AuthResult | Report::Pam, Some(pid), Kind::Failed | Kind::Naughty) => {
+        // sshd's two reports come from one process (the connection's monitor); dovecot's
+        // from two (login and auth), so they are joined per address.
+        let process = match event.service {
+            Service::Dovecot => Some(0),
+            _ => event.pid,
+        };
+        match (event.report, process, event.kind) {
+            (Report::AuthResult | Report::Backend, Some(pid), Kind::Failed | Kind::Naughty) => {
                 let key = (event.service, pid, event.ip);
                 let time = event.time.unwrap_or(0);
                 let (failed, naughty) =
@@ -116,8 +122,8 @@ impl Tally {
 struct Reports {
     /// `[failed, naughty]` by the daemon's own result lines.
     result: [u32; 2],
-    /// `[failed, naughty]` by PAM's lines.
-    pam: [u32; 2],
+    /// `[failed, naughty]` by the authentication backend's lines (PAM, dovecot's auth).
+    backend: [u32; 2],
     /// Event time of the last line, to forget a process id the system has reused.
     last: i64,
 }
@@ -127,8 +133,8 @@ impl Reports {
     /// many of them naughty as either report calls naughty (an `invalid user` result line
     /// makes PAM's user-less failure of the same attempt naughty).
     fn attempts(&self) -> (u32, u32) {
-        let total = (self.result[0] + self.result[1]).max(self.pam[0] + self.pam[1]);
-        let naughty = self.result[1].max(self.pam[1]).min(total);
+        let total = (self.result[0] + self.result[1]).max(self.backend[0] + self.backend[1]);
+        let naughty = self.result[1].max(self.backend[1]).min(total);
         (total - naughty, naughty)
     }
 }
@@ -168,7 +174,7 @@ impl AttemptLedger {
         let before = entry.attempts();
         let slot = usize::from(kind == Kind::Naughty);
         match report {
-            Report::Pam => entry.pam[slot] = entry.pam[slot].saturating_add(count),
+            Report::Backend => entry.backend[slot] = entry.backend[slot].saturating_add(count),
             _ => entry.result[slot] = entry.result[slot].saturating_add(count),
         }
         let after = entry.attempts();
@@ -519,6 +525,18 @@ mod tests {
     }
 
     #[test]
+    fn dovecots_two_reports_count_once() {
+        let auth = "Nov 24 10:00:00 mail dovecot: auth: passwd-file(bob,198.51.100.9,<Zq1>): Password mismatch";
+        let login = "Nov 24 10:00:05 mail dovecot: imap-login: Disconnected (auth failed, 3 attempts in 5 secs): user=<bob>, method=PLAIN, rip=198.51.100.9, lip=192.0.2.1, TLS, session=<k1>";
+        assert_eq!(
+            counted(&[auth, auth, auth, login]),
+            [row("198.51.100.9", "failed", 3)]
+        );
+        // Without auth_verbose only the login process speaks.
+        assert_eq!(counted(&[login]), [row("198.51.100.9", "failed", 3)]);
+    }
+
+    #[test]
     fn repeats_count_as_the_lines_they_stand_for() {
         let repeated = "Nov 24 10:00:02 web1 sshd[4001]: message repeated 4 times: [ Failed password for bob from 198.51.100.7 port 5 ssh2]";
         assert_eq!(
@@ -543,7 +561,7 @@ mod tests {
         for pid in 0..(3 * LEDGER_ENTRIES as u32) {
             ledger.record(
                 (Service::Sshd, pid, ip),
-                Report::Pam,
+                Report::Backend,
                 Kind::Failed,
                 1,
                 i64::from(pid),

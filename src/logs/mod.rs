@@ -154,18 +154,21 @@ impl Service {
     }
 }
 
-/// Which of a daemon's reports of a login attempt a line is. sshd reports one wrong
+/// Which of a daemon's two reports of a login attempt a line is. sshd reports one wrong
 /// password twice: pam_unix's `authentication failure` (the first of a connection; the
 /// rest summed up as `PAM N more authentication failures`) and its own `Failed password`.
-/// Counted per process, the larger of the two reports is the number of attempts.
+/// dovecot's login process sums a connection up (`auth failed, 3 attempts`) and, with
+/// `auth_verbose`, its auth process logs each attempt (`Password mismatch`). The larger
+/// of the two reports is the number of attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Report {
     /// The only line about what it reports: counted as it is.
     Sole,
     /// The daemon's own result of one attempt (`Failed password for ...`).
     AuthResult,
-    /// PAM's account of the same attempts (`pam_unix(...): authentication failure`).
-    Pam,
+    /// The authentication backend's account of the same attempts (PAM's
+    /// `authentication failure`, dovecot's auth process).
+    Backend,
 }
 
 /// One recognised log line. It borrows the user name from the line: scanning a big log

@@ -24,7 +24,7 @@ Where the attacker writes:
 
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
-use crate::logs::Kind;
+use crate::logs::{Kind, Report};
 
 /// Recognises one dovecot message.
 ///
@@ -95,8 +95,8 @@ fn login<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
         .or_else(|| message.find(": method="))
         .or_else(|| message.find(": rip="))?;
     let (reason, fields) = (&message[..split], &message[split + 2..]);
-    let kind = if reason == "Login" {
-        Kind::Success
+    let (kind, attempts) = if reason == "Login" {
+        (Kind::Success, 0)
     } else {
         disconnect_kind(reason)?
     };
@@ -106,12 +106,18 @@ fn login<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
         (Kind::Failed, Some("root")) if options.root_is_naughty => Kind::Naughty,
         _ => kind,
     };
-    Some(Finding::new(kind, ip, user))
+    let finding = Finding::new(kind, ip, user);
+    Some(match kind {
+        // One line for the connection, naming how many attempts it made.
+        Kind::Failed | Kind::Naughty => finding.reported_as(Report::AuthResult, attempts),
+        _ => finding,
+    })
 }
 
 /// `Disconnected (auth failed, 1 attempts in 2 secs)`, `Disconnected: Inactivity (no auth
-/// attempts)`, `Aborted login (...)`, `Login aborted: Connection closed (...) (auth_failed)`.
-fn disconnect_kind(reason: &str) -> Option<Kind> {
+/// attempts)`, `Aborted login (...)`, `Login aborted: Connection closed (...) (auth_failed)`:
+/// the kind, and how many attempts the connection made.
+fn disconnect_kind(reason: &str) -> Option<(Kind, u32)> {
     let rest = reason
         .strip_prefix("Disconnected")
         .or_else(|| reason.strip_prefix("Aborted login"))
@@ -119,10 +125,16 @@ fn disconnect_kind(reason: &str) -> Option<Kind> {
     let rest = strip_reason_code(rest);
     let (_, last) = rest.rsplit_once('(')?;
     let inner = last.strip_suffix(')')?;
-    if inner.starts_with("auth failed, ") {
-        Some(Kind::Failed)
+    if let Some(count) = inner.strip_prefix("auth failed, ") {
+        // `N attempts[ in S secs]`; dovecot's login_max_auth_attempts-like limits keep N
+        // small, a bound keeps a forged N harmless.
+        let attempts = (count.split_once(" attempts"))
+            .and_then(|(n, _)| n.parse::<u32>().ok())
+            .unwrap_or(1)
+            .clamp(1, MAX_ATTEMPTS_PER_CONNECTION);
+        Some((Kind::Failed, attempts))
     } else if inner == "no auth attempts" || inner.starts_with("no auth attempts in ") {
-        Some(Kind::Probe)
+        Some((Kind::Probe, 1))
     } else {
         // disabled plaintext auth, client gave up mid-SASL, internal failure: no verdict.
         None
@@ -272,8 +284,14 @@ fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
         Kind::Failed if user == "root" && options.root_is_naughty => Kind::Naughty,
         _ => kind,
     };
-    Some(Finding::new(kind, ip, (!user.is_empty()).then_some(user)))
+    let finding = Finding::new(kind, ip, (!user.is_empty()).then_some(user));
+    // With `auth_verbose`, each attempt is logged here as well as summed up by the login
+    // process: the same attempts, reported twice.
+    Some(finding.reported_as(Report::Backend, 1))
 }
+
+/// The most attempts one login-process line stands for.
+const MAX_ATTEMPTS_PER_CONNECTION: u32 = 100;
 
 /// `auth_verbose_passwords=sha1` appends ` (SHA1 of given password: 6367c4)`: hex only, so it
 /// cannot carry text; the plain-password variant is left in place and the line not recognised.

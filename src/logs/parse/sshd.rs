@@ -342,7 +342,7 @@ fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         None if unknown => finding(Kind::Naughty, ip, user),
         None => finding(failure_kind(user, o), ip, user),
     };
-    Some(finding.reported_as(Report::Pam, 1))
+    Some(finding.reported_as(Report::Backend, 1))
 }
 
 // ---- pam_unix ----------------------------------------------------------------------
@@ -356,7 +356,7 @@ fn pam_unix<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let rest = (rest.strip_prefix("sshd:auth): "))
         .or_else(|| rest.strip_prefix("sshd-session:auth): "))?;
     let finding = pam_fields(rest.strip_prefix("authentication failure; ")?, o)?;
-    Some(finding.reported_as(Report::Pam, 1))
+    Some(finding.reported_as(Report::Backend, 1))
 }
 
 /// `PAM N more authentication failure[s]; logname= ... rhost=ADDR  user=USER`.
@@ -371,7 +371,7 @@ fn pam_more<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     // pam_unix logs a connection's first failure on its own line and sums up the rest
     // here, when PAM ends: N attempts. (Its retry limit keeps N small; bound it anyway.)
     let more: u32 = count.parse().ok()?;
-    Some(finding.reported_as(Report::Pam, more.min(MAX_PAM_MORE)))
+    Some(finding.reported_as(Report::Backend, more.min(MAX_PAM_MORE)))
 }
 
 /// The most attempts one `PAM N more authentication failures` line stands for; sshd's
@@ -860,6 +860,6 @@ mod tests {
             &ParseOptions::default(),
         )
         .map(|f| (f.kind, f.count, f.report));
-        assert_eq!(more, Some((Kind::Failed, 3, Report::Pam)));
+        assert_eq!(more, Some((Kind::Failed, 3, Report::Backend)));
     }
 }
