@@ -4,13 +4,13 @@ The log commands that stream: `parse` (the filter tester, no database) and `inge
 */
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 
 use crate::actions::Sentry;
 use crate::error::{Error, Result};
 use crate::logs::parse::{ParseOptions, Parser, service_of};
-use crate::logs::{Event, Service, ServiceGroup, header, journal};
+use crate::logs::{Event, Service, ServiceGroup, header, journal, source};
 use crate::scan::Tally;
 
 /// Which lines `parse` reports: every known service, or one service or group.
@@ -90,14 +90,16 @@ pub fn parse(
         let mut number = 0u64;
         loop {
             buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
+            let n = source::read_line_bounded(&mut reader, &mut buf, source::MAX_LINE)
                 .map_err(|e| Error::io("read", path, &e))?;
             if n == 0 {
                 break;
             }
             number += 1;
             lines += 1;
+            if source::overlong(&buf, source::MAX_LINE) {
+                continue;
+            }
             let text = line_text(buf.strip_suffix(b"\n").unwrap_or(&buf));
             let event = event_of(&mut parser, &mut clock, &text, filter);
             match event {
@@ -213,10 +215,13 @@ pub fn ingest<R: Read>(
     let mut buf = Vec::with_capacity(512);
     loop {
         buf.clear();
-        let n = input
-            .read_until(b'\n', &mut buf)
+        let n = source::read_line_bounded(input, &mut buf, journal::MAX_ENTRY)
             .map_err(|e| Error::Runtime(format!("could not read stdin: {e}")))?;
-        if n > 0 && buf.len() <= crate::logs::source::MAX_LINE {
+        let limit = match buf.first() {
+            Some(b'{') => journal::MAX_ENTRY,
+            _ => source::MAX_LINE,
+        };
+        if n > 0 && !source::overlong(&buf, limit) {
             let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
             // `journalctl -o json` (an object per line) carries the sender's trusted
             // fields; anything else is a syslog line, as a syslog daemon passes it on.

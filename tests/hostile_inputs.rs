@@ -320,6 +320,44 @@ fn a_one_gib_line_without_a_newline_is_streamed_not_loaded() {
     assert_eq!(code, Some(0), "scan: {err}");
 }
 
+/// `sentry ARGS` with its address space capped at `mib` MiB (`ulimit -v`): a program that
+/// tried to hold a longer line than that would abort.
+fn capped(root: &Root, mib: u64, args: &[&str]) -> Command {
+    let script = format!("ulimit -v {}; exec \"$0\" \"$@\"", mib * 1024);
+    root.command_via(&["/bin/sh", "-c", &script], args)
+}
+
+#[test]
+fn ingest_and_parse_skip_an_overlong_line_in_bounded_memory() {
+    let root = Root::new();
+    let ip = "198.51.100.10";
+    // 160 MiB of one line on stdin, then a real line: with 96 MiB of address space the
+    // long line can only be streamed past.
+    let mut input = vec![b'A'; 160 << 20];
+    input.push(b'\n');
+    input.extend_from_slice(invalid_user(ip).as_bytes());
+
+    let (out, _) = run_bounded(capped(&root, 96, &["parse", "-"]), &input, ADMIN_LIMIT);
+    assert!(out.status.success(), "parse: {}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(ip),
+        "the line after the long one is parsed: {stdout}"
+    );
+    assert!(
+        stderr(&out).contains("2 lines read, 1 recognised"),
+        "{}",
+        stderr(&out)
+    );
+
+    let (out, _) = run_bounded(capped(&root, 96, &["ingest"]), &input, ADMIN_LIMIT);
+    assert!(out.status.success(), "ingest: {}", stderr(&out));
+    assert!(
+        blocked(&root, ip),
+        "the line after the long one is ingested and decides"
+    );
+}
+
 // ---- a damaged database ---------------------------------------------------------------------
 
 /// Every command that uses the database (`connect` in both forms first), with its stdin.

@@ -14,18 +14,22 @@ fields journald itself sets from the sender's kernel credentials (`_EXE`, `_UID`
 entries from `journalctl -o json` on stdin through [`Entry`] and [`event_of`].
 */
 
-use std::io::{BufRead, BufReader};
+use std::collections::HashMap;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use std::collections::HashMap;
-
 use super::parse::{Parser, service_of};
-use super::{Event, Service, ServiceGroup};
+use super::{Event, Service, ServiceGroup, source};
 use crate::error::{Error, Result};
 use crate::exec;
+
+/// The longest `journalctl -o json` entry read. An entry carries its trusted fields
+/// (`_CMDLINE` can be long) besides a message that journald itself keeps under 48 KiB per
+/// stdout line; larger entries are skipped like overlong log lines.
+pub const MAX_ENTRY: usize = 96 * 1024;
 
 /// Every syslog identifier sentry has a parser for.
 pub const IDENTIFIERS: [&str; 27] = [
@@ -390,8 +394,11 @@ pub fn read_new(
         let mut line = Vec::with_capacity(1024);
         loop {
             line.clear();
-            if reader.read_until(b'\n', &mut line)? == 0 {
+            if source::read_line_bounded(&mut reader, &mut line, MAX_ENTRY)? == 0 {
                 return Ok(());
+            }
+            if source::overlong(&line, MAX_ENTRY) {
+                continue;
             }
             let Some(entry) = Entry::parse(&line) else {
                 continue;

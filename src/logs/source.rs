@@ -172,7 +172,7 @@ fn read_lines(
     let mut line = Vec::with_capacity(512);
     loop {
         line.clear();
-        let n = read_bounded_line(reader, &mut line)?;
+        let n = read_line_bounded(reader, &mut line, MAX_LINE)?;
         if n == 0 {
             return Ok(consumed);
         }
@@ -183,7 +183,7 @@ fn read_lines(
             return Ok(consumed);
         }
         consumed += n as u64;
-        if line.len() > MAX_LINE {
+        if overlong(&line, MAX_LINE) {
             continue;
         }
         let bytes = line.strip_suffix(b"\n").unwrap_or(&line);
@@ -194,9 +194,15 @@ fn read_lines(
     }
 }
 
-/// Like `read_until(b'\n')` but keeps at most `MAX_LINE + 1` bytes of a line in memory
-/// (the rest is counted and dropped). Returns the bytes consumed.
-fn read_bounded_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
+/// Like `read_until(b'\n')` but keeps at most `limit + 1` bytes of a line in memory (the
+/// rest is counted and dropped, see [`overlong`]). Returns the bytes consumed. Every reader
+/// of lines (files, `parse`, `ingest`, journalctl's output) goes through it: a writer of
+/// one endless line must not make sentry hold it.
+pub fn read_line_bounded(
+    reader: &mut dyn BufRead,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<usize> {
     let mut total = 0;
     loop {
         let buf = match reader.fill_buf() {
@@ -211,7 +217,7 @@ fn read_bounded_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::R
             Some(i) => (&buf[..=i], true),
             None => (buf, false),
         };
-        let room = (MAX_LINE + 1).saturating_sub(line.len());
+        let room = (limit + 1).saturating_sub(line.len());
         line.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if done && line.last() != Some(&b'\n') {
             line.push(b'\n'); // an overlong line keeps its end marker so it counts as complete
@@ -223,6 +229,12 @@ fn read_bounded_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::R
             return Ok(total);
         }
     }
+}
+
+/// Whether a line read by [`read_line_bounded`] with `limit` was longer than that (and so
+/// was cut in memory: it is skipped, never read in part).
+pub fn overlong(line: &[u8], limit: usize) -> bool {
+    line.strip_suffix(b"\n").unwrap_or(line).len() > limit
 }
 
 fn read_fingerprint(file: &File, path: &Path) -> Result<Vec<u8>> {
