@@ -57,6 +57,14 @@ impl Patience {
 
     /// How long to wait for another scanner: a login does not wait for someone else's scan
     /// (it decides on the evidence already stored); an admin command waits a while.
+    /// What a scan may read: a login waits for a bounded read only.
+    fn read_budget(self) -> Option<u64> {
+        match self {
+            Patience::Login => Some(scan::CONNECT_READ_BUDGET),
+            Patience::Admin => None,
+        }
+    }
+
     fn scan_wait(self) -> Duration {
         match self {
             Patience::Login => Duration::from_millis(200),
@@ -145,6 +153,7 @@ impl Sentry {
             &mut self.store,
             self.now,
             self.patience.scan_wait(),
+            self.patience.read_budget(),
             false,
             &Progress::none(),
         )?;
@@ -242,6 +251,7 @@ impl Sentry {
             &mut self.store,
             self.now,
             self.patience.scan_wait(),
+            self.patience.read_budget(),
             from_start,
             &Progress::lines(self.show_progress),
         )?;

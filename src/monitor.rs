@@ -35,6 +35,37 @@ impl State {
 /// A log scan older than this is worth a warning (the logs are not being read).
 const SCAN_STALE_SECS: i64 = 86_400;
 
+/// Unread bytes of a log worth a warning: more than a few `--connect`s read (each reads
+/// at most `scan::CONNECT_READ_BUDGET`), so a flood outran them or nothing reads the log.
+const CURSOR_LAG_WARNING: u64 = 4 * crate::scan::CONNECT_READ_BUDGET;
+
+/// Logs whose unread part has grown past [`CURSOR_LAG_WARNING`].
+fn lagging_logs(sentry: &mut Sentry) -> Vec<(State, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut problems = Vec::new();
+    for path in sentry.config.log_files() {
+        let Ok(Some(cursor)) = sentry.store.cursor(&path.display().to_string()) else {
+            continue;
+        };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let same_file = meta.dev() == cursor.device && meta.ino() == cursor.inode;
+        let unread = meta.len().saturating_sub(cursor.offset);
+        if same_file && unread > CURSOR_LAG_WARNING {
+            problems.push((
+                State::Warning,
+                format!(
+                    "{} MiB of {} not read yet: run `sentry scan` (or enable sentry-scan.timer)",
+                    unread >> 20,
+                    path.display()
+                ),
+            ));
+        }
+    }
+    problems
+}
+
 /// Runs every check; returns the worst state and the one status line Nagios shows.
 pub fn check(sentry: &mut Sentry, hosts_allow: &Path, now: i64) -> (State, String) {
     let mut problems: Vec<(State, String)> = Vec::new();
@@ -101,6 +132,8 @@ pub fn check(sentry: &mut Sentry, hosts_allow: &Path, now: i64) -> (State, Strin
     if sentry.config.fleet.is_some() {
         problems.extend(fleet_problems(sentry, now));
     }
+
+    problems.extend(lagging_logs(sentry));
 
     match sentry.store.last_scan() {
         Ok(Some(at)) if now - at > SCAN_STALE_SECS => problems.push((

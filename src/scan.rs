@@ -31,6 +31,11 @@ const SCAN_LOCK: &str = ".scan.lock";
 /// Passes over the files while they keep growing; bounds a scanner's stay under a flood.
 const MAX_PASSES: usize = 4;
 
+/// What one `--connect` reads at most, over all log files: a login must not wait while a
+/// flood of lines is read, nor a connect hold a million addresses in memory. The rest
+/// stays for the next connect, `scan` or `ingest`; `check` warns while a cursor lags.
+pub const CONNECT_READ_BUDGET: u64 = 2 << 20;
+
 /// What one scan read and found.
 #[derive(Debug, Default)]
 pub struct ScanOutcome {
@@ -244,13 +249,15 @@ pub fn parse_options(config: &Config) -> ParseOptions {
 }
 
 /// Reads every configured source's new lines into the store. `lock_wait` bounds the wait
-/// for another scanner; `from_start` forgets all evidence and cursors and re-reads every
-/// file, rotated and compressed generations included.
+/// for another scanner; `budget` the bytes read (None: all there is); `from_start` forgets
+/// all evidence and cursors and re-reads every file, rotated and compressed generations
+/// included.
 pub fn scan(
     config: &Config,
     store: &mut dyn Store,
     now: i64,
     lock_wait: Duration,
+    budget: Option<u64>,
     from_start: bool,
     progress: &Progress,
 ) -> Result<ScanOutcome> {
@@ -268,6 +275,7 @@ pub fn scan(
         outcome,
         progress,
         saved: Vec::new(),
+        budget: budget.unwrap_or(u64::MAX),
     };
     let files: Vec<PathBuf> = config.log_files();
     if from_start {
@@ -308,6 +316,8 @@ struct Reading<'a> {
     progress: &'a Progress,
     /// The state as last written to (or read from) the store, JSON.
     saved: Vec<u8>,
+    /// Bytes still to be read in this scan.
+    budget: u64,
 }
 
 impl Reading<'_> {
@@ -391,7 +401,15 @@ fn scan_file(
             }
         }
         reading.progress.say(path.display().to_string());
-        source::read_new_lines(path, cursor.as_ref(), &mut |line| reading.count_line(line))
+        let mut budget = reading.budget;
+        let next = source::read_new_lines(
+            path,
+            cursor.as_ref(),
+            &mut |line| reading.count_line(line),
+            &mut budget,
+        );
+        reading.budget = budget;
+        next
     })();
     let next = match read {
         Ok(next) => next,
@@ -423,6 +441,7 @@ fn scan_journal(reading: &mut Reading, store: &mut dyn Store, from_start: bool) 
         parser,
         tally,
         outcome,
+        budget,
         ..
     } = reading;
     let (last, entries) = journal::read_new(
@@ -431,7 +450,10 @@ fn scan_journal(reading: &mut Reading, store: &mut dyn Store, from_start: bool) 
         &|group| config.services.enabled(group),
         &journal::Trust::load(&config.journal_trusted_exe),
         parser,
-        JOURNAL_TIMEOUT,
+        journal::Bounds {
+            timeout: JOURNAL_TIMEOUT,
+            budget: *budget,
+        },
         &mut |event| {
             if config.counts(&event) {
                 outcome.events += 1;

@@ -378,6 +378,65 @@ fn what_joins_lines_survives_between_scans() {
 }
 
 #[test]
+fn a_connect_reads_a_bounded_part_of_a_flood_and_nothing_is_skipped() {
+    let root = Root::new();
+    // 120,000 failures of as many addresses (100.64.0.0/10, text only) since the last
+    // look, about 12 MiB, then the connecting address's own invalid-user line at the end.
+    let mut flood = String::with_capacity(24 << 20);
+    for n in 0..120_000u32 {
+        let (a, b, c) = (n >> 16, (n >> 8) & 0xff, n & 0xff);
+        let message = format!(
+            "Failed password for bob from 100.{}.{b}.{c} port 7000 ssh2",
+            64 + a
+        );
+        flood.push_str(&line(1, "sshd[300]", &message));
+        flood.push('\n');
+    }
+    let ip = "198.51.100.40";
+    flood.push_str(&line(
+        2,
+        "sshd[301]",
+        &format!("Invalid user x from {ip} port 1"),
+    ));
+    flood.push('\n');
+    std::fs::write(root.auth_log(), &flood).expect("write the flood");
+
+    for _ in 0..3 {
+        root.ok(&["--connect", "--ip", ip]);
+    }
+    // The third connect read about 2 MiB, not 12: the address's line is still unread ...
+    assert_eq!(
+        root.row(ip).map(|r| r.2),
+        Some(0),
+        "decided on a line it should not have reached"
+    );
+    let check = root.run(&["check"]);
+    let said = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        said.contains("not read yet"),
+        "check warns about the lag: {said}"
+    );
+    // ... and stays for the next reader: `scan` reads the rest and decides.
+    root.ok(&["scan"]);
+    assert!(
+        root.row(ip).is_some_and(|r| r.2 > 0),
+        "the flood's last line decides"
+    );
+    let conn = rusqlite::Connection::open(root.db()).expect("open db");
+    let failed: i64 = conn
+        .query_row(
+            "SELECT coalesce(sum(count), 0) FROM evidence WHERE kind = 'failed'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("sum");
+    assert_eq!(failed, 120_000, "every line counted once, none skipped");
+    let check = root.run(&["check"]);
+    let said = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(!said.contains("not read yet"), "{said}");
+}
+
+#[test]
 fn scan_dry_run_decides_nothing() {
     let root = Root::new();
     append(

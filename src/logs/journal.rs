@@ -26,6 +26,13 @@ use super::{Event, Service, ServiceGroup, source};
 use crate::error::{Error, Result};
 use crate::exec;
 
+/// How long journalctl may run, and how many bytes of its output are read.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub timeout: Duration,
+    pub budget: u64,
+}
+
 /// The longest `journalctl -o json` entry read. An entry carries its trusted fields
 /// (`_CMDLINE` can be long) besides a message that journald itself keeps under 48 KiB per
 /// stdout line; larger entries are skipped like overlong log lines.
@@ -364,9 +371,10 @@ pub fn read_new(
     enabled: &dyn Fn(ServiceGroup) -> bool,
     trust: &Trust,
     parser: &mut Parser,
-    timeout: Duration,
+    bounds: Bounds,
     visit: &mut dyn FnMut(Event<'_>),
 ) -> Result<(Option<String>, u64)> {
+    let Bounds { timeout, budget } = bounds;
     let journalctl: PathBuf = exec::find_program("journalctl").ok_or_else(|| {
         Error::Runtime("journal reading is enabled but journalctl was not found; set `journal = false` or configure `logs`".into())
     })?;
@@ -392,11 +400,16 @@ pub fn read_new(
     let (status, errors) = exec::run_streaming(&journalctl, &args, timeout, &mut |out| {
         let mut reader = BufReader::with_capacity(64 * 1024, out);
         let mut line = Vec::with_capacity(1024);
-        loop {
+        let mut read = 0u64;
+        // Past the budget, journalctl is left (its pipe closes); the cursor of the last
+        // entry read is where the next reader starts.
+        while read < budget {
             line.clear();
-            if source::read_line_bounded(&mut reader, &mut line, MAX_ENTRY)? == 0 {
+            let n = source::read_line_bounded(&mut reader, &mut line, MAX_ENTRY)?;
+            if n == 0 {
                 return Ok(());
             }
+            read += n as u64;
             if source::overlong(&line, MAX_ENTRY) {
                 continue;
             }
@@ -410,6 +423,7 @@ pub fn read_new(
             }
             last_cursor = Some(entry.cursor);
         }
+        Ok(())
     })?;
     if !status.success() && entries == 0 {
         return Err(Error::Runtime(format!(

@@ -30,10 +30,14 @@ const FINGERPRINT_LEN: usize = 256;
 
 /// Reads the complete lines of `path` that no earlier run has read, calling `visit` for
 /// each, and returns where to start next time. `cursor` is where the last run stopped.
+/// `budget` bounds the bytes read from the file in this call (it is decreased by what was
+/// read): the lines past it stay for the next run, whose cursor starts there. What a
+/// rotated generation still held after the cursor is read whole.
 pub fn read_new_lines(
     path: &Path,
     cursor: Option<&Cursor>,
     visit: &mut dyn FnMut(&str),
+    budget: &mut u64,
 ) -> Result<Cursor> {
     let source = path.display().to_string();
     // Only regular files: opening a FIFO would block until a writer comes (a `--connect`
@@ -77,8 +81,9 @@ pub fn read_new_lines(
     reader
         .seek(SeekFrom::Start(start))
         .map_err(|e| Error::io("seek in the log file", path, &e))?;
-    let consumed = read_lines(&mut reader, visit, true)
+    let consumed = read_lines(&mut reader, visit, true, *budget)
         .map_err(|e| Error::io("read the log file", path, &e))?;
+    *budget = budget.saturating_sub(consumed);
     Ok(Cursor {
         source,
         device: meta.dev(),
@@ -111,9 +116,15 @@ pub fn read_whole(path: &Path, visit: &mut dyn FnMut(&str)) -> Result<()> {
             &mut BufReader::new(flate2::read::MultiGzDecoder::new(file)),
             visit,
             false,
+            u64::MAX,
         )
     } else {
-        read_lines(&mut BufReader::with_capacity(64 * 1024, file), visit, false)
+        read_lines(
+            &mut BufReader::with_capacity(64 * 1024, file),
+            visit,
+            false,
+            u64::MAX,
+        )
     };
     result
         .map(|_| ())
@@ -141,7 +152,8 @@ fn finish_rotated(
             reader
                 .seek(SeekFrom::Start(cursor.offset))
                 .map_err(|e| Error::io("seek in", &plain, &e))?;
-            read_lines(&mut reader, visit, false).map_err(|e| Error::io("read", &plain, &e))?;
+            read_lines(&mut reader, visit, false, u64::MAX)
+                .map_err(|e| Error::io("read", &plain, &e))?;
             return Ok(());
         }
     }
@@ -154,7 +166,8 @@ fn finish_rotated(
             let skipped = std::io::copy(&mut (&mut decoded).take(skip), &mut std::io::sink())
                 .map_err(|e| Error::io("read", &gz, &e))?;
             if skipped == skip {
-                read_lines(&mut decoded, visit, false).map_err(|e| Error::io("read", &gz, &e))?;
+                read_lines(&mut decoded, visit, false, u64::MAX)
+                    .map_err(|e| Error::io("read", &gz, &e))?;
             }
         }
     }
@@ -162,15 +175,17 @@ fn finish_rotated(
 }
 
 /// Calls `visit` per complete line; returns the bytes consumed. With `keep_partial`, a
-/// final line without newline is not consumed (it is still being written).
+/// final line without newline is not consumed (it is still being written). No line is
+/// started once `budget` bytes were consumed.
 fn read_lines(
     reader: &mut dyn BufRead,
     visit: &mut dyn FnMut(&str),
     keep_partial: bool,
+    budget: u64,
 ) -> std::io::Result<u64> {
     let mut consumed = 0u64;
     let mut line = Vec::with_capacity(512);
-    loop {
+    while consumed < budget {
         line.clear();
         let n = read_line_bounded(reader, &mut line, MAX_LINE)?;
         if n == 0 {
@@ -192,6 +207,7 @@ fn read_lines(
             Err(_) => visit(&String::from_utf8_lossy(bytes)),
         }
     }
+    Ok(consumed)
 }
 
 /// Like `read_until(b'\n')` but keeps at most `limit + 1` bytes of a line in memory (the
@@ -267,7 +283,9 @@ mod tests {
 
     fn collect(path: &Path, cursor: Option<&Cursor>) -> (Vec<String>, Cursor) {
         let mut lines = Vec::new();
-        let c = read_new_lines(path, cursor, &mut |l| lines.push(l.to_string())).expect("read");
+        let mut all = u64::MAX;
+        let c = read_new_lines(path, cursor, &mut |l| lines.push(l.to_string()), &mut all)
+            .expect("read");
         (lines, c)
     }
 
@@ -367,9 +385,26 @@ mod tests {
     }
 
     #[test]
+    fn a_budget_leaves_the_rest_for_the_next_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("auth.log");
+        append(&log, "one\ntwo\nthree\nfour\n");
+        let mut lines = Vec::new();
+        let mut budget = 5;
+        let c = read_new_lines(&log, None, &mut |l| lines.push(l.to_string()), &mut budget)
+            .expect("read");
+        // A line once started is read whole: `one\n` (4) then `two\n` (4 > 5 - 4).
+        assert_eq!(lines, ["one", "two"]);
+        assert_eq!((c.offset, budget), (8, 0));
+        let (rest, _) = collect(&log, Some(&c));
+        assert_eq!(rest, ["three", "four"]);
+    }
+
+    #[test]
     fn only_regular_files_are_read() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let err = read_new_lines(dir.path(), None, &mut |_| {}).expect_err("a directory");
+        let mut all = u64::MAX;
+        let err = read_new_lines(dir.path(), None, &mut |_| {}, &mut all).expect_err("a directory");
         assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
