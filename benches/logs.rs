@@ -4,7 +4,9 @@
 //!   `../shared/bench/gen-authlog`: MB/s, lines/s, peak memory; and the ratio to
 //!   `fail2ban-regex FILE sshd` (Debian package fail2ban) on the same file;
 //! - a `--connect` that triggers a scan of 1,000 new lines, vs. a `--connect` of an allowed
-//!   address (no scan).
+//!   address (no scan);
+//! - a `--connect` facing 1,500,000 new lines from as many addresses (a flood since the last
+//!   look): its time and peak memory, bounded by `scan::CONNECT_READ_BUDGET`.
 //!
 //! Run with `cargo bench --bench logs` (or `bench/run`). `SENTRY_BENCH_LINES` changes the
 //! log size. Wall-clock figures: run on an idle machine.
@@ -142,6 +144,59 @@ fn main() {
         ms(scanning / rounds),
         ms(cheap)
     );
+
+    // --- connect facing a flood: 1,500,000 new lines from as many addresses ---------------
+    let flood = dir.path().join("flood");
+    std::fs::create_dir_all(&flood).expect("mkdir");
+    let flood_log = flood.join("auth.log");
+    std::fs::write(&flood_log, "").expect("log");
+    let flood_connect = |ip: &str| {
+        let ok = sentry(&flood, &flood_log)
+            .args(["connect", ip])
+            .status()
+            .expect("connect")
+            .success();
+        assert!(ok, "connect failed");
+    };
+    for _ in 0..2 {
+        flood_connect("192.0.2.210");
+    }
+    write_flood(&flood_log, 1_500_000);
+    let flood_mb = std::fs::metadata(&flood_log).expect("flood log").len() as f64 / 1e6;
+    let started = Instant::now();
+    flood_connect("192.0.2.210"); // the third: inspects, meets the flood
+    let facing = started.elapsed();
+    flood_connect("192.0.2.210");
+    let rss = max_rss_kib(&flood, &flood_log, &["connect", "192.0.2.210"]);
+    println!(
+        "connect facing a flood of 1,500,000 new lines ({flood_mb:.0} MB, as many addresses): {:.1} ms, \
+         peak RSS {} KiB (reads at most {} MiB; connect of an allowed address: {:.2} ms, ratio {:.1}x)",
+        ms(facing),
+        rss.map_or("?".to_string(), |k| k.to_string()),
+        sentry::scan::CONNECT_READ_BUDGET >> 20,
+        ms(cheap),
+        facing.as_secs_f64() / cheap.as_secs_f64()
+    );
+}
+
+/// `n` failures, each from another address (100.64.0.0/10: text only, no traffic).
+fn write_flood(log: &Path, n: u32) {
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log)
+        .expect("open log");
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    for i in 0..n {
+        writeln!(
+            out,
+            "2026-11-24T10:00:00.000000+00:00 web1 sshd[7]: Failed password for bob from 100.{}.{}.{} port 4000 ssh2",
+            64 + (i >> 16),
+            (i >> 8) & 0xff,
+            i & 0xff
+        )
+        .expect("append");
+    }
+    out.flush().expect("flush");
 }
 
 /// How many addresses of gen-authlog's ground truth got the same verdict from the scan
