@@ -211,7 +211,10 @@ impl Sentry {
             let enabled = Service::from_name(&row.service)
                 .is_some_and(|s| self.config.services.enabled(s.group()));
             if enabled {
-                evidence.add(&row.kind, u32::try_from(row.count).unwrap_or(u32::MAX));
+                evidence.add(
+                    &row.kind,
+                    u32::try_from(row.count.max(0)).unwrap_or(u32::MAX),
+                );
             }
         }
         let listing = match policy::decide(&evidence, self.config.limits()) {

@@ -107,7 +107,7 @@ pub fn parse(
                     matched += 1;
                     *summary
                         .entry((event.service.name(), event.kind.name()))
-                        .or_default() += 1;
+                        .or_default() += u64::from(event.count);
                     if !unmatched {
                         write_event(&mut out, &name_json, number, &event)?;
                     }
@@ -164,7 +164,8 @@ fn from_known_program(clock: &mut header::Clock, text: &str, filter: ServiceFilt
 
 /// Writes one `parse` output line, exactly these keys in this order:
 /// `{"file":"auth.log","line":12,"service":"sshd","kind":"naughty","ip":"203.0.113.9","user":"admin","time":"2026-11-24T10:00:00Z"}`
-/// (`user` and `time` may be null; a spam verdict adds `"score":17.3` at the end). By hand: serde's
+/// (`user` and `time` may be null; a spam verdict adds `"score":17.3`, and a line that stands
+/// for several events, `"count":3`, at the end). By hand: serde's
 /// derive plus chrono's formatter cost more than the parsing itself. `file_json` is the
 /// file name already encoded as a JSON string; the user name is attacker text and goes
 /// through serde_json's string escaping.
@@ -190,11 +191,14 @@ fn write_event<W: Write>(out: &mut W, file_json: &str, line: u64, event: &Event)
             }
             None => out.write_all(b"null")?,
         }
-        // Only spam verdicts carry a score; other lines keep their keys.
-        match event.score {
-            Some(score) => writeln!(out, ",\"score\":{score}}}"),
-            None => out.write_all(b"}\n"),
+        // Only spam verdicts carry a score, only repeats a count; other lines keep their keys.
+        if let Some(score) = event.score {
+            write!(out, ",\"score\":{score}")?;
         }
+        if event.count != 1 {
+            write!(out, ",\"count\":{}", event.count)?;
+        }
+        out.write_all(b"}\n")
     })();
     written.map_err(|e| Error::output(&e))
 }

@@ -855,3 +855,23 @@ fn parse_prints_one_json_object_per_recognised_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("unknown service"), "{}", stderr(&out));
 }
+
+#[test]
+fn parse_shows_how_many_events_a_line_stands_for() {
+    let root = Root::new();
+    append(
+        &root,
+        &[line(
+            1,
+            "sshd[9]",
+            "message repeated 3 times: [ Failed password for bob from 198.51.100.50 port 5 ssh2]",
+        )],
+    );
+    let out = root.run(&["parse", &root.auth_log().display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(json["count"], 3, "{json}");
+    assert_eq!(json["ip"], "198.51.100.50");
+    // The summary counts events, not lines.
+    assert!(stderr(&out).contains("failed   3"), "{}", stderr(&out));
+}

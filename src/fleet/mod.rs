@@ -352,7 +352,10 @@ fn fleet_verdicts(
         let mut hosts = BTreeSet::new();
         for row in sentry.store.evidence(ip)? {
             if enabled(&row.service) {
-                sum.add(&row.kind, u32::try_from(row.count).unwrap_or(u32::MAX));
+                sum.add(
+                    &row.kind,
+                    u32::try_from(row.count.max(0)).unwrap_or(u32::MAX),
+                );
                 hosts.insert(fleet.host_id.clone());
             }
         }

@@ -525,9 +525,9 @@ impl Store for SqliteStore {
             let mut add = tx
                 .prepare_cached(
                     "INSERT INTO evidence (ip, service, kind, count, first, last, version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     VALUES (?1, ?2, ?3, max(0, ?4), ?5, ?6, ?7)
                      ON CONFLICT(ip, service, kind) DO UPDATE SET
-                         count = count + excluded.count,
+                         count = max(0, count + ?4),
                          first = coalesce(min(first, excluded.first), first, excluded.first),
                          last = coalesce(max(last, excluded.last), last, excluded.last),
                          version = excluded.version",
@@ -762,5 +762,43 @@ impl SqliteStore {
         merge_into(&tx, records).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(ip: &str, kind: &str, count: i64) -> EvidenceCount {
+        EvidenceCount {
+            ip: ip.to_string(),
+            service: "sshd".to_string(),
+            kind: kind.to_string(),
+            count,
+            first: None,
+            last: None,
+        }
+    }
+
+    /// A failure later found naughty is taken back (-1); the row it comes off may already
+    /// be gone (a delisting forgot it). A count never goes below zero, which would read as
+    /// a huge number of failures.
+    #[test]
+    fn evidence_counts_never_go_below_zero() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, _) =
+            SqliteStore::open(&dir.path().join("sentry.db"), Duration::from_secs(1)).expect("open");
+        let ip = ClientIp::parse("198.51.100.7").expect("ip");
+        store
+            .record_evidence(&[count("198.51.100.7", "failed", -1)], &[])
+            .expect("record");
+        store
+            .record_evidence(&[count("198.51.100.7", "failed", 2)], &[])
+            .expect("record");
+        store
+            .record_evidence(&[count("198.51.100.7", "failed", -5)], &[])
+            .expect("record");
+        let rows = store.evidence(ip).expect("evidence");
+        assert_eq!(rows.iter().map(|r| r.count).collect::<Vec<_>>(), [0]);
     }
 }
