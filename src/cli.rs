@@ -203,10 +203,12 @@ enum Command {
     /// Install this binary at $ROOT/sentry (the path hosts.allow runs) if it is newer
     ///
     /// With `update_url` in the configuration, the release manifest there is fetched over
-    /// HTTPS and the binary it names is installed once its SHA-256 matches. The old binary
-    /// is kept as $ROOT/sentry.old; the replacement is atomic.
+    /// HTTPS with its signature (update_url + ".sig", checked against `update_public_key`),
+    /// and the binary it names is installed once its SHA-256 matches. The old binary is
+    /// kept as $ROOT/sentry.old; the replacement is atomic.
     Update {
-        /// Install even if the installed version is the same or newer
+        /// Install even if the installed version is the same or newer (never skips the
+        /// signature)
         #[arg(long)]
         force: bool,
     },
@@ -757,13 +759,8 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             let target = config.installed_binary();
             std::fs::create_dir_all(&config.root)
                 .map_err(|e| Error::io("create", &config.root, &e))?;
-            let outcome = match &config.update_url {
-                Some(url) => crate::update::install_release(
-                    url,
-                    config.update_ca_file.as_deref(),
-                    &target,
-                    *force,
-                )?,
+            let outcome = match config.release_source()? {
+                Some(source) => crate::update::install_release(&source, &target, *force)?,
                 None => crate::update::install(&me, &target, *force)?,
             };
             match outcome {

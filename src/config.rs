@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::ip::{ClientIp, Network};
 use crate::logs::{Event, Kind, Score, Service};
 use crate::policy::Limits;
+use crate::update::{ReleaseKey, ReleaseSource};
 
 /// Where sentry keeps its database and deny file unless told otherwise.
 pub const DEFAULT_ROOT: &str = "/var/db/sentry";
@@ -97,6 +98,8 @@ pub struct Config {
     /// PEM file of the certificate authorities trusted for `update_url`; None = the system's
     /// bundle (/etc/ssl/certs/ca-certificates.crt).
     pub update_ca_file: Option<PathBuf>,
+    /// The ed25519 key a release manifest from `update_url` must be signed with.
+    pub update_public_key: Option<ReleaseKey>,
     /// `[fleet]`: the PostgreSQL server shared with other hosts; None = this host alone.
     pub fleet: Option<FleetConfig>,
     /// More spam messages than this (scored at least `smtp_spam_score`) block an address.
@@ -205,6 +208,7 @@ struct FileConfig {
     journal_trusted_exe: Option<std::collections::BTreeMap<String, Vec<String>>>,
     update_url: Option<String>,
     update_ca_file: Option<PathBuf>,
+    update_public_key: Option<String>,
     smtp_spam_messages: Option<u32>,
     smtp_spam_score: Option<f64>,
     smtp_trusted_relays: Option<Vec<String>>,
@@ -423,6 +427,7 @@ impl Config {
             journal_trusted_exe: Vec::new(),
             update_url: file.update_url.clone(),
             update_ca_file: file.update_ca_file.clone(),
+            update_public_key: None,
             fleet: None,
             smtp_spam_messages: file.smtp_spam_messages.unwrap_or(3),
             smtp_spam_score: Score::from_f64(file.smtp_spam_score.unwrap_or(10.0)),
@@ -488,6 +493,10 @@ impl Config {
                 "update_ca_file",
                 format!("{} must be an absolute path", ca.display()),
             ));
+        }
+        if let Some(text) = &file.update_public_key {
+            config.update_public_key =
+                Some(ReleaseKey::parse(text).map_err(|msg| in_file("update_public_key", msg))?);
         }
         for (name, paths) in file.journal_trusted_exe.unwrap_or_default() {
             let Some(service) = Service::from_name(&name) else {
@@ -657,6 +666,30 @@ impl Config {
     /// Where hosts.allow expects the sentry binary (the path in the spawn line).
     pub fn installed_binary(&self) -> PathBuf {
         self.root.join("sentry")
+    }
+
+    /// Where `sentry update` gets a release: None = it installs the binary it runs as.
+    /// `update_url` without `update_public_key` is refused here, by `update` alone, not when
+    /// the configuration is loaded: a config written for an older sentry keeps `--connect`
+    /// and every other command working.
+    pub fn release_source(&self) -> Result<Option<ReleaseSource<'_>>, Error> {
+        let Some(manifest_url) = &self.update_url else {
+            return Ok(None);
+        };
+        let Some(key) = &self.update_public_key else {
+            let msg = "`update_url` needs `update_public_key`, the public key release manifests \
+                       are signed with (README, \"Updating\"); without it anyone controlling the \
+                       release server could install anything here";
+            return Err(Error::Input(match &self.source {
+                Some(path) => format!("{}: key `update_public_key`: {msg}", path.display()),
+                None => format!("key `update_public_key`: {msg}"),
+            }));
+        };
+        Ok(Some(ReleaseSource {
+            manifest_url,
+            ca_file: self.update_ca_file.as_deref(),
+            key,
+        }))
     }
 
     /// True when automatic decisions must leave this address alone.

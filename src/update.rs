@@ -3,8 +3,13 @@
 path hosts.allow spawns.
 
 Without `update_url` the binary installed is this one. With it, a release manifest is
-fetched over HTTPS (TOML: `version`, `url`, `sha256`), the binary it names is downloaded
-over HTTPS and must match the SHA-256; only then is it written.
+fetched over HTTPS (TOML: `version`, `url`, `sha256`) together with its detached signature
+(`update_url` + `.sig`: the 64 raw bytes of an ed25519 signature over the manifest file's
+exact bytes, as `openssl pkeyutl -sign -rawin` writes them). The signature must verify with
+`update_public_key` before the manifest is even parsed: HTTPS only says which server
+answered, and whoever controls that server must not be able to choose what runs as root on
+every host. The binary the manifest names is then downloaded over HTTPS and must match its
+SHA-256; only then is it written.
 
 Either way the new binary is staged next to the old one, flushed, asked for its
 `--version` (a truncated download or a binary for another architecture fails here, before
@@ -26,6 +31,8 @@ use crate::exec;
 
 /// A manifest is a few lines; anything bigger is not one.
 const MANIFEST_LIMIT: u64 = 64 * 1024;
+/// An ed25519 signature is 64 bytes; a little more lets a wrong file be named as such.
+const SIGNATURE_LIMIT: u64 = 4 * 1024;
 /// Generous for a static binary, small enough that a hostile server cannot fill the disk.
 const BINARY_LIMIT: u64 = 256 * 1024 * 1024;
 /// The whole fetch, connection to last byte, per request.
@@ -66,17 +73,56 @@ struct Manifest {
     sha256: String,
 }
 
-/// Fetches the manifest at `manifest_url`, and when it names a newer version than `target`
-/// has (or `force`), downloads that binary, checks its SHA-256 and installs it.
-/// `ca_file` replaces the system's CA bundle (a private release server).
-pub fn install_release(
-    manifest_url: &str,
-    ca_file: Option<&Path>,
-    target: &Path,
-    force: bool,
-) -> Result<Outcome> {
-    let agent = agent(ca_file)?;
+/// The ed25519 public key release manifests must be signed with (`update_public_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseKey([u8; 32]);
+
+/// DER of an ed25519 SubjectPublicKeyInfo up to the key itself (RFC 8410): what
+/// `openssl pkey -pubout` wraps in PEM, so its base64 line can be pasted as is.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+impl ReleaseKey {
+    /// Base64 of the raw 32-byte key, or the base64 line of `openssl pkey -pubout`'s PEM.
+    pub fn parse(text: &str) -> std::result::Result<ReleaseKey, String> {
+        use base64::Engine;
+        let help = "expected the base64 of a 32-byte ed25519 public key \
+                    (`openssl pkey -in release.key -pubout -outform DER | tail -c 32 | base64`)";
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| format!("{text:?} is not base64; {help}"))?;
+        let raw = der.strip_prefix(&ED25519_SPKI_PREFIX[..]).unwrap_or(&der);
+        <[u8; 32]>::try_from(raw)
+            .map(ReleaseKey)
+            .map_err(|_| format!("{text:?} is {} bytes, not a key; {help}", der.len()))
+    }
+}
+
+/// Where `update` gets a release (`update_url`, `update_ca_file`, `update_public_key`).
+pub struct ReleaseSource<'a> {
+    pub manifest_url: &'a str,
+    /// Replaces the system's CA bundle (a private release server).
+    pub ca_file: Option<&'a Path>,
+    pub key: &'a ReleaseKey,
+}
+
+/// Fetches the manifest and its signature, and when the manifest is signed by the release
+/// key and names a newer version than `target` has (or `force`), downloads that binary,
+/// checks its SHA-256 and installs it.
+pub fn install_release(source: &ReleaseSource, target: &Path, force: bool) -> Result<Outcome> {
+    let manifest_url = source.manifest_url;
+    let agent = agent(source.ca_file)?;
     let text = fetch(&agent, manifest_url, MANIFEST_LIMIT)?;
+    let signature_url = format!("{manifest_url}.sig");
+    let signature = fetch(&agent, &signature_url, SIGNATURE_LIMIT).map_err(|e| {
+        Error::Runtime(format!(
+            "release manifest {manifest_url} is not signed ({e}); nothing was installed. \
+             The release manager signs it with the release key and publishes the signature \
+             as {signature_url} (README, \"Updating\")"
+        ))
+    })?;
+    verify_signature(&text, &signature, source.key, &signature_url)?;
     let manifest = parse_manifest(&text, manifest_url)?;
     let Some(installed) = needs_update(target, &manifest.version, force)? else {
         return Ok(already_current(target));
@@ -95,6 +141,34 @@ pub fn install_release(
         from: installed,
         to: manifest.version,
     })
+}
+
+/// The signed bytes are the manifest exactly as served: no canonical form to get wrong,
+/// and what is parsed is what was signed.
+fn verify_signature(
+    manifest: &[u8],
+    signature: &[u8],
+    key: &ReleaseKey,
+    signature_url: &str,
+) -> Result<()> {
+    use ring::signature::{ED25519, UnparsedPublicKey};
+    if signature.len() != 64 {
+        return Err(Error::Runtime(format!(
+            "{signature_url}: {} bytes, not the 64 bytes of an ed25519 signature \
+             (`openssl pkeyutl -sign -rawin` writes them; not base64); nothing was installed",
+            signature.len()
+        )));
+    }
+    UnparsedPublicKey::new(&ED25519, &key.0)
+        .verify(manifest, signature)
+        .map_err(|_| {
+            Error::Runtime(format!(
+                "{signature_url} does not verify with update_public_key: the manifest was \
+                 changed after it was signed, or signed by another key; nothing was installed. \
+                 Check that update_public_key is the release key's public half and that the \
+                 release manager signed this very manifest"
+            ))
+        })
 }
 
 fn parse_manifest(text: &[u8], url: &str) -> Result<Manifest> {
@@ -191,15 +265,20 @@ fn fetch(agent: &ureq::Agent, url: &str, limit: u64) -> Result<Vec<u8>> {
 /// None when `target` already has `offered` or newer (and not `force`); otherwise the
 /// version installed there, if any.
 fn needs_update(target: &Path, offered: &str, force: bool) -> Result<Option<Option<String>>> {
-    let installed = match installed_version(target) {
-        Ok(version) => version,
-        // --force replaces even what does not answer like sentry.
-        Err(_) if force => None,
-        Err(e) => return Err(e),
-    };
+    let installed = installed_or_forced(target, force)?;
     match &installed {
         Some(theirs) if !force && parse_version(theirs) >= parse_version(offered) => Ok(None),
         _ => Ok(Some(installed)),
+    }
+}
+
+/// The version installed at `target`; with `force`, something that is not sentry counts as
+/// nothing installed (it is replaced).
+fn installed_or_forced(target: &Path, force: bool) -> Result<Option<String>> {
+    match installed_version(target) {
+        Ok(version) => Ok(version),
+        Err(_) if force => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -304,6 +383,22 @@ mod tests {
             "<html>not found</html>".to_string(),
         ] {
             assert!(ok(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_release_key_is_raw_base64_or_the_pem_line_of_openssl_pkey() {
+        use base64::Engine;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let raw = [7u8; 32];
+        let spki = [&ED25519_SPKI_PREFIX[..], &raw].concat();
+        assert_eq!(ReleaseKey::parse(&b64(&raw)), Ok(ReleaseKey(raw)));
+        assert_eq!(ReleaseKey::parse(&b64(&spki)), Ok(ReleaseKey(raw)));
+        // X25519 (an encryption key, OID 1.3.101.110) has the same length: not a signing key.
+        let mut x25519 = spki.clone();
+        x25519[8] = 0x6e;
+        for bad in [b64(&x25519), b64(&raw[..31]), "AAAA".into(), "a key".into()] {
+            assert!(ReleaseKey::parse(&bad).is_err(), "{bad}");
         }
     }
 

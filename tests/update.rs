@@ -4,10 +4,12 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::Root;
 
-fn script(path: &std::path::Path, body: &str) {
+fn script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write script");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
@@ -18,7 +20,7 @@ fn installs_when_missing_or_older_and_keeps_the_old_one() {
     let target = root.path().join("sentry");
     let out = root.ok(&["update"]);
     assert!(out.starts_with("installed sentry "), "{out}");
-    let version = std::process::Command::new(&target)
+    let version = Command::new(&target)
         .arg("--version")
         .output()
         .expect("run installed");
@@ -71,34 +73,36 @@ fn something_that_is_not_sentry_is_not_overwritten_without_force() {
     );
 }
 
+/// Runs `openssl ARGS` in `dir`: the tool the release manager uses (README, "Updating").
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A private certificate authority and a loopback HTTPS server (Python's http.server)
 /// serving `dir`; killed when dropped.
 struct ReleaseServer {
     child: std::process::Child,
     port: u16,
-    ca: std::path::PathBuf,
+    ca: PathBuf,
     _certs: tempfile::TempDir,
 }
 
 impl ReleaseServer {
-    fn start(dir: &std::path::Path) -> Option<ReleaseServer> {
+    fn start(dir: &Path) -> Option<ReleaseServer> {
         if !common::have_tool("openssl") || !common::have_tool("python3") {
             return None;
         }
         let certs = tempfile::tempdir().expect("tempdir");
         let c = certs.path();
-        let openssl = |args: &[&str]| {
-            let out = std::process::Command::new("openssl")
-                .args(args)
-                .current_dir(c)
-                .output()
-                .expect("run openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
         let ec = [
             "-newkey",
             "ec",
@@ -107,6 +111,7 @@ impl ReleaseServer {
             "-nodes",
         ];
         openssl(
+            c,
             &[
                 &["req", "-x509"][..],
                 &ec,
@@ -124,6 +129,7 @@ impl ReleaseServer {
             .concat(),
         );
         openssl(
+            c,
             &[
                 &["req"][..],
                 &ec,
@@ -143,23 +149,26 @@ impl ReleaseServer {
             "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
         )
         .expect("write ext");
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "leaf.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "leaf.ext",
-        ]);
+        openssl(
+            c,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "leaf.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "leaf.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "leaf.ext",
+            ],
+        );
         let server = r#"
 import http.server, signal, ssl, sys
 directory, cert, key = sys.argv[1:4]
@@ -176,7 +185,7 @@ srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
 "#;
-        let mut child = std::process::Command::new("python3")
+        let mut child = Command::new("python3")
             .args(["-c", server])
             .arg(dir)
             .arg(c.join("leaf.pem"))
@@ -211,8 +220,8 @@ impl Drop for ReleaseServer {
     }
 }
 
-fn sha256_of(path: &std::path::Path) -> String {
-    let out = std::process::Command::new("sha256sum")
+fn sha256_of(path: &Path) -> String {
+    let out = Command::new("sha256sum")
         .arg(path)
         .output()
         .expect("sha256sum");
@@ -223,86 +232,180 @@ fn sha256_of(path: &std::path::Path) -> String {
         .to_string()
 }
 
-fn manifest(dir: &std::path::Path, name: &str, version: &str, url: &str, sha256: &str) {
-    std::fs::write(
-        dir.join(name),
-        format!("version = \"{version}\"\nurl = \"{url}\"\nsha256 = \"{sha256}\"\n"),
-    )
-    .expect("write manifest");
+/// A release server with this build as `sentry-release`, the release manager's signing
+/// keys, and a sentry root whose installed binary is a stand-in answering an old version.
+/// Keys and signatures are made by openssl with README's commands, never by sentry's code.
+struct Releases {
+    server: ReleaseServer,
+    dir: tempfile::TempDir,
+    root: Root,
+    binary_sum: String,
+    /// The stand-in installed before each test's `update`.
+    old: Vec<u8>,
 }
 
-#[test]
-fn update_url_installs_a_verified_release_and_refuses_a_bad_checksum() {
-    let releases = tempfile::tempdir().expect("tempdir");
-    let Some(server) = ReleaseServer::start(releases.path()) else {
-        eprintln!("SKIPPED update_url test: openssl or python3 missing");
-        return;
-    };
-    let version = env!("CARGO_PKG_VERSION");
-    let binary = releases.path().join("sentry-release");
-    std::fs::copy(env!("CARGO_BIN_EXE_sentry"), &binary).expect("copy release");
-    let good_sum = sha256_of(&binary);
-    manifest(
-        releases.path(),
-        "good.toml",
-        version,
-        &server.url("sentry-release"),
-        &good_sum,
-    );
-    manifest(
-        releases.path(),
-        "tampered.toml",
-        version,
-        &server.url("sentry-release"),
-        &"0".repeat(64),
-    );
-    // Same version as installed: must not even download (the url is a 404).
-    manifest(
-        releases.path(),
-        "same.toml",
-        "2.0.0",
-        &server.url("missing"),
-        &good_sum,
-    );
+impl Releases {
+    fn start(installed_version: &str) -> Option<Releases> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = ReleaseServer::start(dir.path())?;
+        let binary = dir.path().join("sentry-release");
+        std::fs::copy(env!("CARGO_BIN_EXE_sentry"), &binary).expect("copy release");
+        let root = Root::new();
+        let target = root.path().join("sentry");
+        script(&target, &format!("echo 'sentry {installed_version}'"));
+        Some(Releases {
+            binary_sum: sha256_of(&binary),
+            old: std::fs::read(&target).expect("read"),
+            server,
+            dir,
+            root,
+        })
+    }
 
-    let root = Root::new();
-    let target = root.path().join("sentry");
-    let config = |manifest: &str, ca: bool| {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn target(&self) -> PathBuf {
+        self.root.path().join("sentry")
+    }
+
+    /// A new ed25519 key `NAME.key`; returns its public key for `update_public_key`,
+    /// exactly as README "Updating" gets it.
+    fn new_key(&self, name: &str) -> String {
+        openssl(
+            self.dir.path(),
+            &[
+                "genpkey",
+                "-algorithm",
+                "ed25519",
+                "-out",
+                &format!("{name}.key"),
+            ],
+        );
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "openssl pkey -in {name}.key -pubout -outform DER | tail -c 32 | base64"
+            ))
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run sh");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout)
+            .expect("base64 is text")
+            .trim()
+            .to_string()
+    }
+
+    /// Writes the manifest `name` for `version` of the binary `file` on the server.
+    fn manifest(&self, name: &str, version: &str, file: &str, sha256: &str) {
+        std::fs::write(
+            self.path(name),
+            format!(
+                "version = \"{version}\"\nurl = \"{}\"\nsha256 = \"{sha256}\"\n",
+                self.server.url(file)
+            ),
+        )
+        .expect("write manifest");
+    }
+
+    /// Signs the manifest `name` with `key` (README's command): `name.sig` beside it.
+    fn sign(&self, name: &str, key: &str) {
+        openssl(
+            self.dir.path(),
+            &[
+                "pkeyutl",
+                "-sign",
+                "-rawin",
+                "-inkey",
+                &format!("{key}.key"),
+                "-in",
+                name,
+                "-out",
+                &format!("{name}.sig"),
+            ],
+        );
+    }
+
+    /// Points the root's config at the manifest `name`, trusting the test CA when `ca`.
+    fn configure(&self, name: &str, public_key: &str, ca: bool) {
         let ca = if ca {
-            format!("update_ca_file = \"{}\"\n", server.ca.display())
+            format!("update_ca_file = \"{}\"\n", self.server.ca.display())
         } else {
             String::new()
         };
         std::fs::write(
-            root.path().join("sentry.toml"),
-            format!("update_url = \"{}\"\n{ca}", server.url(manifest)),
+            self.root.path().join("sentry.toml"),
+            format!(
+                "update_url = \"{}\"\nupdate_public_key = \"{public_key}\"\n{ca}",
+                self.server.url(name)
+            ),
         )
         .expect("write config");
-    };
-    script(&target, "echo 'sentry 2.0.0'");
-    let old = std::fs::read(&target).expect("read");
-    let leftovers = || {
-        std::fs::read_dir(root.path())
+    }
+
+    /// Runs `sentry ARGS`, which must fail with exit 2 and change nothing; returns stderr.
+    fn refused(&self, args: &[&str]) -> String {
+        let out = self.root.run(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(err.contains("nothing was installed"), "{err}");
+        assert_eq!(
+            std::fs::read(self.target()).expect("read"),
+            self.old,
+            "untouched"
+        );
+        assert!(!self.root.path().join("sentry.old").exists());
+        self.assert_no_leftovers();
+        err
+    }
+
+    fn assert_no_leftovers(&self) {
+        let staged = std::fs::read_dir(self.root.path())
             .expect("ls")
             .filter_map(|e| e.ok())
             .filter(|e| e.file_name().to_string_lossy().starts_with(".sentry.tmp"))
-            .count()
+            .count();
+        assert_eq!(staged, 0, "no staged file left behind");
+    }
+
+    /// The release binary is installed and the stand-in kept as sentry.old.
+    fn assert_installed(&self) {
+        assert_eq!(
+            std::fs::read(self.target()).expect("read"),
+            std::fs::read(self.path("sentry-release")).expect("read")
+        );
+        assert_eq!(
+            std::fs::read(self.root.path().join("sentry.old")).expect("old kept"),
+            self.old
+        );
+        self.assert_no_leftovers();
+    }
+}
+
+#[test]
+fn update_url_installs_a_signed_release_and_refuses_a_bad_checksum() {
+    let Some(releases) = Releases::start("2.0.0") else {
+        return;
     };
+    let version = env!("CARGO_PKG_VERSION");
+    let key = releases.new_key("release");
+    let sum = releases.binary_sum.clone();
+    releases.manifest("good.toml", version, "sentry-release", &sum);
+    releases.manifest("tampered.toml", version, "sentry-release", &"0".repeat(64));
+    // Same version as installed: must not even download (the url is a 404).
+    releases.manifest("same.toml", "2.0.0", "missing", &sum);
+    for name in ["good.toml", "tampered.toml", "same.toml"] {
+        releases.sign(name, "release");
+    }
 
-    config("tampered.toml", true);
-    let out = root.run(&["update"]);
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("SHA-256") && err.contains("nothing was installed"),
-        "{err}"
-    );
-    assert_eq!(std::fs::read(&target).expect("read"), old, "untouched");
-    assert!(!root.path().join("sentry.old").exists());
-    assert_eq!(leftovers(), 0);
+    releases.configure("tampered.toml", &key, true);
+    let err = releases.refused(&["update"]);
+    assert!(err.contains("SHA-256"), "{err}");
 
-    config("good.toml", false);
-    let out = root.run(&["update"]);
+    releases.configure("good.toml", &key, false);
+    let out = releases.root.run(&["update"]);
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -313,30 +416,165 @@ fn update_url_installs_a_verified_release_and_refuses_a_bad_checksum() {
         err.contains("cannot fetch") && err.contains("update_ca_file"),
         "{err}"
     );
-    assert_eq!(std::fs::read(&target).expect("read"), old, "untouched");
+    assert_eq!(
+        std::fs::read(releases.target()).expect("read"),
+        releases.old
+    );
 
-    config("same.toml", true);
-    assert!(root.ok(&["update"]).contains("nothing to do"));
+    releases.configure("same.toml", &key, true);
+    assert!(releases.root.ok(&["update"]).contains("nothing to do"));
 
-    config("good.toml", true);
-    let out = root.ok(&["update"]);
+    releases.configure("good.toml", &key, true);
+    let out = releases.root.ok(&["update"]);
     assert!(
         out.contains(&format!("installed sentry {version}")) && out.contains("was 2.0.0"),
         "{out}"
     );
-    assert_eq!(
-        std::fs::read(&target).expect("read"),
-        std::fs::read(&binary).expect("read")
-    );
-    assert_eq!(
-        std::fs::read(root.path().join("sentry.old")).expect("old kept"),
-        old
-    );
-    assert_eq!(leftovers(), 0);
+    releases.assert_installed();
     assert!(
-        root.ok(&["update"]).contains("nothing to do"),
+        releases.root.ok(&["update"]).contains("nothing to do"),
         "now current"
     );
+}
+
+/// A server offering this build, signed by the key `release` (what the config trusts)
+/// once the test has refused what it should; returns the releases and that public key.
+fn signed_release_setup() -> Option<(Releases, String)> {
+    let releases = Releases::start("2.0.0")?;
+    let key = releases.new_key("release");
+    releases.configure("manifest.toml", &key, true);
+    let sum = releases.binary_sum.clone();
+    releases.manifest(
+        "manifest.toml",
+        env!("CARGO_PKG_VERSION"),
+        "sentry-release",
+        &sum,
+    );
+    Some((releases, key))
+}
+
+/// After a refusal, the same server with the manifest signed by the release key installs:
+/// what was refused was the signature, not the set-up.
+fn installs_once_signed(releases: &Releases) {
+    let sum = releases.binary_sum.clone();
+    let version = env!("CARGO_PKG_VERSION");
+    releases.manifest("manifest.toml", version, "sentry-release", &sum);
+    releases.sign("manifest.toml", "release");
+    let out = releases.root.ok(&["update"]);
+    assert!(
+        out.contains(&format!("installed sentry {version}")),
+        "{out}"
+    );
+    releases.assert_installed();
+}
+
+#[test]
+fn update_url_refuses_an_unsigned_manifest() {
+    let Some((releases, _)) = signed_release_setup() else {
+        return;
+    };
+    // No manifest.toml.sig on the server.
+    let err = releases.refused(&["update"]);
+    assert!(
+        err.contains("manifest.toml.sig") && err.contains("not signed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("README"),
+        "says where signing is explained: {err}"
+    );
+    let err = releases.refused(&["update", "--force"]);
+    assert!(
+        err.contains("not signed"),
+        "--force skips no signature: {err}"
+    );
+    installs_once_signed(&releases);
+}
+
+#[test]
+fn update_url_refuses_a_manifest_signed_by_another_key() {
+    let Some((releases, _)) = signed_release_setup() else {
+        return;
+    };
+    releases.new_key("stranger");
+    releases.sign("manifest.toml", "stranger");
+    let err = releases.refused(&["update"]);
+    assert!(
+        err.contains("does not verify") && err.contains("update_public_key"),
+        "{err}"
+    );
+    let err = releases.refused(&["update", "--force"]);
+    assert!(
+        err.contains("does not verify"),
+        "--force skips no signature: {err}"
+    );
+    installs_once_signed(&releases);
+}
+
+#[test]
+fn update_url_refuses_a_manifest_changed_after_signing() {
+    let Some((releases, _)) = signed_release_setup() else {
+        return;
+    };
+    // What an attacker on the server would do: keep the signature, point the manifest at
+    // a binary of their own, with its true checksum.
+    let version = env!("CARGO_PKG_VERSION");
+    let evil = releases.path("evil");
+    script(&evil, &format!("echo 'sentry {version}'"));
+    releases.sign("manifest.toml", "release");
+    releases.manifest("manifest.toml", version, "evil", &sha256_of(&evil));
+    let err = releases.refused(&["update"]);
+    assert!(err.contains("does not verify"), "{err}");
+
+    // A signature that is not 64 raw bytes (cut short, or base64 text).
+    let sum = releases.binary_sum.clone();
+    releases.manifest("manifest.toml", version, "sentry-release", &sum);
+    releases.sign("manifest.toml", "release");
+    let sig = std::fs::read(releases.path("manifest.toml.sig")).expect("read sig");
+    std::fs::write(releases.path("manifest.toml.sig"), &sig[..63]).expect("cut sig");
+    let err = releases.refused(&["update"]);
+    assert!(err.contains("64 bytes"), "{err}");
+    installs_once_signed(&releases);
+}
+
+#[test]
+fn update_url_needs_update_public_key() {
+    let root = Root::new();
+    let config = root.path().join("sentry.toml");
+    std::fs::write(
+        &config,
+        "update_url = \"https://127.0.0.1:1/manifest.toml\"\n",
+    )
+    .expect("write config");
+    let out = root.run(&["update"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&config.display().to_string())
+            && err.contains("update_public_key")
+            && err.contains("README"),
+        "{err}"
+    );
+    assert!(!root.path().join("sentry").exists());
+    // A config written for an older sentry keeps every other command working.
+    root.ok(&["report"]);
+
+    for bad in ["not base64!", "AAAA", "MCowBQYDK2VwAyEA"] {
+        std::fs::write(
+            &config,
+            format!(
+                "update_url = \"https://127.0.0.1:1/manifest.toml\"\nupdate_public_key = \"{bad}\"\n"
+            ),
+        )
+        .expect("write config");
+        let out = root.run(&["update"]);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("update_public_key") && err.contains("32-byte"),
+            "{bad}: {err}"
+        );
+    }
 }
 
 #[test]
