@@ -8,8 +8,9 @@ fetched over HTTPS (TOML: `version`, `url`, `sha256`) together with its detached
 exact bytes, as `openssl pkeyutl -sign -rawin` writes them). The signature must verify with
 `update_public_key` before the manifest is even parsed: HTTPS only says which server
 answered, and whoever controls that server must not be able to choose what runs as root on
-every host. The binary the manifest names is then downloaded over HTTPS and must match its
-SHA-256; only then is it written.
+every host. A manifest older than the installed sentry is refused unless `--force` (a
+replayed old manifest is still validly signed). The binary the manifest names is then
+downloaded over HTTPS and must match its SHA-256; only then is it written.
 
 Either way the new binary is staged next to the old one, flushed, asked for its
 `--version` (a truncated download or a binary for another architecture fails here, before
@@ -108,8 +109,8 @@ pub struct ReleaseSource<'a> {
 }
 
 /// Fetches the manifest and its signature, and when the manifest is signed by the release
-/// key and names a newer version than `target` has (or `force`), downloads that binary,
-/// checks its SHA-256 and installs it.
+/// key and names a newer version than `target` has (an older one only with `force`),
+/// downloads that binary, checks its SHA-256 and installs it.
 pub fn install_release(source: &ReleaseSource, target: &Path, force: bool) -> Result<Outcome> {
     let manifest_url = source.manifest_url;
     let agent = agent(source.ca_file)?;
@@ -124,7 +125,7 @@ pub fn install_release(source: &ReleaseSource, target: &Path, force: bool) -> Re
     })?;
     verify_signature(&text, &signature, source.key, &signature_url)?;
     let manifest = parse_manifest(&text, manifest_url)?;
-    let Some(installed) = needs_update(target, &manifest.version, force)? else {
+    let Some(installed) = offered_replaces(target, &manifest.version, force)? else {
         return Ok(already_current(target));
     };
     let binary = fetch(&agent, &manifest.url, BINARY_LIMIT)?;
@@ -272,6 +273,30 @@ fn needs_update(target: &Path, offered: &str, force: bool) -> Result<Option<Opti
     }
 }
 
+/// For a release: None when `target` already has `offered` (and not `force`); otherwise
+/// the version installed there, if any. An older release than the installed one (or, with
+/// none installed, than this one) is refused without `force`: it is how a server replays an
+/// old, validly signed manifest to roll hosts back to a release with a known hole.
+fn offered_replaces(target: &Path, offered: &str, force: bool) -> Result<Option<Option<String>>> {
+    let installed = installed_or_forced(target, force)?;
+    if force {
+        return Ok(Some(installed));
+    }
+    let (current, which) = match &installed {
+        Some(v) => (v.as_str(), format!("installed at {}", target.display())),
+        None => (own_version(), "running this update".to_string()),
+    };
+    match parse_version(offered).cmp(&parse_version(current)) {
+        std::cmp::Ordering::Less => Err(Error::Runtime(format!(
+            "the release manifest offers sentry {offered}, older than the sentry {current} \
+             {which}: a withdrawn release, or an old manifest replayed by the server; \
+             nothing was installed (`sentry update --force` installs it anyway)"
+        ))),
+        std::cmp::Ordering::Equal if installed.is_some() => Ok(None),
+        _ => Ok(Some(installed)),
+    }
+}
+
 /// The version installed at `target`; with `force`, something that is not sentry counts as
 /// nothing installed (it is replaced).
 fn installed_or_forced(target: &Path, force: bool) -> Result<Option<String>> {
@@ -400,6 +425,23 @@ mod tests {
         for bad in [b64(&x25519), b64(&raw[..31]), "AAAA".into(), "a key".into()] {
             assert!(ReleaseKey::parse(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_older_release_than_the_running_one_is_refused_on_a_fresh_host() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("sentry");
+        let older = "0.9.0";
+        assert!(offered_replaces(&target, older, false).is_err());
+        assert_eq!(
+            offered_replaces(&target, older, true).ok(),
+            Some(Some(None))
+        );
+        assert_eq!(
+            offered_replaces(&target, own_version(), false).ok(),
+            Some(Some(None)),
+            "nothing installed: the same version is installed"
+        );
     }
 
     #[test]

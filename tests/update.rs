@@ -538,6 +538,37 @@ fn update_url_refuses_a_manifest_changed_after_signing() {
 }
 
 #[test]
+fn update_url_refuses_a_downgrade_unless_forced() {
+    let Some(releases) = Releases::start("99.0.0") else {
+        return;
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    let key = releases.new_key("release");
+    let sum = releases.binary_sum.clone();
+    // A genuine, signed manifest of an older release: what a server replays to roll
+    // hosts back to a version with a known hole.
+    releases.manifest("manifest.toml", version, "sentry-release", &sum);
+    releases.sign("manifest.toml", "release");
+    releases.configure("manifest.toml", &key, true);
+
+    let err = releases.refused(&["update"]);
+    assert!(
+        err.contains(&format!("offers sentry {version}"))
+            && err.contains("older than")
+            && err.contains("99.0.0")
+            && err.contains("--force"),
+        "{err}"
+    );
+
+    let out = releases.root.ok(&["update", "--force"]);
+    assert!(
+        out.contains(&format!("installed sentry {version}")) && out.contains("was 99.0.0"),
+        "{out}"
+    );
+    releases.assert_installed();
+}
+
+#[test]
 fn update_url_needs_update_public_key() {
     let root = Root::new();
     let config = root.path().join("sentry.toml");
