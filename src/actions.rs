@@ -8,7 +8,6 @@ back, so the database never claims a block that the deny file does not have (and
 command fails with exit 2).
 */
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::atomic_file::FileLock;
@@ -89,7 +88,7 @@ impl Sentry {
     /// Creates the root directory if needed, opens the database and the deny lists,
     /// and imports an old one-file-per-address tree the first time one is found.
     pub fn open(config: Config, patience: Patience, now: i64, verbose: bool) -> Result<Sentry> {
-        ensure_root(&config.root)?;
+        crate::root::ensure(&config, matches!(patience, Patience::Admin))?;
         let (store, opened) = SqliteStore::open(&config.database_path(), patience.wait())?;
         let lists = block::enabled(&config, patience.wait())?;
         let mut sentry = Sentry {
@@ -680,19 +679,6 @@ impl Sentry {
             .collect();
         self.backend_failures(failures)
     }
-}
-
-/// The root holds the database of who attacked us: create it private (0750).
-pub(crate) fn ensure_root(root: &Path) -> Result<()> {
-    if root.is_dir() {
-        return Ok(());
-    }
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o750)
-        .create(root)
-        .map_err(|e| Error::io("create the sentry root directory", root, &e))
 }
 
 /// What `sync` changed (or would change) in one backend.

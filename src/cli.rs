@@ -755,8 +755,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             let me = std::env::current_exe()
                 .map_err(|e| Error::Runtime(format!("cannot find this binary: {e}")))?;
             let target = config.installed_binary();
-            std::fs::create_dir_all(&config.root)
-                .map_err(|e| Error::io("create", &config.root, &e))?;
+            crate::root::ensure_directory(&config, true)?;
             let outcome = match &config.update_url {
                 Some(url) => crate::update::install_release(
                     url,

@@ -22,6 +22,7 @@ pub mod monitor;
 pub mod policy;
 pub mod progress;
 pub mod report;
+pub mod root;
 pub mod scan;
 pub mod setup;
 pub mod store;

@@ -5,11 +5,20 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Output;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use common::Root;
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
@@ -22,6 +31,187 @@ fn write_config(root: &Path, text: &str) {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// sentry in a root that need not exist yet (`update` creates it).
+fn sentry_at(root: &Path, log: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sentry"))
+        .args(args)
+        .env("ROOT_DIR", root)
+        .env("SENTRY_LOGS", log)
+        .output()
+        .expect("run sentry")
+}
+
+/// The files a local user must not open, with the modes they must have.
+fn private_files(root: &Path) -> Vec<PathBuf> {
+    [
+        "sentry.db",
+        "sentry.db-wal",
+        "sentry.db-shm",
+        ".lists.lock",
+        ".scan.lock",
+        ".hosts.deny.lock",
+    ]
+    .iter()
+    .map(|name| root.join(name))
+    .collect()
+}
+
+/// `nobody` running `flock -n PATH sleep 10`; returned while it holds the lock.
+fn nobody_holds(path: &Path) -> Option<std::process::Child> {
+    let mut child = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "flock",
+            "-n",
+        ])
+        .arg(path)
+        .args(["sleep", "10"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run setpriv flock");
+    std::thread::sleep(Duration::from_millis(300));
+    match child.try_wait().expect("wait") {
+        Some(_) => None,
+        None => Some(child),
+    }
+}
+
+#[test]
+fn nobody_cannot_hold_any_lock_of_sentry() {
+    if !common::is_root("locks held by nobody") || !common::have_tool("setpriv") {
+        return;
+    }
+    let root = Root::new();
+    // The root as `update` then `setup` left it, and a deny file in a directory like /etc.
+    chmod(root.path(), 0o755);
+    let shared = tempfile::tempdir().expect("shared dir");
+    chmod(shared.path(), 0o755);
+    let deny = shared.path().join("hosts.deny");
+    write_config(
+        root.path(),
+        &format!(
+            "[tcpwrappers]\ndeny_file = {:?}\n",
+            deny.display().to_string()
+        ),
+    );
+    root.ok(&["block", "192.0.2.1"]);
+    root.ok(&["scan"]);
+
+    let mut candidates = private_files(root.path());
+    candidates.push(shared.path().join(".hosts.deny.lock"));
+    let mut held = Vec::new();
+    let mut holders = Vec::new();
+    for path in &candidates {
+        if let Some(child) = nobody_holds(path) {
+            held.push(path.display().to_string());
+            holders.push(child);
+        }
+    }
+    let started = Instant::now();
+    let out = root.run(&["block", "192.0.2.2"]);
+    let took = started.elapsed();
+    for mut child in holders {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(held.is_empty(), "nobody held {held:?}");
+    assert!(out.status.success(), "block: {}", stderr(&out));
+    assert!(took < Duration::from_secs(3), "block took {took:?}");
+    let text = std::fs::read_to_string(&deny).expect("deny file");
+    assert!(text.contains("ALL: 192.0.2.2 : deny"), "{text}");
+    assert!(
+        !shared.path().join(".hosts.deny.lock").exists(),
+        "no lock beside a deny file in a shared directory"
+    );
+}
+
+#[test]
+fn update_then_setup_leaves_the_root_and_its_files_private() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let root = base.path().join("db").join("sentry");
+    let log = base.path().join("auth.log");
+    std::fs::write(&log, "").expect("log");
+    for args in [
+        &["update"][..],
+        &["setup"],
+        &["--connect", "--ip=192.0.2.9"],
+        &["block", "192.0.2.10"],
+        &["scan"],
+    ] {
+        let out = sentry_at(&root, &log, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(mode(&root), 0o700, "root directory");
+    for path in private_files(&root) {
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+
+    // An older sentry's wide modes are reported and fixed by the next command.
+    chmod(&root, 0o755);
+    for path in private_files(&root) {
+        chmod(&path, 0o644);
+    }
+    let out = sentry_at(&root, &log, &["--connect", "--ip=192.0.2.9"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sentry_at(&root, &log, &["report"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode(&root), 0o700, "root directory fixed");
+    for path in private_files(&root) {
+        assert_eq!(mode(&path), 0o600, "{} fixed", path.display());
+    }
+}
+
+#[test]
+fn a_wide_root_is_reported_to_the_admin() {
+    let root = Root::new();
+    root.ok(&["block", "192.0.2.11"]);
+    chmod(root.path(), 0o755);
+    chmod(&root.db(), 0o644);
+    let out = root.run(&["report"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&root.path().display().to_string()) && err.contains("0755"),
+        "warning names the directory and its mode: {err}"
+    );
+    assert_eq!(mode(root.path()), 0o700);
+    assert_eq!(mode(&root.db()), 0o600);
+}
+
+#[test]
+fn the_group_key_opens_the_database_to_one_group() {
+    if !common::is_root("chgrp to adm") {
+        return;
+    }
+    let root = Root::new();
+    write_config(root.path(), "group = \"adm\"\n");
+    root.ok(&["--connect", "--ip=192.0.2.12"]);
+    root.ok(&["block", "192.0.2.13"]);
+    root.ok(&["scan"]);
+    let meta = std::fs::metadata(root.path()).expect("root");
+    assert_eq!(mode(root.path()), 0o750);
+    assert_eq!(meta.gid(), 4, "root directory's group is adm");
+    for name in ["sentry.db", "sentry.db-wal", "sentry.db-shm"] {
+        let path = root.path().join(name);
+        assert_eq!(mode(&path), 0o640, "{name}");
+        assert_eq!(std::fs::metadata(&path).expect("meta").gid(), 4, "{name}");
+    }
+    for name in [".lists.lock", ".scan.lock", ".hosts.deny.lock"] {
+        assert_eq!(
+            mode(&root.path().join(name)),
+            0o600,
+            "{name}: locks stay root's"
+        );
+    }
+    // An unknown group is a configuration error that names the key.
+    write_config(root.path(), "group = \"no-such-group-here\"\n");
+    let out = root.run(&["report"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("group"), "{}", stderr(&out));
 }
 
 #[test]
