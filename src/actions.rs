@@ -3,9 +3,10 @@ The actions an administrator or tcpd asks for: connect, allow, block, delist, im
 
 This is where the store, the deny lists and the policy meet. A list change is
 serialised by a lock file, committed to the database in one short transaction, then
-applied to every enabled deny list; if a deny list cannot be updated the row is put
-back, so the database never claims a block that the deny file does not have (and the
-command fails with exit 2).
+applied to every enabled deny list. If a deny list cannot be updated the decision stays
+in the database, the command fails (exit 2), and the change is noted as pending: the next
+`--connect`, `scan`, `ingest` or `sync` that can take the lock brings every deny list in
+line, and `check` warns until one has.
 */
 
 use std::time::Duration;
@@ -33,6 +34,9 @@ const BIG_BATCH: usize = 1000;
 /// (a fleet's first exchange or an import brings thousands, and syslog daemons drop bursts
 /// beyond a few hundred lines anyway).
 const NOTICES_PER_BATCH: usize = 100;
+/// After an automatic retry of a failed deny-list update fails too, the next one waits this
+/// long (seconds), so a backend that stays broken does not cost every connect a full sync.
+const LISTS_RETRY_PAUSE: i64 = 60;
 
 /// How long a command waits on a lock held by another sentry process.
 #[derive(Debug, Clone, Copy)]
@@ -123,7 +127,10 @@ impl Sentry {
     /// Counts a connection and decides what it means. Allowed and blocked addresses stop at
     /// the counter (the cheap path); an expired block is lifted on the way.
     pub fn connect(&mut self, ip: ClientIp) -> Result<IpRecord> {
-        let mut record = self.store.record_connection(ip)?;
+        let (mut record, pending) = self.store.count_connection(ip)?;
+        if pending.due(self.now) {
+            self.retry_pending_lists();
+        }
         self.say(|| format!("{:4} connections from {ip}", record.seen));
         if record.allow > 0 {
             self.say(|| format!("{ip} is allowed"));
@@ -188,6 +195,18 @@ impl Sentry {
             }
         }
         self.apply_automatic(decisions)
+    }
+
+    /// Brings every deny list in line with the database after an update of one failed
+    /// (`ListsPending`). A failure is reported by `sync` (syslog) and waits
+    /// `LISTS_RETRY_PAUSE` before the next automatic try; it does not stop the command.
+    fn retry_pending_lists(&mut self) {
+        self.say(|| "retrying deny-list updates that failed earlier".into());
+        if let Err(e) = self.sync(false)
+            && (matches!(self.patience, Patience::Admin) || self.verbose)
+        {
+            eprintln!("sentry: {e}");
+        }
     }
 
     /// Log sources that could not be read: syslog always, stderr unless during a login.
@@ -259,6 +278,9 @@ impl Sentry {
         )?;
         self.say(|| describe_scan(&outcome));
         self.report_source_errors(&outcome);
+        if !dry_run && self.store.lists_pending()?.due(self.now) {
+            self.retry_pending_lists();
+        }
         let decisions = self.decide_all(outcome.addresses.iter().copied(), dry_run)?;
         Ok((outcome, decisions))
     }
@@ -269,6 +291,9 @@ impl Sentry {
         let mut addresses = std::collections::BTreeSet::new();
         let counts = tally.drain(&mut addresses);
         self.store.record_evidence(&counts, &[])?;
+        if self.store.lists_pending()?.due(self.now) {
+            self.retry_pending_lists();
+        }
         self.decide_all(addresses.iter().copied(), false)
     }
 
@@ -442,6 +467,13 @@ impl Sentry {
         for line in syslog_notices(decisions) {
             crate::syslog::notice(&line);
         }
+        if !failures.is_empty()
+            && let Err(e) = self
+                .store
+                .add_lists_pending(i64::try_from(decisions.len()).unwrap_or(i64::MAX))
+        {
+            failures.push(e);
+        }
         self.backend_failures(failures)?;
         Ok(records)
     }
@@ -455,7 +487,7 @@ impl Sentry {
         let mut messages = Vec::new();
         for failure in failures {
             let message = format!(
-                "{failure}; the decision is kept in the database: fix the cause, then run `sentry sync`"
+                "{failure}; the decision is kept in the database and retried by the next sentry run (`sentry sync` retries now)"
             );
             crate::syslog::warn(&message);
             messages.push(message);
@@ -532,6 +564,21 @@ impl Sentry {
             }
         }
         progress.finish();
+        if !dry_run {
+            // Under the lists lock: no failed update can be noted between this sync's read
+            // of the database and this.
+            let noted = if failures.is_empty() {
+                match self.store.lists_pending() {
+                    Ok(p) if p.changes > 0 => self.store.clear_lists_pending(),
+                    other => other.map(|_| ()),
+                }
+            } else {
+                self.store.retry_lists_at(self.now + LISTS_RETRY_PAUSE)
+            };
+            if let Err(e) = noted {
+                failures.push(e);
+            }
+        }
         self.backend_failures(failures)?;
         Ok(changes)
     }

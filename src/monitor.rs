@@ -135,6 +135,20 @@ pub fn check(sentry: &mut Sentry, hosts_allow: &Path, now: i64) -> (State, Strin
 
     problems.extend(lagging_logs(sentry));
 
+    match sentry.store.lists_pending() {
+        Ok(p) if p.changes > 0 => problems.push((
+            State::Warning,
+            format!(
+                "{} listing change{} not yet on every deny list (an update failed; retried \
+                 automatically, `sentry sync` retries now)",
+                p.changes,
+                if p.changes == 1 { "" } else { "s" }
+            ),
+        )),
+        Ok(_) => {}
+        Err(e) => problems.push((State::Critical, e.to_string())),
+    }
+
     match sentry.store.last_scan() {
         Ok(Some(at)) if now - at > SCAN_STALE_SECS => problems.push((
             State::Warning,
@@ -251,6 +265,11 @@ pub fn metrics(sentry: &mut Sentry) -> Result<String> {
         "connections",
         "Connections counted, all addresses.",
         s.connections,
+    );
+    gauge(
+        "lists_pending",
+        "Listing changes not yet on every deny list (an update failed; retried automatically).",
+        sentry.store.lists_pending()?.changes,
     );
     if sentry.config.fleet.is_some() {
         gauge(

@@ -33,6 +33,10 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// sentry in a root that need not exist yet (`update` creates it).
 fn sentry_at(root: &Path, log: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sentry"))
@@ -212,6 +216,72 @@ fn the_group_key_opens_the_database_to_one_group() {
     let out = root.run(&["report"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("group"), "{}", stderr(&out));
+}
+
+/// A deny file whose directory is a plain file cannot be written; making it a directory
+/// again is the admin fixing the cause.
+fn break_dir(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::write(dir, "not a directory").expect("break");
+}
+
+fn repair_dir(dir: &Path) {
+    std::fs::remove_file(dir).expect("unbreak");
+    std::fs::create_dir(dir).expect("mkdir");
+    chmod(dir, 0o700);
+}
+
+#[test]
+fn a_failed_deny_list_update_is_retried_without_the_admin() {
+    let root = Root::new();
+    let dir = root.path().join("deny");
+    let deny = dir.join("hosts.deny");
+    write_config(
+        root.path(),
+        &format!(
+            "[tcpwrappers]\ndeny_file = {:?}\n",
+            deny.display().to_string()
+        ),
+    );
+    let hosts_allow = root.path().join("hosts.allow");
+    std::fs::write(&hosts_allow, "").expect("hosts.allow");
+    let check = |root: &Root| {
+        stdout(&root.run(&["check", "--hosts-allow", &hosts_allow.display().to_string()]))
+    };
+    break_dir(&dir);
+    let out = root.run(&["block", "192.0.2.7"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        root.row("192.0.2.7").is_some_and(|r| r.2 > 0),
+        "decision kept"
+    );
+    repair_dir(&dir);
+    let status = check(&root);
+    assert!(
+        status.contains("1 listing change not yet on every deny list"),
+        "{status}"
+    );
+
+    // The address is known (blocked): its connect takes the cheap path, which still
+    // notices the pending change and applies it.
+    root.ok(&["--connect", "--ip=192.0.2.7"]);
+    let text = std::fs::read_to_string(&deny).unwrap_or_default();
+    assert!(text.contains("ALL: 192.0.2.7 : deny"), "{text}");
+    assert!(!check(&root).contains("not yet on every deny list"));
+
+    // A delisting that failed is retried by the next scan.
+    // (A deny file that is a directory cannot be read.)
+    root.ok(&["block", "192.0.2.8"]);
+    std::fs::remove_file(&deny).expect("rm deny");
+    std::fs::create_dir(&deny).expect("deny file as a directory");
+    let out = root.run(&["delist", "192.0.2.8"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    std::fs::remove_dir(&deny).expect("rmdir deny");
+    std::fs::write(&deny, "ALL: 192.0.2.7 : deny\nALL: 192.0.2.8 : deny\n").expect("old deny");
+    root.ok(&["scan"]);
+    let text = std::fs::read_to_string(&deny).expect("deny file");
+    assert!(!text.contains("192.0.2.8"), "{text}");
+    assert!(text.contains("192.0.2.7"), "{text}");
 }
 
 #[test]
