@@ -764,6 +764,11 @@ fn reason(rows: &[EvidenceCount]) -> String {
     if parts.is_empty() {
         return "no evidence in the logs".into();
     }
+    // Service names come from the database (an older or damaged one may hold anything).
+    let services: Vec<_> = services
+        .into_iter()
+        .map(crate::printable::printable)
+        .collect();
     format!("{} ({})", parts.join(", "), services.join(", "))
 }
 
@@ -783,7 +788,13 @@ fn describe_scan(outcome: &scan::ScanOutcome) -> String {
 /// How a decision reads in messages: `blocked 203.0.113.9: 4 naughty (sshd)`.
 impl std::fmt::Display for Decision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.listing.verb(), self.ip, self.reason)
+        write!(
+            f,
+            "{} {}: {}",
+            self.listing.verb(),
+            self.ip,
+            crate::printable::printable(&self.reason)
+        )
     }
 }
 

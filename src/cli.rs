@@ -502,13 +502,19 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             // Fail open: an error of ours must never cost a user their login. Only a
             // malformed address (bad input, nothing stored) keeps its non-zero exit.
             Some(ip) if ClientIp::parse(&ip).is_ok() => {
-                let message = format!("--connect from {ip} failed, connection let through: {e}");
+                let message = format!(
+                    "--connect from {ip} failed, connection let through: {}",
+                    crate::printable::printable_lines(&e.to_string())
+                );
                 eprintln!("sentry: {message}");
                 crate::syslog::warn(&message);
                 EXIT_OK
             }
             _ => {
-                eprintln!("sentry: {e}");
+                eprintln!(
+                    "sentry: {}",
+                    crate::printable::printable_lines(&e.to_string())
+                );
                 e.exit_code()
             }
         },

@@ -20,6 +20,7 @@ pub mod ip;
 pub mod logs;
 pub mod monitor;
 pub mod policy;
+pub mod printable;
 pub mod progress;
 pub mod report;
 pub mod root;

@@ -308,3 +308,78 @@ fn a_deny_file_in_a_directory_others_can_write_is_refused() {
         assert!(!deny.exists(), "mode {dir_mode:o}: nothing written");
     }
 }
+
+/// What a fleet server, a log or an old database may hold: a title change and a clear screen.
+const HOSTILE: &str = "\x1b]0;pwned\x07\x1b[2J";
+
+fn has_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+fn seed_hostile_rows(root: &Root, ip: &str) {
+    let conn = rusqlite::Connection::open(root.db()).expect("open db");
+    conn.execute(
+        "INSERT INTO decisions (ip, action, at, reason, origin) VALUES (?1, 'block', 1700000000, ?2, ?3)",
+        rusqlite::params![ip, format!("fleet: {HOSTILE}"), format!("web{HOSTILE}")],
+    )
+    .expect("decision");
+    conn.execute(
+        "INSERT INTO evidence (ip, service, kind, count) VALUES (?1, ?2, 'naughty', 1)",
+        rusqlite::params![ip, format!("sshd{HOSTILE}\"")],
+    )
+    .expect("evidence");
+    conn.execute_batch(&format!(
+        "INSERT OR REPLACE INTO sentry_meta (key, value) VALUES ('fleet_failures', '2');
+         INSERT OR REPLACE INTO sentry_meta (key, value) VALUES ('fleet_last_error', 'server said {HOSTILE}
+second line');"
+    ))
+    .expect("meta");
+}
+
+#[test]
+fn text_from_logs_fleet_or_database_is_printed_escaped() {
+    let root = Root::new();
+    root.ok(&["--connect", "--ip=192.0.2.30"]);
+    seed_hostile_rows(&root, "192.0.2.30");
+    write_config(
+        root.path(),
+        "[fleet]\nurl = \"postgres://sentry@127.0.0.1:1/sentry\"\nhost_id = \"web1\"\n",
+    );
+
+    let report = root.ok(&["report", "192.0.2.30"]);
+    assert!(!has_control(&report), "report: {report:?}");
+    assert!(report.contains("\\x1b]0;pwned"), "shown, escaped: {report}");
+
+    let overview = root.ok(&["report", "--top", "5"]);
+    assert!(!has_control(&overview), "report --top: {overview:?}");
+
+    for _ in 0..3 {
+        root.ok(&["--connect", "--ip=192.0.2.30"]);
+    }
+    let out = root.run(&["-v", "--connect", "--ip=192.0.2.30"]);
+    let verbose = stderr(&out);
+    assert!(
+        verbose.contains("sshd\\x1b"),
+        "-v shows the evidence: {verbose}"
+    );
+    assert!(!has_control(&verbose), "-v: {verbose:?}");
+
+    let hosts_allow = root.path().join("hosts.allow");
+    std::fs::write(&hosts_allow, "").expect("hosts.allow");
+    let check = stdout(&root.run(&["check", "--hosts-allow", &hosts_allow.display().to_string()]));
+    assert!(check.contains("server said \\x1b"), "{check}");
+    assert!(!has_control(&check), "check: {check:?}");
+    assert_eq!(check.lines().count(), 1, "one status line: {check}");
+
+    let metrics = root.ok(&["metrics"]);
+    assert!(!has_control(&metrics), "metrics: {metrics:?}");
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("sentry_evidence{service=\"sshd"))
+        .expect("the hostile row's metric");
+    assert!(
+        line.ends_with("\\\"\",kind=\"naughty\"} 1"),
+        "the quote is escaped: {line}"
+    );
+}
