@@ -3,12 +3,12 @@ The actions an administrator or tcpd asks for: connect, allow, block, delist, im
 
 This is where the store, the deny lists and the policy meet. A list change is
 serialised by a lock file, committed to the database in one short transaction, then
-applied to every enabled deny list; if a deny list cannot be updated the row is put
-back, so the database never claims a block that the deny file does not have (and the
-command fails with exit 2).
+applied to every enabled deny list. If a deny list cannot be updated the decision stays
+in the database, the command fails (exit 2), and the change is noted as pending: the next
+`--connect`, `scan`, `ingest` or `sync` that can take the lock brings every deny list in
+line, and `check` warns until one has.
 */
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::atomic_file::FileLock;
@@ -34,6 +34,9 @@ const BIG_BATCH: usize = 1000;
 /// (a fleet's first exchange or an import brings thousands, and syslog daemons drop bursts
 /// beyond a few hundred lines anyway).
 const NOTICES_PER_BATCH: usize = 100;
+/// After an automatic retry of a failed deny-list update fails too, the next one waits this
+/// long (seconds), so a backend that stays broken does not cost every connect a full sync.
+const LISTS_RETRY_PAUSE: i64 = 60;
 
 /// How long a command waits on a lock held by another sentry process.
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +92,7 @@ impl Sentry {
     /// Creates the root directory if needed, opens the database and the deny lists,
     /// and imports an old one-file-per-address tree the first time one is found.
     pub fn open(config: Config, patience: Patience, now: i64, verbose: bool) -> Result<Sentry> {
-        ensure_root(&config.root)?;
+        crate::root::ensure(&config, matches!(patience, Patience::Admin))?;
         let (store, opened) = SqliteStore::open(&config.database_path(), patience.wait())?;
         let lists = block::enabled(&config, patience.wait())?;
         let mut sentry = Sentry {
@@ -124,7 +127,10 @@ impl Sentry {
     /// Counts a connection and decides what it means. Allowed and blocked addresses stop at
     /// the counter (the cheap path); an expired block is lifted on the way.
     pub fn connect(&mut self, ip: ClientIp) -> Result<IpRecord> {
-        let mut record = self.store.record_connection(ip)?;
+        let (mut record, pending) = self.store.count_connection(ip)?;
+        if pending.due(self.now) {
+            self.retry_pending_lists();
+        }
         self.say(|| format!("{:4} connections from {ip}", record.seen));
         if record.allow > 0 {
             self.say(|| format!("{ip} is allowed"));
@@ -189,6 +195,18 @@ impl Sentry {
             }
         }
         self.apply_automatic(decisions)
+    }
+
+    /// Brings every deny list in line with the database after an update of one failed
+    /// (`ListsPending`). A failure is reported by `sync` (syslog) and waits
+    /// `LISTS_RETRY_PAUSE` before the next automatic try; it does not stop the command.
+    fn retry_pending_lists(&mut self) {
+        self.say(|| "retrying deny-list updates that failed earlier".into());
+        if let Err(e) = self.sync(false)
+            && (matches!(self.patience, Patience::Admin) || self.verbose)
+        {
+            eprintln!("sentry: {e}");
+        }
     }
 
     /// Log sources that could not be read: syslog always, stderr unless during a login.
@@ -260,6 +278,9 @@ impl Sentry {
         )?;
         self.say(|| describe_scan(&outcome));
         self.report_source_errors(&outcome);
+        if !dry_run && self.store.lists_pending()?.due(self.now) {
+            self.retry_pending_lists();
+        }
         let decisions = self.decide_all(outcome.addresses.iter().copied(), dry_run)?;
         Ok((outcome, decisions))
     }
@@ -270,6 +291,9 @@ impl Sentry {
         let mut addresses = std::collections::BTreeSet::new();
         let counts = tally.drain(&mut addresses);
         self.store.record_evidence(&counts, &[])?;
+        if self.store.lists_pending()?.due(self.now) {
+            self.retry_pending_lists();
+        }
         self.decide_all(addresses.iter().copied(), false)
     }
 
@@ -443,6 +467,13 @@ impl Sentry {
         for line in syslog_notices(decisions) {
             crate::syslog::notice(&line);
         }
+        if !failures.is_empty()
+            && let Err(e) = self
+                .store
+                .add_lists_pending(i64::try_from(decisions.len()).unwrap_or(i64::MAX))
+        {
+            failures.push(e);
+        }
         self.backend_failures(failures)?;
         Ok(records)
     }
@@ -456,7 +487,7 @@ impl Sentry {
         let mut messages = Vec::new();
         for failure in failures {
             let message = format!(
-                "{failure}; the decision is kept in the database: fix the cause, then run `sentry sync`"
+                "{failure}; the decision is kept in the database and retried by the next sentry run (`sentry sync` retries now)"
             );
             crate::syslog::warn(&message);
             messages.push(message);
@@ -533,6 +564,21 @@ impl Sentry {
             }
         }
         progress.finish();
+        if !dry_run {
+            // Under the lists lock: no failed update can be noted between this sync's read
+            // of the database and this.
+            let noted = if failures.is_empty() {
+                match self.store.lists_pending() {
+                    Ok(p) if p.changes > 0 => self.store.clear_lists_pending(),
+                    other => other.map(|_| ()),
+                }
+            } else {
+                self.store.retry_lists_at(self.now + LISTS_RETRY_PAUSE)
+            };
+            if let Err(e) = noted {
+                failures.push(e);
+            }
+        }
         self.backend_failures(failures)?;
         Ok(changes)
     }
@@ -682,19 +728,6 @@ impl Sentry {
     }
 }
 
-/// The root holds the database of who attacked us: create it private (0750).
-pub(crate) fn ensure_root(root: &Path) -> Result<()> {
-    if root.is_dir() {
-        return Ok(());
-    }
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o750)
-        .create(root)
-        .map_err(|e| Error::io("create the sentry root directory", root, &e))
-}
-
 /// What `sync` changed (or would change) in one backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncChange {
@@ -731,6 +764,11 @@ fn reason(rows: &[EvidenceCount]) -> String {
     if parts.is_empty() {
         return "no evidence in the logs".into();
     }
+    // Service names come from the database (an older or damaged one may hold anything).
+    let services: Vec<_> = services
+        .into_iter()
+        .map(crate::printable::printable)
+        .collect();
     format!("{} ({})", parts.join(", "), services.join(", "))
 }
 
@@ -750,7 +788,13 @@ fn describe_scan(outcome: &scan::ScanOutcome) -> String {
 /// How a decision reads in messages: `blocked 203.0.113.9: 4 naughty (sshd)`.
 impl std::fmt::Display for Decision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.listing.verb(), self.ip, self.reason)
+        write!(
+            f,
+            "{} {}: {}",
+            self.listing.verb(),
+            self.ip,
+            crate::printable::printable(&self.reason)
+        )
     }
 }
 

@@ -8,11 +8,18 @@ old content (the second would undo the first). So every rewrite takes an
 exclusive lock on a separate lock file (the data file itself is replaced, so a
 lock on it would be lost with the old inode), writes a temporary file in the same
 directory, fsyncs it, renames it over the original and fsyncs the directory.
+
+Other local users must not get a say in any of this. A lock file is opened by root only
+(mode 0600, never through a symbolic link): `flock` works on a read-only descriptor, so a
+lock anyone can open is a lock anyone can hold. The temporary file is created new
+(`O_EXCL|O_NOFOLLOW`), so a name planted beside the target cannot redirect the write, and a
+directory that another user can write is refused outright: whoever can write it can
+replace the file itself.
 */
 
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -25,13 +32,23 @@ pub struct FileLock {
 
 impl FileLock {
     /// Waits up to `wait` for the lock on `path` (created if missing).
+    /// The file is root's alone (0600); one an older sentry left wider is narrowed.
     pub fn acquire(path: &Path, wait: Duration) -> Result<FileLock, Error> {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(|e| Error::io("open the lock file", path, &e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io("inspect the lock file", path, &e))?;
+        if meta.mode() & 0o077 != 0 {
+            file.set_permissions(Permissions::from_mode(0o600))
+                .map_err(|e| Error::io("set permissions on", path, &e))?;
+        }
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_millis(1);
         loop {
@@ -70,8 +87,10 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Writes `contents` to a temporary file in `target`'s directory.
+    /// Writes `contents` to a temporary file in `target`'s directory, which only root (or
+    /// this process's user) may write.
     pub fn write(target: &Path, contents: &[u8], mode: u32) -> Result<Staged, Error> {
+        refuse_shared_directory(target)?;
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -82,7 +101,24 @@ impl Staged {
             committed: false,
         };
         let temp = &staged.temp;
-        let mut file = File::create(temp).map_err(|e| Error::io("create", temp, &e))?;
+        let create = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode & 0o777)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(temp)
+        };
+        // A leftover of a process that died with this pid: remove the name (never what a
+        // link there points to) and create the file anew.
+        let mut file = match create() {
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                fs::remove_file(temp).map_err(|e| Error::io("remove", temp, &e))?;
+                create()
+            }
+            other => other,
+        }
+        .map_err(|e| Error::io("create", temp, &e))?;
         file.set_permissions(Permissions::from_mode(mode))
             .map_err(|e| Error::io("set permissions on", temp, &e))?;
         file.write_all(contents)
@@ -116,6 +152,35 @@ impl Drop for Staged {
     }
 }
 
+/// Refuses to write `target` in a directory that a user other than root (or this process's
+/// own user) can write: sticky bit or not, that user could replace the file.
+fn refuse_shared_directory(target: &Path) -> Result<(), Error> {
+    let dir = parent_dir(target);
+    let meta = fs::metadata(&dir).map_err(|e| Error::io("inspect the directory of", target, &e))?;
+    let mode = meta.mode() & 0o7777;
+    let own_uid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    let who = if mode & 0o002 != 0 {
+        "every user".to_string()
+    } else if mode & 0o020 != 0 {
+        format!("group {}", meta.gid())
+    } else if meta.uid() != 0 && meta.uid() != own_uid {
+        format!("its owner, uid {}", meta.uid())
+    } else {
+        return Ok(());
+    };
+    Err(Error::Runtime(format!(
+        "refusing to write {}: its directory {} is writable by {who} (mode {mode:04o}), who \
+         could replace the file or plant the temporary file written beside it; keep the file \
+         in a directory only root can write (the sentry root, or /etc), or make {} so \
+         (`chown root {} && chmod go-w {}`)",
+        target.display(),
+        dir.display(),
+        dir.display(),
+        dir.display(),
+        dir.display()
+    )))
+}
+
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -138,6 +203,47 @@ mod tests {
         assert_eq!(mode, 0o640);
         let leftovers: Vec<_> = fs::read_dir(dir.path()).expect("ls").collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_temporary_name_is_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        let victim = elsewhere.path().join("shadow");
+        fs::write(&victim, "secret\n").expect("victim");
+        fs::set_permissions(&victim, Permissions::from_mode(0o600)).expect("chmod");
+        let path = dir.path().join("hosts.deny");
+        std::os::unix::fs::symlink(
+            &victim,
+            dir.path()
+                .join(format!(".hosts.deny.tmp.{}", std::process::id())),
+        )
+        .expect("plant");
+        replace(&path, b"ALL: 192.0.2.1 : deny\n", 0o644).expect("replace");
+        assert_eq!(fs::read_to_string(&victim).expect("read"), "secret\n");
+        let mode = fs::metadata(&victim).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the target's mode is untouched");
+        assert!(fs::symlink_metadata(&path).expect("meta").is_file());
+        assert_eq!(
+            fs::read_to_string(&path).expect("read"),
+            "ALL: 192.0.2.1 : deny\n"
+        );
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_refused() {
+        for mode in [0o777, 0o1777, 0o770, 0o722] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            fs::set_permissions(dir.path(), Permissions::from_mode(mode)).expect("chmod");
+            let path = dir.path().join("hosts.deny");
+            let err = replace(&path, b"x\n", 0o644).expect_err("refused");
+            let text = err.to_string();
+            assert!(
+                text.contains(&path.display().to_string()) && text.contains("writable"),
+                "{mode:o}: {text}"
+            );
+            assert!(!path.exists());
+        }
     }
 
     #[test]

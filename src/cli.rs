@@ -504,13 +504,19 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             // Fail open: an error of ours must never cost a user their login. Only a
             // malformed address (bad input, nothing stored) keeps its non-zero exit.
             Some(ip) if ClientIp::parse(&ip).is_ok() => {
-                let message = format!("--connect from {ip} failed, connection let through: {e}");
+                let message = format!(
+                    "--connect from {ip} failed, connection let through: {}",
+                    crate::printable::printable_lines(&e.to_string())
+                );
                 eprintln!("sentry: {message}");
                 crate::syslog::warn(&message);
                 EXIT_OK
             }
             _ => {
-                eprintln!("sentry: {e}");
+                eprintln!(
+                    "sentry: {}",
+                    crate::printable::printable_lines(&e.to_string())
+                );
                 e.exit_code()
             }
         },
@@ -757,8 +763,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             let me = std::env::current_exe()
                 .map_err(|e| Error::Runtime(format!("cannot find this binary: {e}")))?;
             let target = config.installed_binary();
-            std::fs::create_dir_all(&config.root)
-                .map_err(|e| Error::io("create", &config.root, &e))?;
+            crate::root::ensure_directory(&config, true)?;
             let outcome = match config.release_source()? {
                 Some(source) => crate::update::install_release(&source, &target, *force)?,
                 None => crate::update::install(&me, &target, *force)?,

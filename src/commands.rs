@@ -113,7 +113,8 @@ pub fn parse(
                     }
                 }
                 None if unmatched && from_known_program(&mut clock, &text, filter) => {
-                    writeln!(out, "{text}").map_err(|e| Error::output(&e))?;
+                    writeln!(out, "{}", crate::printable::printable(&text))
+                        .map_err(|e| Error::output(&e))?;
                 }
                 None => {}
             }
@@ -277,7 +278,7 @@ pub fn print_lines_about(
             crate::logs::source::read_whole(&file, &mut |line| {
                 if failure.is_none()
                     && parser.parse_line(line).is_some_and(|e| e.ip == ip)
-                    && let Err(e) = writeln!(out, "{line}")
+                    && let Err(e) = writeln!(out, "{}", crate::printable::printable(line))
                 {
                     failure = Some(Error::output(&e));
                 }

@@ -108,6 +108,9 @@ pub struct Config {
     pub smtp_spam_score: Score,
     /// This host's own mail relays: their virus, spam and blocklist events are ignored.
     pub smtp_trusted_relays: Vec<Network>,
+    /// The group given read access to the root and the database (`group = "adm"`, a name
+    /// or a number); None = root alone. Resolved when the root is opened (`root::ensure`).
+    pub group: Option<String>,
 }
 
 /// `[fleet]`: how this host exchanges decisions and evidence with the others.
@@ -212,6 +215,7 @@ struct FileConfig {
     smtp_spam_messages: Option<u32>,
     smtp_spam_score: Option<f64>,
     smtp_trusted_relays: Option<Vec<String>>,
+    group: Option<String>,
     fleet: Option<FleetSection>,
     block: Option<BlockSection>,
     tcpwrappers: Option<TcpwrappersSection>,
@@ -432,6 +436,7 @@ impl Config {
             smtp_spam_messages: file.smtp_spam_messages.unwrap_or(3),
             smtp_spam_score: Score::from_f64(file.smtp_spam_score.unwrap_or(10.0)),
             smtp_trusted_relays: Vec::new(),
+            group: file.group.clone(),
             backends: block
                 .backends
                 .unwrap_or_else(|| vec!["tcpwrappers".to_string()]),
@@ -444,6 +449,14 @@ impl Config {
             Some(path) => Error::Input(format!("{}: key `{key}`: {msg}", path.display())),
             None => Error::Input(format!("key `{key}`: {msg}")),
         };
+        if let Some(group) = &config.group
+            && (group.is_empty() || group.contains([':', '\n', ' ']))
+        {
+            return Err(in_file(
+                "group",
+                format!("{group:?} is not a group name or number"),
+            ));
+        }
         for text in ALWAYS_NEVER_BLOCK
             .iter()
             .map(|s| s.to_string())

@@ -135,6 +135,20 @@ pub fn check(sentry: &mut Sentry, hosts_allow: &Path, now: i64) -> (State, Strin
 
     problems.extend(lagging_logs(sentry));
 
+    match sentry.store.lists_pending() {
+        Ok(p) if p.changes > 0 => problems.push((
+            State::Warning,
+            format!(
+                "{} listing change{} not yet on every deny list (an update failed; retried \
+                 automatically, `sentry sync` retries now)",
+                p.changes,
+                if p.changes == 1 { "" } else { "s" }
+            ),
+        )),
+        Ok(_) => {}
+        Err(e) => problems.push((State::Critical, e.to_string())),
+    }
+
     match sentry.store.last_scan() {
         Ok(Some(at)) if now - at > SCAN_STALE_SECS => problems.push((
             State::Warning,
@@ -189,9 +203,14 @@ pub fn check(sentry: &mut Sentry, hosts_allow: &Path, now: i64) -> (State, Strin
             .collect::<Vec<_>>()
             .join("; ")
     };
+    // Reasons and errors may come from the fleet or the database: one line, no escapes.
     (
         state,
-        format!("SENTRY {} - {text}{perfdata}", state.label()),
+        format!(
+            "SENTRY {} - {}{perfdata}",
+            state.label(),
+            crate::printable::printable(&text)
+        ),
     )
 }
 
@@ -235,6 +254,14 @@ fn fleet_problems(sentry: &Sentry, now: i64) -> Vec<(State, String)> {
 /// Fleet exchanges run every few seconds to minutes; a quarter of an hour without one is news.
 const FLEET_STALE_SECS: i64 = 15 * 60;
 
+/// A label value as Prometheus reads it: escaped for the terminal first (so no control
+/// character remains), then `\` and `"` escaped as the text format wants.
+fn label(text: &str) -> String {
+    crate::printable::printable(text)
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+}
+
 pub fn metrics(sentry: &mut Sentry) -> Result<String> {
     let mut out = String::new();
     let s = sentry.store.summary()?;
@@ -251,6 +278,11 @@ pub fn metrics(sentry: &mut Sentry) -> Result<String> {
         "connections",
         "Connections counted, all addresses.",
         s.connections,
+    );
+    gauge(
+        "lists_pending",
+        "Listing changes not yet on every deny list (an update failed; retried automatically).",
+        sentry.store.lists_pending()?.changes,
     );
     if sentry.config.fleet.is_some() {
         gauge(
@@ -278,7 +310,9 @@ pub fn metrics(sentry: &mut Sentry) -> Result<String> {
     for (service, kind, count) in sentry.store.evidence_totals()? {
         let _ = writeln!(
             out,
-            "sentry_evidence{{service=\"{service}\",kind=\"{kind}\"}} {count}"
+            "sentry_evidence{{service=\"{}\",kind=\"{}\"}} {count}",
+            label(&service),
+            label(&kind)
         );
     }
     // Each backend compared with the database (what `sentry sync` would change); a backend

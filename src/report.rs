@@ -11,6 +11,7 @@ use chrono::{Local, TimeZone};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::printable::printable;
 use crate::store::sqlite::HistoryEntry;
 use crate::store::{EvidenceCount, IpRecord, Store, Summary};
 
@@ -69,7 +70,7 @@ fn write_overview(out: &mut dyn Write, o: &Overview) -> std::io::Result<()> {
             writeln!(out, "{NONE}")?;
         }
         for (ip, count) in rows {
-            writeln!(out, "{count:8}  {ip}")?;
+            writeln!(out, "{count:8}  {}", printable(ip))?;
         }
     }
     writeln!(out, "\n   -------- evidence by service --------")?;
@@ -77,7 +78,12 @@ fn write_overview(out: &mut dyn Write, o: &Overview) -> std::io::Result<()> {
         writeln!(out, "{NONE}")?;
     }
     for (service, kind, count) in &o.evidence_by_service {
-        writeln!(out, "{count:8}  {service:<12} {kind}")?;
+        writeln!(
+            out,
+            "{count:8}  {:<12} {}",
+            printable(service),
+            printable(kind)
+        )?;
     }
     writeln!(
         out,
@@ -130,7 +136,7 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
     writeln!(out, "{:4} IPs are blocked", s.blocked)?;
     if let Some(r) = &report.record {
         writeln!(out)?;
-        writeln!(out, "{:4} connections from {}", r.seen, r.ip)?;
+        writeln!(out, "{:4} connections from {}", r.seen, printable(&r.ip))?;
         if r.allow > 0 {
             writeln!(out, "\tallowed since {}", local_time(r.allow))?;
         }
@@ -150,7 +156,13 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
                 }
                 _ => String::new(),
             };
-            writeln!(out, "\t{:>6} {:<8} {}{when}", e.count, e.kind, e.service)?;
+            writeln!(
+                out,
+                "\t{:>6} {:<8} {}{when}",
+                e.count,
+                printable(&e.kind),
+                printable(&e.service)
+            )?;
         }
         for h in &report.history {
             let verb = match h.action.as_str() {
@@ -161,9 +173,14 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
             let origin = match h.origin.as_str() {
                 "" => String::new(),
                 "*fleet" => " (fleet)".to_string(),
-                host => format!(" (from {host})"),
+                host => format!(" (from {})", printable(host)),
             };
-            writeln!(out, "\t{} {verb}{origin}: {}", local_time(h.at), h.reason)?;
+            writeln!(
+                out,
+                "\t{} {verb}{origin}: {}",
+                local_time(h.at),
+                printable(&h.reason)
+            )?;
         }
     }
     if let Some(overview) = &report.overview {
@@ -181,8 +198,15 @@ pub fn write_json(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
 /// `sentry dump`: one `ip<TAB>seen<TAB>allow<TAB>block` line per record, for shell pipelines.
 pub fn write_dump(out: &mut dyn Write, store: &mut dyn Store) -> Result<()> {
     store.for_each_record(&mut |r| {
-        writeln!(out, "{}\t{}\t{}\t{}", r.ip, r.seen, r.allow, r.block)
-            .map_err(|e| Error::output(&e))
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}",
+            printable(&r.ip),
+            r.seen,
+            r.allow,
+            r.block
+        )
+        .map_err(|e| Error::output(&e))
     })
 }
 

@@ -505,7 +505,7 @@ fn setup_creates_the_root_and_edits_hosts_allow_once() {
         .permissions()
         .mode()
         & 0o777;
-    assert_eq!(mode, 0o750);
+    assert_eq!(mode, 0o700);
     assert!(target.join("sentry.db").is_file() && target.join("hosts.deny").is_file());
     let text = std::fs::read_to_string(&hosts_allow).expect("read");
     let deny_at = text.find(&deny_line).expect("deny line");

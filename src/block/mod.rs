@@ -82,7 +82,11 @@ pub fn enabled(config: &Config, lock_wait: Duration) -> Result<Vec<Box<dyn DenyL
 fn build(name: &str, config: &Config, lock_wait: Duration) -> Result<Box<dyn DenyList>> {
     let settings_error = |msg: String| Error::Input(format!("[{name}]: {msg}"));
     Ok(match name {
-        "tcpwrappers" => Box::new(HostsDenyFile::new(config.deny_file.clone(), lock_wait)),
+        "tcpwrappers" => Box::new(HostsDenyFile::new(
+            config.deny_file.clone(),
+            &config.root,
+            lock_wait,
+        )),
         "nftables" => Box::new(nftables::Nftables::new(
             settings(config, name).map_err(settings_error)?,
         )),

@@ -17,7 +17,7 @@ so unblocking `1.2.3.4` never touches `1.2.3.45` or `11.2.3.4`.
 use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{DenyList, Entry};
@@ -28,22 +28,24 @@ use crate::ip::ClientIp;
 /// The deny file and the lock that serialises its writers.
 pub struct HostsDenyFile {
     path: PathBuf,
+    lock: PathBuf,
     lock_wait: Duration,
 }
 
 impl HostsDenyFile {
+    /// The lock lives in `lock_dir` (the sentry root), not beside the file: a deny file in
+    /// `/etc` is natural, and a lock there would be one other users can reach.
     /// `lock_wait` bounds how long a writer waits for another one to finish.
-    pub fn new(path: PathBuf, lock_wait: Duration) -> HostsDenyFile {
-        HostsDenyFile { path, lock_wait }
-    }
-
-    fn lock_path(&self) -> PathBuf {
-        let name = self
-            .path
+    pub fn new(path: PathBuf, lock_dir: &Path, lock_wait: Duration) -> HostsDenyFile {
+        let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "hosts.deny".into());
-        self.path.with_file_name(format!(".{name}.lock"))
+        HostsDenyFile {
+            lock: lock_dir.join(format!(".{name}.lock")),
+            path,
+            lock_wait,
+        }
     }
 
     fn read(&self) -> Result<String> {
@@ -62,15 +64,16 @@ impl HostsDenyFile {
     /// Rewrites the file under the lock: drops `remove`, appends missing `add`,
     /// canonicalises and de-duplicates sentry's own lines. Writes only on change.
     fn rewrite(&self, add: &[ClientIp], remove: &[ClientIp]) -> Result<bool> {
-        let _lock = FileLock::acquire(&self.lock_path(), self.lock_wait)?;
+        let _lock = FileLock::acquire(&self.lock, self.lock_wait)?;
         let old = self.read()?;
         let exists = self.path.exists();
         let new = edit(&old, add, remove);
         if new == old && exists {
             return Ok(false);
         }
+        // tcpd must read it; nobody but root may write it (whatever mode it had).
         let mode = std::fs::metadata(&self.path)
-            .map(|m| m.permissions().mode() & 0o7777)
+            .map(|m| m.permissions().mode() & 0o755)
             .unwrap_or(0o644);
         atomic_file::replace(&self.path, new.as_bytes(), mode)?;
         Ok(true)
@@ -234,7 +237,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("hosts.deny");
         std::fs::write(&path, "# keep\nALL: 10.9.9.9 : deny\n").expect("seed");
-        let mut file = HostsDenyFile::new(path.clone(), Duration::from_secs(1));
+        let mut file = HostsDenyFile::new(path.clone(), dir.path(), Duration::from_secs(1));
         let entries: Vec<Entry> = [ip("203.0.113.9"), ip("2001:db8::9")]
             .into_iter()
             .map(|ip| Entry {

@@ -45,6 +45,27 @@ pub struct HistoryEntry {
     pub origin: String,
 }
 
+/// Keys in `sentry_meta`: listing changes committed but not yet on every deny list, and
+/// when the next automatic retry is due (unix seconds).
+const LISTS_PENDING: &str = "lists_pending";
+const LISTS_RETRY_AT: &str = "lists_retry_at";
+
+/// Listing changes the database holds but some deny list may lack, because updating it
+/// failed. Set in the step that saw the failure, cleared by a `sync` that updated every
+/// deny list; read with the connection count, so `--connect` learns of it for free.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListsPending {
+    pub changes: i64,
+    pub retry_at: i64,
+}
+
+impl ListsPending {
+    /// True when an automatic retry is due at `now`.
+    pub fn due(self, now: i64) -> bool {
+        self.changes > 0 && now >= self.retry_at
+    }
+}
+
 /// What opening the database found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Opened {
@@ -228,6 +249,96 @@ impl SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
     }
 
+    /// Counts a connection (`Store::record_connection`) and, in the same statement, reads
+    /// whether deny-list updates are pending.
+    pub fn count_connection(&mut self, ip: ClientIp) -> Result<(IpRecord, ListsPending)> {
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e: rusqlite::Error| db_error(&path, busy, "count a connection in", &e);
+        let text = ip.to_string();
+        // An explicit transaction, not autocommit: with RETURNING, an autocommit statement
+        // commits when it is reset, and a failed commit there (disk full) would go unreported.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let counted = tx
+            .query_row(
+                "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, 1, 0, 0)
+                 ON CONFLICT(ip) DO UPDATE SET seen = ifnull(seen, 0) + 1
+                 RETURNING seen, ifnull(allow, 0), ifnull(block, 0),
+                     (SELECT CAST(value AS INTEGER) FROM sentry_meta WHERE key = ?2),
+                     (SELECT CAST(value AS INTEGER) FROM sentry_meta WHERE key = ?3)",
+                params![text, LISTS_PENDING, LISTS_RETRY_AT],
+                |row| {
+                    let pending = ListsPending {
+                        changes: row.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                        retry_at: row.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                    };
+                    Ok((row_to_record(text.clone(), row)?, pending))
+                },
+            )
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(counted)
+    }
+
+    /// The deny-list updates pending (see [`ListsPending`]).
+    pub fn lists_pending(&self) -> Result<ListsPending> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT CAST(value AS INTEGER) FROM sentry_meta WHERE key = ?1),
+                        (SELECT CAST(value AS INTEGER) FROM sentry_meta WHERE key = ?2)",
+                [LISTS_PENDING, LISTS_RETRY_AT],
+                |r| {
+                    Ok(ListsPending {
+                        changes: r.get::<_, Option<i64>>(0)?.unwrap_or(0),
+                        retry_at: r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                    })
+                },
+            )
+            .map_err(|e| self.error("read", &e))
+    }
+
+    /// Notes `changes` more listing changes that some deny list did not take; the next
+    /// command that can retry does so at once.
+    pub fn add_lists_pending(&mut self, changes: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO sentry_meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
+                params![LISTS_PENDING, changes],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error("update", &e))
+    }
+
+    /// A retry failed: at least one change stays pending, retried again from `at`.
+    pub fn retry_lists_at(&mut self, at: i64) -> Result<()> {
+        self.conn
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE;
+                 INSERT INTO sentry_meta (key, value) VALUES ('{LISTS_PENDING}', 1)
+                     ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), 1);
+                 INSERT OR REPLACE INTO sentry_meta (key, value) VALUES ('{LISTS_RETRY_AT}', {at});
+                 COMMIT;"
+            ))
+            .map_err(|e| {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.error("update", &e)
+            })
+    }
+
+    /// Every deny list matches the database again.
+    pub fn clear_lists_pending(&mut self) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM sentry_meta WHERE key IN (?1, ?2)",
+                [LISTS_PENDING, LISTS_RETRY_AT],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error("update", &e))
+    }
+
     /// Reads a value from `sentry_meta`.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         self.conn
@@ -405,26 +516,7 @@ fn row_to_record(ip: String, row: &rusqlite::Row<'_>) -> rusqlite::Result<IpReco
 
 impl Store for SqliteStore {
     fn record_connection(&mut self, ip: ClientIp) -> Result<IpRecord> {
-        let (path, busy) = (self.path.clone(), self.busy);
-        let err = |e: rusqlite::Error| db_error(&path, busy, "count a connection in", &e);
-        let text = ip.to_string();
-        // An explicit transaction, not autocommit: with RETURNING, an autocommit statement
-        // commits when it is reset, and a failed commit there (disk full) would go unreported.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let record = tx
-            .query_row(
-                "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, 1, 0, 0)
-                 ON CONFLICT(ip) DO UPDATE SET seen = ifnull(seen, 0) + 1
-                 RETURNING seen, ifnull(allow, 0), ifnull(block, 0)",
-                [&text],
-                |row| row_to_record(text.clone(), row),
-            )
-            .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(record)
+        self.count_connection(ip).map(|(record, _)| record)
     }
 
     fn record(&mut self, ip: ClientIp) -> Result<Option<IpRecord>> {

@@ -19,6 +19,12 @@ impl Root {
         let root = Root {
             dir: tempfile::tempdir().expect("create a temporary root"),
         };
+        // As sentry keeps its root (it warns about, and narrows, a wider one).
+        std::fs::set_permissions(
+            root.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .expect("chmod the temporary root");
         std::fs::write(root.auth_log(), "").expect("create auth.log");
         root
     }
