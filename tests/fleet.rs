@@ -1,28 +1,36 @@
 //! Fleet mode against a real PostgreSQL (a private cluster on loopback, started by the
-//! test): several sentry roots play several hosts sharing one server.
+//! test and set up by README's SQL): several sentry roots play several hosts sharing one
+//! server, each logging in as its own role.
 
 mod common;
 
 use common::Root;
 use common::postgres::PgCluster;
 
-/// A root configured as fleet host `host` of `cluster` (plain TCP, password file).
+/// A new fleet host `host` of `cluster` (its own role; plain TCP, password file).
 fn host(cluster: &PgCluster, host: &str) -> Root {
+    host_extra(cluster, host, "")
+}
+
+/// The same, with more `[fleet]` keys.
+fn host_extra(cluster: &PgCluster, host: &str, extra: &str) -> Root {
+    cluster.add_host(host);
     host_with(
         cluster,
         host,
-        &format!("{}?sslmode=disable", cluster.url()),
-        "",
+        &format!("{}?sslmode=disable", cluster.url(host)),
+        extra,
     )
 }
 
+/// A root configured as fleet host `host` (whose role exists) with this URL.
 fn host_with(cluster: &PgCluster, host: &str, url: &str, extra: &str) -> Root {
     let root = Root::new();
     std::fs::write(
         root.path().join("sentry.toml"),
         format!(
             "[fleet]\nurl = \"{url}\"\npassword_file = \"{}\"\nhost_id = \"{host}\"\n{extra}",
-            cluster.password_file().display()
+            cluster.password_file(host).display()
         ),
     )
     .expect("write config");
@@ -254,12 +262,15 @@ fn tls_with_a_private_ca_and_refusals() {
     let Some(cluster) = PgCluster::start() else {
         return;
     };
+    for name in ["a", "b", "d", "e"] {
+        cluster.add_host(name);
+    }
     let ca = format!("ca_file = \"{}\"\n", cluster.ca_file().display());
-    let a = host_with(&cluster, "a", &cluster.tls_url(), &ca);
+    let a = host_with(&cluster, "a", &cluster.tls_url("a"), &ca);
     a.ok(&["block", "203.0.113.9"]);
     assert!(a.ok(&["sync"]).contains("fleet: sent 1"));
     // The same server without its CA trusted: refused, nothing lost.
-    let b = host_with(&cluster, "b", &cluster.tls_url(), "");
+    let b = host_with(&cluster, "b", &cluster.tls_url("b"), "");
     let out = b.run(&["sync"]);
     assert_eq!(out.status.code(), Some(2));
     let said = String::from_utf8_lossy(&out.stderr);
@@ -271,7 +282,7 @@ fn tls_with_a_private_ca_and_refusals() {
     // PostgreSQL out of the box, needs) is trusted exactly; it is no CA, so no chain
     // to it would do.
     let pinned = format!("ca_file = \"{}\"\n", cluster.server_cert_file().display());
-    let d = host_with(&cluster, "d", &cluster.tls_url(), &pinned);
+    let d = host_with(&cluster, "d", &cluster.tls_url("d"), &pinned);
     let out = d.ok(&["sync"]);
     assert!(out.contains("received 1"), "{out}");
     assert!(blocked(&d, "203.0.113.9"));
@@ -279,8 +290,8 @@ fn tls_with_a_private_ca_and_refusals() {
     let e = host_with(
         &cluster,
         "e",
-        &cluster.tls_url(),
-        &format!("ca_file = \"{}\"\n", cluster.password_file().display()),
+        &cluster.tls_url("e"),
+        &format!("ca_file = \"{}\"\n", cluster.password_file("e").display()),
     );
     let out = e.run(&["sync"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -306,12 +317,7 @@ fn ingest_exchanges_with_the_fleet_while_it_runs() {
     let Some(cluster) = PgCluster::start() else {
         return;
     };
-    let a = host_with(
-        &cluster,
-        "a",
-        &format!("{}?sslmode=disable", cluster.url()),
-        "interval = 1\n",
-    );
+    let a = host_extra(&cluster, "a", "interval = 1\n");
     let b = host(&cluster, "b");
     let mut ingest = a
         .command(&["ingest"])
@@ -362,7 +368,12 @@ fn a_second_database_under_the_same_host_id_is_refused() {
     first.ok(&["block", "203.0.113.30"]);
     first.ok(&["sync"]);
     // A cloned machine (or this one with a new database) under the same name.
-    let clone = host(&cluster, "web1");
+    let clone = host_with(
+        &cluster,
+        "web1",
+        &format!("{}?sslmode=disable", cluster.url("web1")),
+        "",
+    );
     clone.ok(&["block", "203.0.113.31"]);
     let out = clone.run(&["sync"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
