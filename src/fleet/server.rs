@@ -491,6 +491,9 @@ fn unreachable_error(url: &str, e: &postgres::Error) -> Error {
          /etc/ssl/certs/ssl-cert-snakeoil.pem on the server), or to the CA that signed it (then \
          url must name the server as its certificate does); on a trusted private network, \
          sslmode=disable in url turns TLS off"
+    } else if detail.contains("CONNECT privilege") {
+        "; this role is no fleet host: the database superuser makes each host's own role a \
+         member of sentry_host (README \"The fleet server\")"
     } else {
         ""
     };
