@@ -92,12 +92,13 @@ impl NsHost {
     fn new(cluster: &PgCluster, relay: &HostRelay, name: &'static str) -> NsHost {
         let ns = Netns::new().expect("a network namespace (root and ip were checked)");
         let root = Root::new();
+        let password_file = cluster.add_host(name);
         std::fs::write(
             root.path().join("sentry.toml"),
             format!(
                 "[block]\nbackends = [\"nftables\"]\n[fleet]\nurl = \"{}?sslmode=disable\"\npassword_file = \"{}\"\nhost_id = \"{name}\"\n",
-                cluster.url(),
-                cluster.password_file().display()
+                cluster.url(name),
+                password_file.display()
             ),
         )
         .expect("write sentry.toml");
@@ -247,55 +248,64 @@ fn sync_timer(host: &NsHost, stop: &AtomicBool, took: &Mutex<Vec<Duration>>) {
 // ---- 2. 100,000 shared blocks ----
 
 fn shared_blocks(cluster: &PgCluster, count: u32) {
-    cluster.psql("CREATE DATABASE bulk OWNER sentry;\nCREATE DATABASE empty OWNER sentry;");
-    let url = |db: &str| {
+    // Two more fleets on the same cluster, set up by README's steps; hosts p, d and e.
+    cluster.set_up_database("bulk");
+    cluster.set_up_database("empty");
+    for name in ["p", "d", "e"] {
+        cluster.add_host(name);
+    }
+    let url = |db: &str, name: &str| {
         format!(
-            "postgres://sentry@127.0.0.1:{}/{db}?sslmode=disable",
+            "postgres://sentry_{name}@127.0.0.1:{}/{db}?sslmode=disable",
             cluster.port()
         )
     };
+    // The whole backlog is one exchange for a new host: no flood cap in the way.
     let host = |db: &str, name: &str| {
         let root = Root::new();
         std::fs::write(
             root.path().join("sentry.toml"),
             format!(
-                "[fleet]\nurl = \"{}\"\npassword_file = \"{}\"\nhost_id = \"{name}\"\n",
-                url(db),
-                cluster.password_file().display()
+                "[fleet]\nurl = \"{}\"\npassword_file = \"{}\"\nhost_id = \"{name}\"\nmax_rows_per_host = {}\n",
+                url(db, name),
+                cluster.password_file(name).display(),
+                u32::MAX
             ),
         )
         .expect("write sentry.toml");
         root
     };
-    let password = std::fs::read_to_string(cluster.password_file()).expect("read password");
-    let psql = |db: &str, sql: &str| psql_as_sentry(&url(db), password.trim(), sql);
+    let password = std::fs::read_to_string(cluster.password_file("p")).expect("read password");
+    let psql = |db: &str, sql: &str| psql_as_sentry(&url(db, "p"), password.trim(), sql);
     let n = thousands(u64::from(count));
 
     // The push, from the host that holds the blocks.
-    let a = host("bulk", "a");
+    let a = host("bulk", "p");
     hold_blocks(&a, count);
     let (push, out) = timed(|| a.ok(&["sync", "--fleet-only"]));
     assert!(
         out.contains(&format!("fleet: sent {count} decisions")),
         "push: {out}"
     );
-    // Baseline: the server storing as many such rows by itself.
-    psql(
+    // Baseline: the server storing as many such rows by itself, the same host's psql
+    // inserting them into a table like sentry.decisions.
+    cluster.psql_in(
         "bulk",
-        "CREATE TABLE sentry.bench_insert (LIKE sentry.decisions INCLUDING ALL)",
+        "CREATE TABLE sentry.bench_insert (LIKE sentry.decisions INCLUDING ALL);\n\
+         GRANT INSERT ON sentry.bench_insert TO sentry_p;",
     );
     let (insert, _) = timed(|| {
         psql(
             "bulk",
             &format!(
                 "INSERT INTO sentry.bench_insert (change_id, host, local_id, ip, action, at, reason) \
-                 SELECT g, 'a', g, '10.' || (1 + g / 65536) || '.' || (g / 256 % 256) || '.' || (g % 256), \
+                 SELECT g, 'p', g, '10.' || (1 + g / 65536) || '.' || (g / 256 % 256) || '.' || (g % 256), \
                  'block', extract(epoch FROM now())::bigint, 'bench: fleet' FROM generate_series(0, {}) g",
                 count - 1
             ),
         )
     });
-    psql("bulk", "DROP TABLE sentry.bench_insert");
+    cluster.psql_in("bulk", "DROP TABLE sentry.bench_insert");
     println!(
         "fleet push of {n} blocks (sync --fleet-only): {:.3} s, {} rows/s   baseline: psql INSERT ... SELECT of as many rows {:.3} s   ratio {:.1}x",
         push.as_secs_f64(),
@@ -337,7 +347,7 @@ fn shared_blocks(cluster: &PgCluster, count: u32) {
     // Idle: nothing new, with the blocks shared, and in an empty fleet.
     let idle = idle_syncs(&d);
     let e = host("empty", "e");
-    e.ok(&["sync", "--fleet-only"]); // creates the schema in the empty fleet
+    e.ok(&["sync", "--fleet-only"]); // the first exchange in the empty fleet
     let empty = idle_syncs(&e);
     println!(
         "fleet idle sync with {n} shared blocks: median {:.3} s   baseline: idle sync in an empty fleet {:.3} s   ratio {:.1}x",

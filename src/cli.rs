@@ -725,6 +725,13 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                             x.applied.len()
                         )
                         .map_err(write_err)?;
+                        for (host, [listings, evidence]) in &x.flooded {
+                            writeln!(
+                                out,
+                                "fleet: {host} sent more than max_rows_per_host: dropped {listings} listings and {evidence} evidence rows"
+                            )
+                            .map_err(write_err)?;
+                        }
                     }
                     crate::fleet::Outcome::Backoff { until, failures } => {
                         if verbose {

@@ -132,6 +132,12 @@ pub struct FleetConfig {
     pub max_attempts: u32,
     /// How often `ingest` exchanges with the fleet (seconds).
     pub interval_secs: u64,
+    /// Run even as a role that could write around what the server enforces (a superuser,
+    /// BYPASSRLS, the tables' owner, direct write grants).
+    pub allow_privileged_role: bool,
+    /// From any one other host, at most this many blocks and allows, and as many evidence
+    /// rows, are taken per exchange; the rest is a flood, dropped and reported.
+    pub max_rows_per_host: u32,
 }
 
 /// Which services are protected (`services = [...]`, the original's `PROTECT_*` switches).
@@ -246,6 +252,8 @@ struct FleetSection {
     share: Option<Vec<String>>,
     fleet_max_attempts: Option<u32>,
     interval: Option<u64>,
+    allow_privileged_role: Option<bool>,
+    max_rows_per_host: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -300,13 +308,7 @@ fn fleet_config(section: FleetSection) -> Result<FleetConfig, (&'static str, Str
             .map(|h| h.trim().to_string())
             .unwrap_or_default(),
     };
-    if host_id.is_empty()
-        || host_id.len() > 64
-        || host_id.starts_with('*')
-        || !host_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c))
-    {
+    if !is_host_id(&host_id) {
         return Err((
             "fleet.host_id",
             format!(
@@ -341,7 +343,23 @@ fn fleet_config(section: FleetSection) -> Result<FleetConfig, (&'static str, Str
             Some(n) => n,
             None => 10,
         },
+        allow_privileged_role: section.allow_privileged_role.unwrap_or(false),
+        max_rows_per_host: match section.max_rows_per_host {
+            Some(0) => return Err(("fleet.max_rows_per_host", "must be at least 1".to_string())),
+            Some(n) => n,
+            None => 10_000,
+        },
     })
+}
+
+/// A name a fleet host may have: 1 to 64 letters, digits, '-', '.', '_', ':' (so never
+/// empty, and never the `*fleet` origin of blocks on summed evidence).
+pub fn is_host_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c))
 }
 
 /// What the command line says about where to look.

@@ -248,8 +248,20 @@ fn fleet_problems(sentry: &Sentry, now: i64) -> Vec<(State, String)> {
             format!("fleet last synced {} min ago", (now - last_ok) / 60),
         ));
     }
+    // A flood from a fleet host (a member taken over?) stays news for a day.
+    let flood = sentry.store.meta(crate::fleet::FLOOD).ok().flatten();
+    if let Some((at, text)) = flood.as_deref().and_then(|f| f.split_once(' '))
+        && at
+            .parse::<i64>()
+            .is_ok_and(|at| now - at < FLEET_FLOOD_SECS)
+    {
+        problems.push((State::Warning, text.to_string()));
+    }
     problems
 }
+
+/// How long `check` reports a fleet host's flood.
+const FLEET_FLOOD_SECS: i64 = 24 * 60 * 60;
 
 /// Fleet exchanges run every few seconds to minutes; a quarter of an hour without one is news.
 const FLEET_STALE_SECS: i64 = 15 * 60;

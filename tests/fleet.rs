@@ -1,28 +1,36 @@
 //! Fleet mode against a real PostgreSQL (a private cluster on loopback, started by the
-//! test): several sentry roots play several hosts sharing one server.
+//! test and set up by README's SQL): several sentry roots play several hosts sharing one
+//! server, each logging in as its own role.
 
 mod common;
 
 use common::Root;
-use common::postgres::PgCluster;
+use common::postgres::{PgCluster, readme_step};
 
-/// A root configured as fleet host `host` of `cluster` (plain TCP, password file).
+/// A new fleet host `host` of `cluster` (its own role; plain TCP, password file).
 fn host(cluster: &PgCluster, host: &str) -> Root {
+    host_extra(cluster, host, "")
+}
+
+/// The same, with more `[fleet]` keys.
+fn host_extra(cluster: &PgCluster, host: &str, extra: &str) -> Root {
+    cluster.add_host(host);
     host_with(
         cluster,
         host,
-        &format!("{}?sslmode=disable", cluster.url()),
-        "",
+        &format!("{}?sslmode=disable", cluster.url(host)),
+        extra,
     )
 }
 
+/// A root configured as fleet host `host` (whose role exists) with this URL.
 fn host_with(cluster: &PgCluster, host: &str, url: &str, extra: &str) -> Root {
     let root = Root::new();
     std::fs::write(
         root.path().join("sentry.toml"),
         format!(
             "[fleet]\nurl = \"{url}\"\npassword_file = \"{}\"\nhost_id = \"{host}\"\n{extra}",
-            cluster.password_file().display()
+            cluster.password_file(host).display()
         ),
     )
     .expect("write config");
@@ -254,12 +262,15 @@ fn tls_with_a_private_ca_and_refusals() {
     let Some(cluster) = PgCluster::start() else {
         return;
     };
+    for name in ["a", "b", "d", "e"] {
+        cluster.add_host(name);
+    }
     let ca = format!("ca_file = \"{}\"\n", cluster.ca_file().display());
-    let a = host_with(&cluster, "a", &cluster.tls_url(), &ca);
+    let a = host_with(&cluster, "a", &cluster.tls_url("a"), &ca);
     a.ok(&["block", "203.0.113.9"]);
     assert!(a.ok(&["sync"]).contains("fleet: sent 1"));
     // The same server without its CA trusted: refused, nothing lost.
-    let b = host_with(&cluster, "b", &cluster.tls_url(), "");
+    let b = host_with(&cluster, "b", &cluster.tls_url("b"), "");
     let out = b.run(&["sync"]);
     assert_eq!(out.status.code(), Some(2));
     let said = String::from_utf8_lossy(&out.stderr);
@@ -271,7 +282,7 @@ fn tls_with_a_private_ca_and_refusals() {
     // PostgreSQL out of the box, needs) is trusted exactly; it is no CA, so no chain
     // to it would do.
     let pinned = format!("ca_file = \"{}\"\n", cluster.server_cert_file().display());
-    let d = host_with(&cluster, "d", &cluster.tls_url(), &pinned);
+    let d = host_with(&cluster, "d", &cluster.tls_url("d"), &pinned);
     let out = d.ok(&["sync"]);
     assert!(out.contains("received 1"), "{out}");
     assert!(blocked(&d, "203.0.113.9"));
@@ -279,8 +290,8 @@ fn tls_with_a_private_ca_and_refusals() {
     let e = host_with(
         &cluster,
         "e",
-        &cluster.tls_url(),
-        &format!("ca_file = \"{}\"\n", cluster.password_file().display()),
+        &cluster.tls_url("e"),
+        &format!("ca_file = \"{}\"\n", cluster.password_file("e").display()),
     );
     let out = e.run(&["sync"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -306,12 +317,7 @@ fn ingest_exchanges_with_the_fleet_while_it_runs() {
     let Some(cluster) = PgCluster::start() else {
         return;
     };
-    let a = host_with(
-        &cluster,
-        "a",
-        &format!("{}?sslmode=disable", cluster.url()),
-        "interval = 1\n",
-    );
+    let a = host_extra(&cluster, "a", "interval = 1\n");
     let b = host(&cluster, "b");
     let mut ingest = a
         .command(&["ingest"])
@@ -362,7 +368,12 @@ fn a_second_database_under_the_same_host_id_is_refused() {
     first.ok(&["block", "203.0.113.30"]);
     first.ok(&["sync"]);
     // A cloned machine (or this one with a new database) under the same name.
-    let clone = host(&cluster, "web1");
+    let clone = host_with(
+        &cluster,
+        "web1",
+        &format!("{}?sslmode=disable", cluster.url("web1")),
+        "",
+    );
     clone.ok(&["block", "203.0.113.31"]);
     let out = clone.run(&["sync"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -378,4 +389,292 @@ fn a_second_database_under_the_same_host_id_is_refused() {
     );
     // The original goes on as before.
     assert!(first.ok(&["sync"]).contains("fleet: sent 0"));
+}
+
+/// `[fleet]` for host id `host_id`, logging in with `url` and `password_file`.
+fn configured(url: &str, password_file: &std::path::Path, host_id: &str, extra: &str) -> Root {
+    let root = Root::new();
+    std::fs::write(
+        root.path().join("sentry.toml"),
+        format!(
+            "[fleet]\nurl = \"{url}\"\npassword_file = \"{}\"\nhost_id = \"{host_id}\"\n{extra}",
+            password_file.display()
+        ),
+    )
+    .expect("write config");
+    root
+}
+
+#[test]
+fn a_host_writes_only_its_own_rows_and_pullers_take_only_members_rows() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let (a, b, c) = (
+        host(&cluster, "a"),
+        host(&cluster, "b"),
+        host(&cluster, "c"),
+    );
+    a.ok(&["block", "203.0.113.10"]);
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    c.ok(&["block", "203.0.113.11"]);
+    c.ok(&["sync"]);
+    assert!(blocked(&c, "203.0.113.10"), "a's block reached c");
+    let rows_of_others = "SELECT count(*) FROM sentry.decisions WHERE host <> 'b'";
+    let before = cluster.psql(rows_of_others);
+
+    // With b's credentials: SQL that claims a's host or none, or changes a's rows.
+    for sql in [
+        "INSERT INTO sentry.decisions (change_id, host, local_id, ip, action, at, reason) \
+         VALUES (nextval('sentry.change_id'), 'a', 1000, '203.0.113.10', 'unlist', 1, 'forged')",
+        "INSERT INTO sentry.decisions (change_id, host, local_id, ip, action, at, reason) \
+         VALUES (1000000, '', 1000, '203.0.113.11', 'unlist', 1, 'forged')",
+        "INSERT INTO sentry.evidence (host, ip, service, kind, count, change_id) \
+         VALUES ('zz', '198.51.100.1', 'sshd', 'naughty', 1, 1000000)",
+        "UPDATE sentry.decisions SET action = 'unlist' WHERE host = 'a'",
+        "UPDATE sentry.decisions SET host = 'b' WHERE host = 'a'",
+        "DELETE FROM sentry.decisions WHERE host = 'a'",
+        "DELETE FROM sentry.hosts WHERE host = 'a'",
+        "TRUNCATE sentry.decisions",
+        "SELECT setval('sentry.change_id', 1000000000)",
+        "CREATE TABLE sentry.mine (x int)",
+    ] {
+        let refused = cluster.psql_as("b", sql);
+        assert!(refused.is_err(), "b's role was allowed: {sql}");
+    }
+    // Through sentry.push, the one way to write, every row is b's whatever it says: b
+    // "delists" and "allows" a's block and c's own, and sends fake evidence.
+    let pushed = cluster.psql_as(
+        "b",
+        "SELECT sentry.push((SELECT install FROM sentry.hosts WHERE host = 'b'), 'forged', \
+         ARRAY[1000, 1001, 1002, 1003]::bigint[], \
+         ARRAY['203.0.113.10', '203.0.113.11', '203.0.113.10', '203.0.113.11'], \
+         ARRAY['unlist', 'unlist', 'allow', 'allow'], ARRAY[1, 1, 1, 1]::bigint[], \
+         ARRAY['x', 'x', 'x', 'x'], ARRAY['203.0.113.10'], ARRAY['sshd'], ARRAY['failed'], \
+         ARRAY[1]::bigint[])",
+    );
+    assert_eq!(pushed, Ok("t".to_string()));
+    assert_eq!(cluster.psql(rows_of_others), before, "nobody else's rows");
+    assert_eq!(
+        cluster.psql("SELECT count(*) FROM sentry.decisions WHERE local_id >= 1000"),
+        "4",
+        "the pushed rows are there, as b's"
+    );
+    // Rows the superuser wrote under no host, or a host no role stands for (rows of the
+    // shared role's days), are no member's word: ignored by every puller.
+    cluster.psql(
+        "INSERT INTO sentry.decisions (change_id, host, local_id, ip, action, at, reason) VALUES \
+         (nextval('sentry.change_id'), '', 2000, '203.0.113.11', 'unlist', 1, 'forged'), \
+         (nextval('sentry.change_id'), 'ghost', 2001, '203.0.113.12', 'allow', 1, 'forged'), \
+         (nextval('sentry.change_id'), 'ghost', 2002, '203.0.113.13', 'block', 1, 'forged')",
+    );
+    // b's own block still travels.
+    b.ok(&["block", "203.0.113.14"]);
+    b.ok(&["sync"]);
+    for (name, root) in [("a", &a), ("c", &c)] {
+        root.ok(&["sync"]);
+        assert!(
+            blocked(root, "203.0.113.10"),
+            "{name}: a's admin block stands"
+        );
+        assert!(
+            blocked(root, "203.0.113.11"),
+            "{name}: c's admin block stands"
+        );
+        assert!(!allowed(root, "203.0.113.12"), "{name}: no ghost's allow");
+        assert!(!blocked(root, "203.0.113.13"), "{name}: no ghost's block");
+        assert!(blocked(root, "203.0.113.14"), "{name}: b's block arrived");
+    }
+    let report = c.ok(&["report", "203.0.113.11"]);
+    assert!(!report.contains("(from"), "still c's own: {report}");
+}
+
+#[test]
+fn a_remote_allow_lifts_only_blocks_that_came_from_its_host() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let (a, b, c) = (
+        host(&cluster, "a"),
+        host(&cluster, "b"),
+        host(&cluster, "c"),
+    );
+    a.ok(&["block", "203.0.113.20"]);
+    a.ok(&["sync"]);
+    c.ok(&["sync"]);
+    assert!(blocked(&c, "203.0.113.20"));
+    // b allows the address a blocked, and one nobody listed.
+    b.ok(&["allow", "203.0.113.20"]);
+    b.ok(&["allow", "203.0.113.21"]);
+    b.ok(&["sync"]);
+    c.ok(&["sync"]);
+    assert!(
+        blocked(&c, "203.0.113.20"),
+        "b's allow does not lift a's block"
+    );
+    assert!(allowed(&c, "203.0.113.21"), "an unlisted address: shared");
+    // a itself allowing it does.
+    a.ok(&["allow", "203.0.113.20"]);
+    a.ok(&["sync"]);
+    c.ok(&["sync"]);
+    assert!(allowed(&c, "203.0.113.20"), "a's allow lifts a's block");
+}
+
+#[test]
+fn a_flooding_host_is_capped_and_reported() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let (a, b) = (host(&cluster, "a"), host(&cluster, "b"));
+    let c = host_extra(&cluster, "c", "max_rows_per_host = 3\n");
+    let ips: Vec<String> = (1..=5).map(|i| format!("198.51.100.{i}")).collect();
+    for ip in &ips {
+        b.ok(&["block", ip]);
+    }
+    let log: String = (1..=5)
+        .map(|i| failed_lines(&format!("192.0.2.{i}"), 1))
+        .collect();
+    std::fs::write(b.auth_log(), log).expect("write log");
+    b.ok(&["scan"]);
+    b.ok(&["sync"]);
+    a.ok(&["block", "203.0.113.30"]);
+    a.ok(&["sync"]);
+    let out = c.ok(&["sync"]);
+    assert!(
+        out.contains(
+            "fleet: b sent more than max_rows_per_host: dropped 2 listings and 2 evidence rows"
+        ),
+        "{out}"
+    );
+    let taken = ips.iter().filter(|ip| blocked(&c, ip)).count();
+    assert_eq!(taken, 3, "only the first 3 of b's blocks");
+    assert!(blocked(&c, "203.0.113.30"), "a is no flood");
+    let check = c.run(&["check", "--hosts-allow", "/dev/null"]);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains("max_rows_per_host = 3")
+            && text.contains("b (dropped 2 listings, 2 evidence rows)"),
+        "{text}"
+    );
+    // The excess is gone for good, not applied on a later exchange.
+    c.ok(&["sync"]);
+    assert_eq!(ips.iter().filter(|ip| blocked(&c, ip)).count(), 3);
+}
+
+#[test]
+fn a_role_that_could_write_around_the_server_is_refused() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let url = |role: &str| format!("{}?sslmode=disable", cluster.url(role));
+    let refused = |root: &Root, says: &[&str]| {
+        let out = root.run(&["sync"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "accepted: {out:?}");
+        for words in says {
+            assert!(err.contains(words), "{err}");
+        }
+    };
+    // A superuser (that is also a member).
+    let boss_password = cluster.add_host("boss");
+    cluster.psql("ALTER ROLE sentry_boss SUPERUSER");
+    let boss = configured(&url("boss"), &boss_password, "boss", "");
+    boss.ok(&["block", "203.0.113.40"]);
+    refused(&boss, &["is a superuser", "allow_privileged_role = true"]);
+    assert_eq!(
+        cluster.psql("SELECT count(*) FROM sentry.hosts"),
+        "0",
+        "nothing sent"
+    );
+    let boss = configured(
+        &url("boss"),
+        &boss_password,
+        "boss",
+        "allow_privileged_role = true\n",
+    );
+    boss.ok(&["block", "203.0.113.40"]);
+    assert!(boss.ok(&["sync"]).contains("fleet: sent 1 decisions"));
+
+    // A member granted writes on a table, and the owner's member.
+    let writer = cluster.add_host("writer");
+    cluster.psql("GRANT DELETE ON sentry.evidence TO sentry_writer");
+    refused(
+        &configured(&url("writer"), &writer, "writer", ""),
+        &["may write the sentry tables directly"],
+    );
+    let keeper = cluster.add_host("keeper");
+    cluster.psql("GRANT sentry_owner TO sentry_keeper");
+    refused(
+        &configured(&url("keeper"), &keeper, "keeper", ""),
+        &["owns the sentry schema"],
+    );
+
+    // A role that is no member, and a member under another host's id.
+    let outsider = cluster.add_host("outsider");
+    cluster.psql("REVOKE sentry_host FROM sentry_outsider");
+    refused(
+        &configured(&url("outsider"), &outsider, "outsider", ""),
+        &["member of sentry_host"],
+    );
+    let b = cluster.add_host("b");
+    refused(
+        &configured(&url("b"), &b, "a", ""),
+        &["for host \"b\": set host_id = \"b\""],
+    );
+}
+
+#[test]
+fn a_fleet_of_the_shared_role_migrates_by_readme() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    // What an earlier sentry made as the one shared role: schema version 1, with a row of
+    // host x's and a forged one under no host.
+    cluster.psql_in(
+        "postgres",
+        "CREATE ROLE sentry LOGIN;\nCREATE DATABASE old OWNER sentry;",
+    );
+    cluster.psql_in(
+        "old",
+        &format!(
+            "SET ROLE sentry;\n{}\nINSERT INTO sentry.decisions \
+             (change_id, host, local_id, ip, action, at, reason) VALUES \
+             (nextval('sentry.change_id'), 'x', 1, '203.0.113.50', 'block', extract(epoch FROM now())::bigint, 'x'), \
+             (nextval('sentry.change_id'), '', 2, '203.0.113.51', 'allow', 1, 'forged');",
+            readme_step("schema version 1").replace("SET ROLE sentry_owner;", "")
+        ),
+    );
+    // The README's migration: from the shared role, then version 2.
+    cluster.psql_in(
+        "old",
+        &format!(
+            "BEGIN;\n{}\nCOMMIT;\nBEGIN;\n{}\nCOMMIT;",
+            readme_step("from the shared role sentry").replace("DATABASE sentry", "DATABASE old"),
+            readme_step("schema version 2")
+        ),
+    );
+    assert_eq!(
+        cluster.psql_in(
+            "old",
+            "SELECT tableowner || ' ' || (SELECT rolcanlogin FROM pg_roles \
+             WHERE rolname = 'sentry') FROM pg_tables WHERE tablename = 'decisions'"
+        ),
+        "sentry_owner false"
+    );
+    cluster.add_host("x");
+    cluster.add_host("c");
+    let url = cluster.url("c");
+    let c = configured(
+        &format!(
+            "{}/old?sslmode=disable",
+            url.strip_suffix("/sentry").expect("db")
+        ),
+        &cluster.password_file("c"),
+        "c",
+        "",
+    );
+    c.ok(&["sync"]);
+    assert!(blocked(&c, "203.0.113.50"), "x's row, now a member's");
+    assert!(!allowed(&c, "203.0.113.51"), "the forged row is no one's");
 }

@@ -1,5 +1,5 @@
 //! The private PostgreSQL cluster helper itself (tests/common/postgres.rs): superuser SQL,
-//! password logins as role `sentry` over TCP, TLS verified against the cluster's own CA,
+//! set up by README's SQL steps, password logins as a host's role `sentry_web1` over TCP, TLS verified against the cluster's own CA,
 //! and an outage with stop() / restart().
 
 mod common;
@@ -41,10 +41,17 @@ fn private_cluster_serves_password_and_tls_logins_and_survives_an_outage() {
         return;
     };
     assert_eq!(pg.psql("select 1"), "1");
-    assert!(pg.url().starts_with("postgres://sentry@127.0.0.1:"));
-    assert_eq!(pg.tls_url(), format!("{}?sslmode=require", pg.url()));
+    assert!(
+        pg.url("web1")
+            .starts_with("postgres://sentry_web1@127.0.0.1:")
+    );
+    assert_eq!(
+        pg.tls_url("web1"),
+        format!("{}?sslmode=require", pg.url("web1"))
+    );
 
-    let password_file = pg.password_file();
+    let password_file = pg.add_host("web1");
+    assert_eq!(password_file, pg.password_file("web1"));
     let mode = std::fs::metadata(&password_file)
         .expect("password file")
         .permissions()
@@ -56,23 +63,23 @@ fn private_cluster_serves_password_and_tls_logins_and_survives_an_outage() {
 
     // Password (scram-sha-256) login over TCP, plain URL and sslmode=require.
     assert_eq!(
-        client_ok(&pg.url(), password, "select current_user"),
-        "sentry"
+        client_ok(&pg.url("web1"), password, "select current_user"),
+        "sentry_web1"
     );
     assert_eq!(
         client_ok(
-            &pg.tls_url(),
+            &pg.tls_url("web1"),
             password,
             "select ssl from pg_stat_ssl where pid = pg_backend_pid()"
         ),
         "t"
     );
-    let wrong = client(&pg.url(), "not-the-password", "select 1");
+    let wrong = client(&pg.url("web1"), "not-the-password", "select 1");
     assert!(!wrong.status.success(), "a wrong password was accepted");
 
     // Full verification: the server certificate chains to ca_file() and names 127.0.0.1.
     let verify_full = format!(
-        "host=127.0.0.1 port={} dbname=sentry user=sentry sslmode=verify-full sslrootcert={}",
+        "host=127.0.0.1 port={} dbname=sentry user=sentry_web1 sslmode=verify-full sslrootcert={}",
         pg.port(),
         pg.ca_file().display()
     );
@@ -82,28 +89,33 @@ fn private_cluster_serves_password_and_tls_logins_and_survives_an_outage() {
             password,
             "select current_user || ' ' || ssl from pg_stat_ssl where pid = pg_backend_pid()"
         ),
-        "sentry true"
+        "sentry_web1 true"
     );
 
-    // The role owns its database: it can create tables there.
-    client_ok(&pg.url(), password, "create table t (x int)");
+    // A host's role reads the fleet's tables and creates nothing.
     assert_eq!(
-        pg.psql("select tableowner from pg_tables where tablename = 't'"),
-        "sentry"
+        client_ok(&pg.url("web1"), password, "select sentry.session_host()"),
+        "web1"
     );
+    let created = client(&pg.url("web1"), password, "create table sentry.t (x int)");
+    assert!(!created.status.success(), "a host created a table");
 
     // An outage: nothing connects while stopped; the same data is back after restart().
     pg.stop();
-    let down = client(&pg.url(), password, "select 1");
+    let down = client(&pg.url("web1"), password, "select 1");
     assert!(!down.status.success(), "connected to a stopped server");
     pg.stop(); // stopping twice is harmless
     pg.restart();
     assert_eq!(
-        client_ok(&pg.url(), password, "select count(*) from t"),
+        client_ok(
+            &pg.url("web1"),
+            password,
+            "select count(*) from sentry.decisions"
+        ),
         "0"
     );
     assert_eq!(
         client_ok(&verify_full, password, "select current_user"),
-        "sentry"
+        "sentry_web1"
     );
 }

@@ -8,10 +8,16 @@ the network: `sentry sync` (a timer) and `sentry ingest` call [`exchange`], whic
 1. pushes this host's decisions (the `decisions` history, origin "") and evidence totals
    changed since the last push — what was not sent, for any reason, is sent next time;
 2. pulls the other hosts' rows numbered above this host's cursor, and applies them:
-   blocks and allows (as `share` says) to addresses not listed here, delistings to what
-   that host's decision had listed here;
+   blocks and allows (as `share` says) to addresses not listed here; an allow or a
+   delisting from host X also lifts a block that came from X, and nothing else. This
+   host's own decisions are never changed by the fleet;
 3. blocks addresses whose evidence summed over the fleet passes the fleet rule
    (`policy::decide_fleet`). `never_block` stays local and wins; a local allow wins.
+
+The server makes sure each row's host is the host that wrote it, but a member can still
+be taken over: from any one host at most `max_rows_per_host` listings and as many
+evidence rows are taken per exchange, the rest is dropped (the cursor moves past it) and
+`sentry check` reports the flood.
 
 A server that cannot be reached leaves this host as it was; the failure is counted and
 the next attempt waits (2 s, 4 s, ... up to 5 minutes) so a timer every few seconds does
@@ -20,7 +26,7 @@ not hammer a server that is down. `sentry check` warns while it lasts.
 
 pub mod server;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::actions::{Decision, Sentry};
 use crate::atomic_file::FileLock;
@@ -43,6 +49,8 @@ pub const LAST_OK: &str = "fleet_last_ok";
 pub const LAST_ERROR: &str = "fleet_last_error";
 const LOCK: &str = ".fleet.lock";
 const INSTALL_ID: &str = "fleet_install_id";
+/// The last flood: "<unix time> <what was dropped from whom>".
+pub const FLOOD: &str = "fleet_flood";
 /// Decisions per push transaction.
 const PUSH_BATCH: u32 = 5000;
 /// The longest wait between attempts while the server is unreachable.
@@ -57,6 +65,30 @@ pub struct Exchange {
     pub pulled_evidence: usize,
     /// Listing changes made here because of the fleet.
     pub applied: Vec<Decision>,
+    /// Per host over `max_rows_per_host`: the listings and evidence rows dropped.
+    pub flooded: BTreeMap<String, [u64; 2]>,
+}
+
+/// What each other host sent in this exchange, against `max_rows_per_host`.
+struct Intake {
+    limit: u64,
+    taken: HashMap<String, [u64; 2]>,
+}
+
+const LISTINGS: usize = 0;
+const EVIDENCE: usize = 1;
+
+impl Intake {
+    /// Counts one row of `host`'s; false once the host is over its share (a flood).
+    fn take(&mut self, host: &str, which: usize, flooded: &mut BTreeMap<String, [u64; 2]>) -> bool {
+        let taken = self.taken.entry(host.to_string()).or_default();
+        taken[which] += 1;
+        if taken[which] <= self.limit {
+            return true;
+        }
+        flooded.entry(host.to_string()).or_default()[which] += 1;
+        false
+    }
 }
 
 /// Whether an exchange ran.
@@ -163,6 +195,10 @@ fn run(sentry: &mut Sentry, fleet: &FleetConfig) -> Result<Exchange> {
     let mut server = FleetServer::connect(fleet)?;
     let mut done = Exchange::default();
     let mut touched: BTreeSet<ClientIp> = BTreeSet::new();
+    let mut intake = Intake {
+        limit: u64::from(fleet.max_rows_per_host),
+        taken: HashMap::new(),
+    };
     push(
         sentry,
         fleet,
@@ -176,13 +212,31 @@ fn run(sentry: &mut Sentry, fleet: &FleetConfig) -> Result<Exchange> {
         let pulled = server.pull(&fleet.host_id, cursor)?;
         done.pulled_decisions += pulled.decisions.len();
         done.pulled_evidence += pulled.evidence.len();
-        apply_pulled(sentry, fleet, &pulled, &mut done, &mut touched)?;
+        apply_pulled(sentry, fleet, &pulled, &mut intake, &mut done, &mut touched)?;
         sentry
             .store
             .set_meta(&[(CURSOR, pulled.cursor.to_string())])?;
         if !pulled.more {
             break;
         }
+    }
+    if !done.flooded.is_empty() {
+        let what: Vec<String> = done
+            .flooded
+            .iter()
+            .map(|(host, [listings, evidence])| {
+                format!("{host} (dropped {listings} listings, {evidence} evidence rows)")
+            })
+            .collect();
+        let text = format!(
+            "fleet hosts sent more than max_rows_per_host = {} in one exchange: {}",
+            fleet.max_rows_per_host,
+            what.join(", ")
+        );
+        crate::syslog::warn(&text);
+        sentry
+            .store
+            .set_meta(&[(FLOOD, format!("{} {text}", sentry.now()))])?;
     }
     let verdicts = fleet_verdicts(sentry, fleet, &touched)?;
     sentry.apply_automatic(verdicts.clone())?;
@@ -252,12 +306,19 @@ fn apply_pulled(
     sentry: &mut Sentry,
     fleet: &FleetConfig,
     pulled: &Pulled,
+    intake: &mut Intake,
     done: &mut Exchange,
     touched: &mut BTreeSet<ClientIp>,
 ) -> Result<()> {
+    // The server stamps each row with its writer's host id; still, a row under no usable
+    // id or under this host's own (a privileged writer's) is no other host's word.
+    let from_another = |host: &str| crate::config::is_host_id(host) && host != fleet.host_id;
     let mut rows = Vec::new();
     let mut forget = Vec::new();
     for e in &pulled.evidence {
+        if !from_another(&e.host) || !intake.take(&e.host, EVIDENCE, &mut done.flooded) {
+            continue;
+        }
         // The server is shared, not trusted blindly: a malformed address is skipped.
         if let Ok(ip) = ClientIp::parse(&e.ip) {
             touched.insert(ip);
@@ -280,6 +341,11 @@ fn apply_pulled(
     let mut pending = sentry.store.listings_and_origins(&addresses)?;
     let mut decisions: Vec<Decision> = Vec::new();
     for d in &pulled.decisions {
+        if !from_another(&d.host)
+            || d.action != "unlist" && !intake.take(&d.host, LISTINGS, &mut done.flooded)
+        {
+            continue;
+        }
         let Ok(ip) = ClientIp::parse(&d.ip) else {
             continue;
         };
@@ -297,10 +363,11 @@ fn apply_pulled(
             {
                 Some(Listing::Blocked { since })
             }
+            // Only the host that made a block here may lift it.
             "allow"
                 if fleet.share_allows
                     && (listing == Listing::Unlisted
-                        || matches!(listing, Listing::Blocked { .. }) && !origin.is_empty()) =>
+                        || matches!(listing, Listing::Blocked { .. }) && origin == d.host) =>
             {
                 Some(Listing::Allowed { since })
             }

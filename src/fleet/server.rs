@@ -1,12 +1,18 @@
 /*!
-The fleet's PostgreSQL server: connection (TLS through rustls, password from a file),
-the `sentry` schema, and the two operations a host performs — push its news, pull the
-others'.
+The fleet's PostgreSQL server: connection (TLS through rustls, password from a file), the
+checks that the schema and the role are what this build expects, and the two operations a
+host performs — push its news, pull the others'.
+
+The database superuser creates and migrates the `sentry` schema (README, "The fleet
+server"); a host only reads its tables and writes through `sentry.push`, a SECURITY
+DEFINER function that stamps every row with the host the session's role stands for, so a
+host cannot write, change or delete another host's rows. sentry refuses a role that could
+write around that function (see [`privileges`]) unless the admin allows it.
 
 Every row pushed gets a number from one sequence, `sentry.change_id`, and each host pulls
 what is numbered above its cursor. For that to lose nothing, numbers must become visible
-in order: a push takes a transaction-scoped advisory lock before drawing numbers, so two
-pushes never interleave and a lower number always commits first. Pushes are a few rows
+in order: `sentry.push` takes a transaction-scoped advisory lock before drawing numbers, so
+two pushes never interleave and a lower number always commits first. Pushes are a few rows
 each, so this serialisation costs nothing noticeable; pulls take no lock.
 */
 
@@ -14,15 +20,13 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use postgres::{Client, Transaction};
+use postgres::Client;
 
 use crate::config::FleetConfig;
 use crate::error::{Error, Result};
 
-/// The schema this build creates; newer servers' schemas are refused, older ones migrated.
-const SCHEMA_VERSION: i32 = 1;
-/// Any fixed number: the advisory lock that serialises pushes and schema changes.
-const PUSH_LOCK: i64 = 0x5e47_7279;
+/// The schema this build speaks; the admin migrates the server to it (README).
+const SCHEMA_VERSION: i32 = 2;
 /// Rows per pull query.
 pub const PULL_BATCH: i64 = 5000;
 /// Connecting, and any one statement, give up after this.
@@ -68,7 +72,8 @@ pub struct FleetServer {
 }
 
 impl FleetServer {
-    /// Connects (TLS when the URL's sslmode asks for it) and creates or migrates the schema.
+    /// Connects (TLS when the URL's sslmode asks for it) and checks the schema's version,
+    /// the role's privileges and that the role is this host's.
     pub fn connect(config: &FleetConfig) -> Result<FleetServer> {
         let mut pg = postgres::Config::from_str(&config.url)
             .map_err(|e| Error::Input(format!("fleet.url: {e}")))?;
@@ -96,72 +101,121 @@ impl FleetServer {
             .connect(tls)
             .map_err(|e| unreachable_error(&config.url, &e))?;
         let mut server = FleetServer { client };
-        server.prepare_schema(&config.url)?;
+        server.check_schema(&config.url)?;
+        if !config.allow_privileged_role
+            && let Some(why) = server.privileges(&config.url)?
+        {
+            return Err(Error::Input(format!(
+                "the fleet role of {} {why}: through it this host could write any host's rows, \
+                 and so could whoever takes it over. Log in as this host's own role \
+                 (sentry_{}, a member of sentry_host; README \"The fleet server\"), or set \
+                 [fleet] allow_privileged_role = true",
+                config.url, config.host_id
+            )));
+        }
+        server.check_host(config)?;
         Ok(server)
     }
 
-    fn prepare_schema(&mut self, url: &str) -> Result<()> {
-        let err = |e: postgres::Error| unreachable_error(url, &e);
-        let mut tx = self.client.transaction().map_err(err)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])
-            .map_err(err)?;
-        tx.batch_execute(
-            "CREATE SCHEMA IF NOT EXISTS sentry;
-             CREATE TABLE IF NOT EXISTS sentry.schema_version (version integer NOT NULL);",
-        )
-        .map_err(err)?;
-        let found: Option<i32> = tx
+    /// The schema must be the version this build speaks; the admin creates and migrates it.
+    fn check_schema(&mut self, url: &str) -> Result<()> {
+        let found: Option<i32> = match self
+            .client
             .query_opt("SELECT max(version) FROM sentry.schema_version", &[])
-            .map_err(err)?
-            .and_then(|row| row.get(0));
-        match found {
-            Some(v) if v > SCHEMA_VERSION => {
+        {
+            Ok(row) => row.and_then(|row| row.get(0)),
+            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => None,
+            Err(e) if e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
                 return Err(Error::Runtime(format!(
-                    "the fleet schema on {url} is version {v}, newer than this sentry \
-                     understands ({SCHEMA_VERSION}); update sentry on this host"
+                    "the fleet server {url} refuses this role the sentry schema ({e}): the \
+                     database superuser makes each host's role a member of sentry_host \
+                     (README \"The fleet server\")"
                 )));
             }
-            Some(v) if v == SCHEMA_VERSION => return tx.commit().map_err(err),
-            _ => {}
+            Err(e) => return Err(unreachable_error(url, &e)),
+        };
+        match found {
+            Some(SCHEMA_VERSION) => Ok(()),
+            Some(v) if v > SCHEMA_VERSION => Err(Error::Runtime(format!(
+                "the fleet schema on {url} is version {v}, newer than this sentry \
+                 understands ({SCHEMA_VERSION}); update sentry on this host"
+            ))),
+            Some(v) => Err(Error::Runtime(format!(
+                "the fleet schema on {url} is version {v}; this sentry needs version \
+                 {SCHEMA_VERSION}: the database superuser applies the later steps of README \
+                 \"The fleet server\""
+            ))),
+            None => Err(Error::Runtime(format!(
+                "no sentry schema on the fleet server {url}: the database superuser creates it \
+                 (README \"The fleet server\")"
+            ))),
         }
-        tx.batch_execute(
-            "CREATE SEQUENCE IF NOT EXISTS sentry.change_id;
-             CREATE TABLE IF NOT EXISTS sentry.decisions (
-                 change_id bigint PRIMARY KEY,
-                 host text NOT NULL,
-                 local_id bigint NOT NULL,
-                 ip text NOT NULL,
-                 action text NOT NULL CHECK (action IN ('allow', 'block', 'unlist')),
-                 at bigint NOT NULL,
-                 reason text NOT NULL,
-                 received timestamptz NOT NULL DEFAULT now(),
-                 UNIQUE (host, local_id)
-             );
-             CREATE TABLE IF NOT EXISTS sentry.evidence (
-                 host text NOT NULL,
-                 ip text NOT NULL,
-                 service text NOT NULL,
-                 kind text NOT NULL,
-                 count bigint NOT NULL,
-                 change_id bigint NOT NULL,
-                 PRIMARY KEY (host, ip, service, kind)
-             );
-             CREATE INDEX IF NOT EXISTS evidence_change_id ON sentry.evidence (change_id);
-             CREATE TABLE IF NOT EXISTS sentry.hosts (
-                 host text PRIMARY KEY,
-                 install text NOT NULL,
-                 last_sync timestamptz NOT NULL,
-                 version text NOT NULL
-             );
-             DELETE FROM sentry.schema_version;
-             INSERT INTO sentry.schema_version VALUES (1);",
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
     }
 
-    /// Sends this host's new decisions and evidence totals in one transaction. Repeating a
-    /// push is harmless: decisions are keyed by (host, local id), evidence by its key.
+    /// Why this session's role could write around `sentry.push`, if it could: a superuser
+    /// or BYPASSRLS role (or a member of one), a member of the owner of the schema or of
+    /// anything in it, or one granted writes on its tables or sequence.
+    fn privileges(&mut self, url: &str) -> Result<Option<String>> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT
+                   EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                           WHERE (r.rolsuper OR r.rolbypassrls)
+                             AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')),
+                   pg_catalog.pg_has_role(current_user, n.nspowner, 'MEMBER')
+                   OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                              WHERE c.relnamespace = n.oid
+                                AND pg_catalog.pg_has_role(current_user, c.relowner, 'MEMBER'))
+                   OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+                              WHERE p.pronamespace = n.oid
+                                AND pg_catalog.pg_has_role(current_user, p.proowner, 'MEMBER')),
+                   EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                           WHERE c.relnamespace = n.oid AND c.relkind = 'r'
+                             AND pg_catalog.has_table_privilege(c.oid,
+                                   'INSERT, UPDATE, DELETE, TRUNCATE'))
+                   OR pg_catalog.has_sequence_privilege('sentry.change_id', 'UPDATE')
+                 FROM pg_catalog.pg_namespace n WHERE n.nspname = 'sentry'",
+                &[],
+            )
+            .map_err(|e| unreachable_error(url, &e))?;
+        let (superuser, owner, writes): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
+        Ok(if superuser {
+            Some("is a superuser or BYPASSRLS role".to_string())
+        } else if owner {
+            Some("owns the sentry schema or objects in it".to_string())
+        } else if writes {
+            Some("may write the sentry tables directly".to_string())
+        } else {
+            None
+        })
+    }
+
+    /// The server stamps rows with the host the role stands for: it must be `host_id`.
+    fn check_host(&mut self, config: &FleetConfig) -> Result<()> {
+        let host: Option<String> = self
+            .client
+            .query_one("SELECT sentry.session_host()", &[])
+            .map_err(|e| unreachable_error(&config.url, &e))?
+            .get(0);
+        match host {
+            Some(host) if host == config.host_id => Ok(()),
+            Some(host) => Err(Error::Input(format!(
+                "fleet.host_id is {:?}, but the server takes this role (fleet.url {}) for \
+                 host {host:?}: set host_id = {host:?}, or log in as sentry_{}",
+                config.host_id, config.url, config.host_id
+            ))),
+            None => Err(Error::Runtime(format!(
+                "the role of fleet.url {} is no fleet host: the database superuser runs \
+                 CREATE ROLE sentry_{} LOGIN IN ROLE sentry_host (README \"The fleet server\")",
+                config.url, config.host_id
+            ))),
+        }
+    }
+
+    /// Sends this host's new decisions and evidence totals in one call of `sentry.push`,
+    /// which writes them under the host this role stands for. Repeating a push is harmless:
+    /// decisions are keyed by (host, local id), evidence by its key.
     ///
     /// `install` identifies this host's database: a second machine with the same host id
     /// (a cloned VM), or this machine with a new database, would have its decisions taken
@@ -175,34 +229,52 @@ impl FleetServer {
         evidence: &[(String, String, String, i64)],
     ) -> Result<()> {
         let err = |e: postgres::Error| Error::Runtime(format!("fleet push failed: {e}"));
-        let mut tx = self.client.transaction().map_err(err)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])
-            .map_err(err)?;
-        let ours = tx
-            .query_opt(
-                "INSERT INTO sentry.hosts (host, install, last_sync, version)
-                 VALUES ($1, $2, now(), $3)
-                 ON CONFLICT (host) DO UPDATE SET last_sync = now(), version = excluded.version
-                 WHERE sentry.hosts.install = excluded.install
-                 RETURNING host",
-                &[&host, &install, &env!("CARGO_PKG_VERSION")],
+        // Arrays unnested in order by the server: one statement, not a round trip per row.
+        let local_ids: Vec<i64> = decisions.iter().map(|d| d.0).collect();
+        let ips: Vec<&str> = decisions.iter().map(|d| d.1.as_str()).collect();
+        let actions: Vec<&str> = decisions.iter().map(|d| d.2.as_str()).collect();
+        let ats: Vec<i64> = decisions.iter().map(|d| d.3).collect();
+        let reasons: Vec<&str> = decisions.iter().map(|d| d.4.as_str()).collect();
+        let evidence_ips: Vec<&str> = evidence.iter().map(|e| e.0.as_str()).collect();
+        let services: Vec<&str> = evidence.iter().map(|e| e.1.as_str()).collect();
+        let kinds: Vec<&str> = evidence.iter().map(|e| e.2.as_str()).collect();
+        let counts: Vec<i64> = evidence.iter().map(|e| e.3).collect();
+        let accepted: bool = self
+            .client
+            .query_one(
+                "SELECT sentry.push($1, $2, $3::bigint[], $4::text[], $5::text[], $6::bigint[],
+                                    $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])",
+                &[
+                    &install,
+                    &env!("CARGO_PKG_VERSION"),
+                    &local_ids,
+                    &ips,
+                    &actions,
+                    &ats,
+                    &reasons,
+                    &evidence_ips,
+                    &services,
+                    &kinds,
+                    &counts,
+                ],
             )
-            .map_err(err)?;
-        if ours.is_none() {
+            .map_err(err)?
+            .get(0);
+        if !accepted {
             return Err(Error::Runtime(format!(
                 "fleet host_id {host:?} is already used by another sentry database (a cloned \
-                 machine?); nothing was sent. Give this host its own [fleet] host_id, or, if \
-                 this machine's database was recreated, remove the old one's rows on the \
-                 server: DELETE FROM sentry.decisions WHERE host = '{host}'; DELETE FROM \
-                 sentry.evidence WHERE host = '{host}'; DELETE FROM sentry.hosts WHERE host = '{host}';"
+                 machine?); nothing was sent. Give this host its own [fleet] host_id and role, \
+                 or, if this machine's database was recreated, have the database superuser \
+                 remove the old one's rows: DELETE FROM sentry.decisions WHERE host = '{host}'; \
+                 DELETE FROM sentry.evidence WHERE host = '{host}'; DELETE FROM sentry.hosts \
+                 WHERE host = '{host}';"
             )));
         }
-        push_decisions(&mut tx, host, decisions).map_err(err)?;
-        push_evidence(&mut tx, host, evidence).map_err(err)?;
-        tx.commit().map_err(err)
+        Ok(())
     }
 
-    /// Other hosts' rows numbered above `cursor`, at most `PULL_BATCH` of each kind.
+    /// Other hosts' rows numbered above `cursor`, at most `PULL_BATCH` of each kind; only
+    /// those of current members (a revoked host's rows are ignored from then on).
     pub fn pull(&mut self, host: &str, cursor: i64) -> Result<Pulled> {
         let err = |e: postgres::Error| Error::Runtime(format!("fleet pull failed: {e}"));
         let mut tx = self
@@ -215,7 +287,9 @@ impl FleetServer {
         let decisions: Vec<FleetDecision> = tx
             .query(
                 "SELECT change_id, host, local_id, ip, action, at, reason FROM sentry.decisions
-                 WHERE change_id > $1 AND host <> $2 ORDER BY change_id LIMIT $3",
+                 WHERE change_id > $1 AND host <> $2
+                   AND host IN (SELECT host FROM sentry.members)
+                 ORDER BY change_id LIMIT $3",
                 &[&cursor, &host, &PULL_BATCH],
             )
             .map_err(err)?
@@ -233,7 +307,9 @@ impl FleetServer {
         let evidence: Vec<FleetEvidence> = tx
             .query(
                 "SELECT change_id, host, ip, service, kind, count FROM sentry.evidence
-                 WHERE change_id > $1 AND host <> $2 ORDER BY change_id LIMIT $3",
+                 WHERE change_id > $1 AND host <> $2
+                   AND host IN (SELECT host FROM sentry.members)
+                 ORDER BY change_id LIMIT $3",
                 &[&cursor, &host, &PULL_BATCH],
             )
             .map_err(err)?
@@ -283,69 +359,6 @@ fn cut_at_common_boundary(
         cursor: if more { boundary } else { last.max(cursor) },
         more,
     }
-}
-
-fn push_decisions(
-    tx: &mut Transaction<'_>,
-    host: &str,
-    decisions: &[(i64, String, String, i64, String)],
-) -> std::result::Result<(), postgres::Error> {
-    if decisions.is_empty() {
-        return Ok(());
-    }
-    // One statement per batch (arrays unnested in order), not one round trip per row.
-    let local_ids: Vec<i64> = decisions.iter().map(|d| d.0).collect();
-    let ips: Vec<&str> = decisions.iter().map(|d| d.1.as_str()).collect();
-    let actions: Vec<&str> = decisions.iter().map(|d| d.2.as_str()).collect();
-    let ats: Vec<i64> = decisions.iter().map(|d| d.3).collect();
-    let reasons: Vec<&str> = decisions.iter().map(|d| d.4.as_str()).collect();
-    tx.execute(
-        "INSERT INTO sentry.decisions (change_id, host, local_id, ip, action, at, reason)
-         SELECT nextval('sentry.change_id'), $1, d.local_id, d.ip, d.action, d.at, d.reason
-         FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[])
-              WITH ORDINALITY AS d(local_id, ip, action, at, reason, n)
-         ORDER BY d.n
-         ON CONFLICT (host, local_id) DO NOTHING",
-        &[&host, &local_ids, &ips, &actions, &ats, &reasons],
-    )?;
-    // A delisting here withdraws this host's evidence about the address.
-    let unlisted: Vec<&str> = decisions
-        .iter()
-        .filter(|d| d.2 == "unlist")
-        .map(|d| d.1.as_str())
-        .collect();
-    if !unlisted.is_empty() {
-        tx.execute(
-            "DELETE FROM sentry.evidence WHERE host = $1 AND ip = ANY($2::text[])",
-            &[&host, &unlisted],
-        )?;
-    }
-    Ok(())
-}
-
-fn push_evidence(
-    tx: &mut Transaction<'_>,
-    host: &str,
-    evidence: &[(String, String, String, i64)],
-) -> std::result::Result<(), postgres::Error> {
-    if evidence.is_empty() {
-        return Ok(());
-    }
-    let ips: Vec<&str> = evidence.iter().map(|e| e.0.as_str()).collect();
-    let services: Vec<&str> = evidence.iter().map(|e| e.1.as_str()).collect();
-    let kinds: Vec<&str> = evidence.iter().map(|e| e.2.as_str()).collect();
-    let counts: Vec<i64> = evidence.iter().map(|e| e.3).collect();
-    tx.execute(
-        "INSERT INTO sentry.evidence (host, ip, service, kind, count, change_id)
-         SELECT $1, e.ip, e.service, e.kind, e.count, nextval('sentry.change_id')
-         FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[])
-              WITH ORDINALITY AS e(ip, service, kind, count, n)
-         ORDER BY e.n
-         ON CONFLICT (host, ip, service, kind)
-         DO UPDATE SET count = excluded.count, change_id = excluded.change_id",
-        &[&host, &ips, &services, &kinds, &counts],
-    )?;
-    Ok(())
 }
 
 /// rustls trusting `ca_file`, or the system's CA bundle.
@@ -478,6 +491,9 @@ fn unreachable_error(url: &str, e: &postgres::Error) -> Error {
          /etc/ssl/certs/ssl-cert-snakeoil.pem on the server), or to the CA that signed it (then \
          url must name the server as its certificate does); on a trusted private network, \
          sslmode=disable in url turns TLS off"
+    } else if detail.contains("CONNECT privilege") {
+        "; this role is no fleet host: the database superuser makes each host's own role a \
+         member of sentry_host (README \"The fleet server\")"
     } else {
         ""
     };

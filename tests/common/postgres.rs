@@ -1,9 +1,11 @@
 #![allow(dead_code)] // each test binary uses a different subset of these helpers
 //! A private, throw-away PostgreSQL cluster for the fleet-mode tests: `initdb` into a
 //! temporary directory, listening only on 127.0.0.1 on a free port (and on a unix socket in
-//! that directory), with TLS from a private CA made with `openssl`, an unprivileged role
-//! `sentry` (scram-sha-256 password) owning database `sentry`. The system's own cluster
-//! (port 5432, /var/run/postgresql) is never used or touched.
+//! that directory), with TLS from a private CA made with `openssl`, set up as README's "The
+//! fleet server" says, by running the very SQL steps of README: database `sentry` with the
+//! schema, and one role per fleet host (`sentry_HOST`, scram-sha-256 password) made by
+//! [`PgCluster::add_host`]. The system's own cluster (port 5432, /var/run/postgresql) is
+//! never used or touched.
 //!
 //! The server programs run as the `postgres` user of the Debian package (initdb refuses
 //! root), by setting the child's uid/gid with `std::os::unix::process::CommandExt`. The
@@ -27,7 +29,6 @@ pub struct PgCluster {
     port: u16,
     /// The cluster's superuser (connects over the unix socket without a password).
     superuser: String,
-    password: String,
     /// uid and gid of the `postgres` system user the server runs as.
     uid: u32,
     gid: u32,
@@ -78,7 +79,6 @@ impl PgCluster {
             bin,
             port: free_port(),
             superuser: "postgres".to_string(),
-            password: random_hex(),
             uid,
             gid,
             pid: AtomicU32::new(0),
@@ -103,31 +103,82 @@ impl PgCluster {
         }
         cluster.record_pid();
 
-        cluster.psql_on(
-            "postgres",
-            &format!(
-                "CREATE ROLE sentry LOGIN PASSWORD '{}';\nCREATE DATABASE sentry OWNER sentry;\n",
-                cluster.password
-            ),
-        );
-        let password_file = cluster.password_file();
-        std::fs::write(&password_file, format!("{}\n", cluster.password))
-            .expect("write the password file");
-        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
-            .expect("chmod the password file");
+        cluster.psql_on("postgres", &readme_step("roles"));
+        cluster.set_up_database("sentry");
         Some(cluster)
     }
 
-    /// A libpq-style URL for the unprivileged role `sentry` to database `sentry`, without
-    /// the password (see [`PgCluster::password_file`]).
-    pub fn url(&self) -> String {
-        format!("postgres://sentry@127.0.0.1:{}/sentry", self.port)
+    /// Database `db` with the fleet schema, by README's steps (the database, then each
+    /// schema version in one transaction).
+    pub fn set_up_database(&self, db: &str) {
+        self.psql_on(
+            "postgres",
+            &readme_step("database").replace("DATABASE sentry", &format!("DATABASE {db}")),
+        );
+        self.psql_on(
+            db,
+            &format!(
+                "BEGIN;\n{}\nCOMMIT;\nBEGIN;\n{}\nCOMMIT;\n",
+                readme_step("schema version 1"),
+                readme_step("schema version 2")
+            ),
+        );
+    }
+
+    /// Fleet host `host`'s own role, `sentry_HOST`, by README's step for a host with a
+    /// password of its own; returns the file (mode 0600) holding that password.
+    pub fn add_host(&self, host: &str) -> PathBuf {
+        let password = random_hex();
+        self.psql_on(
+            "postgres",
+            &readme_step("host web1")
+                .replace("sentry_web1", &format!("\"sentry_{host}\""))
+                .replace("'web1-secret'", &format!("'{password}'")),
+        );
+        let file = self.password_file(host);
+        std::fs::write(&file, format!("{password}\n")).expect("write the password file");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod the password file");
+        file
+    }
+
+    /// The file [`PgCluster::add_host`] wrote `host`'s password to.
+    pub fn password_file(&self, host: &str) -> PathBuf {
+        self.dir.path().join(format!("password-{host}"))
+    }
+
+    /// A libpq-style URL for host `host`'s role to database `sentry`, without the password
+    /// (see [`PgCluster::password_file`]).
+    pub fn url(&self, host: &str) -> String {
+        format!("postgres://sentry_{host}@127.0.0.1:{}/sentry", self.port)
+    }
+
+    /// psql as host `host`'s role over TCP (its password, no TLS) on database `sentry`:
+    /// what a member can do with its own credentials. Err(stderr) when psql fails.
+    pub fn psql_as(&self, host: &str, sql: &str) -> Result<String, String> {
+        let password = std::fs::read_to_string(self.password_file(host)).expect("read password");
+        let mut cmd = Command::new("psql");
+        clear_pg_env(&mut cmd);
+        let out = cmd
+            .env("PGPASSWORD", password.trim())
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", &format!("sentry_{host}"), "-d", "sentry"])
+            .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .env("PGSSLMODE", "disable")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run psql");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 
     /// [`PgCluster::url`] with `?sslmode=require`; the server certificate (for 127.0.0.1
     /// and localhost) is signed by [`PgCluster::ca_file`].
-    pub fn tls_url(&self) -> String {
-        format!("{}?sslmode=require", self.url())
+    pub fn tls_url(&self, host: &str) -> String {
+        format!("{}?sslmode=require", self.url(host))
     }
 
     /// PEM file of this cluster's private CA.
@@ -138,11 +189,6 @@ impl PgCluster {
     /// PEM file of the server's own certificate (signed by the private CA).
     pub fn server_cert_file(&self) -> PathBuf {
         self.tls_dir().join("server.crt")
-    }
-
-    /// A file (mode 0600) holding the role's password followed by a newline.
-    pub fn password_file(&self) -> PathBuf {
-        self.dir.path().join("password")
     }
 
     /// The TCP port the server listens on (127.0.0.1 only).
@@ -184,6 +230,11 @@ impl PgCluster {
     /// on failure.
     pub fn psql(&self, sql: &str) -> String {
         self.psql_on("sentry", sql)
+    }
+
+    /// [`PgCluster::psql`] on database `db`.
+    pub fn psql_in(&self, db: &str, sql: &str) -> String {
+        self.psql_on(db, sql)
     }
 
     // ---- internals ----
@@ -562,4 +613,23 @@ fn clear_pg_env(cmd: &mut Command) {
             cmd.env_remove(key);
         }
     }
+}
+
+/// The SQL of README's fleet server step whose first line is `-- fleet server: NAME`: the
+/// tests set the server up exactly as README tells the administrator to.
+pub fn readme_step(name: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read README.md");
+    let first = format!("-- fleet server: {name}");
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != "```sql" {
+            continue;
+        }
+        let block: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+        if block.first().is_some_and(|l| l.trim() == first) {
+            return block.join("\n") + "\n";
+        }
+    }
+    panic!("README.md has no ```sql step starting with {first:?}");
 }
