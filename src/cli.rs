@@ -33,7 +33,21 @@ use crate::store::{IpRecord, Store};
 
 const LEGACY: &str = "Legacy form (sentry.pl / sentry.sh)";
 
-/// Safe and effective protection against brute-force login attacks.
+/// `sentry --help` and `-h` keep the originals' layout (scripts and their test suites look
+/// for the NAME line and the SYNOPSIS and OPTIONS headings); the 7-column indent lines the
+/// synopsis up with the continuation lines of `override_usage`. Subcommands keep clap's.
+const TOP_HELP: &str = "\
+{name} - {about-with-newline}
+SYNOPSIS
+       {usage}
+
+COMMANDS
+{subcommands}
+
+OPTIONS
+{options}{after-help}";
+
+/// safe and effective protection against bruteforce attacks
 ///
 /// Run by tcpwrappers on every connection (`sentry --connect --ip=%a`), sentry counts
 /// connections per address in a small SQLite database, and keeps a tcpwrappers deny file
@@ -47,7 +61,11 @@ const LEGACY: &str = "Legacy form (sentry.pl / sentry.sh)";
     override_usage = "sentry --ip=IP [--connect | --allow | --block | --delist] [-v]\n       \
                       sentry --report [-v] [--ip=IP] [--json]\n       \
                       sentry <COMMAND> [ARGS]",
-    after_help = "Legacy examples:\n  sentry --ip=192.0.2.7 --connect\n  sentry --ip=192.0.2.7 --whitelist\n  sentry --report --verbose --ip=192.0.2.7"
+    help_template = TOP_HELP,
+    after_help = "The options --ip, --connect, --allow, --block, --delist, --report, --dbdump and \
+                  --update are the legacy form (sentry.pl / sentry.sh) of the commands above.\n\n\
+                  EXAMPLES\n  sentry --ip=192.0.2.7 --connect\n  sentry --ip=192.0.2.7 --whitelist\n  \
+                  sentry --report --verbose --ip=192.0.2.7"
 )]
 pub struct Args {
     #[command(subcommand)]

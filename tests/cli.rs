@@ -58,6 +58,26 @@ fn help_goes_to_stdout_with_success() {
     assert!(out.contains("--force"), "{out}");
 }
 
+/// The original's own test suite reads its help for these lines.
+#[test]
+fn help_keeps_the_originals_name_line_and_headings() {
+    let root = Root::new();
+    let long = root.ok(&["--help"]);
+    let has_line = |text: &str, line: &str| text.lines().any(|l| l.trim_end() == line);
+    for line in [
+        "sentry - safe and effective protection against bruteforce attacks",
+        "SYNOPSIS",
+        "OPTIONS",
+    ] {
+        assert!(
+            has_line(&long, line),
+            "--help lacks the line {line:?}:\n{long}"
+        );
+    }
+    let short = root.ok(&["-h"]);
+    assert!(has_line(&short, "SYNOPSIS"), "-h lacks SYNOPSIS:\n{short}");
+}
+
 #[test]
 fn legacy_connect_counts_in_any_flag_order_and_is_silent() {
     let root = Root::new();

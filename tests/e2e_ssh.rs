@@ -7,7 +7,9 @@
 //!
 //! Needs root and openssh-server, openssh-client, sshpass, rsyslog, nftables, iproute2,
 //! python3-paramiko.
-//! Without them the test prints `SKIPPED: ...`; in CI (`CI=true`) they are mandatory.
+//! Without them the test is skipped (`common::skip`); in CI (`CI=true`) they are mandatory.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -80,11 +82,7 @@ fn missing_requirements() -> Vec<String> {
 fn real_sshd_rsyslog_and_sentry_in_namespaces() {
     let missing = missing_requirements();
     if !missing.is_empty() {
-        let message = format!("end-to-end ssh test needs {}", missing.join(", "));
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{message}: CI runs as root and .ci/run installs these");
-        }
-        eprintln!("SKIPPED: {message}");
+        common::skip(&format!("needs {}", missing.join(", ")));
         return;
     }
     let script: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "e2e", "ssh.sh"]

@@ -8,15 +8,7 @@ mod common;
 use std::process::Command;
 
 fn is_root() -> bool {
-    let uid = Command::new("id").arg("-u").output().expect("run id");
-    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
-    if !root {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI runs as root; these tests need it");
-        }
-        eprintln!("SKIPPED: not root, cannot mount a test file system");
-    }
-    root
+    common::is_root("mounting a test file system")
 }
 
 /// Runs `script` with `$1` = an empty directory, `$2` = the sentry binary, in a private

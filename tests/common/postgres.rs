@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::{have_tool, is_root};
+use super::{have_tool, is_root, skip};
 
 /// A running (or deliberately stopped) private cluster; dropped = stopped and removed.
 pub struct PgCluster {
@@ -37,17 +37,15 @@ pub struct PgCluster {
 }
 
 impl PgCluster {
-    /// Starts a new cluster, or None (after printing SKIPPED ...) when it cannot run here:
-    /// not root, or PostgreSQL / psql / openssl not installed. In CI (CI=true) a missing
-    /// requirement is a panic instead.
+    /// Starts a new cluster, or None (the test skipped, see [`super::skip`]) when it cannot
+    /// run here: not root, or PostgreSQL / psql / openssl not installed.
     pub fn start() -> Option<PgCluster> {
         if !is_root("a private PostgreSQL cluster") || !have_tool("psql") || !have_tool("openssl") {
             return None;
         }
         let bin = match server_bin_dir() {
             Some(bin) => bin,
-            // Not in /usr/lib/postgresql/*/bin nor on PATH: have_tool reports it (SKIPPED
-            // locally, a panic in CI).
+            // Not in /usr/lib/postgresql/*/bin nor on PATH: have_tool reports the skip.
             None => {
                 have_tool("initdb");
                 return None;
@@ -56,10 +54,7 @@ impl PgCluster {
         let (uid, gid) = match (id_of("-u"), id_of("-g")) {
             (Some(uid), Some(gid)) => (uid, gid),
             _ => {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("the postgres user is required in CI (.ci/run installs postgresql)");
-                }
-                eprintln!("SKIPPED: no postgres user (install postgresql, or run .ci/run)");
+                skip("no postgres user (Debian package postgresql)");
                 return None;
             }
         };
