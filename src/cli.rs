@@ -916,7 +916,8 @@ fn run_setup(
     // login after installation does not pay for reading the whole history.
     let (outcome, _) = sentry.scan(true, false)?;
     let config = &sentry.config;
-    let lines = setup::hosts_allow_lines(config);
+    let daemons = setup::tcpd_daemons(config);
+    let lines = setup::hosts_allow_lines(config, &daemons);
     println!("sentry is set up in {}", config.root.display());
     println!("  database:  {}", config.database_path().display());
     println!("  deny file: {}", config.deny_file.display());
@@ -928,17 +929,29 @@ fn run_setup(
         outcome.addresses.len()
     );
     if write_hosts_allow {
-        if setup::write_hosts_allow(hosts_allow, &lines)? {
-            println!(
-                "added to {} (previous copy kept as *.sentry-backup):",
+        match setup::write_hosts_allow(hosts_allow, config, &daemons)? {
+            Some(edit) => {
+                println!(
+                    "changed {} (previous copy kept as {}.sentry-backup):",
+                    hosts_allow.display(),
+                    hosts_allow.display()
+                );
+                for line in &edit.listing {
+                    println!("  {line}");
+                }
+                for note in &edit.notes {
+                    println!("note: {note}");
+                }
+            }
+            None => println!(
+                "{} already has these lines where tcpd reads them first:",
                 hosts_allow.display()
-            );
-        } else {
-            println!("{} already has these lines:", hosts_allow.display());
+            ),
         }
     } else {
         println!(
-            "\nAdd these two lines near the top of {}, in this order (or run `sentry setup --write-hosts-allow`):",
+            "\nAdd these two lines near the top of {}, in this order, above any rule that lets \
+             these daemons in (or run `sentry setup --write-hosts-allow`):",
             hosts_allow.display()
         );
     }

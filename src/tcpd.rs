@@ -209,9 +209,9 @@ pub struct Tables {
     pub allow: Table,
     pub deny: Table,
     files: std::cell::RefCell<HashMap<PathBuf, Option<Vec<String>>>>,
-    /// Treat this `/file` pattern as listing every client (setup and check ask "what if
-    /// this address were blocked?").
-    pub pretend_listed: Option<PathBuf>,
+    /// Treat this `/file` pattern as listing every client (true) or none (false): setup
+    /// and check ask "what if this address were blocked?", and "if it were not?".
+    pub pretend_listed: Option<(PathBuf, bool)>,
 }
 
 impl Tables {
@@ -284,8 +284,10 @@ impl Tables {
 
     fn file_match(&self, path: &str, client: &Client, depth: usize) -> bool {
         let path = PathBuf::from(path);
-        if self.pretend_listed.as_ref() == Some(&path) {
-            return true;
+        if let Some((pretend, listed)) = &self.pretend_listed
+            && *pretend == path
+        {
+            return *listed;
         }
         if depth >= MAX_FILE_DEPTH {
             return false;

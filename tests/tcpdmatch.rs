@@ -545,3 +545,130 @@ fn the_evaluator_agrees_with_tcpdmatch_on_generated_files() {
         wrong.join("\n")
     );
 }
+
+/// `setup --write-hosts-allow` on files admins really have: its lines already there in
+/// part or in the wrong order, sentry.pl's spawn line, an admin's allow-all rule, an
+/// admin's own deny rule. Each time tcpd must refuse the blocked address, let the others
+/// in, and keep refusing what the admin refused.
+#[test]
+fn setup_leaves_a_hosts_allow_where_blocked_addresses_are_refused() {
+    if !common::have_tool("tcpdmatch") {
+        return;
+    }
+    let deny_line = |root: &Root| format!("sshd : {} : deny\n", root.deny_file().display());
+    type HostsAllow = Box<dyn Fn(&Root) -> String>;
+    let cases: Vec<(&str, HostsAllow)> = vec![
+        ("the deny line pasted earlier", Box::new(deny_line)),
+        (
+            "sentry.pl's lines",
+            Box::new(move |root: &Root| {
+                format!(
+                    "# tcp wrappers\nsshd : ALL : spawn {}/sentry.pl -c %a : allow\n{}",
+                    root.path().display(),
+                    deny_line(root)
+                )
+            }),
+        ),
+        (
+            "sentry.sh's lines, spawn first",
+            Box::new(move |root: &Root| {
+                format!(
+                    "sshd : ALL : spawn /usr/local/sbin/sentry.sh --connect --ip=%a : allow\n{}",
+                    deny_line(root)
+                )
+            }),
+        ),
+        (
+            "an allow-all rule of the admin's above",
+            Box::new(move |root: &Root| format!("ALL : ALL : allow\n{}", deny_line(root))),
+        ),
+        (
+            "the admin's own deny rule",
+            Box::new(|_: &Root| "sshd : 198.51.100.0/24 : deny\nALL : ALL : allow\n".into()),
+        ),
+    ];
+    for (what, hosts_allow) in cases {
+        let root = Root::new();
+        root.ok(&["block", "203.0.113.9"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hosts.allow");
+        std::fs::write(&path, hosts_allow(&root)).expect("seed hosts.allow");
+        std::fs::write(dir.path().join("hosts.deny"), "").expect("hosts.deny");
+        let out = root.ok(&[
+            "setup",
+            "--write-hosts-allow",
+            "--hosts-allow",
+            path.to_str().expect("utf-8"),
+        ]);
+        let written = std::fs::read_to_string(&path).expect("read");
+        let why = format!("{what}:\n{written}\nsetup said:\n{out}");
+        assert_eq!(
+            tcpdmatch(dir.path(), "sshd", "203.0.113.9"),
+            "denied",
+            "{why}"
+        );
+        assert_eq!(
+            tcpdmatch(dir.path(), "sshd", "::ffff:203.0.113.9"),
+            "denied",
+            "{why}"
+        );
+        assert_eq!(
+            tcpdmatch(dir.path(), "sshd", "192.0.2.1"),
+            "granted",
+            "{why}"
+        );
+        assert_eq!(
+            tcpdmatch(dir.path(), "sshd", "198.51.100.7"),
+            if what == "the admin's own deny rule" {
+                "denied"
+            } else {
+                "granted"
+            },
+            "{why}"
+        );
+        let spawns: Vec<&str> = written.lines().filter(|l| l.contains("spawn")).collect();
+        assert_eq!(spawns.len(), 1, "one spawn line, this sentry's: {why}");
+        assert!(
+            spawns[0].contains(&root.path().join("sentry").display().to_string()),
+            "{why}"
+        );
+        assert!(
+            dir.path().join("hosts.allow.sentry-backup").is_file(),
+            "{why}"
+        );
+        assert!(
+            out.contains("- ") || !written.contains("sentry.pl"),
+            "a listing: {why}"
+        );
+    }
+}
+
+/// A hosts.deny that refuses every sshd client but the admin's own (mostly closed):
+/// sentry's `spawn ... : allow` would open sshd to everyone, so setup refuses and says why.
+#[test]
+fn setup_refuses_to_let_in_what_hosts_deny_refuses() {
+    if !common::have_tool("tcpdmatch") {
+        return;
+    }
+    let root = Root::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hosts.allow");
+    let before = "sshd : 192.0.2.0/24 : allow\n";
+    std::fs::write(&path, before).expect("seed hosts.allow");
+    std::fs::write(dir.path().join("hosts.deny"), "sshd: ALL\n").expect("hosts.deny");
+    let out = root.run(&[
+        "setup",
+        "--write-hosts-allow",
+        "--hosts-allow",
+        path.to_str().expect("utf-8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "refused: {stderr}");
+    assert!(stderr.contains("hosts.deny line 1"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        before,
+        "unchanged"
+    );
+    assert_eq!(tcpdmatch(dir.path(), "sshd", "198.51.100.7"), "denied");
+}
