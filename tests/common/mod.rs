@@ -161,6 +161,15 @@ pub fn have_tool(tool: &str) -> bool {
     found
 }
 
+/// The absolute path of a program found by the shell.
+pub fn which(tool: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .expect("run sh");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// True when running as root; otherwise prints why the test is skipped (and fails in CI,
 /// which runs as root).
 pub fn is_root(what: &str) -> bool {
