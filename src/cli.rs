@@ -208,11 +208,26 @@ enum Command {
     Expire,
     /// Nagios/NRPE plugin: one status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
     ///
-    /// Checks that hosts.allow refers to sentry, that $ROOT/sentry is executable, that the
-    /// database passes SQLite's quick check, that the logs were read in the last day, and
-    /// that every backend holds what the database blocks.
+    /// Judges hosts.allow and hosts.deny by tcpd's rules: CRITICAL when a blocked address
+    /// would be let in or an address let in would not run this sentry (wrong order, a rule
+    /// above, a spawn line for another root or a missing binary). CRITICAL too when sshd is
+    /// not linked with libwrap and no scan timer, ingest or firewall backend is set up.
+    /// Also checks that $ROOT/sentry is executable, that the database passes SQLite's quick
+    /// check, that the configured logs exist and were read in the last day, and that every
+    /// backend holds what the database blocks. `sentry doctor` says how to fix each finding.
     Check {
-        /// The hosts.allow file to inspect
+        /// The hosts.allow file to inspect (hosts.deny is read beside it)
+        #[arg(long, value_name = "PATH", default_value = "/etc/hosts.allow")]
+        hosts_allow: PathBuf,
+    },
+    /// What `check` finds, one finding per paragraph, each with the command or line that fixes it
+    ///
+    /// For an administrator at a terminal: whether hosts.allow (judged by tcpd's own rules)
+    /// refuses blocked addresses and runs this sentry for every other one, whether sshd
+    /// reads hosts.allow at all (libwrap) and what else runs sentry, missing log files, and
+    /// everything `check` reports. Exit codes as `check`.
+    Doctor {
+        /// The hosts.allow file to inspect (hosts.deny is read beside it)
         #[arg(long, value_name = "PATH", default_value = "/etc/hosts.allow")]
         hosts_allow: PathBuf,
     },
@@ -308,6 +323,9 @@ pub enum Action {
     },
     Expire,
     Check {
+        hosts_allow: PathBuf,
+    },
+    Doctor {
         hosts_allow: PathBuf,
     },
     Metrics,
@@ -414,6 +432,7 @@ impl Args {
             },
             Some(Command::Expire) => Action::Expire,
             Some(Command::Check { hosts_allow }) => Action::Check { hosts_allow },
+            Some(Command::Doctor { hosts_allow }) => Action::Doctor { hosts_allow },
             Some(Command::Metrics) => Action::Metrics,
             Some(Command::Manpage) => Action::Manpage,
             Some(Command::Update { force }) => Action::Update { force },
@@ -508,8 +527,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             return e.exit_code();
         }
     };
-    if let Action::Check { hosts_allow } = &invocation.action {
-        return run_check(&invocation, hosts_allow, &env);
+    match &invocation.action {
+        Action::Check { hosts_allow } => return run_check(&invocation, hosts_allow, &env, false),
+        Action::Doctor { hosts_allow } => return run_check(&invocation, hosts_allow, &env, true),
+        _ => {}
     }
     let connect_ip = match &invocation.action {
         Action::Connect(ip) => Some(ip.clone()),
@@ -770,7 +791,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             }
         }
         // `check` speaks the Nagios plugin protocol, exit codes included: see `run_check`.
-        Action::Check { hosts_allow } => {
+        Action::Check { hosts_allow } | Action::Doctor { hosts_allow } => {
             return Err(Error::Input(format!(
                 "internal: check {} is run by run_check",
                 hosts_allow.display()
@@ -893,11 +914,13 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
 }
 
 /// `sentry check`: one status line on stdout and the Nagios exit code, whatever happens
-/// (a configuration or database that cannot even be opened is CRITICAL).
+/// (a configuration or database that cannot even be opened is CRITICAL). `sentry doctor`:
+/// the same findings, each with its fix.
 fn run_check(
     invocation: &Invocation,
     hosts_allow: &std::path::Path,
     env: &dyn Fn(&str) -> Option<String>,
+    doctor: bool,
 ) -> u8 {
     use crate::monitor::State;
     let opened = Config::load(&invocation.overrides, env).and_then(|config| {
@@ -911,7 +934,21 @@ fn run_check(
         Sentry::open(config, Patience::Admin, now(), invocation.verbose)
     });
     let (state, line) = match opened {
-        Ok(mut sentry) => crate::monitor::check(&mut sentry, hosts_allow, now()),
+        Ok(mut sentry) => {
+            let system = crate::monitor::System::from_env(env);
+            if doctor {
+                crate::monitor::doctor(&mut sentry, hosts_allow, &system, now())
+            } else {
+                crate::monitor::check(&mut sentry, hosts_allow, &system, now())
+            }
+        }
+        Err(e) if doctor => (
+            State::Critical,
+            format!(
+                "CRITICAL: {}\n  fix: run `sentry setup` (or correct the configuration it names)\n",
+                crate::printable::printable_lines(&e.to_string())
+            ),
+        ),
         Err(e) => (
             State::Critical,
             format!(
@@ -920,7 +957,11 @@ fn run_check(
             ),
         ),
     };
-    println!("{line}");
+    if doctor {
+        print!("{line}");
+    } else {
+        println!("{line}");
+    }
     state as u8
 }
 
@@ -934,7 +975,8 @@ fn run_setup(
     // login after installation does not pay for reading the whole history.
     let (outcome, _) = sentry.scan(true, false)?;
     let config = &sentry.config;
-    let lines = setup::hosts_allow_lines(config);
+    let daemons = setup::tcpd_daemons(config);
+    let lines = setup::hosts_allow_lines(config, &daemons);
     println!("sentry is set up in {}", config.root.display());
     println!("  database:  {}", config.database_path().display());
     println!("  deny file: {}", config.deny_file.display());
@@ -946,17 +988,29 @@ fn run_setup(
         outcome.addresses.len()
     );
     if write_hosts_allow {
-        if setup::write_hosts_allow(hosts_allow, &lines)? {
-            println!(
-                "added to {} (previous copy kept as *.sentry-backup):",
+        match setup::write_hosts_allow(hosts_allow, config, &daemons)? {
+            Some(edit) => {
+                println!(
+                    "changed {} (previous copy kept as {}.sentry-backup):",
+                    hosts_allow.display(),
+                    hosts_allow.display()
+                );
+                for line in &edit.listing {
+                    println!("  {line}");
+                }
+                for note in &edit.notes {
+                    println!("note: {note}");
+                }
+            }
+            None => println!(
+                "{} already has these lines where tcpd reads them first:",
                 hosts_allow.display()
-            );
-        } else {
-            println!("{} already has these lines:", hosts_allow.display());
+            ),
         }
     } else {
         println!(
-            "\nAdd these two lines near the top of {}, in this order (or run `sentry setup --write-hosts-allow`):",
+            "\nAdd these two lines near the top of {}, in this order, above any rule that lets \
+             these daemons in (or run `sentry setup --write-hosts-allow`):",
             hosts_allow.display()
         );
     }

@@ -28,6 +28,7 @@ pub mod scan;
 pub mod setup;
 pub mod store;
 pub mod syslog;
+pub mod tcpd;
 pub mod update;
 
 pub use error::{Error, Result};

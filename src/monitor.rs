@@ -6,11 +6,13 @@ Both only read: the database, hosts.allow, and each backend's current members.
 */
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::actions::Sentry;
+use crate::config::Config;
 use crate::error::Result;
 use crate::store::Store;
+use crate::{setup, tcpd};
 
 /// Nagios plugin states, in increasing severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,48 +68,359 @@ fn lagging_logs(sentry: &mut Sentry) -> Vec<(State, String)> {
     problems
 }
 
+/// One thing `check` found, with what fixes it (for `doctor`).
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub state: State,
+    /// One line, for the Nagios status line.
+    pub problem: String,
+    /// The command or line that fixes it, in words an administrator acts on.
+    pub fix: Option<String>,
+}
+
+impl From<(State, String)> for Finding {
+    fn from((state, problem): (State, String)) -> Finding {
+        Finding {
+            state,
+            problem,
+            fix: None,
+        }
+    }
+}
+
+/// Where `check` looks on this system; the environment can point elsewhere (tests, odd
+/// layouts): `SENTRY_SSHD`, `SENTRY_SYSTEMD_DIR`, `SENTRY_CRONTABS` (colon-separated
+/// files or directories), `SENTRY_RSYSLOG_DIR`.
+#[derive(Debug, Clone)]
+pub struct System {
+    pub sshd: PathBuf,
+    pub systemd_dir: PathBuf,
+    pub crontabs: Vec<PathBuf>,
+    pub rsyslog_dir: PathBuf,
+}
+
+impl System {
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> System {
+        let path = |var: &str, default: &str| PathBuf::from(env(var).unwrap_or(default.into()));
+        System {
+            sshd: path("SENTRY_SSHD", "/usr/sbin/sshd"),
+            systemd_dir: path("SENTRY_SYSTEMD_DIR", "/etc/systemd/system"),
+            crontabs: env("SENTRY_CRONTABS")
+                .unwrap_or("/etc/crontab:/etc/cron.d:/var/spool/cron/crontabs".into())
+                .split(':')
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            rsyslog_dir: path("SENTRY_RSYSLOG_DIR", "/etc/rsyslog.d"),
+        }
+    }
+}
+
+fn where_(verdict: &tcpd::Verdict) -> String {
+    match &verdict.rule {
+        Some((which, rule)) => format!(
+            "{} line {} `{}`",
+            match which {
+                tcpd::Which::Allow => "hosts.allow",
+                tcpd::Which::Deny => "hosts.deny",
+            },
+            rule.line,
+            rule.text.trim()
+        ),
+        None => "no rule (tcpd's default)".into(),
+    }
+}
+
+/// hosts.allow judged by tcpd's own rules ([`tcpd`]): for each of sentry's daemons, a
+/// blocked address must be refused, and every address let in must run this sentry.
+fn hosts_allow_findings(config: &Config, hosts_allow: &Path) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let mut tables = match tcpd::Tables::read(hosts_allow) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![Finding {
+                state: State::Critical,
+                problem: format!("cannot read {}: {e}", hosts_allow.display()),
+                fix: None,
+            }];
+        }
+    };
+    let setup_fix = Some(format!(
+        "run `{} setup --write-hosts-allow --hosts-allow {}` (it moves sentry's lines where \
+         tcpd reads them first, keeps a backup, and explains what stands in the way)",
+        config.installed_binary().display(),
+        hosts_allow.display()
+    ));
+    let probes = tcpd::probe_addresses(&tables);
+    let spawn_lines: Vec<setup::SpawnedSentry> = tables
+        .allow
+        .rules
+        .iter()
+        .filter_map(|r| r.options.as_deref())
+        .filter_map(|o| tcpd::parse_options(o).ok())
+        .flatten()
+        .filter(|(name, _)| name == "spawn")
+        .filter_map(|(_, v)| v.as_deref().and_then(setup::SpawnedSentry::parse))
+        .collect();
+    for daemon in setup::tcpd_daemons(config) {
+        tables.pretend_listed = Some((config.deny_file.clone(), true));
+        if let Some((address, verdict)) = probes.iter().find_map(|a| {
+            let v = tables.evaluate(&daemon, &tcpd::Client::address(*a));
+            (v.access == tcpd::Access::Granted).then_some((a, v))
+        }) {
+            found.push(Finding {
+                state: State::Critical,
+                problem: format!(
+                    "{} does not refuse {daemon} from addresses in {}: {} lets them in first \
+                     (e.g. {address})",
+                    hosts_allow.display(),
+                    config.deny_file.display(),
+                    where_(&verdict)
+                ),
+                fix: setup_fix.clone(),
+            });
+        }
+        tables.pretend_listed = Some((config.deny_file.clone(), false));
+        let unspawned = probes.iter().find_map(|a| {
+            let v = tables.evaluate(&daemon, &tcpd::Client::address(*a));
+            let ours = v.spawns.iter().any(|s| {
+                setup::SpawnedSentry::parse(s).is_some_and(|s| s.problem(config).is_none())
+            });
+            (v.access == tcpd::Access::Granted && !ours).then_some((a, v))
+        });
+        let Some((address, verdict)) = unspawned else {
+            continue;
+        };
+        if spawn_lines.is_empty() {
+            found.push(Finding {
+                state: State::Warning,
+                problem: format!(
+                    "{} does not spawn sentry --connect (fine only with `sentry scan` on a timer)",
+                    hosts_allow.display()
+                ),
+                fix: setup_fix.clone(),
+            });
+            continue;
+        }
+        let why = verdict
+            .spawns
+            .iter()
+            .filter_map(|s| setup::SpawnedSentry::parse(s))
+            .find_map(|s| s.problem(config))
+            .unwrap_or_else(|| "it matches before sentry's spawn line".into());
+        found.push(Finding {
+            state: State::Critical,
+            problem: format!(
+                "{} never runs this sentry for {daemon} from {address}: {} decides, and {why}",
+                hosts_allow.display(),
+                where_(&verdict)
+            ),
+            fix: setup_fix.clone(),
+        });
+    }
+    found
+}
+
+/// Whether `binary` is linked with libwrap (None: no such file). `ldd` through
+/// [`crate::exec`]; without ldd, the library's name among the binary's bytes.
+pub fn links_libwrap(binary: &Path) -> Option<bool> {
+    if !binary.is_file() {
+        return None;
+    }
+    if let Some(ldd) = crate::exec::find_program("ldd")
+        && let Ok(out) = crate::exec::run(
+            &ldd,
+            &[binary.display().to_string()],
+            None,
+            std::time::Duration::from_secs(10),
+        )
+    {
+        return Some(String::from_utf8_lossy(&out.stdout).contains("libwrap.so"));
+    }
+    let bytes = std::fs::read(binary).ok()?;
+    Some(bytes.windows(10).any(|w| w == b"libwrap.so"))
+}
+
+/// Whether a file (or any file of a directory) has a line, not commented out, holding
+/// every one of `words`.
+fn mentions(path: &Path, words: &[&str]) -> bool {
+    let files: Vec<PathBuf> = match std::fs::read_dir(path) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(_) => vec![path.to_path_buf()],
+    };
+    files.iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|text| {
+            text.lines()
+                .any(|l| !l.trim_start().starts_with('#') && words.iter().all(|w| l.contains(w)))
+        })
+    })
+}
+
+/// sshd without libwrap ignores hosts.allow: then something else must run sentry.
+fn protection_findings(config: &Config, system: &System) -> Vec<Finding> {
+    if !config.services.ssh || links_libwrap(&system.sshd) != Some(false) {
+        return Vec::new();
+    }
+    let enabled = |unit: &str, target: &str| {
+        system
+            .systemd_dir
+            .join(format!("{target}.wants"))
+            .join(unit)
+            .exists()
+    };
+    let timer = enabled("sentry-scan.timer", "timers.target")
+        || system
+            .crontabs
+            .iter()
+            .any(|c| mentions(c, &["sentry", "scan"]));
+    let ingest = enabled("sentry-ingest.service", "multi-user.target")
+        || mentions(&system.rsyslog_dir, &["sentry", "ingest"]);
+    let firewall = config.backends.iter().any(|b| b != "tcpwrappers");
+    let sshd = system.sshd.display();
+    if !timer && !ingest && !firewall {
+        vec![Finding {
+            state: State::Critical,
+            problem: format!(
+                "{sshd} is not linked with libwrap (it ignores hosts.allow), and no scan timer, \
+                 ingest or firewall backend is set up: sentry protects nothing"
+            ),
+            fix: Some(
+                "read the logs on a timer: `systemctl enable --now sentry-scan.timer` (from \
+                 contrib/), and block in the kernel: `backends = [\"nftables\"]` under [block] \
+                 in sentry.toml, then `sentry sync`"
+                    .into(),
+            ),
+        }]
+    } else if !firewall {
+        vec![Finding {
+            state: State::Warning,
+            problem: format!(
+                "{sshd} is not linked with libwrap: blocks in the tcpwrappers deny file do not \
+                 stop it"
+            ),
+            fix: Some(
+                "add a firewall backend: `backends = [\"tcpwrappers\", \"nftables\"]` under \
+                 [block] in sentry.toml, then `sentry sync`"
+                    .into(),
+            ),
+        }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Configured log files that do not exist.
+fn missing_logs(config: &Config) -> Vec<Finding> {
+    let Some(logs) = &config.logs else {
+        return Vec::new();
+    };
+    logs.iter()
+        .filter(|p| !p.exists())
+        .map(|p| Finding {
+            state: State::Warning,
+            problem: format!("log file {} (in `logs`) does not exist", p.display()),
+            fix: Some(format!(
+                "correct `logs` in {} or start the syslog daemon that writes {}",
+                config
+                    .source
+                    .as_deref()
+                    .map(|s| s.display().to_string())
+                    .unwrap_or_else(|| "sentry.toml".into()),
+                p.display()
+            )),
+        })
+        .collect()
+}
+
 /// Runs every check; returns the worst state and the one status line Nagios shows.
-pub fn check(sentry: &mut Sentry, hosts_allow: &Path, now: i64) -> (State, String) {
+pub fn check(
+    sentry: &mut Sentry,
+    hosts_allow: &Path,
+    system: &System,
+    now: i64,
+) -> (State, String) {
+    let findings = findings(sentry, hosts_allow, system, now);
+    let summary = sentry.store.summary();
+    let perfdata = match &summary {
+        Ok(s) => format!(
+            " | records={} allowed={} blocked={}",
+            s.unique_ips, s.allowed, s.blocked
+        ),
+        Err(_) => String::new(),
+    };
+    let state = worst(&findings);
+    let text = if findings.is_empty() {
+        match &summary {
+            Ok(s) => format!(
+                "{} blocked, {} allowed, lists in sync",
+                s.blocked, s.allowed
+            ),
+            Err(e) => first_line(&e.to_string()),
+        }
+    } else {
+        findings
+            .iter()
+            .map(|f| f.problem.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    // Reasons and errors may come from the fleet or the database: one line, no escapes.
+    (
+        state,
+        format!(
+            "SENTRY {} - {}{perfdata}",
+            state.label(),
+            crate::printable::printable(&text)
+        ),
+    )
+}
+
+fn worst(findings: &[Finding]) -> State {
+    findings.iter().map(|f| f.state).max().unwrap_or(State::Ok)
+}
+
+/// `sentry doctor`: every finding on its own, with what fixes it.
+pub fn doctor(
+    sentry: &mut Sentry,
+    hosts_allow: &Path,
+    system: &System,
+    now: i64,
+) -> (State, String) {
+    let findings = findings(sentry, hosts_allow, system, now);
+    let mut out = String::new();
+    if findings.is_empty() {
+        out.push_str("Nothing to fix: hosts.allow refuses blocked addresses and runs sentry for the others, the database is sound, the logs are read and every deny list matches the database.\n");
+    }
+    for f in &findings {
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            f.state.label(),
+            crate::printable::printable(&f.problem)
+        );
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(out, "  fix: {}", crate::printable::printable(fix));
+        }
+    }
+    (worst(&findings), out)
+}
+
+/// Every finding, worst kinds first within their area.
+pub fn findings(
+    sentry: &mut Sentry,
+    hosts_allow: &Path,
+    system: &System,
+    now: i64,
+) -> Vec<Finding> {
+    let mut found: Vec<Finding> = Vec::new();
     let mut problems: Vec<(State, String)> = Vec::new();
     let config = sentry.config.clone();
 
     if config.backend_enabled("tcpwrappers") {
-        let deny = format!("{}", config.deny_file.display());
-        match std::fs::read_to_string(hosts_allow) {
-            Ok(text) => {
-                let lines: Vec<&str> = text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.starts_with('#'))
-                    .collect();
-                if !lines
-                    .iter()
-                    .any(|l| l.contains(&deny) && l.ends_with("deny"))
-                {
-                    problems.push((
-                        State::Critical,
-                        format!(
-                            "{} does not refuse the addresses in {deny} (run `sentry setup`)",
-                            hosts_allow.display()
-                        ),
-                    ));
-                }
-                if !lines
-                    .iter()
-                    .any(|l| l.contains("--connect") && l.contains("sentry"))
-                {
-                    problems.push((
-                        State::Warning,
-                        format!("{} does not spawn sentry --connect (fine only with `sentry scan` on a timer)", hosts_allow.display()),
-                    ));
-                }
-            }
-            Err(e) => problems.push((
-                State::Critical,
-                format!("cannot read {}: {e}", hosts_allow.display()),
-            )),
-        }
+        found.extend(hosts_allow_findings(&config, hosts_allow));
     }
+    found.extend(protection_findings(&config, system));
+    found.extend(missing_logs(&config));
 
     let binary = config.installed_binary();
     let executable = std::fs::metadata(&binary).is_ok_and(|m| {
@@ -179,39 +492,8 @@ pub fn check(sentry: &mut Sentry, hosts_allow: &Path, now: i64) -> (State, Strin
         Err(e) => problems.push((State::Critical, first_line(&e.to_string()))),
     }
 
-    let summary = sentry.store.summary();
-    let perfdata = match &summary {
-        Ok(s) => format!(
-            " | records={} allowed={} blocked={}",
-            s.unique_ips, s.allowed, s.blocked
-        ),
-        Err(_) => String::new(),
-    };
-    let state = problems.iter().map(|(s, _)| *s).max().unwrap_or(State::Ok);
-    let text = if problems.is_empty() {
-        match &summary {
-            Ok(s) => format!(
-                "{} blocked, {} allowed, lists in sync",
-                s.blocked, s.allowed
-            ),
-            Err(e) => first_line(&e.to_string()),
-        }
-    } else {
-        problems
-            .iter()
-            .map(|(_, p)| p.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    // Reasons and errors may come from the fleet or the database: one line, no escapes.
-    (
-        state,
-        format!(
-            "SENTRY {} - {}{perfdata}",
-            state.label(),
-            crate::printable::printable(&text)
-        ),
-    )
+    found.extend(problems.into_iter().map(Finding::from));
+    found
 }
 
 fn first_line(text: &str) -> String {

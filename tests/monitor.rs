@@ -21,14 +21,164 @@ fn installed() -> (Root, std::path::PathBuf) {
 }
 
 fn check(root: &Root, hosts_allow: &std::path::Path) -> (i32, String) {
-    let out = root.run(&[
-        "check",
-        "--hosts-allow",
-        hosts_allow.to_str().expect("utf-8"),
-    ]);
+    check_on(root, hosts_allow, &[])
+}
+
+/// `check` with this machine's places replaced: `SENTRY_SSHD` (none unless given), an
+/// empty systemd directory and no crontab unless given.
+fn check_on(root: &Root, hosts_allow: &std::path::Path, env: &[(&str, &str)]) -> (i32, String) {
+    let out = system(root, "check", hosts_allow, env);
     let line = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(line.lines().count(), 1, "one status line: {line:?}");
     (out.status.code().expect("exit code"), line)
+}
+
+fn system(
+    root: &Root,
+    command: &str,
+    hosts_allow: &std::path::Path,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let empty = root.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("an empty directory");
+    let empty = empty.to_str().expect("utf-8").to_string();
+    let mut cmd = root.command(&[
+        command,
+        "--hosts-allow",
+        hosts_allow.to_str().expect("utf-8"),
+    ]);
+    cmd.env("SENTRY_SSHD", "/nonexistent/sshd")
+        .env("SENTRY_SYSTEMD_DIR", &empty)
+        .env("SENTRY_CRONTABS", &empty)
+        .env("SENTRY_RSYSLOG_DIR", &empty);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run sentry")
+}
+
+/// hosts.allow judged by tcpd's rules: the two lines present is not enough, their order
+/// and what stands above them decide.
+#[test]
+fn check_judges_hosts_allow_by_tcpds_first_match() {
+    let (root, hosts_allow) = installed();
+    let deny = format!("sshd : {} : deny", root.deny_file().display());
+    let spawn = format!(
+        "sshd : ALL : spawn {} --root {} --connect --ip=%a : allow",
+        root.path().join("sentry").display(),
+        root.path().display()
+    );
+    let other_root = "sshd : ALL : spawn /srv/other/sentry --connect --ip=%a : allow";
+    for (what, text, needle) in [
+        (
+            "spawn line first",
+            format!("{spawn}\n{deny}\n"),
+            "does not refuse sshd",
+        ),
+        (
+            "a shadowing rule above",
+            format!("ALL : ALL : allow\n{deny}\n{spawn}\n"),
+            "does not refuse sshd",
+        ),
+        (
+            "another root's sentry",
+            format!("{deny}\n{other_root}\n"),
+            "never runs this sentry",
+        ),
+        (
+            "sentry.pl",
+            format!("{deny}\nsshd : ALL : spawn /var/db/sentry/sentry.pl -c %a : allow\n"),
+            "never runs this sentry",
+        ),
+        (
+            "an allow rule above the spawn line",
+            format!("{deny}\nsshd : 192.0.2.0/24 : allow\n{spawn}\n"),
+            "never runs this sentry",
+        ),
+    ] {
+        std::fs::write(&hosts_allow, &text).expect("rewrite");
+        let (code, line) = check(&root, &hosts_allow);
+        assert_eq!(code, 2, "{what}: {line}");
+        assert!(line.contains(needle), "{what}: {line}");
+    }
+    std::fs::write(&hosts_allow, format!("{deny}\n{spawn}\n")).expect("rewrite");
+    let (code, line) = check(&root, &hosts_allow);
+    assert_eq!(code, 0, "{line}");
+    // The binary the spawn line runs is gone.
+    std::fs::remove_file(root.path().join("sentry")).expect("remove");
+    let (code, line) = check(&root, &hosts_allow);
+    assert_eq!(code, 2, "{line}");
+    assert!(line.contains("missing or not executable"), "{line}");
+}
+
+/// An sshd without libwrap ignores hosts.allow: with nothing else running sentry, sentry
+/// protects nothing (CRITICAL); with a scan timer but only the deny file, blocks do not
+/// stop sshd (WARNING). tcpd itself stands in for a libwrap sshd, `true` for one without.
+#[test]
+fn check_finds_an_sshd_that_ignores_hosts_allow() {
+    let (root, hosts_allow) = installed();
+    // Not `command -v true`: that is the shell's builtin.
+    let without = ["/usr/bin/true", "/bin/true"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .expect("a true binary")
+        .to_string();
+    let (code, line) = check_on(&root, &hosts_allow, &[("SENTRY_SSHD", &without)]);
+    assert_eq!(code, 2, "{line}");
+    assert!(
+        line.contains("not linked with libwrap") && line.contains("protects nothing"),
+        "{line}"
+    );
+
+    let cron = root.path().join("crontab");
+    std::fs::write(&cron, "*/5 * * * * root /var/db/sentry/sentry scan\n").expect("crontab");
+    let (code, line) = check_on(
+        &root,
+        &hosts_allow,
+        &[
+            ("SENTRY_SSHD", &without),
+            ("SENTRY_CRONTABS", cron.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(code, 1, "{line}");
+    assert!(line.contains("do not stop it"), "{line}");
+
+    if common::have_tool("tcpd") {
+        let with = common::which("tcpd");
+        let (code, line) = check_on(&root, &hosts_allow, &[("SENTRY_SSHD", &with)]);
+        assert_eq!(code, 0, "{line}");
+    }
+}
+
+#[test]
+fn check_warns_about_a_missing_log_file_and_doctor_says_what_to_do() {
+    let (root, hosts_allow) = installed();
+    let missing = root.path().join("no-such.log");
+    let (code, line) = check_on(
+        &root,
+        &hosts_allow,
+        &[("SENTRY_LOGS", missing.to_str().expect("utf-8"))],
+    );
+    assert_eq!(code, 1, "{line}");
+    assert!(line.contains("does not exist"), "{line}");
+
+    std::fs::write(
+        &hosts_allow,
+        format!(
+            "sshd : ALL : spawn {} --connect --ip=%a : allow\nsshd : {} : deny\n",
+            root.path().join("sentry").display(),
+            root.deny_file().display()
+        ),
+    )
+    .expect("rewrite");
+    let out = system(&root, "doctor", &hosts_allow, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.starts_with("CRITICAL: "), "{text}");
+    assert!(
+        text.contains("  fix: run `") && text.contains("setup --write-hosts-allow"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -218,3 +218,457 @@ fn a_space_before_the_colon_would_deny_everyone() {
         "`ALL : 1.2.3.4 : deny` contains the ALL wildcard",
     );
 }
+
+/// tcpdmatch's verdict on `allow` / `deny` for `daemon` and `address`, written into `dir`.
+fn tcpdmatch(dir: &Path, daemon: &str, address: &str) -> String {
+    let out = Command::new("tcpdmatch")
+        .args(["-d", daemon, address])
+        .current_dir(dir)
+        .output()
+        .expect("run tcpdmatch");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("access:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no access line for {daemon} {address}: {stdout}"))
+}
+
+/// sentry's evaluator on the same two files.
+fn evaluator(dir: &Path, daemon: &str, address: &str) -> String {
+    let tables = sentry::tcpd::Tables::read(&dir.join("hosts.allow")).expect("read tables");
+    let client = sentry::tcpd::Client::address(address.parse().expect("an address"));
+    tables.evaluate(daemon, &client).access.word().to_string()
+}
+
+/// Writes the two files and compares every (daemon, address) pair; returns the
+/// disagreements.
+fn compare(
+    dir: &Path,
+    allow: &str,
+    deny: &str,
+    daemons: &[&str],
+    addresses: &[&str],
+) -> Vec<String> {
+    std::fs::write(dir.join("hosts.allow"), allow).expect("write hosts.allow");
+    std::fs::write(dir.join("hosts.deny"), deny).expect("write hosts.deny");
+    let mut wrong = Vec::new();
+    for daemon in daemons {
+        for address in addresses {
+            let real = tcpdmatch(dir, daemon, address);
+            let ours = evaluator(dir, daemon, address);
+            if real != ours {
+                wrong.push(format!(
+                    "{daemon} {address}: tcpdmatch {real}, sentry {ours}\n--- hosts.allow\n{allow}--- hosts.deny\n{deny}"
+                ));
+            }
+        }
+    }
+    wrong
+}
+
+const ADDRESSES: [&str; 10] = [
+    "192.0.2.9",
+    "192.0.2.10",
+    "192.0.3.9",
+    "10.1.2.3",
+    "::ffff:192.0.2.9",
+    "2001:db8::9",
+    "2001:db8:1::9",
+    "2001:DB8::9",
+    "127.0.0.1",
+    "::1",
+];
+
+/// Handwritten patterns, one per tcpd rule of hosts_access(5) and per quirk we know of.
+#[test]
+fn the_evaluator_agrees_with_tcpdmatch_on_every_pattern() {
+    if !common::have_tool("tcpdmatch") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let file = |name: &str, text: &str| {
+        let path = d.join(name);
+        std::fs::write(&path, text).expect("write a pattern file");
+        path.display().to_string()
+    };
+    let listed = file(
+        "listed",
+        "ALL: 192.0.2.9 : deny\nALL: [2001:db8::9] : deny\n",
+    );
+    let spaced = file("spaced", "ALL : 192.0.2.9 : deny\n");
+    let hashed = file("hashed", "# 192.0.2.10\n#10.1.2.3\n");
+    let commas = file("commas", "192.0.2.9,192.0.2.10\n");
+    let nets = file("nets", "192.0.3.0/24 [2001:db8:1::]/48\n2001:db8::9\n");
+    let nested = file("nested", &format!("{nets}\n"));
+    let patterns = [
+        "ALL".to_string(),
+        "192.0.2.9".into(),
+        "192.0.2.".into(),
+        "192.0.".into(),
+        ".0.2.9".into(),
+        ".9".into(),
+        "192.0.2.*".into(),
+        "192.0.?.9".into(),
+        "*".into(),
+        "192.0.2.0/24".into(),
+        "192.0.2.0/255.255.255.0".into(),
+        "192.0.2.8/31".into(),
+        "192.0.2.9/32".into(),
+        "192.0.2.9/255.255.255.255".into(),
+        "0.0.0.0/0".into(),
+        "0.0.0.0/1".into(),
+        "192.0.2.1/24".into(),
+        "192.0.2.0/24x".into(),
+        "192.0.2/24".into(),
+        "[2001:db8::9]".into(),
+        "[2001:DB8:0:0::9]".into(),
+        "[2001:db8::]/32".into(),
+        "[2001:db8::]/48".into(),
+        "[2001:db8::5]/64".into(),
+        "[2001:db8::]/".into(),
+        "[::]/0".into(),
+        "[2001:db8::*]".into(),
+        "[::ffff:192.0.2.9]".into(),
+        "[192.0.2.9]".into(),
+        "[::1]".into(),
+        "127.".into(),
+        "LOCAL".into(),
+        "KNOWN".into(),
+        "UNKNOWN".into(),
+        "unknown".into(),
+        "PARANOID".into(),
+        "localhost".into(),
+        "@netgroup".into(),
+        "ALL@ALL".into(),
+        "KNOWN@ALL".into(),
+        "unknown@192.0.2.9".into(),
+        "ALL EXCEPT 192.0.2.9".into(),
+        "ALL except 192.0.2.0/24 EXCEPT 192.0.2.9".into(),
+        "EXCEPT 192.0.2.9".into(),
+        "192.0.2.9 EXCEPT EXCEPT 192.0.2.9".into(),
+        "192.0.2.10, 192.0.2.9".into(),
+        "10.1.2.3,192.0.2.9".into(),
+        listed.clone(),
+        spaced,
+        hashed,
+        commas,
+        nets,
+        nested,
+        d.join("missing").display().to_string(),
+        format!("ALL EXCEPT {listed}"),
+    ];
+    let mut wrong = Vec::new();
+    for pattern in &patterns {
+        wrong.extend(compare(
+            d,
+            &format!("sshd : {pattern} : deny\n"),
+            "",
+            &["sshd"],
+            &ADDRESSES,
+        ));
+    }
+    let lines = [
+        ("sshd : ALL : deny", ""),
+        ("sshd : ALL : deny\n", ""),
+        (" # sshd : ALL : deny\n", ""),
+        ("#sshd : ALL : deny\n", ""),
+        ("sshd : 192.0.2.9 \\\n : deny\n", ""),
+        ("sshd:ALL:deny\n", ""),
+        ("sshd : ALL : ALLOW\n", "ALL: ALL\n"),
+        ("sshd : ALL : DENY\n", ""),
+        ("sshd : ALL\n", "ALL: ALL\n"),
+        ("", "sshd : ALL\n"),
+        ("", "sshd : ALL : allow\n"),
+        ("", "sshd : ALL : spawn /bin/true\n"),
+        ("sshd : ALL : spawn /bin/true\n", "ALL: ALL\n"),
+        ("sshd : ALL : spawn = /bin/true : deny\n", ""),
+        (
+            "sshd : ALL : spawn /bin/echo a\\: b : allow\n",
+            "ALL: ALL\n",
+        ),
+        ("sshd : ALL : twist /bin/echo no\n", ""),
+        ("sshd : ALL : twist /bin/echo no : allow\n", ""),
+        ("sshd : ALL : bogus\n", ""),
+        ("sshd : ALL : allow : spawn /bin/true\n", ""),
+        ("sshd : ALL : allow extra\n", ""),
+        ("sshd : ALL : allow :\n", ""),
+        ("sshd : ALL : spawn\n", ""),
+        ("sshd : ALL : severity auth.info : allow\n", "ALL: ALL\n"),
+        ("sshd : ALL : severity : allow\n", ""),
+        (
+            "sshd : ALL : nice : rfc931 : keepalive : allow\n",
+            "ALL:ALL\n",
+        ),
+        (
+            "sshd : ALL : nice 5 : linger 4 : umask 022 : setenv A b c : banners /tmp : allow\n",
+            "ALL:ALL\n",
+        ),
+        ("sshd : ALL : user nobody : allow\n", "ALL:ALL\n"),
+        ("sshd : ALL : keepalive 4 : allow\n", ""),
+        ("sshd : ALL : linger : allow\n", ""),
+        ("sshd : ALL : allow\\\n", "ALL:ALL\n"),
+        ("sshd : ALL :allow\r\n", "ALL:ALL\n"),
+        ("sshd 192.0.2.9 : deny\n", ""),
+        ("sshd : 192.0.2.9\n", "ALL:ALL\n"),
+        ("sshd\n", "ALL:ALL\n"),
+        ("ALL EXCEPT sshd : ALL : deny\n", ""),
+        ("ALL : ALL : deny\n", ""),
+        ("ssh* : ALL : deny\n", ""),
+        ("SSHD : ALL : deny\n", ""),
+        ("sshd, vsftpd : ALL : deny\n", ""),
+        ("sshd@ALL : ALL : deny\n", ""),
+        ("sshd@192.0.2.1 : ALL : deny\n", ""),
+        ("sshd : [2001:db8::9] : deny\n", ""),
+        ("sshd : 2001:db8::9 : deny\n", ""),
+        ("sshd : [2001:db8::9 : deny\n", ""),
+        ("sshd : ALL : allow\nsshd : ALL : deny\n", ""),
+    ];
+    for (allow, deny) in lines {
+        wrong.extend(compare(
+            d,
+            allow,
+            deny,
+            &["sshd", "vsftpd", "in.ftpd"],
+            &ADDRESSES,
+        ));
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} disagreements:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// Generated rule sets: random daemons, client lists with EXCEPT, options, comments and
+/// continuations, in both files, checked pair by pair against tcpdmatch.
+#[test]
+fn the_evaluator_agrees_with_tcpdmatch_on_generated_files() {
+    if !common::have_tool("tcpdmatch") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let listed = d.join("listed");
+    std::fs::write(
+        &listed,
+        "ALL: 192.0.2.9 : deny\nALL: [2001:db8::9] : deny\n",
+    )
+    .expect("write");
+    let listed = listed.display().to_string();
+    let daemons = [
+        "sshd",
+        "ALL",
+        "vsftpd",
+        "ssh*",
+        "ALL EXCEPT vsftpd",
+        "sshd, in.ftpd",
+        "SSHD",
+        "sshd@ALL",
+    ];
+    let clients = [
+        "ALL",
+        "192.0.2.9",
+        "192.0.2.",
+        "192.0.2.0/24",
+        "10.0.0.0/8",
+        "[2001:db8::]/32",
+        "[2001:db8::9]",
+        "127.0.0.1",
+        "[::1]",
+        "unknown",
+        "KNOWN",
+        "LOCAL",
+        &listed,
+        ".0.2.10",
+        "192.0.?.9",
+        "ALL@ALL",
+    ];
+    let options = [
+        "",
+        ": allow",
+        ": deny",
+        ": spawn /bin/echo %a",
+        ": spawn /bin/echo %a : deny",
+        ": twist /bin/echo x",
+        ": bogus",
+        ": severity auth.info : allow",
+        ": ALLOW",
+        ": keepalive : deny",
+    ];
+    // A small deterministic generator (xorshift): the same cases on every run.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut wrong = Vec::new();
+    for _ in 0..150 {
+        let mut files = [String::new(), String::new()];
+        for file in &mut files {
+            for _ in 0..next(5) {
+                let mut client = clients[next(clients.len())].to_string();
+                if next(3) == 0 {
+                    client.push_str(&format!(" {}", clients[next(clients.len())]));
+                }
+                if next(3) == 0 {
+                    client.push_str(&format!(" EXCEPT {}", clients[next(clients.len())]));
+                }
+                let prefix = ["", "", "", "#", " "][next(5)];
+                let glue = if next(8) == 0 { " \\\n" } else { " " };
+                file.push_str(&format!(
+                    "{prefix}{} :{glue}{client} {}\n",
+                    daemons[next(daemons.len())],
+                    options[next(options.len())]
+                ));
+            }
+        }
+        wrong.extend(compare(
+            d,
+            &files[0],
+            &files[1],
+            &["sshd", "vsftpd"],
+            &ADDRESSES,
+        ));
+        if wrong.len() > 5 {
+            break;
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} disagreements:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// `setup --write-hosts-allow` on files admins really have: its lines already there in
+/// part or in the wrong order, sentry.pl's spawn line, an admin's allow-all rule, an
+/// admin's own deny rule. Each time tcpd must refuse the blocked address, let the others
+/// in, and keep refusing what the admin refused.
+#[test]
+fn setup_leaves_a_hosts_allow_where_blocked_addresses_are_refused() {
+    if !common::have_tool("tcpdmatch") {
+        return;
+    }
+    let deny_line = |root: &Root| format!("sshd : {} : deny\n", root.deny_file().display());
+    type HostsAllow = Box<dyn Fn(&Root) -> String>;
+    let cases: Vec<(&str, HostsAllow)> = vec![
+        ("the deny line pasted earlier", Box::new(deny_line)),
+        (
+            "sentry.pl's lines",
+            Box::new(move |root: &Root| {
+                format!(
+                    "# tcp wrappers\nsshd : ALL : spawn {}/sentry.pl -c %a : allow\n{}",
+                    root.path().display(),
+                    deny_line(root)
+                )
+            }),
+        ),
+        (
+            "sentry.sh's lines, spawn first",
+            Box::new(move |root: &Root| {
+                format!(
+                    "sshd : ALL : spawn /usr/local/sbin/sentry.sh --connect --ip=%a : allow\n{}",
+                    deny_line(root)
+                )
+            }),
+        ),
+        (
+            "an allow-all rule of the admin's above",
+            Box::new(move |root: &Root| format!("ALL : ALL : allow\n{}", deny_line(root))),
+        ),
+        (
+            "the admin's own deny rule",
+            Box::new(|_: &Root| "sshd : 198.51.100.0/24 : deny\nALL : ALL : allow\n".into()),
+        ),
+    ];
+    for (what, hosts_allow) in cases {
+        let root = Root::new();
+        root.ok(&["block", "203.0.113.9"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hosts.allow");
+        std::fs::write(&path, hosts_allow(&root)).expect("seed hosts.allow");
+        std::fs::write(dir.path().join("hosts.deny"), "").expect("hosts.deny");
+        let out = root.ok(&[
+            "setup",
+            "--write-hosts-allow",
+            "--hosts-allow",
+            path.to_str().expect("utf-8"),
+        ]);
+        let written = std::fs::read_to_string(&path).expect("read");
+        let why = format!("{what}:\n{written}\nsetup said:\n{out}");
+        assert_eq!(
+            tcpdmatch(dir.path(), "sshd", "203.0.113.9"),
+            "denied",
+            "{why}"
+        );
+        assert_eq!(
+            tcpdmatch(dir.path(), "sshd", "::ffff:203.0.113.9"),
+            "denied",
+            "{why}"
+        );
+        assert_eq!(
+            tcpdmatch(dir.path(), "sshd", "192.0.2.1"),
+            "granted",
+            "{why}"
+        );
+        assert_eq!(
+            tcpdmatch(dir.path(), "sshd", "198.51.100.7"),
+            if what == "the admin's own deny rule" {
+                "denied"
+            } else {
+                "granted"
+            },
+            "{why}"
+        );
+        let spawns: Vec<&str> = written.lines().filter(|l| l.contains("spawn")).collect();
+        assert_eq!(spawns.len(), 1, "one spawn line, this sentry's: {why}");
+        assert!(
+            spawns[0].contains(&root.path().join("sentry").display().to_string()),
+            "{why}"
+        );
+        assert!(
+            dir.path().join("hosts.allow.sentry-backup").is_file(),
+            "{why}"
+        );
+        assert!(
+            out.contains("- ") || !written.contains("sentry.pl"),
+            "a listing: {why}"
+        );
+    }
+}
+
+/// A hosts.deny that refuses every sshd client but the admin's own (mostly closed):
+/// sentry's `spawn ... : allow` would open sshd to everyone, so setup refuses and says why.
+#[test]
+fn setup_refuses_to_let_in_what_hosts_deny_refuses() {
+    if !common::have_tool("tcpdmatch") {
+        return;
+    }
+    let root = Root::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hosts.allow");
+    let before = "sshd : 192.0.2.0/24 : allow\n";
+    std::fs::write(&path, before).expect("seed hosts.allow");
+    std::fs::write(dir.path().join("hosts.deny"), "sshd: ALL\n").expect("hosts.deny");
+    let out = root.run(&[
+        "setup",
+        "--write-hosts-allow",
+        "--hosts-allow",
+        path.to_str().expect("utf-8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "refused: {stderr}");
+    assert!(stderr.contains("hosts.deny line 1"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        before,
+        "unchanged"
+    );
+    assert_eq!(tcpdmatch(dir.path(), "sshd", "198.51.100.7"), "denied");
+}

@@ -191,6 +191,15 @@ pub fn have_tool(tool: &str) -> bool {
     found
 }
 
+/// The absolute path of a program found by the shell.
+pub fn which(tool: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .expect("run sh");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// True when running as root; otherwise the test is skipped ([`skip`]).
 pub fn is_root(what: &str) -> bool {
     let uid = Command::new("id").arg("-u").output().expect("run id");
