@@ -33,6 +33,14 @@ use crate::store::{IpRecord, Store};
 
 const LEGACY: &str = "Legacy form (sentry.pl / sentry.sh)";
 
+/// `println!` that returns an error instead of panicking: a reader that went away
+/// (`sentry setup | head -1`) ends the command quietly, as ripgrep does.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(|e| Error::output(&e))
+    };
+}
+
 /// Safe and effective protection against brute-force login attacks.
 ///
 /// Run by tcpwrappers on every connection (`sentry --connect --ip=%a`), sentry counts
@@ -776,28 +784,31 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                 None => crate::update::install(&me, &target, *force)?,
             };
             match outcome {
-                crate::update::Outcome::Installed { from, to } => println!(
+                crate::update::Outcome::Installed { from, to } => out!(
                     "installed sentry {to} at {}{}",
                     target.display(),
                     from.map(|f| format!(" (was {f}; kept as sentry.old)"))
                         .unwrap_or_default()
-                ),
-                crate::update::Outcome::AlreadyCurrent { installed } => {
-                    println!(
-                        "{} is already sentry {installed}; nothing to do",
-                        target.display()
-                    )
-                }
+                )?,
+                crate::update::Outcome::AlreadyCurrent { installed } => out!(
+                    "{} is already sentry {installed}; nothing to do",
+                    target.display()
+                )?,
             }
         }
         Action::Manpage => {
+            let mut page = Vec::new();
             clap_mangen::Man::new(Args::command())
                 .section("8")
-                .render(&mut stdout.lock())
+                .render(&mut page)
                 .map_err(write_err)?;
+            stdout.lock().write_all(&page).map_err(write_err)?;
         }
         Action::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Args::command(), "sentry", &mut stdout.lock());
+            // Into memory first: clap_complete panics when it cannot write.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Args::command(), "sentry", &mut script);
+            stdout.lock().write_all(&script).map_err(write_err)?;
         }
         Action::Ingest => {
             let mut sentry = open(Patience::Admin)?;
@@ -902,8 +913,10 @@ fn run_check(
             ),
         ),
     };
-    println!("{line}");
-    state as u8
+    match out!("{line}") {
+        Err(Error::OutputClosed) => EXIT_OK,
+        _ => state as u8,
+    }
 }
 
 fn run_setup(
@@ -917,42 +930,42 @@ fn run_setup(
     let (outcome, _) = sentry.scan(true, false)?;
     let config = &sentry.config;
     let lines = setup::hosts_allow_lines(config);
-    println!("sentry is set up in {}", config.root.display());
-    println!("  database:  {}", config.database_path().display());
-    println!("  deny file: {}", config.deny_file.display());
-    println!(
+    out!("sentry is set up in {}", config.root.display())?;
+    out!("  database:  {}", config.database_path().display())?;
+    out!("  deny file: {}", config.deny_file.display())?;
+    out!(
         "  logs:      {} sources read, {} lines, {} events about {} addresses",
         outcome.sources,
         outcome.lines,
         outcome.events,
         outcome.addresses.len()
-    );
+    )?;
     if write_hosts_allow {
         if setup::write_hosts_allow(hosts_allow, &lines)? {
-            println!(
+            out!(
                 "added to {} (previous copy kept as *.sentry-backup):",
                 hosts_allow.display()
-            );
+            )?;
         } else {
-            println!("{} already has these lines:", hosts_allow.display());
+            out!("{} already has these lines:", hosts_allow.display())?;
         }
     } else {
-        println!(
+        out!(
             "\nAdd these two lines near the top of {}, in this order (or run `sentry setup --write-hosts-allow`):",
             hosts_allow.display()
-        );
+        )?;
     }
-    println!("\n{}\n{}", lines[0], lines[1]);
+    out!("\n{}\n{}", lines[0], lines[1])?;
     let binary = config.installed_binary();
     if !binary.exists() {
         let me = std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "sentry".into());
-        println!(
+        out!(
             "\nhosts.allow runs {}, which does not exist yet. Install it with:\n  install -m 0750 {me} {}",
             binary.display(),
             binary.display()
-        );
+        )?;
     }
     Ok(())
 }

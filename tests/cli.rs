@@ -546,3 +546,46 @@ fn setup_creates_the_root_and_edits_hosts_allow_once() {
         .expect("counted in the set-up root");
     assert_eq!(seen, 1);
 }
+
+/// Runs `args` with stdout a pipe whose reader is already gone, as `sentry X | head -0`.
+fn run_into_closed_pipe(root: &Root, args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    root.command(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run")
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    let root = Root::new();
+    root.ok(&["block", "192.0.2.1"]);
+    let hosts_allow = root.path().join("hosts.allow");
+    std::fs::write(&hosts_allow, "").expect("hosts.allow");
+    let hosts_allow = hosts_allow.to_str().expect("utf-8");
+    for args in [
+        vec!["setup", "--hosts-allow", hosts_allow],
+        vec!["check", "--hosts-allow", hosts_allow],
+        vec!["completions", "bash"],
+        vec!["manpage"],
+        vec!["report", "192.0.2.1"],
+        vec!["report", "--json"],
+        vec!["--report"],
+        vec!["dump"],
+        vec!["metrics"],
+        vec!["sync", "--dry-run"],
+        vec!["update"],
+        vec!["--help"],
+        vec!["--version"],
+    ] {
+        let out = run_into_closed_pipe(&root, &args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
