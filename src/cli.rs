@@ -611,31 +611,16 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             top,
         } => {
             let ip = parse_optional(ip)?;
-            let mut sentry = open(Patience::Admin)?;
-            let summary = sentry.store.summary()?;
-            let (record, evidence, history) = match ip {
-                Some(ip) => (
-                    Some(
-                        sentry
-                            .store
-                            .record(ip)?
-                            .unwrap_or_else(|| IpRecord::unseen(ip)),
-                    ),
-                    sentry.store.evidence(ip)?,
-                    sentry.store.history(ip)?,
-                ),
-                None => (None, Vec::new(), Vec::new()),
-            };
-            let overview = match top {
-                Some(n) => Some(report::Overview::gather(&mut sentry.store, *n, now())?),
-                None => None,
-            };
-            let report = Report {
-                summary,
-                record,
-                evidence,
-                history,
-                overview,
+            // A root without a database reports nothing, as the original did, and stays so.
+            let report = match crate::root::has_database(&config)? {
+                true => gather_report(&mut open(Patience::Admin)?, ip, *top)?,
+                false => Report {
+                    summary: Default::default(),
+                    record: ip.map(IpRecord::unseen),
+                    evidence: Vec::new(),
+                    history: Vec::new(),
+                    overview: top.map(|_| report::Overview::default()),
+                },
             };
             let mut out = stdout.lock();
             if *json {
@@ -767,6 +752,12 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             )));
         }
         Action::Metrics => {
+            if !crate::root::has_database(&config)? {
+                return Err(Error::Input(format!(
+                    "no database at {}: run sentry setup",
+                    config.database_path().display()
+                )));
+            }
             let mut sentry = open(Patience::Admin)?;
             let text = crate::monitor::metrics(&mut sentry)?;
             stdout
@@ -822,6 +813,9 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             commands::ingest(&mut sentry, &mut input, &now)?;
         }
         Action::Dump => {
+            if !crate::root::has_database(&config)? {
+                return Ok(());
+            }
             let mut sentry = open(Patience::Admin)?;
             let mut out = std::io::BufWriter::new(stdout.lock());
             report::write_dump(&mut out, &mut sentry.store as &mut dyn Store)?;
@@ -885,6 +879,36 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
     Ok(())
 }
 
+/// The report of an opened sentry: the summary, IP's record, evidence and history, and
+/// with `top` the overview.
+fn gather_report(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result<Report> {
+    let summary = sentry.store.summary()?;
+    let (record, evidence, history) = match ip {
+        Some(ip) => (
+            Some(
+                sentry
+                    .store
+                    .record(ip)?
+                    .unwrap_or_else(|| IpRecord::unseen(ip)),
+            ),
+            sentry.store.evidence(ip)?,
+            sentry.store.history(ip)?,
+        ),
+        None => (None, Vec::new(), Vec::new()),
+    };
+    let overview = match top {
+        Some(n) => Some(report::Overview::gather(&mut sentry.store, n, now())?),
+        None => None,
+    };
+    Ok(Report {
+        summary,
+        record,
+        evidence,
+        history,
+        overview,
+    })
+}
+
 /// `sentry check`: one status line on stdout and the Nagios exit code, whatever happens
 /// (a configuration or database that cannot even be opened is CRITICAL).
 fn run_check(
@@ -895,7 +919,7 @@ fn run_check(
     use crate::monitor::State;
     let opened = Config::load(&invocation.overrides, env).and_then(|config| {
         // Only look: a missing database is a finding, not something to create.
-        if !config.database_path().is_file() {
+        if !crate::root::has_database(&config)? {
             return Err(Error::Runtime(format!(
                 "no database at {} (run `sentry setup`)",
                 config.database_path().display()

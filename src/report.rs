@@ -35,7 +35,7 @@ pub struct Report {
 }
 
 /// `report --top N`: who knocks most, per-service evidence, and listings per day.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Overview {
     pub most_connections: Vec<(String, i64)>,
     pub most_naughty: Vec<(String, i64)>,

@@ -589,3 +589,126 @@ fn a_closed_pipe_ends_every_command_quietly() {
         );
     }
 }
+
+/// sentry with `--root DIR` and no ROOT_DIR, run in `cwd`.
+fn sentry_in(dir: &std::path::Path, cwd: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut argv = vec!["--root", dir.to_str().expect("utf-8")];
+    argv.extend_from_slice(args);
+    std::process::Command::new(env!("CARGO_BIN_EXE_sentry"))
+        .args(&argv)
+        .current_dir(cwd)
+        .env_remove("ROOT_DIR")
+        .env("SENTRY_LOGS", cwd.join("auth.log"))
+        .output()
+        .expect("run sentry")
+}
+
+#[test]
+fn read_only_commands_need_an_existing_root_and_create_nothing() {
+    let parent = Root::new();
+    let typo = parent.path().join("sentyr");
+    for args in [
+        vec!["report"],
+        vec!["--report"],
+        vec!["report", "--json", "192.0.2.1"],
+        vec!["dump"],
+        vec!["--dbdump"],
+        vec!["metrics"],
+    ] {
+        let out = sentry_in(&typo, parent.path(), &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!(
+                "no sentry root {}: run sentry setup",
+                typo.display()
+            )),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(!typo.exists(), "{args:?} created the root");
+    }
+    let out = sentry_in(&typo, parent.path(), &["check"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no sentry root"),
+        "{out:?}"
+    );
+    assert!(!typo.exists(), "check created the root");
+
+    // A root without a database: the empty report, as the original printed it.
+    std::fs::create_dir(&typo).expect("mkdir");
+    for args in [
+        vec!["report"],
+        vec!["--report"],
+        vec!["-r", "-v", "--ip=192.0.2.1"],
+    ] {
+        let out = sentry_in(&typo, parent.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .contains("   0 unique IPs have connected 0 times\n"),
+            "{out:?}"
+        );
+    }
+    let out = sentry_in(&typo, parent.path(), &["dump"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let left: Vec<_> = std::fs::read_dir(&typo)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "read-only commands created {left:?}");
+
+    // --connect still sets itself up on first use.
+    std::fs::remove_dir(&typo).expect("rmdir");
+    let out = sentry_in(&typo, parent.path(), &["connect", "192.0.2.1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(typo.join("sentry.db").is_file());
+}
+
+#[test]
+fn a_relative_root_is_named_as_given() {
+    let cwd = Root::new();
+    let out = sentry_in(
+        std::path::Path::new("relative/dir"),
+        cwd.path(),
+        &["block", "192.0.2.1"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("--root relative/dir"), "{err}");
+    assert!(!err.contains("deny_file"), "{err}");
+    assert!(!cwd.path().join("relative").exists());
+}
+
+#[test]
+fn a_user_other_than_root_is_told_to_run_as_root() {
+    if !common::is_root("run sentry as nobody") {
+        return;
+    }
+    let root = Root::new();
+    root.ok(&["block", "192.0.2.1"]);
+    for args in [
+        vec!["report"],
+        vec!["dump"],
+        vec!["block", "192.0.2.2"],
+        vec!["check"],
+    ] {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_sentry"))
+            .args(["--root", root.path().to_str().expect("utf-8")])
+            .args(&args)
+            .output()
+            .expect("run setpriv");
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            said.contains("permission denied: run as root"),
+            "{args:?}: {said}"
+        );
+        assert!(
+            !said.contains("no database") && !said.contains("could not create"),
+            "{args:?}: {said}"
+        );
+    }
+}
