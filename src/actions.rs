@@ -261,12 +261,39 @@ impl Sentry {
     }
 
     /// Reads every log source's new lines, then decides for every unlisted address that
-    /// has new evidence (`dry_run`: decide and report only).
+    /// has new evidence. `dry_run` decides and reports only, and stores nothing: it reads
+    /// into a private copy of the database, so the cursors, evidence and reading state stay
+    /// where they were, and the next real scan reads the same lines and decides the same.
     pub fn scan(
         &mut self,
         dry_run: bool,
         from_start: bool,
     ) -> Result<(scan::ScanOutcome, Vec<Decision>)> {
+        if dry_run {
+            let copy = self.store.scratch_copy()?;
+            let real = std::mem::replace(&mut self.store, copy);
+            let result = self.read_logs_from(from_start).and_then(|outcome| {
+                let decisions = self.decide_all(outcome.addresses.iter().copied(), true)?;
+                Ok((outcome, decisions))
+            });
+            self.store = real;
+            return result;
+        }
+        let outcome = self.read_logs_from(from_start)?;
+        if self.store.lists_pending()?.due(self.now) {
+            self.retry_pending_lists();
+        }
+        let decisions = self.decide_all(outcome.addresses.iter().copied(), false)?;
+        Ok((outcome, decisions))
+    }
+
+    /// Reads every log source's new lines into the evidence, deciding nothing (`setup`: so
+    /// that the first login after installation does not pay for reading the history).
+    pub fn read_logs(&mut self) -> Result<scan::ScanOutcome> {
+        self.read_logs_from(false)
+    }
+
+    fn read_logs_from(&mut self, from_start: bool) -> Result<scan::ScanOutcome> {
         let outcome = scan::scan(
             &self.config,
             &mut self.store,
@@ -278,11 +305,7 @@ impl Sentry {
         )?;
         self.say(|| describe_scan(&outcome));
         self.report_source_errors(&outcome);
-        if !dry_run && self.store.lists_pending()?.due(self.now) {
-            self.retry_pending_lists();
-        }
-        let decisions = self.decide_all(outcome.addresses.iter().copied(), dry_run)?;
-        Ok((outcome, decisions))
+        Ok(outcome)
     }
 
     /// Records evidence gathered outside a scan (`ingest`) and decides for every unlisted

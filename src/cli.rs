@@ -951,7 +951,7 @@ fn run_setup(
     sentry.prepare_deny_lists()?;
     // Read the existing logs once now (evidence only, no decision), so that the first
     // login after installation does not pay for reading the whole history.
-    let (outcome, _) = sentry.scan(true, false)?;
+    let outcome = sentry.read_logs()?;
     let config = &sentry.config;
     let lines = setup::hosts_allow_lines(config);
     out!("sentry is set up in {}", config.root.display())?;

@@ -712,3 +712,53 @@ fn a_user_other_than_root_is_told_to_run_as_root() {
         );
     }
 }
+
+/// Rows of one table, read with SQLite directly.
+fn table_rows(root: &Root, table: &str) -> i64 {
+    let conn = rusqlite::Connection::open(root.db()).expect("open db");
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .expect("count")
+}
+
+#[test]
+fn a_dry_run_scan_stores_nothing() {
+    let root = Root::new();
+    root.ok(&["connect", "192.0.2.1"]);
+    let lines: String = (0..12)
+        .map(|n| {
+            format!(
+                "Nov 24 10:00:{n:02} web1 sshd[{}]: Failed password for invalid user admin \
+                 from 203.0.113.7 port 5 ssh2\n",
+                4000 + n
+            )
+        })
+        .collect();
+    std::fs::write(root.auth_log(), &lines).expect("write log");
+    for args in [
+        vec!["scan", "--dry-run"],
+        vec!["scan", "--dry-run", "--from-start"],
+    ] {
+        let out = root.ok(&args);
+        assert!(
+            out.contains("would be blocked 203.0.113.7"),
+            "{args:?}: {out}"
+        );
+        assert_eq!(table_rows(&root, "evidence"), 0, "{args:?} stored evidence");
+        assert_eq!(
+            table_rows(&root, "log_cursors"),
+            0,
+            "{args:?} moved a cursor"
+        );
+        assert_eq!(root.row("203.0.113.7"), None);
+    }
+    assert_eq!(root.deny_text(), "");
+    // The real scan still sees every line.
+    root.ok(&["scan"]);
+    assert!(root.row("203.0.113.7").expect("record").2 > 0);
+    assert!(root.deny_text().contains("203.0.113.7"));
+    let evidence = table_rows(&root, "evidence");
+    assert!(evidence > 0);
+    // A dry run from the start deletes nothing either.
+    root.ok(&["scan", "--dry-run", "--from-start"]);
+    assert_eq!(table_rows(&root, "evidence"), evidence);
+}
