@@ -541,6 +541,7 @@ impl Sentry {
             .into_iter()
             .map(|(ip, since)| (ip, self.entry(ip, since)))
             .collect();
+        let blocked: Vec<ClientIp> = wanted.keys().copied().collect();
         let mut changes = Vec::new();
         let mut failures = Vec::new();
         let progress = Progress::steps(self.show_progress, self.lists.len() as u64);
@@ -553,6 +554,7 @@ impl Sentry {
             let result = (|| -> Result<SyncChange> {
                 if !dry_run {
                     list.prepare()?;
+                    list.adopt(&blocked)?;
                 }
                 let present: std::collections::BTreeSet<ClientIp> =
                     list.members()?.into_iter().collect();
@@ -742,10 +744,16 @@ impl Sentry {
 
     /// Makes sure every enabled deny list exists (the deny file, firewall sets): `setup`.
     pub fn prepare_deny_lists(&mut self) -> Result<()> {
+        let blocked: Vec<ClientIp> = self
+            .store
+            .blocked()?
+            .into_iter()
+            .map(|(ip, _)| ip)
+            .collect();
         let failures: Vec<Error> = self
             .lists
             .iter_mut()
-            .filter_map(|l| l.prepare().err())
+            .filter_map(|l| l.prepare().and_then(|()| l.adopt(&blocked)).err())
             .collect();
         self.backend_failures(failures)
     }

@@ -762,3 +762,37 @@ fn a_dry_run_scan_stores_nothing() {
     root.ok(&["scan", "--dry-run", "--from-start"]);
     assert_eq!(table_rows(&root, "evidence"), evidence);
 }
+
+#[test]
+fn the_admins_own_deny_lines_survive_sync_and_delist() {
+    let root = Root::new();
+    root.ok(&["block", "192.0.2.1"]);
+    let mine = "# the admin's own\nALL: 203.0.113.5 : deny\n";
+    let text = format!("{mine}{}ALL: 203.0.113.6 : deny\n", root.deny_file_text());
+    std::fs::write(root.deny_file(), &text).expect("admin edits the deny file");
+    root.ok(&["block", "192.0.2.2"]);
+    root.ok(&["delist", "192.0.2.1"]);
+    let out = root.ok(&["sync"]);
+    assert!(out.contains("tcpwrappers: added 0, removed 0"), "{out}");
+    let after = root.deny_file_text();
+    assert!(after.starts_with(mine), "{after}");
+    assert!(after.ends_with("ALL: 203.0.113.6 : deny\n"), "{after}");
+    assert!(
+        after.contains("ALL: 192.0.2.2 : deny") && !after.contains("192.0.2.1 "),
+        "{after}"
+    );
+
+    // A file an older sentry wrote, without a section: what the database blocks is
+    // sentry's, the rest the admin's.
+    let old = Root::new();
+    old.ok(&["block", "192.0.2.9"]);
+    std::fs::write(
+        old.deny_file(),
+        "ALL: 203.0.113.5 : deny\nALL: 192.0.2.9 : deny\n",
+    )
+    .expect("an older sentry's file");
+    let out = old.ok(&["sync"]);
+    assert!(out.contains("tcpwrappers: added 0, removed 0"), "{out}");
+    old.ok(&["delist", "192.0.2.9"]);
+    assert_eq!(old.deny_text(), "ALL: 203.0.113.5 : deny\n");
+}
