@@ -365,9 +365,13 @@ impl Sentry {
     }
 
     /// Takes the address off both lists and every deny list, and forgets its evidence so
-    /// that old log lines do not decide about it again.
-    pub fn delist(&mut self, ip: ClientIp) -> Result<IpRecord> {
-        self.change(ip, Listing::Unlisted)
+    /// that old log lines do not decide about it again. An address sentry has no record of
+    /// is on no list of its own: None, and nothing is created.
+    pub fn delist(&mut self, ip: ClientIp) -> Result<Option<IpRecord>> {
+        if self.store.record(ip)?.is_none() {
+            return Ok(None);
+        }
+        self.change(ip, Listing::Unlisted).map(Some)
     }
 
     fn change(&mut self, ip: ClientIp, listing: Listing) -> Result<IpRecord> {

@@ -602,7 +602,10 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             open(Patience::Admin)?.block(ClientIp::parse(ip)?, *force)?;
         }
         Action::Delist(ip) => {
-            open(Patience::Admin)?.delist(ClientIp::parse(ip)?)?;
+            let ip = ClientIp::parse(ip)?;
+            if open(Patience::Admin)?.delist(ip)?.is_none() {
+                eprintln!("sentry: no record of {ip}: it is on no list; nothing to delist");
+            }
         }
         Action::Report {
             ip,
@@ -612,7 +615,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         } => {
             let ip = parse_optional(ip)?;
             // A root without a database reports nothing, as the original did, and stays so.
-            let report = match crate::root::has_database(&config)? {
+            let mut report = match crate::root::has_database(&config)? {
                 true => gather_report(&mut open(Patience::Admin)?, ip, *top)?,
                 false => Report {
                     summary: Default::default(),
@@ -620,16 +623,29 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                     evidence: Vec::new(),
                     history: Vec::new(),
                     overview: top.map(|_| report::Overview::default()),
+                    lines: None,
                 },
             };
             let mut out = stdout.lock();
             if *json {
+                // The log lines go inside the one object, so that it stays JSON.
+                if let (Some(ip), true) = (ip, *lines) {
+                    let mut found = Vec::new();
+                    commands::lines_about(&config, ip, now(), &mut |line| {
+                        found.push(line.to_string());
+                        Ok(())
+                    })?;
+                    report.lines = Some(found);
+                }
                 report::write_json(&mut out, &report).map_err(write_err)?;
             } else {
                 report::write_text(&mut out, &report).map_err(write_err)?;
-            }
-            if let (Some(ip), true) = (ip, *lines) {
-                commands::print_lines_about(&config, ip, now(), &mut out)?;
+                if let (Some(ip), true) = (ip, *lines) {
+                    writeln!(out).map_err(write_err)?;
+                    commands::lines_about(&config, ip, now(), &mut |line| {
+                        writeln!(out, "{}", crate::printable::printable(line)).map_err(write_err)
+                    })?;
+                }
             }
         }
         Action::Parse {
@@ -834,21 +850,42 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         }
         Action::ImportForeign { kind, path } => {
             use crate::store::foreign;
-            let read_text =
-                || std::fs::read_to_string(path).map_err(|e| Error::io("read", path, &e));
             let imported = match kind {
-                ForeignList::Plain { .. } => foreign::plain_list(&read_text()?),
-                ForeignList::HostsDeny => foreign::hosts_deny(&read_text()?),
+                ForeignList::Plain { .. } => foreign::plain_list(&read_input(path)?),
+                ForeignList::HostsDeny => foreign::hosts_deny(&read_input(path)?),
                 ForeignList::Fail2ban => foreign::fail2ban(path)?,
             };
             let allow = matches!(kind, ForeignList::Plain { allow: true });
             let mut sentry = open(Patience::Admin)?;
+            let mut skipped: Vec<(String, &str)> = (imported.skipped.iter())
+                .map(|entry| {
+                    (
+                        crate::printable::printable(entry).into_owned(),
+                        "not one address",
+                    )
+                })
+                .collect();
+            if !allow {
+                skipped.extend(
+                    (imported.addresses.iter())
+                        .filter(|(ip, _)| sentry.config.is_never_blocked(*ip))
+                        .map(|(ip, _)| (ip.to_string(), "on the never-block list")),
+                );
+            }
             let count =
                 sentry.import_listings(&imported.addresses, allow, &path.display().to_string())?;
+            const NAMED: usize = 20;
+            for (entry, why) in skipped.iter().take(NAMED) {
+                eprintln!("sentry: skipped {entry}: {why}");
+            }
+            if skipped.len() > NAMED {
+                eprintln!("sentry: ... and {} more skipped", skipped.len() - NAMED);
+            }
             eprintln!(
-                "sentry: imported {count} addresses from {} ({} entries skipped: not one address, or never-block)",
+                "sentry: imported {} from {} ({} skipped)",
+                counted(count, "address", "addresses"),
                 path.display(),
-                imported.skipped + imported.addresses.len() - count
+                counted(skipped.len(), "entry", "entries"),
             );
         }
         Action::ImportDbm(path) => {
@@ -856,20 +893,21 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             let mut sentry = open(Patience::Admin)?;
             let count = sentry.import_records(&records)?;
             eprintln!(
-                "sentry: imported {count} addresses from {} ({skipped} entries skipped)",
-                path.display()
+                "sentry: imported {} from {} ({} skipped)",
+                counted(count, "address", "addresses"),
+                path.display(),
+                counted(skipped, "entry", "entries"),
             );
         }
         Action::ImportDump(path) => {
-            let text = if path.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())
-                    .map_err(|e| Error::Runtime(format!("could not read stdin: {e}")))?
-            } else {
-                std::fs::read_to_string(path).map_err(|e| Error::io("read", path, &e))?
-            };
+            let text = read_input(path)?;
             let mut sentry = open(Patience::Admin)?;
             let count = sentry.import_dump(&text, &path.display().to_string())?;
-            eprintln!("sentry: imported {count} records from {}", path.display());
+            eprintln!(
+                "sentry: imported {} from {}",
+                counted(count, "record", "records"),
+                path.display()
+            );
         }
         Action::Setup {
             write_hosts_allow,
@@ -877,6 +915,21 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         } => run_setup(open(Patience::Admin)?, *write_hosts_allow, hosts_allow)?,
     }
     Ok(())
+}
+
+/// A file's text, or stdin's for `-`.
+fn read_input(path: &std::path::Path) -> Result<String> {
+    if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| Error::Runtime(format!("could not read stdin: {e}")))
+    } else {
+        std::fs::read_to_string(path).map_err(|e| Error::io("read", path, &e))
+    }
+}
+
+/// `1 address`, `2 addresses`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The report of an opened sentry: the summary, IP's record, evidence and history, and
@@ -906,6 +959,7 @@ fn gather_report(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) ->
         evidence,
         history,
         overview,
+        lines: None,
     })
 }
 

@@ -183,7 +183,7 @@ pub fn check(sentry: &mut Sentry, hosts_allow: &Path, now: i64) -> (State, Strin
     let perfdata = match &summary {
         Ok(s) => format!(
             " | records={} allowed={} blocked={}",
-            s.unique_ips, s.allowed, s.blocked
+            s.records, s.allowed, s.blocked
         ),
         Err(_) => String::new(),
     };
@@ -283,7 +283,7 @@ pub fn metrics(sentry: &mut Sentry) -> Result<String> {
             "# HELP sentry_{name} {help}\n# TYPE sentry_{name} gauge\nsentry_{name} {value}"
         );
     };
-    gauge("records", "Addresses sentry has a record of.", s.unique_ips);
+    gauge("records", "Addresses sentry has a record of.", s.records);
     gauge("allowed", "Addresses on the allow list.", s.allowed);
     gauge("blocked", "Addresses on the block list.", s.blocked);
     gauge(

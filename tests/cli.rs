@@ -279,7 +279,7 @@ fn report_figures_text_and_json() {
     let text = root.ok(&["--report"]);
     assert_eq!(
         text,
-        "   -------- summary ---------\n   3 unique IPs have connected 6 times\n   1 IPs are allowed\n   2 IPs are blocked\n"
+        "   -------- summary ---------\n   3 unique IPs have connected 6 times\n   1 IP is allowed\n   2 IPs are blocked\n"
     );
     let text = root.ok(&["-r", "-v", "--ip=192.0.2.2"]);
     assert!(text.contains("   2 connections from 192.0.2.2\n"), "{text}");
@@ -795,4 +795,83 @@ fn the_admins_own_deny_lines_survive_sync_and_delist() {
     assert!(out.contains("tcpwrappers: added 0, removed 0"), "{out}");
     old.ok(&["delist", "192.0.2.9"]);
     assert_eq!(old.deny_text(), "ALL: 203.0.113.5 : deny\n");
+}
+
+#[test]
+fn delisting_an_unknown_address_creates_no_record() {
+    let root = Root::new();
+    root.ok(&["connect", "192.0.2.1"]);
+    let out = root.run(&["delist", "192.0.2.99"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("192.0.2.99"), "{}", stderr(&out));
+    assert_eq!(root.row("192.0.2.99"), None);
+    assert_eq!(root.row_count(), 1);
+}
+
+#[test]
+fn import_list_reads_stdin_and_names_what_it_skips() {
+    use std::io::Write;
+    let root = Root::new();
+    let mut child = root
+        .command(&["import", "--list", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"# bots\n203.0.113.9\n198.51.100.0/24\nhost.example\n127.0.0.1\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(root.row("203.0.113.9").expect("record").2 > 0);
+    assert!(err.contains("imported 1 address from -"), "{err}");
+    for skipped in ["198.51.100.0/24", "host.example", "127.0.0.1"] {
+        assert!(err.contains(skipped), "{skipped} not named: {err}");
+    }
+    assert!(err.contains("3 entries skipped"), "{err}");
+}
+
+#[test]
+fn report_lines_in_json_stay_json_and_counts_read_right() {
+    let root = Root::new();
+    std::fs::write(
+        root.auth_log(),
+        "Nov 24 10:00:01 web1 sshd[4001]: Failed password for invalid user admin from 203.0.113.7 port 5 ssh2\n",
+    )
+    .expect("log");
+    root.ok(&["connect", "203.0.113.7"]);
+    let json = root.ok(&["report", "203.0.113.7", "--lines", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");
+    let lines = value["lines"].as_array().expect("lines");
+    assert_eq!(lines.len(), 1, "{json}");
+    assert!(
+        lines[0]
+            .as_str()
+            .expect("text")
+            .contains("invalid user admin")
+    );
+
+    // One connection is one connection; an address listed without connecting (an import,
+    // a block by hand) is not one that connected.
+    root.ok(&["block", "198.51.100.9"]);
+    let text = root.ok(&["report", "203.0.113.7"]);
+    assert!(
+        text.contains("   1 unique IP has connected 1 time\n"),
+        "{text}"
+    );
+    assert!(text.contains("   0 IPs are allowed\n"), "{text}");
+    assert!(text.contains("   1 IP is blocked\n"), "{text}");
+    assert!(
+        text.contains("   1 connection from 203.0.113.7\n"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json"])).expect("json");
+    assert_eq!(json["unique_ips"], 1);
+    assert_eq!(json["records"], 2);
 }

@@ -110,7 +110,7 @@ mount --bind "$root" "$root" && mount -o remount,ro,bind "$root"
     assert!(out.contains("connect=0\n"), "{out}");
     assert!(err.contains("read-only"), "{err}");
     assert!(
-        out.contains("   2 unique IPs have connected 1 times\n"),
+        out.contains("   1 unique IP has connected 1 time\n"),
         "{out}"
     );
     assert!(out.contains("report=0\n"), "{out}");

@@ -791,16 +791,17 @@ impl Store for SqliteStore {
     fn summary(&mut self) -> Result<Summary> {
         self.conn
             .query_row(
-                "SELECT count(*), ifnull(sum(seen), 0),
+                "SELECT ifnull(sum(seen > 0), 0), count(*), ifnull(sum(seen), 0),
                         ifnull(sum(allow > 0), 0), ifnull(sum(block > 0), 0)
                  FROM ip_records",
                 [],
                 |r| {
                     Ok(Summary {
                         unique_ips: r.get(0)?,
-                        connections: r.get(1)?,
-                        allowed: r.get(2)?,
-                        blocked: r.get(3)?,
+                        records: r.get(1)?,
+                        connections: r.get(2)?,
+                        allowed: r.get(3)?,
+                        blocked: r.get(4)?,
                     })
                 },
             )
