@@ -210,7 +210,29 @@ impl Sentry {
     }
 
     /// Log sources that could not be read: syslog always, stderr unless during a login.
+    /// Configured logs that do not exist: stderr, unless during a login.
     fn report_source_errors(&self, outcome: &scan::ScanOutcome) {
+        self.say(|| {
+            (outcome.read.iter())
+                .map(|(source, lines)| {
+                    format!(
+                        "read {lines} {} from {}",
+                        if *lines == 1 { "line" } else { "lines" },
+                        crate::printable::printable(source)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        if matches!(self.patience, Patience::Admin) || self.verbose {
+            for path in &outcome.missing {
+                eprintln!(
+                    "sentry: warning: log file {} does not exist; nothing read from it \
+                     (check `logs` in the configuration, or SENTRY_LOGS)",
+                    path.display()
+                );
+            }
+        }
         for error in &outcome.errors {
             let message = format!("log source skipped: {error}");
             crate::syslog::warn(&message);

@@ -44,7 +44,15 @@ fn lagging_logs(sentry: &mut Sentry) -> Vec<(State, String)> {
     use std::os::unix::fs::MetadataExt;
     let mut problems = Vec::new();
     for path in sentry.config.log_files() {
-        let Ok(Some(cursor)) = sentry.store.cursor(&path.display().to_string()) else {
+        let cursor = sentry.store.cursor(&path.display().to_string());
+        if matches!(cursor, Ok(None)) && !path.exists() {
+            problems.push((
+                State::Warning,
+                format!("log file {} does not exist (check `logs`)", path.display()),
+            ));
+            continue;
+        }
+        let Ok(Some(cursor)) = cursor else {
             continue;
         };
         let Ok(meta) = std::fs::metadata(&path) else {

@@ -875,3 +875,48 @@ fn report_lines_in_json_stay_json_and_counts_read_right() {
     assert_eq!(json["unique_ips"], 1);
     assert_eq!(json["records"], 2);
 }
+
+#[test]
+fn a_missing_log_is_named_and_verbose_names_every_source() {
+    let root = Root::new();
+    root.ok(&["connect", "192.0.2.1"]);
+    let missing = root.path().join("auht.log");
+    let logs = format!("{}:{}", missing.display(), root.auth_log().display());
+    let out = root
+        .command(&["scan"])
+        .env("SENTRY_LOGS", &logs)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{} does not exist", missing.display())),
+        "{err}"
+    );
+    let out = root
+        .command(&["-v", "scan"])
+        .env("SENTRY_LOGS", &logs)
+        .output()
+        .expect("run");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("read 0 lines from {}", root.auth_log().display())),
+        "{err}"
+    );
+    let hosts_allow = root.path().join("hosts.allow");
+    std::fs::write(&hosts_allow, "").expect("hosts.allow");
+    let out = root
+        .command(&[
+            "check",
+            "--hosts-allow",
+            hosts_allow.to_str().expect("utf-8"),
+        ])
+        .env("SENTRY_LOGS", &logs)
+        .output()
+        .expect("run");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("{} does not exist", missing.display())),
+        "{said}"
+    );
+}
