@@ -170,7 +170,8 @@ enum Command {
     },
     /// Read new lines from every log source and decide (for cron or a systemd timer)
     Scan {
-        /// Print the decisions without making them
+        /// Print the decisions without making them; stores nothing (the next scan reads
+        /// the same lines)
         #[arg(long)]
         dry_run: bool,
         /// Forget the stored evidence and re-read every log, rotated and compressed ones too
@@ -233,7 +234,8 @@ enum Command {
     ///
     /// Without options: the one-file-per-address tree ($ROOT/seen, white, black), which is
     /// also imported automatically the first time it is found. With --dump: the output of
-    /// `sentry dump` ('-' reads stdin).
+    /// `sentry dump`. '-' reads stdin (--dump, --list, --hosts-deny). Entries that are not
+    /// one address, or are on the never-block list, are named and skipped.
     Import {
         /// A file written by `sentry dump`
         #[arg(long, value_name = "FILE", group = "source")]
@@ -805,10 +807,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         }
         Action::Manpage => {
             let mut page = Vec::new();
-            clap_mangen::Man::new(Args::command())
-                .section("8")
-                .render(&mut page)
-                .map_err(write_err)?;
+            crate::manpage::render(Args::command(), &mut page).map_err(write_err)?;
             stdout.lock().write_all(&page).map_err(write_err)?;
         }
         Action::Completions { shell } => {
