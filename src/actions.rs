@@ -210,7 +210,29 @@ impl Sentry {
     }
 
     /// Log sources that could not be read: syslog always, stderr unless during a login.
+    /// Configured logs that do not exist: stderr, unless during a login.
     fn report_source_errors(&self, outcome: &scan::ScanOutcome) {
+        self.say(|| {
+            (outcome.read.iter())
+                .map(|(source, lines)| {
+                    format!(
+                        "read {lines} {} from {}",
+                        if *lines == 1 { "line" } else { "lines" },
+                        crate::printable::printable(source)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        if matches!(self.patience, Patience::Admin) || self.verbose {
+            for path in &outcome.missing {
+                eprintln!(
+                    "sentry: warning: log file {} does not exist; nothing read from it \
+                     (check `logs` in the configuration, or SENTRY_LOGS)",
+                    path.display()
+                );
+            }
+        }
         for error in &outcome.errors {
             let message = format!("log source skipped: {error}");
             crate::syslog::warn(&message);
@@ -261,12 +283,39 @@ impl Sentry {
     }
 
     /// Reads every log source's new lines, then decides for every unlisted address that
-    /// has new evidence (`dry_run`: decide and report only).
+    /// has new evidence. `dry_run` decides and reports only, and stores nothing: it reads
+    /// into a private copy of the database, so the cursors, evidence and reading state stay
+    /// where they were, and the next real scan reads the same lines and decides the same.
     pub fn scan(
         &mut self,
         dry_run: bool,
         from_start: bool,
     ) -> Result<(scan::ScanOutcome, Vec<Decision>)> {
+        if dry_run {
+            let copy = self.store.scratch_copy()?;
+            let real = std::mem::replace(&mut self.store, copy);
+            let result = self.read_logs_from(from_start).and_then(|outcome| {
+                let decisions = self.decide_all(outcome.addresses.iter().copied(), true)?;
+                Ok((outcome, decisions))
+            });
+            self.store = real;
+            return result;
+        }
+        let outcome = self.read_logs_from(from_start)?;
+        if self.store.lists_pending()?.due(self.now) {
+            self.retry_pending_lists();
+        }
+        let decisions = self.decide_all(outcome.addresses.iter().copied(), false)?;
+        Ok((outcome, decisions))
+    }
+
+    /// Reads every log source's new lines into the evidence, deciding nothing (`setup`: so
+    /// that the first login after installation does not pay for reading the history).
+    pub fn read_logs(&mut self) -> Result<scan::ScanOutcome> {
+        self.read_logs_from(false)
+    }
+
+    fn read_logs_from(&mut self, from_start: bool) -> Result<scan::ScanOutcome> {
         let outcome = scan::scan(
             &self.config,
             &mut self.store,
@@ -278,11 +327,7 @@ impl Sentry {
         )?;
         self.say(|| describe_scan(&outcome));
         self.report_source_errors(&outcome);
-        if !dry_run && self.store.lists_pending()?.due(self.now) {
-            self.retry_pending_lists();
-        }
-        let decisions = self.decide_all(outcome.addresses.iter().copied(), dry_run)?;
-        Ok((outcome, decisions))
+        Ok(outcome)
     }
 
     /// Records evidence gathered outside a scan (`ingest`) and decides for every unlisted
@@ -342,9 +387,13 @@ impl Sentry {
     }
 
     /// Takes the address off both lists and every deny list, and forgets its evidence so
-    /// that old log lines do not decide about it again.
-    pub fn delist(&mut self, ip: ClientIp) -> Result<IpRecord> {
-        self.change(ip, Listing::Unlisted)
+    /// that old log lines do not decide about it again. An address sentry has no record of
+    /// is on no list of its own: None, and nothing is created.
+    pub fn delist(&mut self, ip: ClientIp) -> Result<Option<IpRecord>> {
+        if self.store.record(ip)?.is_none() {
+            return Ok(None);
+        }
+        self.change(ip, Listing::Unlisted).map(Some)
     }
 
     fn change(&mut self, ip: ClientIp, listing: Listing) -> Result<IpRecord> {
@@ -518,6 +567,7 @@ impl Sentry {
             .into_iter()
             .map(|(ip, since)| (ip, self.entry(ip, since)))
             .collect();
+        let blocked: Vec<ClientIp> = wanted.keys().copied().collect();
         let mut changes = Vec::new();
         let mut failures = Vec::new();
         let progress = Progress::steps(self.show_progress, self.lists.len() as u64);
@@ -530,6 +580,7 @@ impl Sentry {
             let result = (|| -> Result<SyncChange> {
                 if !dry_run {
                     list.prepare()?;
+                    list.adopt(&blocked)?;
                 }
                 let present: std::collections::BTreeSet<ClientIp> =
                     list.members()?.into_iter().collect();
@@ -719,10 +770,16 @@ impl Sentry {
 
     /// Makes sure every enabled deny list exists (the deny file, firewall sets): `setup`.
     pub fn prepare_deny_lists(&mut self) -> Result<()> {
+        let blocked: Vec<ClientIp> = self
+            .store
+            .blocked()?
+            .into_iter()
+            .map(|(ip, _)| ip)
+            .collect();
         let failures: Vec<Error> = self
             .lists
             .iter_mut()
-            .filter_map(|l| l.prepare().err())
+            .filter_map(|l| l.prepare().and_then(|()| l.adopt(&blocked)).err())
             .collect();
         self.backend_failures(failures)
     }

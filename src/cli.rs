@@ -47,6 +47,14 @@ COMMANDS
 OPTIONS
 {options}{after-help}";
 
+/// `println!` that returns an error instead of panicking: a reader that went away
+/// (`sentry setup | head -1`) ends the command quietly, as ripgrep does.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(|e| Error::output(&e))
+    };
+}
+
 /// safe and effective protection against bruteforce attacks
 ///
 /// Run by tcpwrappers on every connection (`sentry --connect --ip=%a`), sentry counts
@@ -180,7 +188,8 @@ enum Command {
     },
     /// Read new lines from every log source and decide (for cron or a systemd timer)
     Scan {
-        /// Print the decisions without making them
+        /// Print the decisions without making them; stores nothing (the next scan reads
+        /// the same lines)
         #[arg(long)]
         dry_run: bool,
         /// Forget the stored evidence and re-read every log, rotated and compressed ones too
@@ -258,7 +267,8 @@ enum Command {
     ///
     /// Without options: the one-file-per-address tree ($ROOT/seen, white, black), which is
     /// also imported automatically the first time it is found. With --dump: the output of
-    /// `sentry dump` ('-' reads stdin).
+    /// `sentry dump`. '-' reads stdin (--dump, --list, --hosts-deny). Entries that are not
+    /// one address, or are on the never-block list, are named and skipped.
     Import {
         /// A file written by `sentry dump`
         #[arg(long, value_name = "FILE", group = "source")]
@@ -633,7 +643,10 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             open(Patience::Admin)?.block(ClientIp::parse(ip)?, *force)?;
         }
         Action::Delist(ip) => {
-            open(Patience::Admin)?.delist(ClientIp::parse(ip)?)?;
+            let ip = ClientIp::parse(ip)?;
+            if open(Patience::Admin)?.delist(ip)?.is_none() {
+                eprintln!("sentry: no record of {ip}: it is on no list; nothing to delist");
+            }
         }
         Action::Report {
             ip,
@@ -642,40 +655,38 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             top,
         } => {
             let ip = parse_optional(ip)?;
-            let mut sentry = open(Patience::Admin)?;
-            let summary = sentry.store.summary()?;
-            let (record, evidence, history) = match ip {
-                Some(ip) => (
-                    Some(
-                        sentry
-                            .store
-                            .record(ip)?
-                            .unwrap_or_else(|| IpRecord::unseen(ip)),
-                    ),
-                    sentry.store.evidence(ip)?,
-                    sentry.store.history(ip)?,
-                ),
-                None => (None, Vec::new(), Vec::new()),
-            };
-            let overview = match top {
-                Some(n) => Some(report::Overview::gather(&mut sentry.store, *n, now())?),
-                None => None,
-            };
-            let report = Report {
-                summary,
-                record,
-                evidence,
-                history,
-                overview,
+            // A root without a database reports nothing, as the original did, and stays so.
+            let mut report = match crate::root::has_database(&config)? {
+                true => gather_report(&mut open(Patience::Admin)?, ip, *top)?,
+                false => Report {
+                    summary: Default::default(),
+                    record: ip.map(IpRecord::unseen),
+                    evidence: Vec::new(),
+                    history: Vec::new(),
+                    overview: top.map(|_| report::Overview::default()),
+                    lines: None,
+                },
             };
             let mut out = stdout.lock();
             if *json {
+                // The log lines go inside the one object, so that it stays JSON.
+                if let (Some(ip), true) = (ip, *lines) {
+                    let mut found = Vec::new();
+                    commands::lines_about(&config, ip, now(), &mut |line| {
+                        found.push(line.to_string());
+                        Ok(())
+                    })?;
+                    report.lines = Some(found);
+                }
                 report::write_json(&mut out, &report).map_err(write_err)?;
             } else {
                 report::write_text(&mut out, &report).map_err(write_err)?;
-            }
-            if let (Some(ip), true) = (ip, *lines) {
-                commands::print_lines_about(&config, ip, now(), &mut out)?;
+                if let (Some(ip), true) = (ip, *lines) {
+                    writeln!(out).map_err(write_err)?;
+                    commands::lines_about(&config, ip, now(), &mut |line| {
+                        writeln!(out, "{}", crate::printable::printable(line)).map_err(write_err)
+                    })?;
+                }
             }
         }
         Action::Parse {
@@ -798,6 +809,12 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             )));
         }
         Action::Metrics => {
+            if !crate::root::has_database(&config)? {
+                return Err(Error::Input(format!(
+                    "no database at {}: run sentry setup",
+                    config.database_path().display()
+                )));
+            }
             let mut sentry = open(Patience::Admin)?;
             let text = crate::monitor::metrics(&mut sentry)?;
             stdout
@@ -815,28 +832,28 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
                 None => crate::update::install(&me, &target, *force)?,
             };
             match outcome {
-                crate::update::Outcome::Installed { from, to } => println!(
+                crate::update::Outcome::Installed { from, to } => out!(
                     "installed sentry {to} at {}{}",
                     target.display(),
                     from.map(|f| format!(" (was {f}; kept as sentry.old)"))
                         .unwrap_or_default()
-                ),
-                crate::update::Outcome::AlreadyCurrent { installed } => {
-                    println!(
-                        "{} is already sentry {installed}; nothing to do",
-                        target.display()
-                    )
-                }
+                )?,
+                crate::update::Outcome::AlreadyCurrent { installed } => out!(
+                    "{} is already sentry {installed}; nothing to do",
+                    target.display()
+                )?,
             }
         }
         Action::Manpage => {
-            clap_mangen::Man::new(Args::command())
-                .section("8")
-                .render(&mut stdout.lock())
-                .map_err(write_err)?;
+            let mut page = Vec::new();
+            crate::manpage::render(Args::command(), &mut page).map_err(write_err)?;
+            stdout.lock().write_all(&page).map_err(write_err)?;
         }
         Action::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Args::command(), "sentry", &mut stdout.lock());
+            // Into memory first: clap_complete panics when it cannot write.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Args::command(), "sentry", &mut script);
+            stdout.lock().write_all(&script).map_err(write_err)?;
         }
         Action::Ingest => {
             let mut sentry = open(Patience::Admin)?;
@@ -850,6 +867,9 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             commands::ingest(&mut sentry, &mut input, &now)?;
         }
         Action::Dump => {
+            if !crate::root::has_database(&config)? {
+                return Ok(());
+            }
             let mut sentry = open(Patience::Admin)?;
             let mut out = std::io::BufWriter::new(stdout.lock());
             report::write_dump(&mut out, &mut sentry.store as &mut dyn Store)?;
@@ -868,21 +888,42 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         }
         Action::ImportForeign { kind, path } => {
             use crate::store::foreign;
-            let read_text =
-                || std::fs::read_to_string(path).map_err(|e| Error::io("read", path, &e));
             let imported = match kind {
-                ForeignList::Plain { .. } => foreign::plain_list(&read_text()?),
-                ForeignList::HostsDeny => foreign::hosts_deny(&read_text()?),
+                ForeignList::Plain { .. } => foreign::plain_list(&read_input(path)?),
+                ForeignList::HostsDeny => foreign::hosts_deny(&read_input(path)?),
                 ForeignList::Fail2ban => foreign::fail2ban(path)?,
             };
             let allow = matches!(kind, ForeignList::Plain { allow: true });
             let mut sentry = open(Patience::Admin)?;
+            let mut skipped: Vec<(String, &str)> = (imported.skipped.iter())
+                .map(|entry| {
+                    (
+                        crate::printable::printable(entry).into_owned(),
+                        "not one address",
+                    )
+                })
+                .collect();
+            if !allow {
+                skipped.extend(
+                    (imported.addresses.iter())
+                        .filter(|(ip, _)| sentry.config.is_never_blocked(*ip))
+                        .map(|(ip, _)| (ip.to_string(), "on the never-block list")),
+                );
+            }
             let count =
                 sentry.import_listings(&imported.addresses, allow, &path.display().to_string())?;
+            const NAMED: usize = 20;
+            for (entry, why) in skipped.iter().take(NAMED) {
+                eprintln!("sentry: skipped {entry}: {why}");
+            }
+            if skipped.len() > NAMED {
+                eprintln!("sentry: ... and {} more skipped", skipped.len() - NAMED);
+            }
             eprintln!(
-                "sentry: imported {count} addresses from {} ({} entries skipped: not one address, or never-block)",
+                "sentry: imported {} from {} ({} skipped)",
+                counted(count, "address", "addresses"),
                 path.display(),
-                imported.skipped + imported.addresses.len() - count
+                counted(skipped.len(), "entry", "entries"),
             );
         }
         Action::ImportDbm(path) => {
@@ -890,20 +931,21 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             let mut sentry = open(Patience::Admin)?;
             let count = sentry.import_records(&records)?;
             eprintln!(
-                "sentry: imported {count} addresses from {} ({skipped} entries skipped)",
-                path.display()
+                "sentry: imported {} from {} ({} skipped)",
+                counted(count, "address", "addresses"),
+                path.display(),
+                counted(skipped, "entry", "entries"),
             );
         }
         Action::ImportDump(path) => {
-            let text = if path.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())
-                    .map_err(|e| Error::Runtime(format!("could not read stdin: {e}")))?
-            } else {
-                std::fs::read_to_string(path).map_err(|e| Error::io("read", path, &e))?
-            };
+            let text = read_input(path)?;
             let mut sentry = open(Patience::Admin)?;
             let count = sentry.import_dump(&text, &path.display().to_string())?;
-            eprintln!("sentry: imported {count} records from {}", path.display());
+            eprintln!(
+                "sentry: imported {} from {}",
+                counted(count, "record", "records"),
+                path.display()
+            );
         }
         Action::Setup {
             write_hosts_allow,
@@ -911,6 +953,52 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         } => run_setup(open(Patience::Admin)?, *write_hosts_allow, hosts_allow)?,
     }
     Ok(())
+}
+
+/// A file's text, or stdin's for `-`.
+fn read_input(path: &std::path::Path) -> Result<String> {
+    if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| Error::Runtime(format!("could not read stdin: {e}")))
+    } else {
+        std::fs::read_to_string(path).map_err(|e| Error::io("read", path, &e))
+    }
+}
+
+/// `1 address`, `2 addresses`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The report of an opened sentry: the summary, IP's record, evidence and history, and
+/// with `top` the overview.
+fn gather_report(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result<Report> {
+    let summary = sentry.store.summary()?;
+    let (record, evidence, history) = match ip {
+        Some(ip) => (
+            Some(
+                sentry
+                    .store
+                    .record(ip)?
+                    .unwrap_or_else(|| IpRecord::unseen(ip)),
+            ),
+            sentry.store.evidence(ip)?,
+            sentry.store.history(ip)?,
+        ),
+        None => (None, Vec::new(), Vec::new()),
+    };
+    let overview = match top {
+        Some(n) => Some(report::Overview::gather(&mut sentry.store, n, now())?),
+        None => None,
+    };
+    Ok(Report {
+        summary,
+        record,
+        evidence,
+        history,
+        overview,
+        lines: None,
+    })
 }
 
 /// `sentry check`: one status line on stdout and the Nagios exit code, whatever happens
@@ -925,7 +1013,7 @@ fn run_check(
     use crate::monitor::State;
     let opened = Config::load(&invocation.overrides, env).and_then(|config| {
         // Only look: a missing database is a finding, not something to create.
-        if !config.database_path().is_file() {
+        if !crate::root::has_database(&config)? {
             return Err(Error::Runtime(format!(
                 "no database at {} (run `sentry setup`)",
                 config.database_path().display()
@@ -957,12 +1045,15 @@ fn run_check(
             ),
         ),
     };
-    if doctor {
-        print!("{line}");
+    let written = if doctor {
+        write!(std::io::stdout().lock(), "{line}").map_err(|e| Error::output(&e))
     } else {
-        println!("{line}");
+        out!("{line}")
+    };
+    match written {
+        Err(Error::OutputClosed) => EXIT_OK,
+        _ => state as u8,
     }
-    state as u8
 }
 
 fn run_setup(
@@ -973,58 +1064,58 @@ fn run_setup(
     sentry.prepare_deny_lists()?;
     // Read the existing logs once now (evidence only, no decision), so that the first
     // login after installation does not pay for reading the whole history.
-    let (outcome, _) = sentry.scan(true, false)?;
+    let outcome = sentry.read_logs()?;
     let config = &sentry.config;
     let daemons = setup::tcpd_daemons(config);
     let lines = setup::hosts_allow_lines(config, &daemons);
-    println!("sentry is set up in {}", config.root.display());
-    println!("  database:  {}", config.database_path().display());
-    println!("  deny file: {}", config.deny_file.display());
-    println!(
+    out!("sentry is set up in {}", config.root.display())?;
+    out!("  database:  {}", config.database_path().display())?;
+    out!("  deny file: {}", config.deny_file.display())?;
+    out!(
         "  logs:      {} sources read, {} lines, {} events about {} addresses",
         outcome.sources,
         outcome.lines,
         outcome.events,
         outcome.addresses.len()
-    );
+    )?;
     if write_hosts_allow {
         match setup::write_hosts_allow(hosts_allow, config, &daemons)? {
             Some(edit) => {
-                println!(
+                out!(
                     "changed {} (previous copy kept as {}.sentry-backup):",
                     hosts_allow.display(),
                     hosts_allow.display()
-                );
+                )?;
                 for line in &edit.listing {
-                    println!("  {line}");
+                    out!("  {line}")?;
                 }
                 for note in &edit.notes {
-                    println!("note: {note}");
+                    out!("note: {note}")?;
                 }
             }
-            None => println!(
+            None => out!(
                 "{} already has these lines where tcpd reads them first:",
                 hosts_allow.display()
-            ),
+            )?,
         }
     } else {
-        println!(
+        out!(
             "\nAdd these two lines near the top of {}, in this order, above any rule that lets \
              these daemons in (or run `sentry setup --write-hosts-allow`):",
             hosts_allow.display()
-        );
+        )?;
     }
-    println!("\n{}\n{}", lines[0], lines[1]);
+    out!("\n{}\n{}", lines[0], lines[1])?;
     let binary = config.installed_binary();
     if !binary.exists() {
         let me = std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "sentry".into());
-        println!(
+        out!(
             "\nhosts.allow runs {}, which does not exist yet. Install it with:\n  install -m 0750 {me} {}",
             binary.display(),
             binary.display()
-        );
+        )?;
     }
     Ok(())
 }

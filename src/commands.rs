@@ -262,14 +262,13 @@ pub fn ingest<R: Read>(
 
 /// `report --lines`: the log lines whose event concerns `ip`, from every configured log
 /// (rotated and compressed generations first), as the original's report showed them.
-pub fn print_lines_about(
+pub fn lines_about(
     config: &crate::config::Config,
     ip: crate::ip::ClientIp,
     now: i64,
-    out: &mut dyn Write,
+    visit: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<()> {
     let mut parser = Parser::new(crate::scan::parse_options(config), now);
-    writeln!(out).map_err(|e| Error::output(&e))?;
     let mut failure = None;
     for path in config.log_files() {
         let mut generations = crate::logs::source::rotated_generations(&path);
@@ -278,9 +277,9 @@ pub fn print_lines_about(
             crate::logs::source::read_whole(&file, &mut |line| {
                 if failure.is_none()
                     && parser.parse_line(line).is_some_and(|e| e.ip == ip)
-                    && let Err(e) = writeln!(out, "{}", crate::printable::printable(line))
+                    && let Err(e) = visit(line)
                 {
-                    failure = Some(Error::output(&e));
+                    failure = Some(e);
                 }
             })?;
         }

@@ -377,6 +377,21 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, Error> {
         let env_root = env("ROOT_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
+        // tcpd runs sentry from /, and hosts.allow names the root: it must be absolute.
+        // Said here, where it is known who gave it, not later of the paths made from it.
+        let relative = |source: String, path: &PathBuf| {
+            Error::Input(format!(
+                "{source} {}: the root must be an absolute path (tcpd and cron run sentry \
+                 from another directory)",
+                path.display()
+            ))
+        };
+        if let Some(path) = overrides.root.as_ref().filter(|p| p.is_relative()) {
+            return Err(relative("--root".into(), path));
+        }
+        if let Some(path) = env_root.as_ref().filter(|p| p.is_relative()) {
+            return Err(relative("environment variable ROOT_DIR".into(), path));
+        }
         let early_root = overrides.root.clone().or_else(|| env_root.clone());
 
         let file_path = match &overrides.config {
@@ -562,6 +577,9 @@ impl Config {
         }
         if let Some(section) = file.fleet {
             config.fleet = Some(fleet_config(section).map_err(|(key, msg)| in_file(key, msg))?);
+        }
+        if config.root.is_relative() {
+            return Err(in_file("root", "must be an absolute path".into()));
         }
         if config.deny_file.is_relative() {
             return Err(in_file(

@@ -44,9 +44,7 @@ impl Error {
     /// A file operation failed: name the file and what we were doing with it.
     pub fn io(doing: &str, path: &Path, err: &std::io::Error) -> Error {
         let hint = match err.kind() {
-            std::io::ErrorKind::PermissionDenied => {
-                " (permission denied: run as root or fix the owner/mode)"
-            }
+            std::io::ErrorKind::PermissionDenied => " (permission denied: run as root)",
             std::io::ErrorKind::StorageFull => " (the disk is full: free some space)",
             std::io::ErrorKind::ReadOnlyFilesystem => " (the file system is read-only)",
             _ => "",

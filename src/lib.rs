@@ -18,6 +18,7 @@ pub mod exec;
 pub mod fleet;
 pub mod ip;
 pub mod logs;
+pub mod manpage;
 pub mod monitor;
 pub mod policy;
 pub mod printable;

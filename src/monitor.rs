@@ -318,7 +318,7 @@ fn missing_logs(config: &Config) -> Vec<Finding> {
         .filter(|p| !p.exists())
         .map(|p| Finding {
             state: State::Warning,
-            problem: format!("log file {} (in `logs`) does not exist", p.display()),
+            problem: format!("log file {} does not exist (see `logs`)", p.display()),
             fix: Some(format!(
                 "correct `logs` in {} or start the syslog daemon that writes {}",
                 config
@@ -344,7 +344,7 @@ pub fn check(
     let perfdata = match &summary {
         Ok(s) => format!(
             " | records={} allowed={} blocked={}",
-            s.unique_ips, s.allowed, s.blocked
+            s.records, s.allowed, s.blocked
         ),
         Err(_) => String::new(),
     };
@@ -565,7 +565,7 @@ pub fn metrics(sentry: &mut Sentry) -> Result<String> {
             "# HELP sentry_{name} {help}\n# TYPE sentry_{name} gauge\nsentry_{name} {value}"
         );
     };
-    gauge("records", "Addresses sentry has a record of.", s.unique_ips);
+    gauge("records", "Addresses sentry has a record of.", s.records);
     gauge("allowed", "Addresses on the allow list.", s.allowed);
     gauge("blocked", "Addresses on the block list.", s.blocked);
     gauge(

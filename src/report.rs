@@ -32,10 +32,13 @@ pub struct Report {
     /// The overview asked for with `--top N`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<Overview>,
+    /// The log lines about the address, asked for with `--lines`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<String>>,
 }
 
 /// `report --top N`: who knocks most, per-service evidence, and listings per day.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Overview {
     pub most_connections: Vec<(String, i64)>,
     pub most_naughty: Vec<(String, i64)>,
@@ -123,20 +126,39 @@ fn write_overview(out: &mut dyn Write, o: &Overview) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The original's text layout (the summary lines are byte-for-byte those of sentry.sh).
+/// The original's text layout: sentry.sh's summary lines, but "1 IP is", "1 connection".
 pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
     let s = &report.summary;
     writeln!(out, "   -------- summary ---------")?;
     writeln!(
         out,
-        "{:4} unique IPs have connected {} times",
-        s.unique_ips, s.connections
+        "{:4} unique {} connected {} {}",
+        s.unique_ips,
+        plural(s.unique_ips, "IP has", "IPs have"),
+        s.connections,
+        plural(s.connections, "time", "times")
     )?;
-    writeln!(out, "{:4} IPs are allowed", s.allowed)?;
-    writeln!(out, "{:4} IPs are blocked", s.blocked)?;
+    writeln!(
+        out,
+        "{:4} {} allowed",
+        s.allowed,
+        plural(s.allowed, "IP is", "IPs are")
+    )?;
+    writeln!(
+        out,
+        "{:4} {} blocked",
+        s.blocked,
+        plural(s.blocked, "IP is", "IPs are")
+    )?;
     if let Some(r) = &report.record {
         writeln!(out)?;
-        writeln!(out, "{:4} connections from {}", r.seen, printable(&r.ip))?;
+        writeln!(
+            out,
+            "{:4} {} from {}",
+            r.seen,
+            plural(r.seen, "connection", "connections"),
+            printable(&r.ip)
+        )?;
         if r.allow > 0 {
             writeln!(out, "\tallowed since {}", local_time(r.allow))?;
         }
@@ -187,6 +209,11 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
         write_overview(out, overview)?;
     }
     Ok(())
+}
+
+/// The original's wording for every count but one.
+fn plural(n: i64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
 }
 
 /// `--json`: one object, the record's times as unix seconds (0 = not listed).

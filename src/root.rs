@@ -41,6 +41,10 @@ pub fn ensure(config: &Config, to_stderr: bool) -> Result<()> {
     {
         Ok(_) => {}
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        // Not root: whether the database exists is not the point.
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            return Err(Error::io("open the database", &database, &e));
+        }
         Err(e) => return Err(Error::io("create the database", &database, &e)),
     }
     for suffix in DATABASE_FILES {
@@ -65,6 +69,36 @@ pub fn ensure(config: &Config, to_stderr: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// For the commands that only read (`report`, `dump`, `check`, `metrics`): whether the
+/// root holds a database, creating nothing. A root that does not exist is an error (a
+/// typo in `--root` must not look like a fresh, empty sentry); one the caller may not
+/// look into says so, rather than that something is missing.
+pub fn has_database(config: &Config) -> Result<bool> {
+    let root = &config.root;
+    match fs::metadata(root) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::Input(format!(
+                "{} is not a directory: the sentry root is one (run sentry setup)",
+                root.display()
+            )));
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(Error::Input(format!(
+                "no sentry root {}: run sentry setup",
+                root.display()
+            )));
+        }
+        Err(e) => return Err(Error::io("look into", root, &e)),
+    }
+    let database = config.database_path();
+    match fs::metadata(&database) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("open the database", &database, &e)),
+    }
 }
 
 /// Creates the root directory private, or narrows it; returns the group given access.

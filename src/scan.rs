@@ -48,6 +48,20 @@ pub struct ScanOutcome {
     pub scanned: bool,
     /// Sources that could not be read (reported, skipped; the others were read).
     pub errors: Vec<String>,
+    /// Configured log files that do not exist and never did (no cursor): a typo in `logs`?
+    pub missing: Vec<PathBuf>,
+    /// Each source read, with the lines read from it (`-v`).
+    pub read: Vec<(String, u64)>,
+}
+
+impl ScanOutcome {
+    /// Counts `lines` more read from `source`.
+    fn read_from(&mut self, source: String, lines: u64) {
+        match self.read.iter_mut().find(|(s, _)| *s == source) {
+            Some((_, n)) => *n += lines,
+            None => self.read.push((source, lines)),
+        }
+    }
 }
 
 /// Evidence gathered in memory before it is written: one entry per address, service and kind.
@@ -393,6 +407,14 @@ fn scan_file(
     } else {
         store.cursor(&path.display().to_string())?
     };
+    // Missing with a cursor: rotated away, and soon back. Missing without one: never seen.
+    if cursor.is_none() && !path.exists() {
+        if !reading.outcome.missing.iter().any(|m| m == path) {
+            reading.outcome.missing.push(path.to_path_buf());
+        }
+        return Ok(());
+    }
+    let lines_before = reading.outcome.lines;
     let read = (|| {
         if from_start {
             for old in source::rotated_generations(path) {
@@ -420,6 +442,8 @@ fn scan_file(
             return Ok(());
         }
     };
+    let lines = reading.outcome.lines - lines_before;
+    (reading.outcome).read_from(path.display().to_string(), lines);
     let moved = Some(&next) != cursor.as_ref();
     reading.record(store, next, moved)
 }
@@ -463,6 +487,7 @@ fn scan_journal(reading: &mut Reading, store: &mut dyn Store, from_start: bool) 
     )?;
     outcome.lines += entries;
     outcome.sources += 1;
+    outcome.read_from(name.clone(), entries);
     let moved = last != after;
     // The journal's cursor string stands where a file's first bytes would.
     let cursor = Cursor {

@@ -54,6 +54,7 @@ pub fn own_version() -> &'static str {
 /// Installs `source` (this binary) at `target` unless `target` reports the same or a newer
 /// version (`--force` installs anyway).
 pub fn install(source: &Path, target: &Path, force: bool) -> Result<Outcome> {
+    refuse_a_link(target)?;
     let mine = own_version().to_string();
     let Some(installed) = needs_update(target, &mine, force)? else {
         return Ok(already_current(target));
@@ -112,6 +113,7 @@ pub struct ReleaseSource<'a> {
 /// key and names a newer version than `target` has (an older one only with `force`),
 /// downloads that binary, checks its SHA-256 and installs it.
 pub fn install_release(source: &ReleaseSource, target: &Path, force: bool) -> Result<Outcome> {
+    refuse_a_link(target)?;
     let manifest_url = source.manifest_url;
     let agent = agent(source.ca_file)?;
     let text = fetch(&agent, manifest_url, MANIFEST_LIMIT)?;
@@ -261,6 +263,32 @@ fn fetch(agent: &ureq::Agent, url: &str, limit: u64) -> Result<Vec<u8>> {
         .limit(limit)
         .read_to_vec()
         .map_err(failed)
+}
+
+/// Where the Debian package installs sentry; its postinst links `$ROOT/sentry` there.
+const PACKAGED_BINARY: &str = "/usr/sbin/sentry";
+
+/// A link at `target` is someone's choice of binary — the Debian package's, whose files
+/// dpkg owns and apt upgrades — and replacing it with a file would fork the installation
+/// from the package. `--force` does not change that: it is about versions, not owners.
+fn refuse_a_link(target: &Path) -> Result<()> {
+    let Ok(dest) = fs::read_link(target) else {
+        return Ok(());
+    };
+    let advice = if dest == Path::new(PACKAGED_BINARY) {
+        "installed by the Debian package: upgrade sentry with apt          (`apt update && apt install --only-upgrade sentry`)"
+            .to_string()
+    } else {
+        format!(
+            "update {} instead, or remove the link and run `sentry update` again",
+            dest.display()
+        )
+    };
+    Err(Error::Input(format!(
+        "{} is a link to {}, {advice}; nothing was installed",
+        target.display(),
+        dest.display()
+    )))
 }
 
 /// None when `target` already has `offered` or newer (and not `force`); otherwise the

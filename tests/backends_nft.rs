@@ -185,7 +185,7 @@ fn ten_thousand_addresses_in_one_sync() {
         "[block]\nbackends = [\"nftables\"]\n",
     )
     .expect("config");
-    root.ok(&["report"]); // creates the database
+    root.ok(&["expire"]); // creates the database
     let mut conn = rusqlite::Connection::open(root.db()).expect("open db");
     let tx = conn.transaction().expect("begin");
     for i in 0..10_000u32 {

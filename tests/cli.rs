@@ -299,7 +299,7 @@ fn report_figures_text_and_json() {
     let text = root.ok(&["--report"]);
     assert_eq!(
         text,
-        "   -------- summary ---------\n   3 unique IPs have connected 6 times\n   1 IPs are allowed\n   2 IPs are blocked\n"
+        "   -------- summary ---------\n   3 unique IPs have connected 6 times\n   1 IP is allowed\n   2 IPs are blocked\n"
     );
     let text = root.ok(&["-r", "-v", "--ip=192.0.2.2"]);
     assert!(text.contains("   2 connections from 192.0.2.2\n"), "{text}");
@@ -565,4 +565,378 @@ fn setup_creates_the_root_and_edits_hosts_allow_once() {
         )
         .expect("counted in the set-up root");
     assert_eq!(seen, 1);
+}
+
+/// Runs `args` with stdout a pipe whose reader is already gone, as `sentry X | head -0`.
+fn run_into_closed_pipe(root: &Root, args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    root.command(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run")
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    let root = Root::new();
+    root.ok(&["block", "192.0.2.1"]);
+    let hosts_allow = root.path().join("hosts.allow");
+    std::fs::write(&hosts_allow, "").expect("hosts.allow");
+    let hosts_allow = hosts_allow.to_str().expect("utf-8");
+    for args in [
+        vec!["setup", "--hosts-allow", hosts_allow],
+        vec!["check", "--hosts-allow", hosts_allow],
+        vec!["completions", "bash"],
+        vec!["manpage"],
+        vec!["report", "192.0.2.1"],
+        vec!["report", "--json"],
+        vec!["--report"],
+        vec!["dump"],
+        vec!["metrics"],
+        vec!["sync", "--dry-run"],
+        vec!["update"],
+        vec!["--help"],
+        vec!["--version"],
+    ] {
+        let out = run_into_closed_pipe(&root, &args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// sentry with `--root DIR` and no ROOT_DIR, run in `cwd`.
+fn sentry_in(dir: &std::path::Path, cwd: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut argv = vec!["--root", dir.to_str().expect("utf-8")];
+    argv.extend_from_slice(args);
+    std::process::Command::new(env!("CARGO_BIN_EXE_sentry"))
+        .args(&argv)
+        .current_dir(cwd)
+        .env_remove("ROOT_DIR")
+        .env("SENTRY_LOGS", cwd.join("auth.log"))
+        .output()
+        .expect("run sentry")
+}
+
+#[test]
+fn read_only_commands_need_an_existing_root_and_create_nothing() {
+    let parent = Root::new();
+    let typo = parent.path().join("sentyr");
+    for args in [
+        vec!["report"],
+        vec!["--report"],
+        vec!["report", "--json", "192.0.2.1"],
+        vec!["dump"],
+        vec!["--dbdump"],
+        vec!["metrics"],
+    ] {
+        let out = sentry_in(&typo, parent.path(), &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!(
+                "no sentry root {}: run sentry setup",
+                typo.display()
+            )),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(!typo.exists(), "{args:?} created the root");
+    }
+    let out = sentry_in(&typo, parent.path(), &["check"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no sentry root"),
+        "{out:?}"
+    );
+    assert!(!typo.exists(), "check created the root");
+
+    // A root without a database: the empty report, as the original printed it.
+    std::fs::create_dir(&typo).expect("mkdir");
+    for args in [
+        vec!["report"],
+        vec!["--report"],
+        vec!["-r", "-v", "--ip=192.0.2.1"],
+    ] {
+        let out = sentry_in(&typo, parent.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .contains("   0 unique IPs have connected 0 times\n"),
+            "{out:?}"
+        );
+    }
+    let out = sentry_in(&typo, parent.path(), &["dump"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let left: Vec<_> = std::fs::read_dir(&typo)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "read-only commands created {left:?}");
+
+    // --connect still sets itself up on first use.
+    std::fs::remove_dir(&typo).expect("rmdir");
+    let out = sentry_in(&typo, parent.path(), &["connect", "192.0.2.1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(typo.join("sentry.db").is_file());
+}
+
+#[test]
+fn a_relative_root_is_named_as_given() {
+    let cwd = Root::new();
+    let out = sentry_in(
+        std::path::Path::new("relative/dir"),
+        cwd.path(),
+        &["block", "192.0.2.1"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("--root relative/dir"), "{err}");
+    assert!(!err.contains("deny_file"), "{err}");
+    assert!(!cwd.path().join("relative").exists());
+}
+
+#[test]
+fn a_user_other_than_root_is_told_to_run_as_root() {
+    if !common::is_root("run sentry as nobody") {
+        return;
+    }
+    let root = Root::new();
+    root.ok(&["block", "192.0.2.1"]);
+    for args in [
+        vec!["report"],
+        vec!["dump"],
+        vec!["block", "192.0.2.2"],
+        vec!["check"],
+    ] {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_sentry"))
+            .args(["--root", root.path().to_str().expect("utf-8")])
+            .args(&args)
+            .output()
+            .expect("run setpriv");
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            said.contains("permission denied: run as root"),
+            "{args:?}: {said}"
+        );
+        assert!(
+            !said.contains("no database") && !said.contains("could not create"),
+            "{args:?}: {said}"
+        );
+    }
+}
+
+/// Rows of one table, read with SQLite directly.
+fn table_rows(root: &Root, table: &str) -> i64 {
+    let conn = rusqlite::Connection::open(root.db()).expect("open db");
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .expect("count")
+}
+
+#[test]
+fn a_dry_run_scan_stores_nothing() {
+    let root = Root::new();
+    root.ok(&["connect", "192.0.2.1"]);
+    let lines: String = (0..12)
+        .map(|n| {
+            format!(
+                "Nov 24 10:00:{n:02} web1 sshd[{}]: Failed password for invalid user admin \
+                 from 203.0.113.7 port 5 ssh2\n",
+                4000 + n
+            )
+        })
+        .collect();
+    std::fs::write(root.auth_log(), &lines).expect("write log");
+    for args in [
+        vec!["scan", "--dry-run"],
+        vec!["scan", "--dry-run", "--from-start"],
+    ] {
+        let out = root.ok(&args);
+        assert!(
+            out.contains("would be blocked 203.0.113.7"),
+            "{args:?}: {out}"
+        );
+        assert_eq!(table_rows(&root, "evidence"), 0, "{args:?} stored evidence");
+        assert_eq!(
+            table_rows(&root, "log_cursors"),
+            0,
+            "{args:?} moved a cursor"
+        );
+        assert_eq!(root.row("203.0.113.7"), None);
+    }
+    assert_eq!(root.deny_text(), "");
+    // The real scan still sees every line.
+    root.ok(&["scan"]);
+    assert!(root.row("203.0.113.7").expect("record").2 > 0);
+    assert!(root.deny_text().contains("203.0.113.7"));
+    let evidence = table_rows(&root, "evidence");
+    assert!(evidence > 0);
+    // A dry run from the start deletes nothing either.
+    root.ok(&["scan", "--dry-run", "--from-start"]);
+    assert_eq!(table_rows(&root, "evidence"), evidence);
+}
+
+#[test]
+fn the_admins_own_deny_lines_survive_sync_and_delist() {
+    let root = Root::new();
+    root.ok(&["block", "192.0.2.1"]);
+    let mine = "# the admin's own\nALL: 203.0.113.5 : deny\n";
+    let text = format!("{mine}{}ALL: 203.0.113.6 : deny\n", root.deny_file_text());
+    std::fs::write(root.deny_file(), &text).expect("admin edits the deny file");
+    root.ok(&["block", "192.0.2.2"]);
+    root.ok(&["delist", "192.0.2.1"]);
+    let out = root.ok(&["sync"]);
+    assert!(out.contains("tcpwrappers: added 0, removed 0"), "{out}");
+    let after = root.deny_file_text();
+    assert!(after.starts_with(mine), "{after}");
+    assert!(after.ends_with("ALL: 203.0.113.6 : deny\n"), "{after}");
+    assert!(
+        after.contains("ALL: 192.0.2.2 : deny") && !after.contains("192.0.2.1 "),
+        "{after}"
+    );
+
+    // A file an older sentry wrote, without a section: what the database blocks is
+    // sentry's, the rest the admin's.
+    let old = Root::new();
+    old.ok(&["block", "192.0.2.9"]);
+    std::fs::write(
+        old.deny_file(),
+        "ALL: 203.0.113.5 : deny\nALL: 192.0.2.9 : deny\n",
+    )
+    .expect("an older sentry's file");
+    let out = old.ok(&["sync"]);
+    assert!(out.contains("tcpwrappers: added 0, removed 0"), "{out}");
+    old.ok(&["delist", "192.0.2.9"]);
+    assert_eq!(old.deny_text(), "ALL: 203.0.113.5 : deny\n");
+}
+
+#[test]
+fn delisting_an_unknown_address_creates_no_record() {
+    let root = Root::new();
+    root.ok(&["connect", "192.0.2.1"]);
+    let out = root.run(&["delist", "192.0.2.99"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("192.0.2.99"), "{}", stderr(&out));
+    assert_eq!(root.row("192.0.2.99"), None);
+    assert_eq!(root.row_count(), 1);
+}
+
+#[test]
+fn import_list_reads_stdin_and_names_what_it_skips() {
+    use std::io::Write;
+    let root = Root::new();
+    let mut child = root
+        .command(&["import", "--list", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"# bots\n203.0.113.9\n198.51.100.0/24\nhost.example\n127.0.0.1\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(root.row("203.0.113.9").expect("record").2 > 0);
+    assert!(err.contains("imported 1 address from -"), "{err}");
+    for skipped in ["198.51.100.0/24", "host.example", "127.0.0.1"] {
+        assert!(err.contains(skipped), "{skipped} not named: {err}");
+    }
+    assert!(err.contains("3 entries skipped"), "{err}");
+}
+
+#[test]
+fn report_lines_in_json_stay_json_and_counts_read_right() {
+    let root = Root::new();
+    std::fs::write(
+        root.auth_log(),
+        "Nov 24 10:00:01 web1 sshd[4001]: Failed password for invalid user admin from 203.0.113.7 port 5 ssh2\n",
+    )
+    .expect("log");
+    root.ok(&["connect", "203.0.113.7"]);
+    let json = root.ok(&["report", "203.0.113.7", "--lines", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");
+    let lines = value["lines"].as_array().expect("lines");
+    assert_eq!(lines.len(), 1, "{json}");
+    assert!(
+        lines[0]
+            .as_str()
+            .expect("text")
+            .contains("invalid user admin")
+    );
+
+    // One connection is one connection; an address listed without connecting (an import,
+    // a block by hand) is not one that connected.
+    root.ok(&["block", "198.51.100.9"]);
+    let text = root.ok(&["report", "203.0.113.7"]);
+    assert!(
+        text.contains("   1 unique IP has connected 1 time\n"),
+        "{text}"
+    );
+    assert!(text.contains("   0 IPs are allowed\n"), "{text}");
+    assert!(text.contains("   1 IP is blocked\n"), "{text}");
+    assert!(
+        text.contains("   1 connection from 203.0.113.7\n"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json"])).expect("json");
+    assert_eq!(json["unique_ips"], 1);
+    assert_eq!(json["records"], 2);
+}
+
+#[test]
+fn a_missing_log_is_named_and_verbose_names_every_source() {
+    let root = Root::new();
+    root.ok(&["connect", "192.0.2.1"]);
+    let missing = root.path().join("auht.log");
+    let logs = format!("{}:{}", missing.display(), root.auth_log().display());
+    let out = root
+        .command(&["scan"])
+        .env("SENTRY_LOGS", &logs)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{} does not exist", missing.display())),
+        "{err}"
+    );
+    let out = root
+        .command(&["-v", "scan"])
+        .env("SENTRY_LOGS", &logs)
+        .output()
+        .expect("run");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("read 0 lines from {}", root.auth_log().display())),
+        "{err}"
+    );
+    let hosts_allow = root.path().join("hosts.allow");
+    std::fs::write(&hosts_allow, "").expect("hosts.allow");
+    let out = root
+        .command(&[
+            "check",
+            "--hosts-allow",
+            hosts_allow.to_str().expect("utf-8"),
+        ])
+        .env("SENTRY_LOGS", &logs)
+        .output()
+        .expect("run");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("{} does not exist", missing.display())),
+        "{said}"
+    );
 }

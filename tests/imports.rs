@@ -142,7 +142,7 @@ fn a_sentry_pl_dbm_file_is_merged() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("imported 2 addresses"));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("1 entries skipped"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 entry skipped"));
     assert_eq!(root.row("203.0.113.9"), Some((7, 0, 1_795_000_000)));
     assert_eq!(
         root.row("192.0.2.7"),

@@ -111,7 +111,7 @@ fn bash_database_is_migrated_in_place() {
     let report: serde_json::Value = serde_json::from_str(&json).expect("report --json is JSON");
     assert_eq!(
         report,
-        serde_json::json!({"unique_ips": 5, "connections": 16, "allowed": 1, "blocked": 3}),
+        serde_json::json!({"unique_ips": 5, "records": 5, "connections": 16, "allowed": 1, "blocked": 3}),
         "report after migrating: {json}"
     );
 

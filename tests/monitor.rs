@@ -471,3 +471,98 @@ fn report_top_shows_who_knocks_most_and_what_was_decided_per_day() {
     assert_eq!(json["overview"]["listed_per_day"][0][2], 2, "{json}");
     assert_eq!(json["blocked"], 1, "{json}");
 }
+
+/// The long options `sentry ARGS --help` lists.
+fn long_options(root: &Root, args: &[&str]) -> Vec<String> {
+    let mut argv = args.to_vec();
+    argv.push("--help");
+    let help = root.ok(&argv);
+    let mut found: Vec<String> = help
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(str::to_string)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn the_man_page_documents_every_command_and_refers_only_to_shipped_pages() {
+    let root = Root::new();
+    let man = root.ok(&["manpage"]);
+    let text = man.replace("\\-", "-");
+    for section in [
+        ".SH COMMANDS",
+        ".SH CONFIGURATION",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH \"EXIT STATUS\"",
+    ] {
+        assert!(man.contains(section), "no {section}");
+    }
+    for command in [
+        "connect",
+        "allow",
+        "block",
+        "delist",
+        "report",
+        "parse",
+        "scan",
+        "ingest",
+        "sync",
+        "expire",
+        "check",
+        "metrics",
+        "update",
+        "manpage",
+        "completions",
+        "dump",
+        "import",
+        "setup",
+    ] {
+        assert!(
+            text.contains(&format!(".SS \"sentry {command}")),
+            "no subsection for {command}"
+        );
+        for option in long_options(&root, &[command]) {
+            assert!(
+                text.contains(&option),
+                "{command} {option} is not in the man page"
+            );
+        }
+    }
+    for variable in [
+        "ROOT_DIR",
+        "SENTRY_LOGS",
+        "TCPREMOTEIP",
+        "EXPIRE_BLOCK_DAYS",
+    ] {
+        assert!(text.contains(variable), "{variable}");
+    }
+    // Every page it names is one that is installed with sentry or the packages it
+    // recommends: no sentry-connect(8) and the like.
+    let shipped = ["hosts_access(5)", "tcpd(8)"];
+    let plain = text
+        .replace("\\fB", "")
+        .replace("\\fR", "")
+        .replace(".BR ", "");
+    for (at, _) in plain.match_indices('(') {
+        let digit = plain[at + 1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit());
+        let closes = plain[at..].chars().nth(2) == Some(')');
+        if !(digit && closes) {
+            continue;
+        }
+        let start = plain[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
+            .map_or(0, |p| p + 1);
+        let page = format!("{}{}", plain[start..at].trim(), &plain[at..at + 3]);
+        assert!(
+            page.starts_with('(') || shipped.contains(&page.as_str()),
+            "refers to {page}, which is not shipped"
+        );
+    }
+}

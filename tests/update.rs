@@ -625,3 +625,29 @@ fn update_url_must_be_https() {
     );
     assert!(!root.path().join("sentry").exists());
 }
+
+#[test]
+fn the_debian_packages_link_is_left_to_apt() {
+    let root = Root::new();
+    let target = root.path().join("sentry");
+    // As debian/postinst makes it (the packaged binary need not exist here).
+    std::os::unix::fs::symlink("/usr/sbin/sentry", &target).expect("symlink");
+    for args in [
+        vec!["update"],
+        vec!["update", "--force"],
+        vec!["--update", "--force"],
+    ] {
+        let out = root.run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("/usr/sbin/sentry") && err.contains("apt"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_link(&target).expect("still a link"),
+            Path::new("/usr/sbin/sentry")
+        );
+        assert!(!root.path().join("sentry.old").exists());
+    }
+}

@@ -60,6 +60,12 @@ pub trait DenyList {
     fn prepare(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Takes over, from an older sentry that did not mark its own entries, those of the
+    /// addresses the database blocks (`blocked`); whatever else is listed stays the
+    /// admin's (the deny file). Run by `sync` and `setup`, before `members`.
+    fn adopt(&mut self, _blocked: &[ClientIp]) -> Result<()> {
+        Ok(())
+    }
     /// Checks the settings' values (names that go into scripts, numbers in range), so that
     /// a bad value is reported when the configuration loads, not at the first block.
     fn check(&self) -> Result<()> {

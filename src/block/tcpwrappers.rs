@@ -10,8 +10,13 @@ decide the exact spelling:
   and would deny every client;
 - IPv6 addresses go in brackets (`[2001:db8::1]`), the only IPv6 form tcpd matches.
 
-Lines sentry did not write are kept as they are. Removal compares parsed addresses,
-so unblocking `1.2.3.4` never touches `1.2.3.45` or `11.2.3.4`.
+sentry's lines sit between two comment lines, `# BEGIN sentry ...` and `# END sentry`;
+every line outside them is the admin's and is kept as it is, even one spelled exactly as
+sentry spells its own (`sync` never removes it, whatever the database says). A file that
+an older sentry wrote has no such section: until `sync` (or `setup`) adopts into a new
+section the lines of the addresses the database blocks, sentry edits it as before, every
+line in its format counting as its own. Removal compares parsed addresses, so unblocking
+`1.2.3.4` never touches `1.2.3.45` or `11.2.3.4`.
 */
 
 use std::collections::HashSet;
@@ -58,16 +63,15 @@ impl HostsDenyFile {
 
     /// Creates an empty deny file if there is none (tcpd warns about a missing one).
     pub fn ensure_exists(&self) -> Result<()> {
-        self.rewrite(&[], &[]).map(|_| ())
+        self.rewrite(|old| edit(old, &[], &[])).map(|_| ())
     }
 
-    /// Rewrites the file under the lock: drops `remove`, appends missing `add`,
-    /// canonicalises and de-duplicates sentry's own lines. Writes only on change.
-    fn rewrite(&self, add: &[ClientIp], remove: &[ClientIp]) -> Result<bool> {
+    /// Rewrites the file under the lock with `change`; writes only on change.
+    fn rewrite(&self, change: impl FnOnce(&str) -> String) -> Result<bool> {
         let _lock = FileLock::acquire(&self.lock, self.lock_wait)?;
         let old = self.read()?;
         let exists = self.path.exists();
-        let new = edit(&old, add, remove);
+        let new = change(&old);
         if new == old && exists {
             return Ok(false);
         }
@@ -87,27 +91,92 @@ impl DenyList for HostsDenyFile {
 
     fn add(&mut self, entries: &[Entry]) -> Result<()> {
         let ips: Vec<ClientIp> = entries.iter().map(|e| e.ip).collect();
-        self.rewrite(&ips, &[]).map(|_| ())
+        self.rewrite(|old| edit(old, &ips, &[])).map(|_| ())
     }
 
     fn remove(&mut self, ips: &[ClientIp]) -> Result<()> {
         if !self.path.exists() {
             return Ok(());
         }
-        self.rewrite(&[], ips).map(|_| ())
+        self.rewrite(|old| edit(old, &[], ips)).map(|_| ())
     }
 
     fn members(&self) -> Result<Vec<ClientIp>> {
-        Ok(self
-            .read()?
-            .lines()
-            .filter_map(sentry_line_address)
-            .collect())
+        let text = self.read()?;
+        let ours = match Layout::of(&text) {
+            Layout::Marked { section, .. } => section,
+            Layout::Unmarked(lines) => lines,
+        };
+        Ok(ours.into_iter().filter_map(sentry_line_address).collect())
     }
 
     fn prepare(&mut self) -> Result<()> {
         self.ensure_exists()
     }
+
+    fn adopt(&mut self, blocked: &[ClientIp]) -> Result<()> {
+        if !self.path.exists() {
+            return Ok(());
+        }
+        self.rewrite(|old| adopted(old, blocked)).map(|_| ())
+    }
+}
+
+/// The first line of sentry's section (matched by its start).
+const BEGIN: &str = "# BEGIN sentry";
+/// The comment that opens sentry's section, as written.
+const BEGIN_LINE: &str = "# BEGIN sentry: the addresses it blocks, rewritten on every change; write your own lines outside";
+/// The last line of sentry's section.
+const END: &str = "# END sentry";
+
+/// A deny file's lines: with sentry's section, or an older sentry's file without one.
+enum Layout<'a> {
+    Marked {
+        before: Vec<&'a str>,
+        section: Vec<&'a str>,
+        after: Vec<&'a str>,
+    },
+    Unmarked(Vec<&'a str>),
+}
+
+impl<'a> Layout<'a> {
+    fn of(text: &'a str) -> Layout<'a> {
+        let lines: Vec<&str> = text.lines().collect();
+        let Some(begin) = lines.iter().position(|l| l.trim_start().starts_with(BEGIN)) else {
+            return Layout::Unmarked(lines);
+        };
+        // A section left open (an admin's edit cut it) runs to the end of the file.
+        let end = (lines[begin + 1..].iter())
+            .position(|l| l.trim() == END)
+            .map_or(lines.len(), |n| begin + 1 + n);
+        Layout::Marked {
+            before: lines[..begin].to_vec(),
+            section: lines[begin + 1..end].to_vec(),
+            after: lines.get(end + 1..).unwrap_or_default().to_vec(),
+        }
+    }
+}
+
+/// The file: the admin's lines before, sentry's section, the admin's lines after.
+fn render(before: &[&str], section: &[String], after: &[&str]) -> String {
+    let mut out = String::new();
+    for line in before {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(BEGIN_LINE);
+    out.push('\n');
+    for line in section {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(END);
+    out.push('\n');
+    for line in after {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// The line sentry writes for an address.
@@ -140,31 +209,59 @@ fn sentry_line_address(line: &str) -> Option<ClientIp> {
     ClientIp::parse(pattern).ok()
 }
 
-/// The pure text transformation behind every rewrite.
+/// The pure text transformation behind `add` and `remove`: only sentry's section changes.
 fn edit(old: &str, add: &[ClientIp], remove: &[ClientIp]) -> String {
+    match Layout::of(old) {
+        Layout::Marked {
+            before,
+            section,
+            after,
+        } => render(&before, &edit_lines(&section, add, remove), &after),
+        // An older sentry's file: its lines in sentry's format are sentry's, until adopted.
+        Layout::Unmarked(lines) if lines.iter().any(|l| sentry_line_address(l).is_some()) => {
+            let mut out = String::with_capacity(old.len() + add.len() * 24);
+            for line in edit_lines(&lines, add, remove) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+            out
+        }
+        Layout::Unmarked(lines) => render(&lines, &edit_lines(&[], add, remove), &[]),
+    }
+}
+
+/// Drops `remove`, appends missing `add`, canonicalises and de-duplicates sentry's lines;
+/// other lines are kept.
+fn edit_lines(lines: &[&str], add: &[ClientIp], remove: &[ClientIp]) -> Vec<String> {
     let remove: HashSet<ClientIp> = remove.iter().copied().collect();
     let mut listed: HashSet<ClientIp> = HashSet::new();
-    let mut out = String::with_capacity(old.len() + add.len() * 24);
-    for line in old.lines() {
+    let mut out = Vec::with_capacity(lines.len() + add.len());
+    for line in lines {
         match sentry_line_address(line) {
             Some(ip) if remove.contains(&ip) || !listed.insert(ip) => {}
-            Some(ip) => {
-                out.push_str(&deny_line(ip));
-                out.push('\n');
-            }
-            None => {
-                out.push_str(line);
-                out.push('\n');
-            }
+            Some(ip) => out.push(deny_line(ip)),
+            None => out.push(line.to_string()),
         }
     }
     for ip in add {
         if !remove.contains(ip) && listed.insert(*ip) {
-            out.push_str(&deny_line(*ip));
-            out.push('\n');
+            out.push(deny_line(*ip));
         }
     }
     out
+}
+
+/// An older sentry's file given a section: the lines of addresses the database blocks move
+/// into it (sentry wrote them); every other line stays where it is, the admin's from now on.
+fn adopted(old: &str, blocked: &[ClientIp]) -> String {
+    let Layout::Unmarked(lines) = Layout::of(old) else {
+        return old.to_string();
+    };
+    let blocked: HashSet<ClientIp> = blocked.iter().copied().collect();
+    let (ours, theirs): (Vec<&str>, Vec<&str>) = lines
+        .into_iter()
+        .partition(|l| sentry_line_address(l).is_some_and(|ip| blocked.contains(&ip)));
+    render(&theirs, &edit_lines(&ours, &[], &[]), &[])
 }
 
 #[cfg(test)]
@@ -230,6 +327,45 @@ mod tests {
         ] {
             assert_eq!(sentry_line_address(line), None, "{line}");
         }
+    }
+
+    #[test]
+    fn only_sentrys_section_is_edited() {
+        let new = edit("", &[ip("192.0.2.1")], &[]);
+        assert_eq!(new, format!("{BEGIN_LINE}\nALL: 192.0.2.1 : deny\n{END}\n"));
+        // The admin's lines, in sentry's own spelling too, before and after the section.
+        let old = format!(
+            "# mine\nALL: 203.0.113.5 : deny\n{BEGIN_LINE}\nALL: 192.0.2.1 : deny\n{END}\nALL: 203.0.113.6 : deny\n"
+        );
+        let new = edit(
+            &old,
+            &[ip("192.0.2.2"), ip("203.0.113.6")],
+            &[ip("203.0.113.5"), ip("192.0.2.1")],
+        );
+        assert_eq!(
+            new,
+            format!(
+                "# mine\nALL: 203.0.113.5 : deny\n{BEGIN_LINE}\nALL: 192.0.2.2 : deny\nALL: 203.0.113.6 : deny\n{END}\nALL: 203.0.113.6 : deny\n"
+            )
+        );
+        // A file of the admin's alone gets a section at its end.
+        assert_eq!(
+            edit("# mine\n", &[], &[]),
+            format!("# mine\n{BEGIN_LINE}\n{END}\n")
+        );
+    }
+
+    #[test]
+    fn an_older_sentrys_file_is_adopted_by_what_the_database_blocks() {
+        let old = "# mine\nALL: 203.0.113.5 : deny\nALL: ::ffff:192.0.2.9 : deny\n";
+        let new = adopted(old, &[ip("192.0.2.9"), ip("192.0.2.10")]);
+        assert_eq!(
+            new,
+            format!(
+                "# mine\nALL: 203.0.113.5 : deny\n{BEGIN_LINE}\nALL: 192.0.2.9 : deny\n{END}\n"
+            )
+        );
+        assert_eq!(adopted(&new, &[ip("203.0.113.5")]), new, "adopted once");
     }
 
     #[test]

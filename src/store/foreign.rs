@@ -17,8 +17,8 @@ use crate::ip::ClientIp;
 pub struct Imported {
     /// Addresses with when they were listed (unix seconds), if the source says.
     pub addresses: Vec<(ClientIp, Option<i64>)>,
-    /// Entries that were not one valid address.
-    pub skipped: usize,
+    /// Entries that were not one valid address, as written.
+    pub skipped: Vec<String>,
 }
 
 /// One address per line; `#` starts a comment; blank lines are ignored.
@@ -31,7 +31,7 @@ pub fn plain_list(text: &str) -> Imported {
         }
         match ClientIp::parse_opt(entry) {
             Some(ip) => out.addresses.push((ip, None)),
-            None => out.skipped += 1,
+            None => out.skipped.push(entry.to_string()),
         }
     }
     out
@@ -65,7 +65,7 @@ pub fn hosts_deny(text: &str) -> Imported {
                 .unwrap_or(word);
             match ClientIp::parse_opt(word) {
                 Some(ip) => out.addresses.push((ip, None)),
-                None => out.skipped += 1,
+                None => out.skipped.push(word.to_string()),
             }
         }
     }
@@ -96,7 +96,7 @@ pub fn fail2ban(path: &Path) -> Result<Imported> {
         let (text, at) = row.map_err(err)?;
         match ClientIp::parse_opt(&text) {
             Some(ip) => out.addresses.push((ip, at)),
-            None => out.skipped += 1,
+            None => out.skipped.push(text),
         }
     }
     Ok(out)
@@ -188,7 +188,7 @@ mod tests {
             "# bots\n203.0.113.9\n  2001:DB8::1  # noted\n\n198.51.100.0/24\nhost.example\n",
         );
         assert_eq!(ips(&got), ["203.0.113.9", "2001:db8::1"]);
-        assert_eq!(got.skipped, 2);
+        assert_eq!(got.skipped, ["198.51.100.0/24", "host.example"]);
     }
 
     #[test]
@@ -207,6 +207,10 @@ mod tests {
                 "192.0.2.2"
             ]
         );
-        assert_eq!(got.skipped, 2, "the ALL wildcard and a domain pattern");
+        assert_eq!(
+            got.skipped.len(),
+            2,
+            "the ALL wildcard and a domain pattern"
+        );
     }
 }

@@ -143,7 +143,10 @@ pub struct Cursor {
 /// Figures for the report, computed by the database (not by loading records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Summary {
+    /// Addresses that connected at least once.
     pub unique_ips: i64,
+    /// Addresses with a record, listed without connecting (imports, blocks by hand) too.
+    pub records: i64,
     pub connections: i64,
     pub allowed: i64,
     pub blocked: i64,

@@ -129,6 +129,35 @@ impl SqliteStore {
         Ok((store, opened))
     }
 
+    /// A private copy of the database in memory, for a dry run: whatever is written to it
+    /// is gone when it is dropped, and nobody else sees it meanwhile.
+    pub fn scratch_copy(&self) -> Result<SqliteStore> {
+        use rusqlite::backup::{Backup, StepResult};
+        let mut conn = Connection::open_in_memory().map_err(|e| self.error("copy", &e))?;
+        {
+            let backup = Backup::new(&self.conn, &mut conn).map_err(|e| self.error("copy", &e))?;
+            let deadline = Instant::now() + self.busy;
+            // All pages in one step: one consistent snapshot, however busy the writers.
+            loop {
+                match backup.step(-1).map_err(|e| self.error("copy", &e))? {
+                    StepResult::Done => break,
+                    _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                    _ => {
+                        return Err(Error::Runtime(format!(
+                            "could not copy {} for a dry run: it stayed busy; try again",
+                            self.path.display()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(SqliteStore {
+            conn,
+            path: self.path.clone(),
+            busy: self.busy,
+        })
+    }
+
     pub(super) fn error(&self, doing: &str, err: &rusqlite::Error) -> Error {
         db_error(&self.path, self.busy, doing, err)
     }
@@ -762,16 +791,17 @@ impl Store for SqliteStore {
     fn summary(&mut self) -> Result<Summary> {
         self.conn
             .query_row(
-                "SELECT count(*), ifnull(sum(seen), 0),
+                "SELECT ifnull(sum(seen > 0), 0), count(*), ifnull(sum(seen), 0),
                         ifnull(sum(allow > 0), 0), ifnull(sum(block > 0), 0)
                  FROM ip_records",
                 [],
                 |r| {
                     Ok(Summary {
                         unique_ips: r.get(0)?,
-                        connections: r.get(1)?,
-                        allowed: r.get(2)?,
-                        blocked: r.get(3)?,
+                        records: r.get(1)?,
+                        connections: r.get(2)?,
+                        allowed: r.get(3)?,
+                        blocked: r.get(4)?,
                     })
                 },
             )

@@ -139,7 +139,17 @@ impl Root {
             .expect("count")
     }
 
+    /// The deny file's lines without the two comments that mark sentry's section.
     pub fn deny_text(&self) -> String {
+        self.deny_file_text()
+            .lines()
+            .filter(|l| !l.starts_with("# BEGIN sentry") && *l != "# END sentry")
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    /// The deny file as it is.
+    pub fn deny_file_text(&self) -> String {
         std::fs::read_to_string(self.deny_file()).unwrap_or_default()
     }
 }
