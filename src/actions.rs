@@ -165,13 +165,15 @@ impl Sentry {
         )?;
         self.say(|| describe_scan(&outcome));
         self.report_source_errors(&outcome);
-        // The scanner that held the lock meanwhile may have decided for this address.
-        if let Some(now_listed) = self.store.record(ip)?
-            && (now_listed.allow > 0 || now_listed.block > 0)
-        {
-            return Ok(now_listed);
-        }
-        let mine = self.decide(ip)?;
+        // The scanner that held the lock meanwhile may have decided for this address. The
+        // others this scan found evidence for are decided either way: their connects may
+        // have given up waiting for this scan, and nobody else reads those lines again.
+        let listed_meanwhile = (self.store.record(ip)?).is_some_and(|r| r.allow > 0 || r.block > 0);
+        let mine = if listed_meanwhile {
+            None
+        } else {
+            self.decide(ip)?
+        };
         self.decide_for_waiting(&outcome, ip, mine.into_iter().collect())?;
         Ok(self.store.record(ip)?.unwrap_or(record))
     }

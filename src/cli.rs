@@ -644,8 +644,9 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         }
         Action::Delist(ip) => {
             let ip = ClientIp::parse(ip)?;
+            // Not an error: the address is off every list, as asked.
             if open(Patience::Admin)?.delist(ip)?.is_none() {
-                eprintln!("sentry: no record of {ip}: it is on no list; nothing to delist");
+                out!("no record of {ip}: it is on no list; nothing to delist")?;
             }
         }
         Action::Report {
