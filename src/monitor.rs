@@ -90,13 +90,15 @@ impl From<(State, String)> for Finding {
 
 /// Where `check` looks on this system; the environment can point elsewhere (tests, odd
 /// layouts): `SENTRY_SSHD`, `SENTRY_SYSTEMD_DIR`, `SENTRY_CRONTABS` (colon-separated
-/// files or directories), `SENTRY_RSYSLOG_DIR`.
+/// files or directories), `SENTRY_RSYSLOG_DIR`, `SENTRY_PROC` (where running processes are
+/// listed).
 #[derive(Debug, Clone)]
 pub struct System {
     pub sshd: PathBuf,
     pub systemd_dir: PathBuf,
     pub crontabs: Vec<PathBuf>,
     pub rsyslog_dir: PathBuf,
+    pub proc_dir: PathBuf,
 }
 
 impl System {
@@ -112,6 +114,7 @@ impl System {
                 .map(PathBuf::from)
                 .collect(),
             rsyslog_dir: path("SENTRY_RSYSLOG_DIR", "/etc/rsyslog.d"),
+            proc_dir: path("SENTRY_PROC", "/proc"),
         }
     }
 }
@@ -309,6 +312,75 @@ fn protection_findings(config: &Config, system: &System) -> Vec<Finding> {
     }
 }
 
+/// A daemon sentry protects has said nothing sentry understood for this long while it ran:
+/// its log format changed, or its log is not among those read.
+const SILENT_DAEMON_SECS: i64 = 7 * 86_400;
+
+/// The daemons whose silence is worth a warning: the service, and its process name. Login
+/// daemons only: they are always running, and any internet-facing one is tried within days.
+const WATCHED_DAEMONS: [(crate::logs::Service, &str); 6] = [
+    (crate::logs::Service::Sshd, "sshd"),
+    (crate::logs::Service::Dropbear, "dropbear"),
+    (crate::logs::Service::Dovecot, "dovecot"),
+    (crate::logs::Service::Vsftpd, "vsftpd"),
+    (crate::logs::Service::Proftpd, "proftpd"),
+    (crate::logs::Service::PureFtpd, "pure-ftpd"),
+];
+
+/// Enabled services whose daemon is running but from which no event was read for a week
+/// (once sentry has been reading for that long).
+fn silent_daemons(sentry: &mut Sentry, system: &System, now: i64) -> Vec<Finding> {
+    let Ok((last_events, Some(since))) = sentry.store.last_events() else {
+        return Vec::new();
+    };
+    if now - since < SILENT_DAEMON_SECS {
+        return Vec::new();
+    }
+    let running = running_programs(&system.proc_dir);
+    let mut found = Vec::new();
+    for (service, process) in WATCHED_DAEMONS {
+        if !sentry.config.services.enabled(service.group()) || !running.contains(process) {
+            continue;
+        }
+        let last = (last_events.iter())
+            .find(|(name, _)| name == service.name())
+            .map_or(0, |(_, at)| *at);
+        if now - last > SILENT_DAEMON_SECS {
+            found.push(Finding {
+                state: State::Warning,
+                problem: format!(
+                    "{process} is running but no event from it was read for 7 days (a log \
+                     format sentry does not understand, or a log it does not read?)"
+                ),
+                fix: Some(format!(
+                    "find its lines: `sentry parse --service {} --unmatched LOG`, and check \
+                     that `logs` (or the journal) holds them",
+                    service.name()
+                )),
+            });
+        }
+    }
+    found
+}
+
+/// The process names (`comm`) of what runs, from `/proc`.
+fn running_programs(proc_dir: &Path) -> std::collections::BTreeSet<String> {
+    let Ok(entries) = std::fs::read_dir(proc_dir) else {
+        return Default::default();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
+        .map(|comm| comm.trim_end().to_string())
+        .collect()
+}
+
 /// Configured log files that do not exist.
 fn missing_logs(config: &Config) -> Vec<Finding> {
     let Some(logs) = &config.logs else {
@@ -421,6 +493,7 @@ pub fn findings(
     }
     found.extend(protection_findings(&config, system));
     found.extend(missing_logs(&config));
+    found.extend(silent_daemons(sentry, system, now));
 
     let binary = config.installed_binary();
     let executable = std::fs::metadata(&binary).is_ok_and(|m| {
@@ -465,7 +538,7 @@ pub fn findings(
     match sentry.store.last_scan() {
         Ok(Some(at)) if now - at > SCAN_STALE_SECS => problems.push((
             State::Warning,
-            format!("logs last read {} h ago", (now - at) / 3600),
+            format!("no new log line read for {} h", (now - at) / 3600),
         )),
         Ok(Some(_)) => {}
         Ok(None) => problems.push((State::Warning, "the logs have never been read".into())),

@@ -223,7 +223,7 @@ fn check_finds_each_broken_set_up() {
     root.ok(&["sync"]);
     assert_eq!(check(&root, &hosts_allow).0, 0);
 
-    // The logs were last read two days ago: WARNING.
+    // No new log line was read for two days: WARNING.
     let (root, hosts_allow) = installed();
     let conn = rusqlite::Connection::open(root.db()).expect("open");
     conn.execute("UPDATE log_cursors SET updated = updated - 2 * 86400", [])
@@ -231,7 +231,7 @@ fn check_finds_each_broken_set_up() {
     drop(conn);
     let (code, line) = check(&root, &hosts_allow);
     assert_eq!(code, 1, "{line}");
-    assert!(line.contains("logs last read 48 h ago"), "{line}");
+    assert!(line.contains("no new log line read for 48 h"), "{line}");
 
     // A damaged database: CRITICAL. (Its WAL goes too: it would still hold good pages.)
     let (root, hosts_allow) = installed();
@@ -565,4 +565,55 @@ fn the_man_page_documents_every_command_and_refers_only_to_shipped_pages() {
             "refers to {page}, which is not shipped"
         );
     }
+}
+
+/// A daemon that runs but says nothing sentry understands for a week (a new log format, a
+/// log sentry does not read): WARNING, once sentry has been reading for that long.
+#[test]
+fn check_warns_about_a_running_daemon_that_gives_no_event_for_a_week() {
+    let (root, hosts_allow) = installed();
+    // A /proc with one process, sshd.
+    let proc_dir = root.path().join("proc");
+    std::fs::create_dir_all(proc_dir.join("4242")).expect("mkdir");
+    std::fs::write(proc_dir.join("4242/comm"), "sshd\n").expect("comm");
+    let proc_dir = proc_dir.to_str().expect("utf-8").to_string();
+    let env = [("SENTRY_PROC", proc_dir.as_str())];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+
+    // Reading for a day only: too early to tell.
+    let (_, line) = check_on(&root, &hosts_allow, &env);
+    assert!(!line.contains("no event from it"), "{line}");
+
+    // Reading for eight days, never an sshd event: WARNING, and doctor says what to do.
+    let conn = rusqlite::Connection::open(root.db()).expect("open");
+    conn.execute(
+        "UPDATE sentry_meta SET value = ?1 WHERE key = 'reading_since'",
+        [(now - 8 * 86_400).to_string()],
+    )
+    .expect("age");
+    let (code, line) = check_on(&root, &hosts_allow, &env);
+    assert_eq!(code, 1, "{line}");
+    assert!(
+        line.contains("sshd is running but no event from it"),
+        "{line}"
+    );
+    let out = system(&root, "doctor", &hosts_allow, &env);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("sentry parse --service sshd --unmatched"),
+        "{said}"
+    );
+
+    // An sshd event from today: quiet again.
+    conn.execute(
+        "INSERT INTO evidence (ip, service, kind, count, first, last, version)
+         VALUES ('203.0.113.5', 'sshd', 'failed', 1, ?1, ?1, 1)",
+        [now],
+    )
+    .expect("evidence");
+    let (_, line) = check_on(&root, &hosts_allow, &env);
+    assert!(!line.contains("no event from it"), "{line}");
 }

@@ -93,6 +93,10 @@ impl Drop for SqliteStore {
     }
 }
 
+/// The newest event time per service `(service, unix seconds)`, and since when the logs
+/// are read.
+pub type LastEvents = (Vec<(String, i64)>, Option<i64>);
+
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database. `busy` bounds how long any
     /// statement waits for another process's write lock before giving up.
@@ -235,6 +239,32 @@ impl SqliteStore {
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
             .map_err(|e| self.error("check", &e))?;
         Ok((verdict != "ok").then_some(verdict))
+    }
+
+    /// The time of the newest event recorded per service (log time, unix seconds), and
+    /// since when the logs are read (the first cursor ever recorded), for `check`'s "a
+    /// running daemon says nothing sentry understands".
+    pub fn last_events(&self) -> Result<LastEvents> {
+        let err = |e: rusqlite::Error| self.error("read", &e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT service, max(coalesce(last, 0)) FROM evidence GROUP BY service")
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(err)?
+            .collect::<rusqlite::Result<Vec<(String, i64)>>>()
+            .map_err(err)?;
+        let since: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM sentry_meta WHERE key = 'reading_since'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        Ok((rows, since.and_then(|s| s.parse().ok())))
     }
 
     /// When a log source was last read (unix seconds), if ever.
@@ -658,6 +688,14 @@ impl Store for SqliteStore {
                 add.execute(params![
                     c.ip, c.service, c.kind, c.count, c.first, c.last, version
                 ])
+                .map_err(err)?;
+            }
+            if !cursors.is_empty() {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO sentry_meta (key, value)
+                     VALUES ('reading_since', CAST(strftime('%s', 'now') AS TEXT))",
+                )
+                .and_then(|mut s| s.execute([]))
                 .map_err(err)?;
             }
             let mut cursor = tx
