@@ -110,14 +110,7 @@ fn main() {
     std::fs::create_dir_all(&small).expect("mkdir");
     let small_log = small.join("auth.log");
     std::fs::write(&small_log, "").expect("log");
-    let run_connect = |ip: &str| {
-        let ok = sentry(&small, &small_log)
-            .args(["connect", ip])
-            .status()
-            .expect("connect")
-            .success();
-        assert!(ok, "connect failed");
-    };
+    let run_connect = |ip: &str| connect_in(&small, &small_log, ip);
     for _ in 0..3 {
         run_connect("192.0.2.200"); // past inspect_after, never decided: scans every time
     }
@@ -150,14 +143,7 @@ fn main() {
     std::fs::create_dir_all(&flood).expect("mkdir");
     let flood_log = flood.join("auth.log");
     std::fs::write(&flood_log, "").expect("log");
-    let flood_connect = |ip: &str| {
-        let ok = sentry(&flood, &flood_log)
-            .args(["connect", ip])
-            .status()
-            .expect("connect")
-            .success();
-        assert!(ok, "connect failed");
-    };
+    let flood_connect = |ip: &str| connect_in(&flood, &flood_log, ip);
     for _ in 0..2 {
         flood_connect("192.0.2.210");
     }
@@ -177,6 +163,16 @@ fn main() {
         ms(cheap),
         facing.as_secs_f64() / cheap.as_secs_f64()
     );
+}
+
+/// `sentry connect IP` in `root`, reading `log`.
+fn connect_in(root: &Path, log: &Path, ip: &str) {
+    let ok = sentry(root, log)
+        .args(["connect", ip])
+        .status()
+        .expect("connect")
+        .success();
+    assert!(ok, "connect failed");
 }
 
 /// `n` failures, each from another address (100.64.0.0/10: text only, no traffic).

@@ -1012,16 +1012,23 @@ fn run_check(
     doctor: bool,
 ) -> u8 {
     use crate::monitor::State;
-    let opened = Config::load(&invocation.overrides, env).and_then(|config| {
-        // Only look: a missing database is a finding, not something to create.
-        if !crate::root::has_database(&config)? {
-            return Err(Error::Runtime(format!(
-                "no database at {} (run `sentry setup`)",
-                config.database_path().display()
-            )));
-        }
-        Sentry::open(config, Patience::Admin, now(), invocation.verbose)
-    });
+    // A root that is not there (a typo in `--root`) exits 1 like the other read-only
+    // commands; anything else that keeps sentry from opening is CRITICAL.
+    let critical = |e| (State::Critical, e);
+    let opened = Config::load(&invocation.overrides, env)
+        .map_err(critical)
+        .and_then(|config| {
+            // Only look: a missing database is a finding, not something to create.
+            match crate::root::has_database(&config) {
+                Err(e) => Err((State::Warning, e)),
+                Ok(false) => Err(critical(Error::Runtime(format!(
+                    "no database at {} (run `sentry setup`)",
+                    config.database_path().display()
+                )))),
+                Ok(true) => Sentry::open(config, Patience::Admin, now(), invocation.verbose)
+                    .map_err(critical),
+            }
+        });
     let (state, line) = match opened {
         Ok(mut sentry) => {
             let system = crate::monitor::System::from_env(env);
@@ -1031,20 +1038,22 @@ fn run_check(
                 crate::monitor::check(&mut sentry, hosts_allow, &system, now())
             }
         }
-        Err(e) if doctor => (
-            State::Critical,
-            format!(
-                "CRITICAL: {}\n  fix: run `sentry setup` (or correct the configuration it names)\n",
-                crate::printable::printable_lines(&e.to_string())
-            ),
-        ),
-        Err(e) => (
-            State::Critical,
-            format!(
-                "SENTRY CRITICAL - {}",
-                e.to_string().lines().next().unwrap_or_default()
-            ),
-        ),
+        Err((state, e)) => {
+            let text = if doctor {
+                format!(
+                    "{}: {}\n  fix: run `sentry setup` (or correct the configuration it names)\n",
+                    state.label(),
+                    crate::printable::printable_lines(&e.to_string())
+                )
+            } else {
+                format!(
+                    "SENTRY {} - {}",
+                    state.label(),
+                    crate::printable::printable(e.to_string().lines().next().unwrap_or_default())
+                )
+            };
+            (state, text)
+        }
     };
     let written = if doctor {
         write!(std::io::stdout().lock(), "{line}").map_err(|e| Error::output(&e))

@@ -24,7 +24,7 @@ pub enum State {
 }
 
 impl State {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             State::Ok => "OK",
             State::Warning => "WARNING",
