@@ -1,17 +1,40 @@
 /*!
-The log commands that stream: `parse` (the filter tester, no database) and `ingest`
-(lines on stdin, decisions as they arrive).
+`sentry parse`: the filter tester, like fail2ban-regex. Log files (or stdin) in, one JSON
+object per recognised line out; reads no database and changes nothing.
 */
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 
-use crate::actions::Sentry;
+use crate::cmd::{Context, now};
 use crate::error::{Error, Result};
 use crate::logs::parse::{ParseOptions, Parser, service_of};
-use crate::logs::{Event, Service, ServiceGroup, header, journal, source};
-use crate::scan::Tally;
+use crate::logs::{Event, Service, ServiceGroup, header, source};
+
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct Args {
+    /// Only this service (sshd, dovecot, vsftpd, ...) or group (ssh, ftp, mua, smtp);
+    /// lines without a syslog header are then read as bare messages of it
+    #[arg(long, value_name = "SERVICE", value_parser = ServiceFilter::parse)]
+    pub service: Option<ServiceFilter>,
+    /// Print the lines of known programs that no rule recognised, instead of events
+    #[arg(long)]
+    pub unmatched: bool,
+    /// Log files ('-' or none: stdin); .gz files are decompressed
+    pub files: Vec<PathBuf>,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<()> {
+    let config = ctx.config()?;
+    parse(
+        &args.files,
+        args.service.unwrap_or(ServiceFilter::All),
+        args.unmatched,
+        crate::scan::parse_options(&config),
+        now(),
+    )
+}
 
 /// Which lines `parse` reports: every known service, or one service or group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +78,7 @@ impl ServiceFilter {
 /// `sentry parse`: one JSON object per recognised line on stdout (or, with `unmatched`, the
 /// lines of known programs that no rule recognised), and a summary on stderr. Reads no
 /// database and changes nothing.
-pub fn parse(
+fn parse(
     files: &[PathBuf],
     filter: ServiceFilter,
     unmatched: bool,
@@ -129,7 +152,7 @@ pub fn parse(
 }
 
 /// The line as text: validated in place (the common case), or with invalid bytes replaced.
-fn line_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+pub(crate) fn line_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
@@ -202,87 +225,4 @@ fn write_event<W: Write>(out: &mut W, file_json: &str, line: u64, event: &Event)
         out.write_all(b"}\n")
     })();
     written.map_err(|e| Error::output(&e))
-}
-
-/// `sentry ingest`: log lines on stdin (from rsyslog omprog, syslog-ng), or journal entries
-/// (`journalctl -f -o json`, judged by their senders' trusted fields as `scan` judges
-/// them), evidence recorded and decisions made as they arrive. Lines that arrive together are
-/// handled in one batch; while stdin is idle the process sleeps in read() and holds no
-/// database lock.
-pub fn ingest<R: Read>(
-    sentry: &mut Sentry,
-    input: &mut BufReader<R>,
-    now: &dyn Fn() -> i64,
-) -> Result<()> {
-    let mut parser = Parser::new(crate::scan::parse_options(&sentry.config), now());
-    let trust = journal::Trust::load(&sentry.config.journal_trusted_exe);
-    let mut tally = Tally::default();
-    let mut buf = Vec::with_capacity(512);
-    loop {
-        buf.clear();
-        let n = source::read_line_bounded(input, &mut buf, journal::MAX_ENTRY)
-            .map_err(|e| Error::Runtime(format!("could not read stdin: {e}")))?;
-        let limit = match buf.first() {
-            Some(b'{') => journal::MAX_ENTRY,
-            _ => source::MAX_LINE,
-        };
-        if n > 0 && !source::overlong(&buf, limit) {
-            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-            // `journalctl -o json` (an object per line) carries the sender's trusted
-            // fields; anything else is a syslog line, as a syslog daemon passes it on.
-            let (entry, text);
-            let mut decoded = None;
-            let event = if line.first() == Some(&b'{') {
-                entry = journal::Entry::parse(line);
-                entry
-                    .as_ref()
-                    .and_then(|e| journal::event_of(e, &trust, &mut parser, &mut decoded))
-            } else {
-                text = line_text(line);
-                parser.parse_line(&text)
-            };
-            if let Some(event) = event
-                && sentry.config.counts(&event)
-            {
-                tally.add(&event);
-            }
-        }
-        // Decide once nothing more is waiting (or at the end): bursts become one batch.
-        // `buffer()` looks without reading, so an idle pipe is not waited on here.
-        let idle = n == 0 || input.buffer().is_empty();
-        if idle && !tally.is_empty() {
-            sentry.set_now(now());
-            sentry.record_and_decide(&mut tally)?;
-        }
-        if n == 0 {
-            return Ok(());
-        }
-    }
-}
-
-/// `report --lines`: the log lines whose event concerns `ip`, from every configured log
-/// (rotated and compressed generations first), as the original's report showed them.
-pub fn lines_about(
-    config: &crate::config::Config,
-    ip: crate::ip::ClientIp,
-    now: i64,
-    visit: &mut dyn FnMut(&str) -> Result<()>,
-) -> Result<()> {
-    let mut parser = Parser::new(crate::scan::parse_options(config), now);
-    let mut failure = None;
-    for path in config.log_files() {
-        let mut generations = crate::logs::source::rotated_generations(&path);
-        generations.push(path);
-        for file in generations {
-            crate::logs::source::read_whole(&file, &mut |line| {
-                if failure.is_none()
-                    && parser.parse_line(line).is_some_and(|e| e.ip == ip)
-                    && let Err(e) = visit(line)
-                {
-                    failure = Some(e);
-                }
-            })?;
-        }
-    }
-    failure.map_or(Ok(()), Err)
 }

@@ -1,0 +1,19 @@
+/*!
+`sentry allow` (`--allow`, `--whitelist`): allow an address from now on.
+*/
+
+use crate::actions::Patience;
+use crate::cmd::Context;
+use crate::error::Result;
+use crate::ip::ClientIp;
+
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct Args {
+    pub ip: ClientIp,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<()> {
+    let config = ctx.config()?;
+    ctx.open(&config, Patience::Admin)?.allow(args.ip)?;
+    Ok(())
+}

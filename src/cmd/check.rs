@@ -1,0 +1,73 @@
+/*!
+`sentry check` (a Nagios plugin: one status line, the state as exit code) and `sentry doctor`
+(the same findings, each with its fix); the findings themselves are `crate::monitor`'s.
+*/
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::actions::Patience;
+use crate::cmd::{Context, now};
+use crate::error::{Error, Result};
+use crate::monitor::State;
+
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct Args {
+    /// The hosts.allow file to inspect (hosts.deny is read beside it)
+    #[arg(long, value_name = "PATH", default_value = "/etc/hosts.allow")]
+    pub hosts_allow: PathBuf,
+}
+
+/// `sentry check`: one status line on stdout and the Nagios state, whatever happens
+/// (a configuration or database that cannot even be opened is CRITICAL). `sentry doctor`:
+/// the same findings, each with its fix.
+pub fn run(ctx: &Context, args: Args, doctor: bool) -> (State, Result<()>) {
+    let hosts_allow = args.hosts_allow.as_path();
+    let env = ctx.env;
+    // A root that is not there (a typo in `--root`) exits 1 like the other read-only
+    // commands; anything else that keeps sentry from opening is CRITICAL.
+    let critical = |e| (State::Critical, e);
+    let opened = ctx.config().map_err(critical).and_then(|config| {
+        // Only look: a missing database is a finding, not something to create.
+        match crate::root::has_database(&config) {
+            Err(e) => Err((State::Warning, e)),
+            Ok(false) => Err(critical(Error::Runtime(format!(
+                "no database at {} (run `sentry setup`)",
+                config.database_path().display()
+            )))),
+            Ok(true) => ctx.open(&config, Patience::Admin).map_err(critical),
+        }
+    });
+    let (state, line) = match opened {
+        Ok(mut sentry) => {
+            let system = crate::monitor::System::from_env(env);
+            if doctor {
+                crate::monitor::doctor(&mut sentry, hosts_allow, &system, now())
+            } else {
+                crate::monitor::check(&mut sentry, hosts_allow, &system, now())
+            }
+        }
+        Err((state, e)) => {
+            let text = if doctor {
+                format!(
+                    "{}: {}\n  fix: run `sentry setup` (or correct the configuration it names)\n",
+                    state.label(),
+                    crate::printable::printable_lines(&e.to_string())
+                )
+            } else {
+                format!(
+                    "SENTRY {} - {}",
+                    state.label(),
+                    crate::printable::printable(e.to_string().lines().next().unwrap_or_default())
+                )
+            };
+            (state, text)
+        }
+    };
+    let written = if doctor {
+        write!(std::io::stdout().lock(), "{line}").map_err(|e| Error::output(&e))
+    } else {
+        out!("{line}")
+    };
+    (state, written)
+}

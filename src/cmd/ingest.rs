@@ -1,0 +1,84 @@
+/*!
+`sentry ingest`: log lines on stdin (rsyslog omprog, syslog-ng) or journal entries
+(`journalctl -f -o json`), evidence recorded and decisions made as they arrive; with a
+fleet, an exchange thread beside the stream.
+*/
+
+use std::io::{BufReader, Read};
+
+use crate::actions::{Patience, Sentry};
+use crate::cmd::parse::line_text;
+use crate::cmd::{Context, now};
+use crate::error::{Error, Result};
+use crate::logs::parse::Parser;
+use crate::logs::{journal, source};
+use crate::scan::Tally;
+
+pub fn run(ctx: &Context) -> Result<()> {
+    let config = ctx.config()?;
+    let mut sentry = ctx.open(&config, Patience::Admin)?;
+    // With a fleet, exchange beside the log stream, on a connection of its own.
+    if let Some(fleet) = &config.fleet {
+        let config = config.clone();
+        let interval = std::time::Duration::from_secs(fleet.interval_secs);
+        std::thread::spawn(move || crate::fleet::keep_exchanging(config, interval, &now));
+    }
+    let mut input = BufReader::new(std::io::stdin().lock());
+    ingest(&mut sentry, &mut input, &now)
+}
+
+/// `sentry ingest`: log lines on stdin (from rsyslog omprog, syslog-ng), or journal entries
+/// (`journalctl -f -o json`, judged by their senders' trusted fields as `scan` judges
+/// them), evidence recorded and decisions made as they arrive. Lines that arrive together are
+/// handled in one batch; while stdin is idle the process sleeps in read() and holds no
+/// database lock.
+fn ingest<R: Read>(
+    sentry: &mut Sentry,
+    input: &mut BufReader<R>,
+    now: &dyn Fn() -> i64,
+) -> Result<()> {
+    let mut parser = Parser::new(crate::scan::parse_options(&sentry.config), now());
+    let trust = journal::Trust::load(&sentry.config.journal_trusted_exe);
+    let mut tally = Tally::default();
+    let mut buf = Vec::with_capacity(512);
+    loop {
+        buf.clear();
+        let n = source::read_line_bounded(input, &mut buf, journal::MAX_ENTRY)
+            .map_err(|e| Error::Runtime(format!("could not read stdin: {e}")))?;
+        let limit = match buf.first() {
+            Some(b'{') => journal::MAX_ENTRY,
+            _ => source::MAX_LINE,
+        };
+        if n > 0 && !source::overlong(&buf, limit) {
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            // `journalctl -o json` (an object per line) carries the sender's trusted
+            // fields; anything else is a syslog line, as a syslog daemon passes it on.
+            let (entry, text);
+            let mut decoded = None;
+            let event = if line.first() == Some(&b'{') {
+                entry = journal::Entry::parse(line);
+                entry
+                    .as_ref()
+                    .and_then(|e| journal::event_of(e, &trust, &mut parser, &mut decoded))
+            } else {
+                text = line_text(line);
+                parser.parse_line(&text)
+            };
+            if let Some(event) = event
+                && sentry.config.counts(&event)
+            {
+                tally.add(&event);
+            }
+        }
+        // Decide once nothing more is waiting (or at the end): bursts become one batch.
+        // `buffer()` looks without reading, so an idle pipe is not waited on here.
+        let idle = n == 0 || input.buffer().is_empty();
+        if idle && !tally.is_empty() {
+            sentry.set_now(now());
+            sentry.record_and_decide(&mut tally)?;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
