@@ -21,7 +21,7 @@ use crate::policy::{self, Evidence, Verdict};
 use crate::progress::Progress;
 use crate::scan;
 use crate::store::{
-    EvidenceCount, IpRecord, Listing, ListingChange, SqliteStore, Store, legacy_files,
+    EvidenceCount, IpRecord, Listing, ListingChange, Opened, SqliteStore, Store, legacy_files,
 };
 
 /// Key in `sentry_meta` marking that the one-file-per-address tree was imported.
@@ -89,13 +89,14 @@ pub struct Sentry {
 }
 
 impl Sentry {
-    /// Creates the root directory if needed, opens the database and the deny lists,
-    /// and imports an old one-file-per-address tree the first time one is found.
+    /// Opens the root (created if needed, its modes narrowed), the database and the deny
+    /// lists. Nothing in the database is read or changed: the caller migrates the schema
+    /// (`store.migrate()`) and then [`Sentry::catch_up`]s, before anything else.
     pub fn open(config: Config, patience: Patience, now: i64, verbose: bool) -> Result<Sentry> {
         crate::root::ensure(&config, matches!(patience, Patience::Admin))?;
-        let (store, opened) = SqliteStore::open(&config.database_path(), patience.wait())?;
+        let store = SqliteStore::open(&config.database_path(), patience.wait())?;
         let lists = block::enabled(&config, patience.wait())?;
-        let mut sentry = Sentry {
+        Ok(Sentry {
             config,
             store,
             lists,
@@ -103,19 +104,25 @@ impl Sentry {
             now,
             verbose,
             show_progress: matches!(patience, Patience::Admin) && Progress::wanted(),
-        };
-        if opened.migrated_from.is_some() && !sentry.store.blocked()?.is_empty() {
-            // A database from an older sentry may hold blocks its deny file lost (or the
-            // file is new): make every enabled deny list carry them. A backend failure here
-            // is already reported (stderr, syslog) and must not stop the command at hand.
-            if let Err(e) = sentry.sync(false) {
+        })
+    }
+
+    /// What the first command after an upgrade or a migration from an older sentry owes:
+    /// after a schema migration (`migrated`), the deny lists made to carry every block (a
+    /// database from an older sentry may hold blocks its deny file lost, or the file is
+    /// new); the one-file-per-address tree imported the first time one is found.
+    pub fn catch_up(&mut self, migrated: Opened) -> Result<()> {
+        if migrated.migrated_from.is_some() && !self.store.blocked()?.is_empty() {
+            // A backend failure here is already reported (stderr, syslog) and must not
+            // stop the command at hand.
+            if let Err(e) = self.sync(false) {
                 eprintln!("sentry: {e}");
             }
         }
-        if legacy_files::present(&sentry.config.root) {
-            sentry.import_legacy_files(true)?;
+        if legacy_files::present(&self.config.root) {
+            self.import_legacy_files(true)?;
         }
-        Ok(sentry)
+        Ok(())
     }
 
     fn say(&self, message: impl FnOnce() -> String) {

@@ -60,9 +60,14 @@ impl Context<'_> {
         Config::load(&self.overrides, self.env)
     }
 
-    /// Opens the database and deny lists of `config` at this moment.
+    /// Opens the database and deny lists of `config` at this moment, with the schema
+    /// migrated and what the first command after an upgrade owes done (every command that
+    /// opens the database may be that first one).
     pub fn open(&self, config: &Config, patience: Patience) -> Result<Sentry> {
-        Sentry::open(config.clone(), patience, now(), self.verbose)
+        let mut sentry = Sentry::open(config.clone(), patience, now(), self.verbose)?;
+        let migrated = sentry.store.migrate()?;
+        sentry.catch_up(migrated)?;
+        Ok(sentry)
     }
 }
 

@@ -165,7 +165,11 @@ pub fn keep_exchanging(
             now(),
             false,
         )
-        .and_then(|mut sentry| exchange(&mut sentry, true));
+        .and_then(|mut sentry| {
+            let migrated = sentry.store.migrate()?;
+            sentry.catch_up(migrated)?;
+            exchange(&mut sentry, true)
+        });
         if let Err(e) = result {
             eprintln!("sentry: {e}");
         }

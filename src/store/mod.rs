@@ -15,7 +15,7 @@ pub mod sqlite;
 use crate::error::Result;
 use crate::ip::ClientIp;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{Opened, SqliteStore};
 
 /// One row of `ip_records`. `ip` is text because a database written by an older
 /// sentry may hold rows that are not valid addresses; they are shown, never guessed at.

@@ -98,15 +98,16 @@ impl Drop for SqliteStore {
 pub type LastEvents = (Vec<(String, i64)>, Option<i64>);
 
 impl SqliteStore {
-    /// Opens (creating if needed) and migrates the database. `busy` bounds how long any
+    /// Opens the database, creating an empty file if there is none; reads and changes
+    /// nothing in it (call [`SqliteStore::migrate`] before use). `busy` bounds how long any
     /// statement waits for another process's write lock before giving up.
-    pub fn open(path: &Path, busy: Duration) -> Result<(SqliteStore, Opened)> {
+    pub fn open(path: &Path, busy: Duration) -> Result<SqliteStore> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| db_error(path, busy, "open", &e))?;
-        let mut store = SqliteStore {
+        let store = SqliteStore {
             conn,
             path: path.to_path_buf(),
             busy,
@@ -125,12 +126,11 @@ impl SqliteStore {
                 true,
             )
             .map_err(|e| store.error("configure", &e))?;
-        let opened = store.migrate()?;
         store
             .conn
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| store.error("configure", &e))?;
-        Ok((store, opened))
+        Ok(store)
     }
 
     /// A private copy of the database in memory, for a dry run: whatever is written to it
@@ -166,7 +166,10 @@ impl SqliteStore {
         db_error(&self.path, self.busy, doing, err)
     }
 
-    fn migrate(&mut self) -> Result<Opened> {
+    /// Brings the schema forward to this build's version (a new database gets the tables,
+    /// an older sentry's its additions), once however many processes open it at the same
+    /// time; refuses a newer schema. Says from which version it migrated, if it did.
+    pub fn migrate(&mut self) -> Result<Opened> {
         let version = self.user_version()?;
         if version > SCHEMA_VERSION {
             return Err(Error::Runtime(format!(
@@ -946,8 +949,9 @@ mod tests {
     #[test]
     fn evidence_counts_never_go_below_zero() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut store, _) =
+        let mut store =
             SqliteStore::open(&dir.path().join("sentry.db"), Duration::from_secs(1)).expect("open");
+        store.migrate().expect("migrate");
         let ip = ClientIp::parse("198.51.100.7").expect("ip");
         store
             .record_evidence(&[count("198.51.100.7", "failed", -1)], &[])
