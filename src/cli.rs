@@ -134,78 +134,31 @@ struct GlobalArgs {
 /// The commands, each with its typed arguments from `cmd::<command>::Args`.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
-    /// Count a connection; run by tcpd, tcpserver or pam_exec on every login attempt.
-    /// Without IP, the address is taken from $TCPREMOTEIP or $PAM_RHOST.
     Connect(cmd::connect::Args),
-    /// Allow an address from now on, and take it off every deny list
     #[command(visible_alias = "whitelist")]
     Allow(cmd::allow::Args),
-    /// Block an address and add it to every enabled deny list
     #[command(visible_alias = "blacklist")]
     Block(cmd::block::Args),
-    /// Take an address off the allow and block lists
     Delist(cmd::delist::Args),
-    /// Print the summary report, and one address's record and evidence when IP is given
     Report(cmd::report::Args),
-    /// Test the log parsers on files (or stdin): one JSON object per recognised line
-    ///
-    /// Like fail2ban-regex: reads no database and changes nothing. A summary per service
-    /// and kind goes to stderr.
     Parse(cmd::parse::Args),
-    /// Read new lines from every log source and decide (for cron or a systemd timer)
     Scan(cmd::scan::Args),
     /// Read log lines on stdin and decide as they arrive (rsyslog omprog, journalctl -f -o json)
     Ingest,
-    /// Make every enabled backend's list equal to the database's blocked set; with [fleet], exchange with the other hosts
-    ///
-    /// For boot and after a firewall reload, when kernel sets are empty: adds what is
-    /// missing, removes what sentry put there and no longer blocks, prints what changed.
-    ///
-    /// With a [fleet] section, then exchanges decisions and evidence with the fleet's
-    /// PostgreSQL server (see README "Fleet mode").
     Sync(cmd::sync::Args),
     /// Lift every block older than expire_block_days, everywhere (for a daily timer)
     Expire,
-    /// Nagios/NRPE plugin: one status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
-    ///
-    /// Judges hosts.allow and hosts.deny by tcpd's rules: CRITICAL when a blocked address
-    /// would be let in or an address let in would not run this sentry (wrong order, a rule
-    /// above, a spawn line for another root or a missing binary). CRITICAL too when sshd is
-    /// not linked with libwrap and no scan timer, ingest or firewall backend is set up.
-    /// Also checks that $ROOT/sentry is executable, that the database passes SQLite's quick
-    /// check, that the configured logs exist and were read in the last day, and that every
-    /// backend holds what the database blocks. `sentry doctor` says how to fix each finding.
     Check(cmd::check::Args),
-    /// What `check` finds, one finding per paragraph, each with the command or line that fixes it
-    ///
-    /// For an administrator at a terminal: whether hosts.allow (judged by tcpd's own rules)
-    /// refuses blocked addresses and runs this sentry for every other one, whether sshd
-    /// reads hosts.allow at all (libwrap) and what else runs sentry, missing log files, and
-    /// everything `check` reports. Exit codes as `check`.
-    Doctor(cmd::check::Args),
+    Doctor(cmd::check::DoctorArgs),
     /// Print metrics in Prometheus text format (for node_exporter's textfile collector)
     Metrics,
-    /// Install this binary at $ROOT/sentry (the path hosts.allow runs) if it is newer
-    ///
-    /// With `update_url` in the configuration, the release manifest there is fetched over
-    /// HTTPS with its signature (update_url + ".sig", checked against `update_public_key`),
-    /// and the binary it names is installed once its SHA-256 matches. The old binary is
-    /// kept as $ROOT/sentry.old; the replacement is atomic.
     Update(cmd::update::Args),
     /// Print the man page (roff) generated from this command line's definition
     Manpage,
-    /// Print shell completions: sentry completions bash|zsh|fish > FILE
     Completions(cmd::completions::Args),
     /// Print every record as `ip<TAB>seen<TAB>allow<TAB>block`
     Dump,
-    /// Import records from an older sentry, fail2ban, DenyHosts or a plain list of addresses
-    ///
-    /// Without options: the one-file-per-address tree ($ROOT/seen, white, black), which is
-    /// also imported automatically the first time it is found. With --dump: the output of
-    /// `sentry dump`. '-' reads stdin (--dump, --list, --hosts-deny). Entries that are not
-    /// one address, or are on the never-block list, are named and skipped.
     Import(cmd::import::Args),
-    /// Create the root directory, database and deny file, and show the hosts.allow lines
     Setup(cmd::setup::Args),
 }
 
@@ -313,11 +266,6 @@ impl LegacyArgs {
     }
 }
 
-/// The clap definition, for help, the man page and completions.
-pub fn definition() -> clap::Command {
-    Args::command()
-}
-
 /// The whole program: parse, run, and map the outcome to an exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
     let args: Vec<OsString> = args.into_iter().collect();
@@ -343,20 +291,15 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         verbose: invocation.verbose,
         env: &env,
     };
-    // `check` speaks the Nagios plugin protocol: its state is the exit code.
-    if let Command::Check(args) | Command::Doctor(args) = &invocation.command {
-        let doctor = matches!(invocation.command, Command::Doctor(_));
-        return match cmd::check::run(&ctx, args.clone(), doctor) {
-            (_, Err(Error::OutputClosed)) => EXIT_OK,
-            (state, _) => state as u8,
-        };
-    }
-    // The address is valid (clap parsed it): from here on, fail open.
-    let connecting = match &invocation.command {
-        Command::Connect(args) => args.ip,
-        _ => None,
+    let (connecting, outcome) = match invocation.command {
+        // `check` speaks the Nagios plugin protocol: its state is the exit code.
+        Command::Check(args) => return nagios(cmd::check::run(&ctx, args)),
+        Command::Doctor(args) => return nagios(cmd::check::run_doctor(&ctx, args)),
+        // The address is valid (clap parsed it): from here on, fail open.
+        Command::Connect(args) => (args.ip, cmd::connect::run(&ctx, args)),
+        command => (None, run(&ctx, command)),
     };
-    match run(&ctx, invocation.command) {
+    match outcome {
         Ok(()) | Err(Error::OutputClosed) => EXIT_OK,
         Err(e) => match connecting {
             // Fail open: an error of ours must never cost a user their login. Only a
@@ -396,8 +339,8 @@ pub fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Ingest => cmd::ingest::run(ctx),
         Command::Sync(args) => cmd::sync::run(ctx, args),
         Command::Expire => cmd::expire::run(ctx),
-        Command::Check(args) => cmd::check::run(ctx, args, false).1,
-        Command::Doctor(args) => cmd::check::run(ctx, args, true).1,
+        Command::Check(args) => cmd::check::run(ctx, args).1,
+        Command::Doctor(args) => cmd::check::run_doctor(ctx, args).1,
         Command::Metrics => cmd::metrics::run(ctx),
         Command::Update(args) => cmd::update::run(ctx, args),
         Command::Manpage => cmd::manpage::run(),
@@ -405,6 +348,14 @@ pub fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Dump => cmd::dump::run(ctx),
         Command::Import(args) => cmd::import::run(ctx, args),
         Command::Setup(args) => cmd::setup::run(ctx, args),
+    }
+}
+
+/// A check's state is its exit code, unless nobody was left to read it.
+fn nagios((state, written): (crate::monitor::State, Result<()>)) -> u8 {
+    match written {
+        Err(Error::OutputClosed) => EXIT_OK,
+        _ => state as u8,
     }
 }
 

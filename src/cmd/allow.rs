@@ -7,6 +7,7 @@ use crate::cmd::Context;
 use crate::error::Result;
 use crate::ip::ClientIp;
 
+/// Allow an address from now on, and take it off every deny list
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     pub ip: ClientIp,

@@ -7,6 +7,7 @@ use crate::cmd::Context;
 use crate::error::Result;
 use crate::ip::ClientIp;
 
+/// Block an address and add it to every enabled deny list
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     pub ip: ClientIp,

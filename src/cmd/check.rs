@@ -4,13 +4,22 @@
 */
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::actions::Patience;
 use crate::cmd::{Context, now};
 use crate::error::{Error, Result};
 use crate::monitor::State;
 
+/// Nagios/NRPE plugin: one status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+///
+/// Judges hosts.allow and hosts.deny by tcpd's rules: CRITICAL when a blocked address
+/// would be let in or an address let in would not run this sentry (wrong order, a rule
+/// above, a spawn line for another root or a missing binary). CRITICAL too when sshd is
+/// not linked with libwrap and no scan timer, ingest or firewall backend is set up.
+/// Also checks that $ROOT/sentry is executable, that the database passes SQLite's quick
+/// check, that the configured logs exist and were read in the last day, and that every
+/// backend holds what the database blocks. `sentry doctor` says how to fix each finding.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     /// The hosts.allow file to inspect (hosts.deny is read beside it)
@@ -18,11 +27,32 @@ pub struct Args {
     pub hosts_allow: PathBuf,
 }
 
+/// What `check` finds, one finding per paragraph, each with the command or line that fixes it
+///
+/// For an administrator at a terminal: whether hosts.allow (judged by tcpd's own rules)
+/// refuses blocked addresses and runs this sentry for every other one, whether sshd
+/// reads hosts.allow at all (libwrap) and what else runs sentry, missing log files, and
+/// everything `check` reports. Exit codes as `check`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct DoctorArgs {
+    /// The hosts.allow file to inspect (hosts.deny is read beside it)
+    #[arg(long, value_name = "PATH", default_value = "/etc/hosts.allow")]
+    pub hosts_allow: PathBuf,
+}
+
 /// `sentry check`: one status line on stdout and the Nagios state, whatever happens
-/// (a configuration or database that cannot even be opened is CRITICAL). `sentry doctor`:
-/// the same findings, each with its fix.
-pub fn run(ctx: &Context, args: Args, doctor: bool) -> (State, Result<()>) {
-    let hosts_allow = args.hosts_allow.as_path();
+/// (a configuration or database that cannot even be opened is CRITICAL); whether it was
+/// written.
+pub fn run(ctx: &Context, args: Args) -> (State, Result<()>) {
+    findings(ctx, &args.hosts_allow, false)
+}
+
+/// `sentry doctor`: the same findings, each with its fix.
+pub fn run_doctor(ctx: &Context, args: DoctorArgs) -> (State, Result<()>) {
+    findings(ctx, &args.hosts_allow, true)
+}
+
+fn findings(ctx: &Context, hosts_allow: &Path, doctor: bool) -> (State, Result<()>) {
     let env = ctx.env;
     // A root that is not there (a typo in `--root`) exits 1 like the other read-only
     // commands; anything else that keeps sentry from opening is CRITICAL.

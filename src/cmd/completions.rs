@@ -4,8 +4,11 @@
 
 use std::io::Write;
 
+use clap::CommandFactory;
+
 use crate::error::{Error, Result};
 
+/// Print shell completions: sentry completions bash|zsh|fish > FILE
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     /// The shell
@@ -17,7 +20,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut script = Vec::new();
     clap_complete::generate(
         args.shell,
-        &mut crate::cli::definition(),
+        &mut crate::cli::Args::command(),
         "sentry",
         &mut script,
     );

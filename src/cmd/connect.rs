@@ -8,6 +8,8 @@ use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 
+/// Count a connection; run by tcpd, tcpserver or pam_exec on every login attempt.
+/// Without IP, the address is taken from $TCPREMOTEIP or $PAM_RHOST.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     // Without it, from $TCPREMOTEIP or $PAM_RHOST (the command's help says so).

@@ -7,6 +7,7 @@ use crate::cmd::Context;
 use crate::error::Result;
 use crate::ip::ClientIp;
 
+/// Take an address off the allow and block lists
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     pub ip: ClientIp,

@@ -10,7 +10,14 @@ use crate::cmd::{Context, counted, now};
 use crate::error::{Error, Result};
 use crate::store::foreign;
 
-/// The options as clap reads them; [`Args::source`] makes the one [`Source`] they name.
+/// Import records from an older sentry, fail2ban, DenyHosts or a plain list of addresses
+///
+/// Without options: the one-file-per-address tree ($ROOT/seen, white, black), which is
+/// also imported automatically the first time it is found. With --dump: the output of
+/// `sentry dump`. '-' reads stdin (--dump, --list, --hosts-deny). Entries that are not
+/// one address, or are on the never-block list, are named and skipped.
+//
+// The options as clap reads them; `Args::source` makes the one `Source` they name.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     /// A file written by `sentry dump`

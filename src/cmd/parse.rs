@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 use crate::logs::parse::{ParseOptions, Parser, service_of};
 use crate::logs::{Event, Service, ServiceGroup, header, source};
 
+/// Test the log parsers on files (or stdin): one JSON object per recognised line
+///
+/// Like fail2ban-regex: reads no database and changes nothing. A summary per service
+/// and kind goes to stderr.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     /// Only this service (sshd, dovecot, vsftpd, ...) or group (ssh, ftp, mua, smtp);

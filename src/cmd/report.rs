@@ -14,6 +14,7 @@ use crate::logs::parse::Parser;
 use crate::report::{self, Report};
 use crate::store::{IpRecord, Store};
 
+/// Print the summary report, and one address's record and evidence when IP is given
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     pub ip: Option<ClientIp>,

@@ -9,6 +9,7 @@ use crate::actions::Patience;
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 
+/// Read new lines from every log source and decide (for cron or a systemd timer)
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     /// Print the decisions without making them; stores nothing (the next scan reads

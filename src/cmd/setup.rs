@@ -11,6 +11,7 @@ use crate::cmd::Context;
 use crate::error::Result;
 use crate::setup;
 
+/// Create the root directory, database and deny file, and show the hosts.allow lines
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     /// Insert the two lines near the top of hosts.allow (keeps a backup)

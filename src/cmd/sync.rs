@@ -9,6 +9,13 @@ use crate::actions::Patience;
 use crate::cmd::{Context, now};
 use crate::error::{Error, Result};
 
+/// Make every enabled backend's list equal to the database's blocked set; with [fleet], exchange with the other hosts
+///
+/// For boot and after a firewall reload, when kernel sets are empty: adds what is
+/// missing, removes what sentry put there and no longer blocks, prints what changed.
+///
+/// With a [fleet] section, then exchanges decisions and evidence with the fleet's
+/// PostgreSQL server (see README "Fleet mode").
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     /// Print what would change without changing it (no fleet exchange)

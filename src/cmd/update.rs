@@ -7,6 +7,12 @@ use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::update::{self, Outcome};
 
+/// Install this binary at $ROOT/sentry (the path hosts.allow runs) if it is newer
+///
+/// With `update_url` in the configuration, the release manifest there is fetched over
+/// HTTPS with its signature (update_url + ".sig", checked against `update_public_key`),
+/// and the binary it names is installed once its SHA-256 matches. The old binary is
+/// kept as $ROOT/sentry.old; the replacement is atomic.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Args {
     /// Install even if the installed version is the same or newer (never skips the
