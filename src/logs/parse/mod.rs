@@ -15,6 +15,7 @@ every parser file follows:
 pub mod dovecot;
 pub mod dropbear;
 pub mod ftp;
+pub mod lex;
 pub mod mail;
 pub mod mailfilter;
 pub mod sshd;
