@@ -257,14 +257,13 @@ impl Sentry {
         let rows = self.store.evidence(ip)?;
         let mut evidence = Evidence::default();
         for row in &rows {
-            let enabled = Service::from_name(&row.service)
-                .is_some_and(|s| self.config.services.enabled(s.group()));
-            if enabled {
-                evidence.add(
-                    &row.kind,
-                    u32::try_from(row.count.max(0)).unwrap_or(u32::MAX),
-                );
-            }
+            add_stored(
+                &self.config,
+                &mut evidence,
+                &row.service,
+                &row.kind,
+                row.count,
+            );
         }
         let listing = match policy::decide(&evidence, self.config.limits()) {
             Verdict::Allow => Listing::Allowed { since: self.now },
@@ -810,6 +809,24 @@ pub struct Decision {
     pub reason: String,
     /// "" when this host decided; see `ListingChange::origin`.
     pub origin: String,
+}
+
+/// Adds a stored evidence row to `evidence` when this host protects its service, and says
+/// whether it does. The one place that reads the database's service and kind names: a
+/// name this build does not know (an older, newer or damaged database, another host's
+/// push) counts for nothing.
+pub(crate) fn add_stored(
+    config: &crate::config::Config,
+    evidence: &mut Evidence,
+    service: &str,
+    kind: &str,
+    count: i64,
+) -> bool {
+    let protected = Service::from_name(service).is_some_and(|s| config.services.enabled(s.group()));
+    if protected && let Some(kind) = Kind::from_name(kind) {
+        evidence.add(kind, u32::try_from(count.max(0)).unwrap_or(u32::MAX));
+    }
+    protected
 }
 
 /// `4 naughty, 2 failed (sshd, dovecot)`: the evidence behind a decision.

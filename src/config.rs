@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::ip::{ClientIp, Network};
-use crate::logs::{Event, Kind, Score, Service};
+use crate::logs::{Event, Kind, Score, Service, ServiceGroup, services};
 use crate::policy::Limits;
 use crate::update::{ReleaseKey, ReleaseSource};
 
@@ -25,20 +25,22 @@ pub const DEFAULT_ROOT: &str = "/var/db/sentry";
 /// Name of the configuration file looked for in the root directory.
 pub const CONFIG_FILE_NAME: &str = "sentry.toml";
 
-/// Where the services' logs usually are (Debian, RHEL, FreeBSD, mail, FTP).
-pub const DEFAULT_LOGS: [&str; 7] = [
-    "/var/log/auth.log",
-    "/var/log/secure",
-    "/var/log/messages",
-    "/var/log/maillog",
-    "/var/log/mail.log",
-    "/var/log/xferlog",
-    "/var/log/vsftpd.log",
-];
-
-/// rspamd's own log file (Debian's default): read by default only when `smtp` is protected,
-/// since rspamd writes several lines for every message.
-const DEFAULT_RSPAMD_LOG: &str = "/var/log/rspamd/rspamd.log";
+/// Where the services' logs usually are, from the table of services: the system's syslog
+/// files, then each service's own.
+pub fn default_logs(services: &Services) -> Vec<&'static str> {
+    let mut logs: Vec<&'static str> = services::SYSLOG_FILES.to_vec();
+    for row in &services::TABLE {
+        if row.logs_when_protected && !services.enabled(row.group) {
+            continue;
+        }
+        for log in row.logs {
+            if !logs.contains(log) {
+                logs.push(log);
+            }
+        }
+    }
+    logs
+}
 
 /// Addresses that automatic decisions must never block, whatever the admin configures.
 const ALWAYS_NEVER_BLOCK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
@@ -150,9 +152,6 @@ pub struct Services {
 }
 
 impl Services {
-    /// The names accepted in `services = [...]`.
-    pub const NAMES: [&'static str; 4] = ["ssh", "ftp", "mua", "smtp"];
-
     fn from_names(names: &[String]) -> Result<Services, String> {
         let mut services = Services {
             ssh: false,
@@ -161,30 +160,34 @@ impl Services {
             mua: false,
         };
         for name in names {
-            match name.as_str() {
-                "ssh" => services.ssh = true,
-                "ftp" => services.ftp = true,
-                "mua" | "pop3" | "imap" => services.mua = true,
-                "smtp" => services.smtp = true,
-                other => {
-                    return Err(format!(
-                        "unknown service {other:?}; known: {}",
-                        Services::NAMES.join(", ")
-                    ));
-                }
-            }
+            let Some(group) = ServiceGroup::from_name(name) else {
+                let known: Vec<&str> = ServiceGroup::ALL.iter().map(|g| g.name()).collect();
+                return Err(format!(
+                    "unknown service {name:?}; known: {}",
+                    known.join(", ")
+                ));
+            };
+            *services.switch(group) = true;
         }
         Ok(services)
     }
 
     /// True when logs of this group are read.
-    pub fn enabled(&self, group: crate::logs::ServiceGroup) -> bool {
-        use crate::logs::ServiceGroup;
+    pub fn enabled(&self, group: ServiceGroup) -> bool {
         match group {
             ServiceGroup::Ssh => self.ssh,
             ServiceGroup::Ftp => self.ftp,
             ServiceGroup::Mua => self.mua,
             ServiceGroup::Smtp => self.smtp,
+        }
+    }
+
+    fn switch(&mut self, group: ServiceGroup) -> &mut bool {
+        match group {
+            ServiceGroup::Ssh => &mut self.ssh,
+            ServiceGroup::Ftp => &mut self.ftp,
+            ServiceGroup::Mua => &mut self.mua,
+            ServiceGroup::Smtp => &mut self.smtp,
         }
     }
 }
@@ -658,20 +661,16 @@ impl Config {
     }
 
     /// The log files to read: `logs` / `SENTRY_LOGS` as given, else those of the usual
-    /// places that exist on this host (rspamd's log too when `smtp` is protected).
+    /// places that exist on this host: the system's syslog files and the services' own
+    /// (some only while their service is protected: rspamd's log).
     pub fn log_files(&self) -> Vec<PathBuf> {
         match &self.logs {
             Some(paths) => paths.clone(),
-            None => {
-                let rspamd = self.services.smtp.then_some(DEFAULT_RSPAMD_LOG);
-                DEFAULT_LOGS
-                    .iter()
-                    .copied()
-                    .chain(rspamd)
-                    .map(PathBuf::from)
-                    .filter(|p| p.is_file())
-                    .collect()
-            }
+            None => default_logs(&self.services)
+                .into_iter()
+                .map(PathBuf::from)
+                .filter(|p| p.is_file())
+                .collect(),
         }
     }
 
@@ -783,6 +782,24 @@ fn parse_text(text: &str, path: &Path) -> Result<FileConfig, Error> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn default_logs_are_the_syslog_files_then_the_services_own() {
+        let mut services = Services::default();
+        let usual = [
+            "/var/log/auth.log",
+            "/var/log/secure",
+            "/var/log/messages",
+            "/var/log/maillog",
+            "/var/log/mail.log",
+            "/var/log/xferlog",
+            "/var/log/vsftpd.log",
+        ];
+        assert_eq!(default_logs(&services), usual);
+        services.smtp = true;
+        assert_eq!(default_logs(&services)[..7], usual);
+        assert_eq!(default_logs(&services)[7..], ["/var/log/rspamd/rspamd.log"]);
+    }
 
     fn load_with(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, Error> {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -316,17 +316,6 @@ fn protection_findings(config: &Config, system: &System) -> Vec<Finding> {
 /// its log format changed, or its log is not among those read.
 const SILENT_DAEMON_SECS: i64 = 7 * 86_400;
 
-/// The daemons whose silence is worth a warning: the service, and its process name. Login
-/// daemons only: they are always running, and any internet-facing one is tried within days.
-const WATCHED_DAEMONS: [(crate::logs::Service, &str); 6] = [
-    (crate::logs::Service::Sshd, "sshd"),
-    (crate::logs::Service::Dropbear, "dropbear"),
-    (crate::logs::Service::Dovecot, "dovecot"),
-    (crate::logs::Service::Vsftpd, "vsftpd"),
-    (crate::logs::Service::Proftpd, "proftpd"),
-    (crate::logs::Service::PureFtpd, "pure-ftpd"),
-];
-
 /// Enabled services whose daemon is running but from which no event was read for a week
 /// (once sentry has been reading for that long).
 fn silent_daemons(sentry: &mut Sentry, system: &System, now: i64) -> Vec<Finding> {
@@ -338,7 +327,12 @@ fn silent_daemons(sentry: &mut Sentry, system: &System, now: i64) -> Vec<Finding
     }
     let running = running_programs(&system.proc_dir);
     let mut found = Vec::new();
-    for (service, process) in WATCHED_DAEMONS {
+    // Login daemons only (the table's `watched_process`): they are always running, and
+    // any internet-facing one is tried within days.
+    let watched = crate::logs::services::TABLE
+        .iter()
+        .filter_map(|r| Some((r.service, r.watched_process?)));
+    for (service, process) in watched {
         if !sentry.config.services.enabled(service.group()) || !running.contains(process) {
             continue;
         }

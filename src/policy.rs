@@ -5,6 +5,8 @@ Nothing here touches the database, the logs or a firewall, so every rule can be
 tested with plain values. "Now" is always passed in.
 */
 
+use crate::logs::Kind;
+
 /// What the service logs say about one address.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Evidence {
@@ -25,17 +27,16 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    /// Adds `count` events of the named kind (names as in the database).
-    pub fn add(&mut self, kind: &str, count: u32) {
+    /// Adds `count` events of a kind.
+    pub fn add(&mut self, kind: Kind, count: u32) {
         let slot = match kind {
-            "success" => &mut self.success,
-            "failed" => &mut self.failed,
-            "naughty" => &mut self.naughty,
-            "probe" => &mut self.probe,
-            "virus" => &mut self.virus,
-            "spam" => &mut self.spam,
-            "rbl" => &mut self.rbl,
-            _ => return,
+            Kind::Success => &mut self.success,
+            Kind::Failed => &mut self.failed,
+            Kind::Naughty => &mut self.naughty,
+            Kind::Probe => &mut self.probe,
+            Kind::Virus => &mut self.virus,
+            Kind::Spam => &mut self.spam,
+            Kind::Rbl => &mut self.rbl,
         };
         *slot = slot.saturating_add(count);
     }
@@ -186,13 +187,12 @@ mod tests {
     }
 
     #[test]
-    fn kinds_are_added_by_name() {
+    fn kinds_are_added_to_their_own_counts() {
         let mut e = Evidence::default();
-        e.add("failed", 2);
-        e.add("probe", 3);
-        e.add("naughty", 1);
-        e.add("success", 4);
-        e.add("other", 9);
+        e.add(Kind::Failed, 2);
+        e.add(Kind::Probe, 3);
+        e.add(Kind::Naughty, 1);
+        e.add(Kind::Success, 4);
         assert_eq!(e, evidence(4, 2, 1, 3));
     }
 

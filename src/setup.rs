@@ -20,6 +20,7 @@ use std::path::Path;
 use crate::atomic_file;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::logs::{ServiceGroup, services};
 use crate::tcpd::{self, Access, Client, Rule, Table, Tables, Verdict};
 
 /// The two hosts.allow lines for this configuration and these tcpd daemon names, deny
@@ -45,23 +46,25 @@ pub fn hosts_allow_lines(config: &Config, daemons: &[String]) -> [String; 2] {
     ]
 }
 
-/// The tcpd daemon names of the enabled services, as their programs call libwrap:
-/// `sshd`; for ftp each of vsftpd, proftpd and in.ftpd that is installed; for mua
-/// dovecot's `imap` and `pop3` when dovecot is installed. smtp daemons do not use libwrap.
+/// The tcpd daemon names of the enabled services, as their programs call libwrap (the
+/// table of services' `tcpd`): `sshd`; for ftp each of vsftpd, proftpd and in.ftpd that
+/// is installed; for mua dovecot's `imap` and `pop3` when dovecot is installed. smtp
+/// daemons do not use libwrap. `sshd` when none is enabled.
 pub fn tcpd_daemons(config: &Config) -> Vec<String> {
     let mut daemons = Vec::new();
-    if config.services.ssh {
-        daemons.push("sshd".to_string());
-    }
-    if config.services.ftp {
-        for ftpd in ["vsftpd", "proftpd", "in.ftpd"] {
-            if crate::exec::find_program(ftpd).is_some() {
-                daemons.push(ftpd.to_string());
+    for group in ServiceGroup::ALL {
+        if !config.services.enabled(group) {
+            continue;
+        }
+        let rows = services::TABLE.iter().filter(|r| r.group == group);
+        for tcpd in rows.filter_map(|r| r.tcpd.as_ref()) {
+            if tcpd
+                .installed
+                .is_none_or(|p| crate::exec::find_program(p).is_some())
+            {
+                daemons.extend(tcpd.daemons.iter().map(|d| d.to_string()));
             }
         }
-    }
-    if config.services.mua && crate::exec::find_program("dovecot").is_some() {
-        daemons.extend(["imap".to_string(), "pop3".to_string()]);
     }
     if daemons.is_empty() {
         daemons.push("sshd".to_string());

@@ -663,6 +663,61 @@ fn journal_entries_are_read_from_a_journal_file() {
     assert_eq!(root.row("203.0.113.70").map(|r| r.2), Some(0));
 }
 
+#[test]
+fn the_journal_is_read_for_every_program_of_a_service() {
+    let Some(remote) = journal_remote() else {
+        return;
+    };
+    const VCHKPW: Sender = ("/home/vpopmail/bin/vchkpw", "0", "vchkpw");
+    const SMTPD: Sender = ("/usr/lib/postfix/sbin/smtpd", "0", "smtpd");
+    let root = Root::new();
+    let entries = [
+        (
+            "vchkpw-pop3s",
+            VCHKPW,
+            "vpopmail user not found info@example.org:203.0.113.91".to_string(),
+        ),
+        // vpopmail's own ident: the message names the service.
+        (
+            "vpopmail",
+            VCHKPW,
+            "vchkpw-imap: vpopmail user not found x@example.org:203.0.113.92".to_string(),
+        ),
+        // A postfix instance the admin named: no list of identifiers holds it.
+        (
+            "postfix-in/smtpd",
+            SMTPD,
+            "warning: unknown[203.0.113.93]: SASL PLAIN authentication failed: , \
+             sasl_username=root"
+                .to_string(),
+        ),
+        (
+            "postfix-in/smtpd",
+            LOGGER,
+            "warning: unknown[203.0.113.94]: SASL PLAIN authentication failed: , \
+             sasl_username=root"
+                .to_string(),
+        ),
+    ];
+    let journal = journal_file(&root, remote, &entries);
+    std::fs::write(
+        root.path().join("sentry.toml"),
+        format!(
+            "services = [\"ssh\", \"mua\", \"smtp\"]\njournal = true\njournal_file = \"{}\"\n",
+            journal.display()
+        ),
+    )
+    .expect("config");
+    root.ok(&["scan"]);
+    for ip in ["203.0.113.91", "203.0.113.92", "203.0.113.93"] {
+        assert!(
+            root.row(ip).expect("row").2 > 0,
+            "{ip} blocked from the journal"
+        );
+    }
+    assert_eq!(root.row("203.0.113.94"), None, "logger is not postfix");
+}
+
 /// `sentry ingest` with `input` on stdin, to its end.
 fn ingest(root: &Root, input: &[u8]) {
     let mut child = root

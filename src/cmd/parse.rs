@@ -54,18 +54,14 @@ impl ServiceFilter {
         if let Some(service) = Service::from_name(name) {
             return Ok(ServiceFilter::One(service));
         }
-        let group = match name {
-            "ssh" => ServiceGroup::Ssh,
-            "ftp" => ServiceGroup::Ftp,
-            "mua" | "pop3" | "imap" => ServiceGroup::Mua,
-            "smtp" => ServiceGroup::Smtp,
-            _ => {
-                let names: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
-                return Err(Error::Input(format!(
-                    "unknown service {name:?}; known: {}, or a group: ssh, ftp, mua, smtp",
-                    names.join(", ")
-                )));
-            }
+        let Some(group) = ServiceGroup::from_name(name) else {
+            let names: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
+            let groups: Vec<&str> = ServiceGroup::ALL.iter().map(|g| g.name()).collect();
+            return Err(Error::Input(format!(
+                "unknown service {name:?}; known: {}, or a group: {}",
+                names.join(", "),
+                groups.join(", ")
+            )));
         };
         Ok(ServiceFilter::Group(group))
     }

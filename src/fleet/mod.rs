@@ -28,12 +28,12 @@ pub mod server;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::actions::{Decision, Sentry};
+use crate::actions::{Decision, Sentry, add_stored};
 use crate::atomic_file::FileLock;
 use crate::config::FleetConfig;
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
-use crate::logs::Service;
+
 use crate::policy::{self, Evidence, Verdict};
 use crate::store::fleet_state::HostEvidence;
 use crate::store::{FLEET_ORIGIN, Listing, Store};
@@ -416,26 +416,16 @@ fn fleet_verdicts(
         if listed || sentry.config.is_never_blocked(ip) {
             continue;
         }
-        let enabled = |service: &str| {
-            Service::from_name(service).is_some_and(|s| sentry.config.services.enabled(s.group()))
-        };
         let mut sum = Evidence::default();
         let mut hosts = BTreeSet::new();
+        let config = &sentry.config;
         for row in sentry.store.evidence(ip)? {
-            if enabled(&row.service) {
-                sum.add(
-                    &row.kind,
-                    u32::try_from(row.count.max(0)).unwrap_or(u32::MAX),
-                );
+            if add_stored(config, &mut sum, &row.service, &row.kind, row.count) {
                 hosts.insert(fleet.host_id.clone());
             }
         }
         for row in sentry.store.fleet_evidence(ip)? {
-            if enabled(&row.service) {
-                sum.add(
-                    &row.kind,
-                    u32::try_from(row.count.max(0)).unwrap_or(u32::MAX),
-                );
+            if add_stored(config, &mut sum, &row.service, &row.kind, row.count) {
                 hosts.insert(row.host);
             }
         }

@@ -10,7 +10,7 @@ rather than in a `--cursor-file` that could run ahead of the database after a cr
 `SYSLOG_IDENTIFIER` is chosen by the client (`logger -t sshd ...` as any user), so it
 only says which parser to try. Whether an entry is the daemon's is decided by the
 fields journald itself sets from the sender's kernel credentials (`_EXE`, `_UID`,
-`_CMDLINE`), against [`SENDERS`]: see [`Trust`]. `sentry ingest` reads the same
+`_CMDLINE`), against the table's [`Senders`]: see [`Trust`]. `sentry ingest` reads the same
 entries from `journalctl -o json` on stdin through [`Entry`] and [`event_of`].
 */
 
@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::parse::{Parser, service_of};
+use super::parse::Parser;
+use super::services::{self, Senders, TABLE, service_of_line};
 use super::{Event, Service, ServiceGroup, source};
 use crate::error::{Error, Result};
 use crate::exec;
@@ -38,36 +39,33 @@ pub struct Bounds {
 /// stdout line; larger entries are skipped like overlong log lines.
 pub const MAX_ENTRY: usize = 96 * 1024;
 
-/// Every syslog identifier sentry has a parser for.
-pub const IDENTIFIERS: [&str; 27] = [
-    "sshd",
-    "sshd-session",
-    "sshd-auth",
-    "dropbear",
-    "vsftpd",
-    "proftpd",
-    "pure-ftpd",
-    "ftpd",
-    "dovecot",
-    "imap-login",
-    "pop3-login",
-    "submission-login",
-    "vchkpw-pop3",
-    "vchkpw-imap",
-    "postfix/smtpd",
-    "postfix/submission/smtpd",
-    "postfix/smtps/smtpd",
-    "vchkpw-smtp",
-    "vchkpw-submission",
-    "managesieve-login",
-    "postfix/cleanup",
-    "postfix/postscreen",
-    "amavis",
-    "amavisd",
-    "amavisd-new",
-    "rspamd",
-    "spamd",
-];
+/// The journal matches that select the enabled services' entries, for journalctl: each
+/// exact identifier of [`TABLE`] (its programs and relay idents), and, for program names
+/// given by a rule (postfix instances), the daemons' process names. Either only says which
+/// parser to try; [`Trust`] decides whether the entry is the daemon's.
+pub fn matches(enabled: &dyn Fn(ServiceGroup) -> bool) -> Vec<String> {
+    let rows = || TABLE.iter().filter(|r| enabled(r.group));
+    let mut identifiers: Vec<String> = Vec::new();
+    for id in rows().flat_map(services::identifiers) {
+        let id = format!("SYSLOG_IDENTIFIER={id}");
+        if !identifiers.contains(&id) {
+            identifiers.push(id);
+        }
+    }
+    let comms: Vec<String> = rows()
+        .filter_map(|r| r.instances.as_ref())
+        .flat_map(|i| i.daemons.iter().map(|d| format!("_COMM={d}")))
+        .collect();
+    if identifiers.is_empty() || comms.is_empty() {
+        return identifiers.into_iter().chain(comms).collect();
+    }
+    // Matches on one field are OR-ed, on different fields AND-ed; `+` ORs the groups.
+    identifiers
+        .into_iter()
+        .chain(std::iter::once("+".to_string()))
+        .chain(comms)
+        .collect()
+}
 
 /// The name of the journal source in the cursor table.
 pub fn source_name(file: Option<&Path>) -> String {
@@ -77,132 +75,13 @@ pub fn source_name(file: Option<&Path>) -> String {
     }
 }
 
-/// Who may speak for a service in the journal. One row per [`Service`]; plain data, so
-/// that a later table of services can absorb it.
-#[derive(Debug)]
-pub struct Senders {
-    pub service: Service,
-    /// The daemon's executables as journald records them (`_EXE`, the kernel's path of
-    /// the running binary): exact paths, or a pattern ending in `*`, which stands for
-    /// the rest of the file name (never a `/`): `/usr/lib/dovecot/*`, `/usr/sbin/pure-ftpd*`.
-    pub exes: &'static [&'static str],
-    /// The daemon's own system users; root is always one. Names, resolved to uids through
-    /// /etc/passwd when the journal is read: a user this host does not have is no one.
-    pub users: &'static [&'static str],
-    /// Interpreters the daemon is a script for (same patterns as `exes`). See [`Trust`]
-    /// for why an interpreter alone says nothing.
-    pub interpreters: &'static [&'static str],
-    /// For a root process under an interpreter: the daemon's script, which `_CMDLINE`
-    /// must name as argv\[0\] or after the interpreter and its options ...
-    pub scripts: &'static [&'static str],
-    /// ... or the process titles the daemon gives itself, which `_CMDLINE` must be (a
-    /// trailing `*` stands for the rest). `_CMDLINE` is read from /proc/PID/cmdline, and
-    /// perl's `$0 = ...` overwrites it: spamd's children are `spamd child`, its master
-    /// `spamd` once daemonized, amavisd's processes `amavisd (master)`, `amavisd (ch1-avail)`.
-    pub titles: &'static [&'static str],
-}
-
-const PERL: &[&str] = &["/usr/bin/perl", "/usr/bin/perl5*"];
-
-const fn native(
-    service: Service,
-    exes: &'static [&'static str],
-    users: &'static [&'static str],
-) -> Senders {
-    Senders {
-        service,
-        exes,
-        users,
-        interpreters: &[],
-        scripts: &[],
-        titles: &[],
-    }
-}
-
-const VCHKPW_EXES: &[&str] = &[
-    "/home/vpopmail/bin/vchkpw",
-    "/var/vpopmail/bin/vchkpw",
-    "/var/qmail/bin/*",
-];
-const VCHKPW_USERS: &[&str] = &["vpopmail", "qmaild"];
-
-/// The table of trusted senders, one row per service.
-pub const SENDERS: [Senders; 13] = [
-    native(
-        Service::Sshd,
-        &[
-            "/usr/sbin/sshd",
-            // OpenSSH 9.8+ splits the per-connection work into sshd-session (and 10.0
-            // sshd-auth): Debian's, Fedora's and upstream's default places.
-            "/usr/lib/openssh/sshd-session",
-            "/usr/lib/openssh/sshd-auth",
-            "/usr/libexec/openssh/sshd-session",
-            "/usr/libexec/openssh/sshd-auth",
-            "/usr/libexec/sshd-session",
-            "/usr/libexec/sshd-auth",
-        ],
-        &["sshd"],
-    ),
-    native(Service::Dropbear, &["/usr/sbin/dropbear"], &[]),
-    native(
-        Service::Dovecot,
-        &[
-            "/usr/sbin/dovecot",
-            // imap-login, pop3-login, submission-login, managesieve-login, auth, log, ...
-            "/usr/lib/dovecot/*",
-            "/usr/libexec/dovecot/*",
-        ],
-        &["dovecot", "dovenull"],
-    ),
-    native(Service::Vsftpd, &["/usr/sbin/vsftpd"], &["ftp"]),
-    native(Service::Proftpd, &["/usr/sbin/proftpd"], &["proftpd"]),
-    // pure-ftpd, and Debian's pure-ftpd-ldap / -mysql / -postgresql builds.
-    native(Service::PureFtpd, &["/usr/sbin/pure-ftpd*"], &[]),
-    // inetutils-ftpd, Debian's ftpd-ssl (netkit), the BSDs.
-    native(
-        Service::Ftpd,
-        &["/usr/sbin/ftpd", "/usr/sbin/in.ftpd", "/usr/libexec/ftpd"],
-        &[],
-    ),
-    // smtpd, postscreen, cleanup: Debian's place, then Fedora's.
-    native(
-        Service::Postfix,
-        &["/usr/lib/postfix/sbin/*", "/usr/libexec/postfix/*"],
-        &["postfix"],
-    ),
-    native(Service::VchkpwSmtp, VCHKPW_EXES, VCHKPW_USERS),
-    native(Service::VchkpwMua, VCHKPW_EXES, VCHKPW_USERS),
-    Senders {
-        service: Service::Amavis,
-        exes: &[],
-        users: &["amavis"],
-        interpreters: PERL,
-        // Debian 12 ships /usr/sbin/amavisd; older releases amavisd-new.
-        scripts: &["/usr/sbin/amavisd", "/usr/sbin/amavisd-new"],
-        titles: &["amavisd (*"],
-    },
-    native(
-        Service::Rspamd,
-        &["/usr/bin/rspamd", "/usr/sbin/rspamd"],
-        &["_rspamd", "rspamd"],
-    ),
-    Senders {
-        service: Service::Spamd,
-        exes: &[],
-        users: &["debian-spamd", "spamd"],
-        interpreters: PERL,
-        scripts: &["/usr/sbin/spamd", "/usr/bin/spamd"],
-        titles: &["spamd child", "spamd"],
-    },
-];
-
 /// Whether a journal entry is the daemon's, from the fields journald sets itself from
 /// the sender's credentials (the kernel's `SCM_CREDENTIALS` and /proc/PID): `_EXE` and
 /// `_UID` (and `_CMDLINE` for root scripts). A client cannot set them; it chooses
 /// `SYSLOG_IDENTIFIER`, `_COMM` (its own binary's name: a user's `~/sshd` has
 /// `_COMM=sshd`) and the message. The rule, for the service the identifier names:
 ///
-/// - `_EXE` is one of the service's executables ([`SENDERS`], or the admin's
+/// - `_EXE` is one of the service's executables ([`Senders::exes`], or the admin's
 ///   `journal_trusted_exe`) and `_UID` is 0 or one of the service's own users; or
 /// - `_EXE` is the service's interpreter (amavisd-new and spamd are perl scripts, so
 ///   `_EXE=/usr/bin/perl`), which says nothing by itself: any user can run perl. It
@@ -217,7 +96,7 @@ pub const SENDERS: [Senders; 13] = [
 /// could not read them) is not trusted.
 #[derive(Debug, Default)]
 pub struct Trust {
-    /// The uids of the users named in [`SENDERS`] that this host has.
+    /// The uids of the users named in the table's [`Senders`] that this host has.
     uids: HashMap<&'static str, u32>,
     /// Executables the admin added, per service (`journal_trusted_exe`).
     extra: Vec<(Service, String)>,
@@ -242,9 +121,9 @@ impl Trust {
             let Ok(uid) = uid.parse::<u32>() else {
                 continue;
             };
-            if let Some(known) = SENDERS
+            if let Some(known) = TABLE
                 .iter()
-                .flat_map(|s| s.users.iter())
+                .flat_map(|r| r.senders.users.iter())
                 .find(|u| **u == name)
             {
                 uids.entry(*known).or_insert(uid);
@@ -268,9 +147,7 @@ impl Trust {
         ) else {
             return false;
         };
-        let Some(senders) = SENDERS.iter().find(|s| s.service == service) else {
-            return false;
-        };
+        let senders = &service.row().senders;
         // A binary replaced on disk while it runs reads `/usr/sbin/sshd (deleted)`.
         let exe = exe.strip_suffix(" (deleted)").unwrap_or(exe);
         let own_user = uid != 0
@@ -385,16 +262,11 @@ pub fn read_new(
     if let Some(cursor) = after_cursor {
         args.push(format!("--after-cursor={cursor}"));
     }
-    let mut any = false;
-    for id in IDENTIFIERS {
-        if service_of(id).is_some_and(|s| enabled(s.group())) {
-            args.push(format!("--identifier={id}"));
-            any = true;
-        }
-    }
-    if !any {
+    let matches = matches(enabled);
+    if matches.is_empty() {
         return Ok((after_cursor.map(str::to_owned), 0));
     }
+    args.extend(matches);
     let mut last_cursor = after_cursor.map(str::to_owned);
     let mut entries = 0u64;
     let (status, errors) = exec::run_streaming(&journalctl, &args, timeout, &mut |out| {
@@ -443,10 +315,6 @@ pub fn event_of<'a>(
     parser: &mut Parser,
     holder: &'a mut Option<String>,
 ) -> Option<Event<'a>> {
-    let service = service_of(entry.identifier.as_deref()?)?;
-    if !trust.admits(service, entry) {
-        return None;
-    }
     // MESSAGE is a string, or an array of bytes when it is not valid UTF-8.
     let message: &'a str = match entry.message.as_ref()? {
         serde_json::Value::String(text) => text.as_str(),
@@ -461,6 +329,10 @@ pub fn event_of<'a>(
         }
         _ => return None,
     };
+    let service = service_of_line(entry.identifier.as_deref()?, message)?;
+    if !trust.admits(service, entry) {
+        return None;
+    }
     let pid = entry
         .syslog_pid
         .as_deref()
@@ -637,17 +509,39 @@ mod tests {
     }
 
     #[test]
-    fn every_service_has_one_row() {
-        for service in Service::ALL {
-            assert_eq!(
-                SENDERS.iter().filter(|s| s.service == service).count(),
-                1,
-                "{service:?}"
-            );
+    fn the_journal_is_asked_for_every_program_of_the_enabled_services() {
+        let all = matches(&|_| true);
+        for id in [
+            "sshd-auth",
+            "vchkpw-pop3s",
+            "vchkpw-smtps",
+            "vpopmail",
+            "postfix/smtpd",
+        ] {
+            assert!(all.contains(&format!("SYSLOG_IDENTIFIER={id}")), "{id}");
         }
-        for id in IDENTIFIERS {
-            assert!(service_of(id).is_some(), "{id}");
-        }
+        assert_eq!(
+            all.iter()
+                .filter(|m| *m == "SYSLOG_IDENTIFIER=vpopmail")
+                .count(),
+            1
+        );
+        let plus = all.iter().position(|m| m == "+").expect("a disjunction");
+        assert_eq!(
+            all[plus + 1..],
+            ["_COMM=smtpd", "_COMM=cleanup", "_COMM=postscreen"]
+        );
+        let ssh = matches(&|g| g == ServiceGroup::Ssh);
+        assert_eq!(
+            ssh,
+            [
+                "SYSLOG_IDENTIFIER=sshd",
+                "SYSLOG_IDENTIFIER=sshd-session",
+                "SYSLOG_IDENTIFIER=sshd-auth",
+                "SYSLOG_IDENTIFIER=dropbear"
+            ]
+        );
+        assert!(matches(&|_| false).is_empty());
     }
 
     #[test]

@@ -10,7 +10,10 @@ the address from the message's fixed structure, never from text an attacker chos
 pub mod header;
 pub mod journal;
 pub mod parse;
+pub mod services;
 pub mod source;
+
+pub use services::{Service, ServiceGroup};
 
 use serde::Serialize;
 
@@ -59,98 +62,10 @@ impl Kind {
             Kind::Rbl => "rbl",
         }
     }
-}
 
-/// The program whose log line it was.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
-)]
-pub enum Service {
-    Sshd,
-    Dropbear,
-    Dovecot,
-    Vsftpd,
-    Proftpd,
-    PureFtpd,
-    /// The BSD ftpd (`ftpd[pid]`).
-    Ftpd,
-    /// postfix smtpd SASL authentication.
-    Postfix,
-    /// vpopmail's `vchkpw-smtp` / `vchkpw-submission`.
-    VchkpwSmtp,
-    /// vpopmail's `vchkpw-pop3` / `vchkpw-imap`.
-    VchkpwMua,
-    /// amavisd-new's verdict on a message.
-    Amavis,
-    /// rspamd's task log line.
-    Rspamd,
-    /// SpamAssassin's spamd, joined to the client through postfix's queue lines.
-    Spamd,
-}
-
-/// The groups an admin switches on and off (`services = [...]`, `PROTECT_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServiceGroup {
-    Ssh,
-    Ftp,
-    /// POP3 and IMAP (mail user agents).
-    Mua,
-    Smtp,
-}
-
-impl Service {
-    pub const ALL: [Service; 13] = [
-        Service::Sshd,
-        Service::Dropbear,
-        Service::Dovecot,
-        Service::Vsftpd,
-        Service::Proftpd,
-        Service::PureFtpd,
-        Service::Ftpd,
-        Service::Postfix,
-        Service::VchkpwSmtp,
-        Service::VchkpwMua,
-        Service::Amavis,
-        Service::Rspamd,
-        Service::Spamd,
-    ];
-
-    /// The name used in `parse` output, the database and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Sshd => "sshd",
-            Service::Dropbear => "dropbear",
-            Service::Dovecot => "dovecot",
-            Service::Vsftpd => "vsftpd",
-            Service::Proftpd => "proftpd",
-            Service::PureFtpd => "pure-ftpd",
-            Service::Ftpd => "ftpd",
-            Service::Postfix => "postfix",
-            Service::VchkpwSmtp => "vchkpw-smtp",
-            Service::VchkpwMua => "vchkpw-pop3",
-            Service::Amavis => "amavis",
-            Service::Rspamd => "rspamd",
-            Service::Spamd => "spamd",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Service> {
-        Service::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    pub fn group(self) -> ServiceGroup {
-        match self {
-            Service::Sshd | Service::Dropbear => ServiceGroup::Ssh,
-            Service::Vsftpd | Service::Proftpd | Service::PureFtpd | Service::Ftpd => {
-                ServiceGroup::Ftp
-            }
-            Service::Dovecot | Service::VchkpwMua => ServiceGroup::Mua,
-            Service::Postfix
-            | Service::VchkpwSmtp
-            | Service::Amavis
-            | Service::Rspamd
-            | Service::Spamd => ServiceGroup::Smtp,
-        }
+    /// A kind by its name as the database and `parse` output spell it.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 

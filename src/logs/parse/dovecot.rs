@@ -22,6 +22,7 @@ Where the attacker writes:
   skipped (the login line of the same attempt still counts).
 */
 
+use super::lex::root_rule;
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
@@ -102,10 +103,7 @@ fn login<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     };
     let (ip, before_rip) = rip(fields)?;
     let user = user_field(before_rip)?;
-    let kind = match (kind, user) {
-        (Kind::Failed, Some("root")) if options.root_is_naughty => Kind::Naughty,
-        _ => kind,
-    };
+    let kind = root_rule(kind, user, options);
     let finding = Finding::new(kind, ip, user);
     Some(match kind {
         // One line for the connection, naming how many attempts it made.
@@ -280,10 +278,7 @@ fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
         return None;
     }
     let ip = address(addr)?;
-    let kind = match kind {
-        Kind::Failed if user == "root" && options.root_is_naughty => Kind::Naughty,
-        _ => kind,
-    };
+    let kind = root_rule(kind, Some(user), options);
     let finding = Finding::new(kind, ip, (!user.is_empty()).then_some(user));
     // With `auth_verbose`, each attempt is logged here as well as summed up by the login
     // process: the same attempts, reported twice.

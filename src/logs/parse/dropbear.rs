@@ -19,6 +19,7 @@ attempts were already counted on their own lines); `Pubkey auth succeeded ... , 
 required` is not a login.
 */
 
+use super::lex::failure_kind;
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
 use crate::logs::Kind;
@@ -28,17 +29,14 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
     let message = strip_own_stamp(message);
     // Old releases start their messages in lower case.
     let (first, rest) = (message.get(..1)?, message.get(1..)?);
-    let kind_of_root = |user: &str| {
-        if options.root_is_naughty && user == "root" {
-            Kind::Naughty
-        } else {
-            Kind::Failed
-        }
-    };
     match first {
         "B" | "b" => {
             let (user, ip) = quoted_user_from(rest.strip_prefix("ad password attempt for '")?)?;
-            Some(Finding::new(kind_of_root(user), ip, Some(user)))
+            Some(Finding::new(
+                failure_kind(Some(user), options),
+                ip,
+                Some(user),
+            ))
         }
         "L" | "l" => {
             let rest = rest.strip_prefix("ogin attempt for nonexistent user")?;

@@ -23,26 +23,10 @@ may log in anonymously.
 
 use std::collections::{HashMap, VecDeque};
 
+use super::lex::{failure_kind, is_host_or_address};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
 use crate::logs::Kind;
-
-/// A failed login as `root` is account guessing when the admin says so.
-fn failed_kind(user: Option<&str>, options: &ParseOptions) -> Kind {
-    if options.root_is_naughty && user == Some("root") {
-        Kind::Naughty
-    } else {
-        Kind::Failed
-    }
-}
-
-/// What reverse DNS or the address itself can look like (glibc refuses other PTR names).
-fn is_host_name(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'%'))
-}
 
 const VSFTPD_CLIENT: &str = "LOGIN: Client \"";
 
@@ -60,7 +44,7 @@ pub fn parse_vsftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Find
     let kind = match (login.ok, login.anonymous) {
         (true, false) => Kind::Success,
         (true, true) => return None,
-        (false, _) => failed_kind(login.user, options),
+        (false, _) => failure_kind(login.user, options),
     };
     Some(Finding::new(kind, ip, login.user))
 }
@@ -186,7 +170,7 @@ fn proftpd_client(message: &str) -> Option<(&str, &str)> {
         return None;
     }
     let (name, rest) = rest.split_once('[')?;
-    if !is_host_name(name) {
+    if !is_host_or_address(name) {
         return None;
     }
     let (addr, rest) = rest.split_once(']')?;
@@ -208,7 +192,7 @@ fn proftpd_user_line<'a>(
     if let Some((user, reason)) = rest.rsplit_once(" (Login failed): ") {
         let reason = reason.strip_suffix('.').unwrap_or(reason);
         let kind = if reason == "Incorrect password" {
-            failed_kind(Some(user), options)
+            failure_kind(Some(user), options)
         } else if reason.starts_with("User in ")
             || reason.starts_with("Invalid shell")
             || reason == "No such user found"
@@ -242,7 +226,7 @@ pub fn parse_pure_ftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<F
             .strip_suffix(']')?;
         let ip = address(host)?;
         return Some(Finding::new(
-            failed_kind(Some(user), options),
+            failure_kind(Some(user), options),
             ip,
             Some(user),
         ));
@@ -312,7 +296,7 @@ impl FtpdSessions {
                     (Kind::Failed, None)
                 }
                 Some(_) if already_counted => return None,
-                Some((_, user)) => (failed_kind(Some(user), options), Some(user)),
+                Some((_, user)) => (failure_kind(Some(user), options), Some(user)),
             }
         } else if let Some(rest) = message.strip_prefix("FTP LOGIN REFUSED FROM ") {
             (Kind::Naughty, rest.split_once(", ").map(|(_, user)| user))

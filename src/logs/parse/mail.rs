@@ -18,39 +18,10 @@ Where the attacker writes:
   address: a line that long is not read.
 */
 
+use super::lex::{bracketed_client, failure_kind, root_rule};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
 use crate::logs::Kind;
-
-/// What postfix prints as a client name: a verified host name or `unknown`.
-fn is_host_name(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-}
-
-/// `NAME[ADDR]` then an optional `:PORT` (`smtpd_client_port_logging`), then `rest`.
-fn postfix_client(text: &str) -> Option<(&str, &str)> {
-    let (name, rest) = text.split_once('[')?;
-    if !is_host_name(name) {
-        return None;
-    }
-    let (addr, rest) = rest.split_once(']')?;
-    let rest = match rest.strip_prefix(':') {
-        Some(port) => {
-            let digits = port.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                // `]: SASL ...`: the colon belongs to the message, not a port.
-                rest
-            } else {
-                &port[digits..]
-            }
-        }
-        None => rest,
-    };
-    Some((addr, rest))
-}
 
 /// Recognises one postfix smtpd message.
 pub fn parse_postfix<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
@@ -63,7 +34,7 @@ pub fn parse_postfix<'a>(message: &'a str, options: &ParseOptions) -> Option<Fin
     if queue_id.is_empty() || !queue_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
-    let (addr, rest) = postfix_client(rest)?;
+    let (addr, rest) = bracketed_client(rest, false)?;
     let rest = rest.strip_prefix(", sasl_method=")?;
     let user =
         rest.split_once(", sasl_username=")
@@ -76,7 +47,7 @@ pub fn parse_postfix<'a>(message: &'a str, options: &ParseOptions) -> Option<Fin
 
 /// `NAME[ADDR]: SASL MECH authentication failed: REASON[, sasl_username=USER]`.
 fn sasl_failure<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    let (addr, rest) = postfix_client(text)?;
+    let (addr, rest) = bracketed_client(text, false)?;
     let rest = rest.strip_prefix(": SASL ")?;
     let (mechanism, rest) = rest.split_once(' ')?;
     if mechanism.is_empty()
@@ -100,12 +71,11 @@ fn sasl_failure<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>
         .rsplit_once(", sasl_username=")
         .map(|(_, user)| user)
         .filter(|user| !user.is_empty());
-    let kind = if options.root_is_naughty && user == Some("root") {
-        Kind::Naughty
-    } else {
-        Kind::Failed
-    };
-    Some(Finding::new(kind, address(addr)?, user))
+    Some(Finding::new(
+        failure_kind(user, options),
+        address(addr)?,
+        user,
+    ))
 }
 
 /// Whether the account named on a vchkpw line exists (its domain is then a real one).
@@ -169,10 +139,7 @@ pub fn parse_vchkpw<'a>(message: &'a str, options: &ParseOptions) -> Option<Find
     } else {
         login
     };
-    let kind = match kind {
-        Kind::Failed if options.root_is_naughty && login == "root" => Kind::Naughty,
-        _ => kind,
-    };
+    let kind = root_rule(kind, Some(login), options);
     Some(Finding::new(kind, ip, (!login.is_empty()).then_some(login)))
 }
 

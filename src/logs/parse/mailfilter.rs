@@ -184,21 +184,7 @@ fn remember_message(trail: &mut MailTrail, queue_id: &str, rest: &str) {
 
 /// `NAME[ADDR]` (smtpd) or `[ADDR]:PORT` (postscreen), then the rest after it.
 fn client(text: &str) -> Option<(ClientIp, &str)> {
-    let (name, rest) = text.split_once('[')?;
-    if !name.is_empty()
-        && !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-    {
-        return None;
-    }
-    let (addr, rest) = rest.split_once(']')?;
-    let rest = match rest.strip_prefix(':') {
-        Some(port) if port.starts_with(|c: char| c.is_ascii_digit()) => {
-            port.trim_start_matches(|c: char| c.is_ascii_digit())
-        }
-        _ => rest,
-    };
+    let (addr, rest) = super::lex::bracketed_client(text, true)?;
     Some((address(addr)?, rest))
 }
 

@@ -15,6 +15,7 @@ every parser file follows:
 pub mod dovecot;
 pub mod dropbear;
 pub mod ftp;
+pub mod lex;
 pub mod mail;
 pub mod mailfilter;
 pub mod sshd;
@@ -22,6 +23,7 @@ pub mod sshd;
 use serde::{Deserialize, Serialize};
 
 use super::header::{self, Clock};
+use super::services::service_of_line;
 use super::{Event, Kind, Report, Score, Service};
 use crate::ip::ClientIp;
 
@@ -104,36 +106,20 @@ impl Default for ParseOptions {
     }
 }
 
-/// The service a syslog program name belongs to, if sentry reads it.
-pub fn service_of(program: &str) -> Option<Service> {
-    Some(match program {
-        "sshd" | "sshd-session" | "sshd-auth" => Service::Sshd,
-        "dropbear" => Service::Dropbear,
-        "dovecot" | "imap-login" | "pop3-login" | "submission-login" | "managesieve-login" => {
-            Service::Dovecot
-        }
-        "vsftpd" => Service::Vsftpd,
-        "proftpd" => Service::Proftpd,
-        "pure-ftpd" => Service::PureFtpd,
-        "ftpd" => Service::Ftpd,
-        "vchkpw-smtp" | "vchkpw-submission" | "vchkpw-smtps" => Service::VchkpwSmtp,
-        "vchkpw-pop3" | "vchkpw-imap" | "vchkpw-pop3s" | "vchkpw-imaps" => Service::VchkpwMua,
-        "amavis" | "amavisd" | "amavisd-new" => Service::Amavis,
-        "rspamd" => Service::Rspamd,
-        "spamd" => Service::Spamd,
-        p if p.starts_with("postfix")
-            && (p.ends_with("/smtpd") || p.ends_with("/cleanup") || p.ends_with("/postscreen")) =>
-        {
-            Service::Postfix
-        }
-        _ => return None,
-    })
-}
+pub use super::services::service_of;
 
-/// `vchkpw-smtp: ...` logged under the ident `vpopmail`: which vchkpw service it is.
-fn vchkpw_service(message: &str) -> Option<Service> {
-    let (program, _) = message.split_once(": ")?;
-    service_of(program).filter(|s| matches!(s, Service::VchkpwSmtp | Service::VchkpwMua))
+/// A service's parser: a message, with the header's pid, to a finding; `Joins` holds what
+/// some services join across lines.
+pub type ParseFn =
+    for<'a> fn(&mut Joins, Option<u32>, &'a str, &ParseOptions) -> Option<Finding<'a>>;
+
+/// What joins lines across messages: BSD ftpd names the address on one line and the
+/// verdict on a later line of the same pid; spam filters name the message, postfix the
+/// client.
+#[derive(Debug, Default)]
+pub struct Joins {
+    pub(crate) ftpd: ftp::FtpdSessions,
+    pub(crate) mail: mailfilter::MailTrail,
 }
 
 /// Parses lines one after another. Holds the little state some services need (BSD ftpd
@@ -142,8 +128,7 @@ fn vchkpw_service(message: &str) -> Option<Service> {
 pub struct Parser {
     options: ParseOptions,
     clock: Clock,
-    ftpd: ftp::FtpdSessions,
-    mail: mailfilter::MailTrail,
+    joins: Joins,
 }
 
 impl Parser {
@@ -152,19 +137,14 @@ impl Parser {
         Parser {
             options,
             clock: Clock::new(now),
-            ftpd: ftp::FtpdSessions::default(),
-            mail: mailfilter::MailTrail::default(),
+            joins: Joins::default(),
         }
     }
 
     /// The event a whole log line reports, if any.
     pub fn parse_line<'a>(&mut self, line: &'a str) -> Option<Event<'a>> {
         let header = header::split(line, &mut self.clock)?;
-        let service = match header.program {
-            // vpopmail can log under its own ident; the message then names the service.
-            "vpopmail" => vchkpw_service(header.message)?,
-            program => service_of(program)?,
-        };
+        let service = service_of_line(header.program, header.message)?;
         self.parse_message(service, header.pid, header.message)
             .map(|(service, f)| event(service, f, header.time, header.pid))
     }
@@ -181,21 +161,7 @@ impl Parser {
         if repeats > 1 && message.starts_with("message repeated ") {
             return None;
         }
-        let o = &self.options;
-        let finding = match service {
-            Service::Sshd => sshd::parse(message, o),
-            Service::Dropbear => dropbear::parse(message, o),
-            Service::Dovecot => dovecot::parse(message, o),
-            Service::Vsftpd => ftp::parse_vsftpd(message, o),
-            Service::Proftpd => ftp::parse_proftpd(message, o),
-            Service::PureFtpd => ftp::parse_pure_ftpd(message, o),
-            Service::Ftpd => self.ftpd.parse(pid, message, o),
-            Service::Postfix => mailfilter::parse_postfix(message, o, &mut self.mail),
-            Service::Amavis => mailfilter::parse_amavis(message),
-            Service::Rspamd => mailfilter::parse_rspamd(message),
-            Service::Spamd => mailfilter::parse_spamd(pid, message, &mut self.mail),
-            Service::VchkpwSmtp | Service::VchkpwMua => mail::parse_vchkpw(message, o),
-        }?;
+        let finding = service.parse(&mut self.joins, pid, message, &self.options)?;
         let count = finding.count.saturating_mul(repeats);
         Some((service, Finding { count, ..finding }))
     }
@@ -204,21 +170,22 @@ impl Parser {
     /// to the most recent entries, to keep with the log cursors.
     pub fn saved_state(&self) -> ParserState {
         ParserState {
-            ftpd: self.ftpd.recent(SAVED_ENTRIES),
-            mail: self.mail.recent(SAVED_ENTRIES),
+            ftpd: self.joins.ftpd.recent(SAVED_ENTRIES),
+            mail: self.joins.mail.recent(SAVED_ENTRIES),
         }
     }
 
     /// Takes up the state an earlier scan saved.
     pub fn restore_state(&mut self, state: ParserState) {
-        self.ftpd = state.ftpd;
-        self.mail = state.mail;
+        self.joins = Joins {
+            ftpd: state.ftpd,
+            mail: state.mail,
+        };
     }
 
     /// Forgets every join across lines.
     pub fn forget_state(&mut self) {
-        self.ftpd = ftp::FtpdSessions::default();
-        self.mail = mailfilter::MailTrail::default();
+        self.joins = Joins::default();
     }
 }
 

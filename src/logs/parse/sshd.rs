@@ -28,6 +28,7 @@ No keyword is ever searched for across the whole message, nothing allocates, and
 regular expression is used: this runs once per log line.
 */
 
+use super::lex::failure_kind;
 use super::{Finding, ParseOptions};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
@@ -210,15 +211,6 @@ fn strip_invalid(user: &str) -> Option<&str> {
     (user.strip_prefix("invalid user ")).or_else(|| user.strip_prefix("illegal user "))
 }
 
-/// The kind of a failed attempt by a *valid* account.
-fn failure_kind(user: &str, o: &ParseOptions) -> Kind {
-    if o.root_is_naughty && user == "root" {
-        Kind::Naughty
-    } else {
-        Kind::Failed
-    }
-}
-
 // ---- authentication results ------------------------------------------------------
 
 /// Methods whose result line ends in `ssh2: KEYTYPE FINGERPRINT` (certificates add
@@ -292,7 +284,7 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let ip = ip(addr)?;
     let finding = match strip_invalid(user) {
         Some(user) => finding(Kind::Naughty, ip, user),
-        None => finding(failure_kind(user, o), ip, user),
+        None => finding(failure_kind(Some(user), o), ip, user),
     };
     Some(finding.reported_as(Report::AuthResult, 1))
 }
@@ -340,7 +332,7 @@ fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let finding = match strip_invalid(user) {
         Some(user) => finding(Kind::Naughty, ip, user),
         None if unknown => finding(Kind::Naughty, ip, user),
-        None => finding(failure_kind(user, o), ip, user),
+        None => finding(failure_kind(Some(user), o), ip, user),
     };
     Some(finding.reported_as(Report::Backend, 1))
 }
@@ -412,7 +404,7 @@ fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     };
     let ip = ip(host)?;
     Some(match user {
-        Some(user) => finding(failure_kind(user, o), ip, user),
+        Some(user) => finding(failure_kind(Some(user), o), ip, user),
         None => Finding::new(Kind::Failed, ip, None),
     })
 }

@@ -1,0 +1,563 @@
+/*!
+The one table of the services sentry reads: [`TABLE`], one [`Row`] per [`Service`].
+
+Everything that used to list the services by hand derives from it: the names in the
+database and in `parse --service`, the groups an admin switches on, which syslog programs
+(and which journal identifiers) belong to which parser, who may speak for a service in the
+journal, the log files read by default, the daemons `check` watches, and the tcpd daemon
+names `setup` writes into hosts.allow. Adding a service is a variant of [`Service`], a row
+here, a parser file under `parse/` and a corpus file under `tests/parse-corpus/`.
+*/
+
+use serde::Serialize;
+
+use super::parse::{Finding, ParseFn};
+use super::parse::{Joins, ParseOptions, dovecot, dropbear, ftp, mail, mailfilter, sshd};
+
+/// The program whose log line it was. The order is [`TABLE`]'s.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
+pub enum Service {
+    Sshd,
+    Dropbear,
+    Dovecot,
+    Vsftpd,
+    Proftpd,
+    PureFtpd,
+    /// The BSD ftpd (`ftpd[pid]`).
+    Ftpd,
+    /// postfix smtpd SASL authentication.
+    Postfix,
+    /// vpopmail's `vchkpw-smtp` / `vchkpw-submission`.
+    VchkpwSmtp,
+    /// vpopmail's `vchkpw-pop3` / `vchkpw-imap`.
+    VchkpwMua,
+    /// amavisd-new's verdict on a message.
+    Amavis,
+    /// rspamd's task log line.
+    Rspamd,
+    /// SpamAssassin's spamd, joined to the client through postfix's queue lines.
+    Spamd,
+}
+
+/// The groups an admin switches on and off (`services = [...]`, `PROTECT_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceGroup {
+    Ssh,
+    Ftp,
+    /// POP3 and IMAP (mail user agents).
+    Mua,
+    Smtp,
+}
+
+impl ServiceGroup {
+    /// In the order `setup` lists their tcpd daemons.
+    pub const ALL: [ServiceGroup; 4] = [
+        ServiceGroup::Ssh,
+        ServiceGroup::Ftp,
+        ServiceGroup::Mua,
+        ServiceGroup::Smtp,
+    ];
+
+    /// The name in `services = [...]` and `parse --service`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceGroup::Ssh => "ssh",
+            ServiceGroup::Ftp => "ftp",
+            ServiceGroup::Mua => "mua",
+            ServiceGroup::Smtp => "smtp",
+        }
+    }
+
+    /// A group by its name, or by the original's `pop3` / `imap` for `mua`.
+    pub fn from_name(name: &str) -> Option<ServiceGroup> {
+        match name {
+            "pop3" | "imap" => Some(ServiceGroup::Mua),
+            _ => ServiceGroup::ALL.into_iter().find(|g| g.name() == name),
+        }
+    }
+}
+
+/// Who may speak for a service in the journal: see `journal::Trust`.
+#[derive(Debug)]
+pub struct Senders {
+    /// The daemon's executables as journald records them (`_EXE`, the kernel's path of
+    /// the running binary): exact paths, or a pattern ending in `*`, which stands for
+    /// the rest of the file name (never a `/`): `/usr/lib/dovecot/*`, `/usr/sbin/pure-ftpd*`.
+    pub exes: &'static [&'static str],
+    /// The daemon's own system users; root is always one. Names, resolved to uids through
+    /// /etc/passwd when the journal is read: a user this host does not have is no one.
+    pub users: &'static [&'static str],
+    /// Interpreters the daemon is a script for (same patterns as `exes`). See
+    /// `journal::Trust` for why an interpreter alone says nothing.
+    pub interpreters: &'static [&'static str],
+    /// For a root process under an interpreter: the daemon's script, which `_CMDLINE`
+    /// must name as argv\[0\] or after the interpreter and its options ...
+    pub scripts: &'static [&'static str],
+    /// ... or the process titles the daemon gives itself, which `_CMDLINE` must be (a
+    /// trailing `*` stands for the rest). `_CMDLINE` is read from /proc/PID/cmdline, and
+    /// perl's `$0 = ...` overwrites it: spamd's children are `spamd child`, its master
+    /// `spamd` once daemonized, amavisd's processes `amavisd (master)`, `amavisd (ch1-avail)`.
+    pub titles: &'static [&'static str],
+}
+
+/// A family of program names no list can hold: postfix's instances (`postfix-in/smtpd`,
+/// `postfix/submission/smtpd`) are named by the admin.
+#[derive(Debug)]
+pub struct Instances {
+    /// The program name starts with this ...
+    pub prefix: &'static str,
+    /// ... and ends with `/` and one of these daemons, which is also the process name
+    /// (`_COMM`) the journal is asked for.
+    pub daemons: &'static [&'static str],
+}
+
+/// The tcpd daemon names a service's programs call libwrap with.
+#[derive(Debug)]
+pub struct Tcpd {
+    /// Listed only when this program is installed (None: always).
+    pub installed: Option<&'static str>,
+    pub daemons: &'static [&'static str],
+}
+
+/// Everything sentry knows of one service.
+#[derive(Debug)]
+pub struct Row {
+    pub service: Service,
+    /// The name used in `parse` output, the database and reports.
+    pub name: &'static str,
+    pub group: ServiceGroup,
+    /// The syslog program names (journal identifiers) of its lines.
+    pub programs: &'static [&'static str],
+    /// Program names given by a rule rather than a list.
+    pub instances: Option<Instances>,
+    /// Another ident the service may log under, whose message then starts with one of
+    /// `programs` and `: ` (vchkpw under `vpopmail`).
+    pub relay: Option<&'static str>,
+    /// Who may speak for it in the journal.
+    pub senders: Senders,
+    /// Its own log files, read by default when they exist.
+    pub logs: &'static [&'static str],
+    /// Whether `logs` are read by default only while the service's group is protected
+    /// (rspamd writes several lines for every message).
+    pub logs_when_protected: bool,
+    /// The process name (`comm`) `check` warns about when it runs but says nothing that
+    /// sentry understands for a week: login daemons only, which are always running.
+    pub watched_process: Option<&'static str>,
+    /// What `setup` writes into hosts.allow for it, if it uses libwrap.
+    pub tcpd: Option<Tcpd>,
+    /// Its parser: a message (with the header's pid) to a finding.
+    pub parse: ParseFn,
+}
+
+/// The system's syslog files, which hold many services' lines: read by default when they
+/// exist, whatever is protected (Debian, RHEL, FreeBSD, mail).
+pub const SYSLOG_FILES: [&str; 5] = [
+    "/var/log/auth.log",
+    "/var/log/secure",
+    "/var/log/messages",
+    "/var/log/maillog",
+    "/var/log/mail.log",
+];
+
+const PERL: &[&str] = &["/usr/bin/perl", "/usr/bin/perl5*"];
+
+const fn native(exes: &'static [&'static str], users: &'static [&'static str]) -> Senders {
+    Senders {
+        exes,
+        users,
+        interpreters: &[],
+        scripts: &[],
+        titles: &[],
+    }
+}
+
+const VCHKPW_EXES: &[&str] = &[
+    "/home/vpopmail/bin/vchkpw",
+    "/var/vpopmail/bin/vchkpw",
+    "/var/qmail/bin/*",
+];
+const VCHKPW_USERS: &[&str] = &["vpopmail", "qmaild"];
+
+/// A row with what most services lack left empty.
+const fn row(
+    service: Service,
+    name: &'static str,
+    group: ServiceGroup,
+    programs: &'static [&'static str],
+    senders: Senders,
+    parse: ParseFn,
+) -> Row {
+    Row {
+        service,
+        name,
+        group,
+        programs,
+        instances: None,
+        relay: None,
+        senders,
+        logs: &[],
+        logs_when_protected: false,
+        watched_process: None,
+        tcpd: None,
+        parse,
+    }
+}
+
+/// The services, in [`Service`]'s order.
+pub const TABLE: [Row; 13] = [
+    Row {
+        watched_process: Some("sshd"),
+        tcpd: Some(Tcpd {
+            installed: None,
+            daemons: &["sshd"],
+        }),
+        ..row(
+            Service::Sshd,
+            "sshd",
+            ServiceGroup::Ssh,
+            &["sshd", "sshd-session", "sshd-auth"],
+            native(
+                &[
+                    "/usr/sbin/sshd",
+                    // OpenSSH 9.8+ splits the per-connection work into sshd-session (and
+                    // 10.0 sshd-auth): Debian's, Fedora's and upstream's default places.
+                    "/usr/lib/openssh/sshd-session",
+                    "/usr/lib/openssh/sshd-auth",
+                    "/usr/libexec/openssh/sshd-session",
+                    "/usr/libexec/openssh/sshd-auth",
+                    "/usr/libexec/sshd-session",
+                    "/usr/libexec/sshd-auth",
+                ],
+                &["sshd"],
+            ),
+            |_, _, m, o| sshd::parse(m, o),
+        )
+    },
+    Row {
+        watched_process: Some("dropbear"),
+        ..row(
+            Service::Dropbear,
+            "dropbear",
+            ServiceGroup::Ssh,
+            &["dropbear"],
+            native(&["/usr/sbin/dropbear"], &[]),
+            |_, _, m, o| dropbear::parse(m, o),
+        )
+    },
+    Row {
+        watched_process: Some("dovecot"),
+        tcpd: Some(Tcpd {
+            installed: Some("dovecot"),
+            daemons: &["imap", "pop3"],
+        }),
+        ..row(
+            Service::Dovecot,
+            "dovecot",
+            ServiceGroup::Mua,
+            &[
+                "dovecot",
+                "imap-login",
+                "pop3-login",
+                "submission-login",
+                "managesieve-login",
+            ],
+            native(
+                &[
+                    "/usr/sbin/dovecot",
+                    // imap-login, pop3-login, submission-login, managesieve-login, auth, log, ...
+                    "/usr/lib/dovecot/*",
+                    "/usr/libexec/dovecot/*",
+                ],
+                &["dovecot", "dovenull"],
+            ),
+            |_, _, m, o| dovecot::parse(m, o),
+        )
+    },
+    Row {
+        logs: &["/var/log/xferlog", "/var/log/vsftpd.log"],
+        watched_process: Some("vsftpd"),
+        tcpd: Some(Tcpd {
+            installed: Some("vsftpd"),
+            daemons: &["vsftpd"],
+        }),
+        ..row(
+            Service::Vsftpd,
+            "vsftpd",
+            ServiceGroup::Ftp,
+            &["vsftpd"],
+            native(&["/usr/sbin/vsftpd"], &["ftp"]),
+            |_, _, m, o| ftp::parse_vsftpd(m, o),
+        )
+    },
+    Row {
+        watched_process: Some("proftpd"),
+        tcpd: Some(Tcpd {
+            installed: Some("proftpd"),
+            daemons: &["proftpd"],
+        }),
+        ..row(
+            Service::Proftpd,
+            "proftpd",
+            ServiceGroup::Ftp,
+            &["proftpd"],
+            native(&["/usr/sbin/proftpd"], &["proftpd"]),
+            |_, _, m, o| ftp::parse_proftpd(m, o),
+        )
+    },
+    Row {
+        watched_process: Some("pure-ftpd"),
+        ..row(
+            Service::PureFtpd,
+            "pure-ftpd",
+            ServiceGroup::Ftp,
+            &["pure-ftpd"],
+            // pure-ftpd, and Debian's pure-ftpd-ldap / -mysql / -postgresql builds.
+            native(&["/usr/sbin/pure-ftpd*"], &[]),
+            |_, _, m, o| ftp::parse_pure_ftpd(m, o),
+        )
+    },
+    Row {
+        tcpd: Some(Tcpd {
+            installed: Some("in.ftpd"),
+            daemons: &["in.ftpd"],
+        }),
+        ..row(
+            Service::Ftpd,
+            "ftpd",
+            ServiceGroup::Ftp,
+            &["ftpd"],
+            // inetutils-ftpd, Debian's ftpd-ssl (netkit), the BSDs.
+            native(
+                &["/usr/sbin/ftpd", "/usr/sbin/in.ftpd", "/usr/libexec/ftpd"],
+                &[],
+            ),
+            |j, pid, m, o| j.ftpd.parse(pid, m, o),
+        )
+    },
+    Row {
+        instances: Some(Instances {
+            prefix: "postfix",
+            daemons: &["smtpd", "cleanup", "postscreen"],
+        }),
+        ..row(
+            Service::Postfix,
+            "postfix",
+            ServiceGroup::Smtp,
+            &[
+                "postfix/smtpd",
+                "postfix/submission/smtpd",
+                "postfix/smtps/smtpd",
+                "postfix/cleanup",
+                "postfix/postscreen",
+            ],
+            // smtpd, postscreen, cleanup: Debian's place, then Fedora's.
+            native(
+                &["/usr/lib/postfix/sbin/*", "/usr/libexec/postfix/*"],
+                &["postfix"],
+            ),
+            |j, _, m, o| mailfilter::parse_postfix(m, o, &mut j.mail),
+        )
+    },
+    Row {
+        relay: Some("vpopmail"),
+        ..row(
+            Service::VchkpwSmtp,
+            "vchkpw-smtp",
+            ServiceGroup::Smtp,
+            &["vchkpw-smtp", "vchkpw-submission", "vchkpw-smtps"],
+            native(VCHKPW_EXES, VCHKPW_USERS),
+            |_, _, m, o| mail::parse_vchkpw(m, o),
+        )
+    },
+    Row {
+        relay: Some("vpopmail"),
+        ..row(
+            Service::VchkpwMua,
+            "vchkpw-pop3",
+            ServiceGroup::Mua,
+            &["vchkpw-pop3", "vchkpw-imap", "vchkpw-pop3s", "vchkpw-imaps"],
+            native(VCHKPW_EXES, VCHKPW_USERS),
+            |_, _, m, o| mail::parse_vchkpw(m, o),
+        )
+    },
+    row(
+        Service::Amavis,
+        "amavis",
+        ServiceGroup::Smtp,
+        &["amavis", "amavisd", "amavisd-new"],
+        Senders {
+            exes: &[],
+            users: &["amavis"],
+            interpreters: PERL,
+            // Debian 12 ships /usr/sbin/amavisd; older releases amavisd-new.
+            scripts: &["/usr/sbin/amavisd", "/usr/sbin/amavisd-new"],
+            titles: &["amavisd (*"],
+        },
+        |_, _, m, _| mailfilter::parse_amavis(m),
+    ),
+    Row {
+        logs: &["/var/log/rspamd/rspamd.log"],
+        logs_when_protected: true,
+        ..row(
+            Service::Rspamd,
+            "rspamd",
+            ServiceGroup::Smtp,
+            &["rspamd"],
+            native(
+                &["/usr/bin/rspamd", "/usr/sbin/rspamd"],
+                &["_rspamd", "rspamd"],
+            ),
+            |_, _, m, _| mailfilter::parse_rspamd(m),
+        )
+    },
+    row(
+        Service::Spamd,
+        "spamd",
+        ServiceGroup::Smtp,
+        &["spamd"],
+        Senders {
+            exes: &[],
+            users: &["debian-spamd", "spamd"],
+            interpreters: PERL,
+            scripts: &["/usr/sbin/spamd", "/usr/bin/spamd"],
+            titles: &["spamd child", "spamd"],
+        },
+        |j, pid, m, _| mailfilter::parse_spamd(pid, m, &mut j.mail),
+    ),
+];
+
+// The table is in `Service`'s order, so a service finds its row by index.
+const _: () = {
+    let mut i = 0;
+    while i < TABLE.len() {
+        assert!(TABLE[i].service as usize == i);
+        i += 1;
+    }
+};
+
+impl Service {
+    pub const ALL: [Service; TABLE.len()] = {
+        let mut all = [Service::Sshd; TABLE.len()];
+        let mut i = 0;
+        while i < TABLE.len() {
+            all[i] = TABLE[i].service;
+            i += 1;
+        }
+        all
+    };
+
+    /// Its row of [`TABLE`].
+    pub fn row(self) -> &'static Row {
+        &TABLE[self as usize]
+    }
+
+    /// The name used in `parse` output, the database and reports.
+    pub fn name(self) -> &'static str {
+        self.row().name
+    }
+
+    /// A service by its name as the database and `parse --service` spell it.
+    pub fn from_name(name: &str) -> Option<Service> {
+        TABLE.iter().find(|r| r.name == name).map(|r| r.service)
+    }
+
+    pub fn group(self) -> ServiceGroup {
+        self.row().group
+    }
+
+    /// Its finding in one message (with the header's pid, for the joins across lines).
+    pub fn parse<'a>(
+        self,
+        joins: &mut Joins,
+        pid: Option<u32>,
+        message: &'a str,
+        options: &ParseOptions,
+    ) -> Option<Finding<'a>> {
+        (self.row().parse)(joins, pid, message, options)
+    }
+}
+
+/// The service a syslog program name belongs to, if sentry reads it.
+pub fn service_of(program: &str) -> Option<Service> {
+    TABLE
+        .iter()
+        .find(|r| {
+            r.programs.contains(&program)
+                || r.instances.as_ref().is_some_and(|i| {
+                    program.starts_with(i.prefix)
+                        && i.daemons.iter().any(|d| {
+                            program
+                                .strip_suffix(d)
+                                .is_some_and(|rest| rest.ends_with('/'))
+                        })
+                })
+        })
+        .map(|r| r.service)
+}
+
+/// The service a line of `program` with `message` belongs to: by the program name, or,
+/// under a relay's ident (`vpopmail`), by the program the message starts with.
+pub fn service_of_line(program: &str, message: &str) -> Option<Service> {
+    if !TABLE.iter().any(|r| r.relay == Some(program)) {
+        return service_of(program);
+    }
+    let (named, _) = message.split_once(": ")?;
+    service_of(named).filter(|s| s.row().relay == Some(program))
+}
+
+/// Every exact journal identifier of a service: its programs, and its relay's ident.
+pub fn identifiers(row: &Row) -> impl Iterator<Item = &'static str> {
+    row.programs.iter().copied().chain(row.relay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_programs_are_unique() {
+        for (i, a) in TABLE.iter().enumerate() {
+            for b in &TABLE[i + 1..] {
+                assert_ne!(a.name, b.name);
+                for p in a.programs {
+                    assert!(!b.programs.contains(p), "{p}");
+                }
+            }
+            for p in a.programs {
+                assert_eq!(service_of(p), Some(a.service), "{p}");
+            }
+            assert_eq!(Service::from_name(a.name), Some(a.service));
+        }
+    }
+
+    #[test]
+    fn postfix_instances_and_the_vpopmail_ident() {
+        for p in [
+            "postfix-in/smtpd",
+            "postfix/submission/smtpd",
+            "postfix-out/cleanup",
+        ] {
+            assert_eq!(service_of(p), Some(Service::Postfix), "{p}");
+        }
+        for p in [
+            "postfix/qmgr",
+            "postfix-in/xsmtpd",
+            "postfix",
+            "smtpd",
+            "vpopmail",
+        ] {
+            assert_eq!(service_of(p), None, "{p}");
+        }
+        assert_eq!(
+            service_of_line("vpopmail", "vchkpw-pop3: password fail"),
+            Some(Service::VchkpwMua)
+        );
+        assert_eq!(service_of_line("vpopmail", "sshd: x"), None);
+        assert_eq!(
+            service_of_line("sshd", "vchkpw-pop3: x"),
+            Some(Service::Sshd)
+        );
+    }
+}
