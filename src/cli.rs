@@ -600,6 +600,14 @@ fn clap_failure(e: &clap::Error) -> u8 {
     }
 }
 
+/// The configuration as every command gets it: loaded, then each backend's section checked
+/// by the backend (`config` keeps them raw, so it depends on no backend).
+fn load_config(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+    let config = Config::load(overrides, env)?;
+    crate::block::check_sections(&config)?;
+    Ok(config)
+}
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -628,7 +636,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
         }
         _ => {}
     }
-    let config = Config::load(&invocation.overrides, env)?;
+    let config = load_config(&invocation.overrides, env)?;
     let open = |patience| Sentry::open(config.clone(), patience, now(), verbose);
     let stdout = std::io::stdout();
     let write_err = |e: std::io::Error| Error::output(&e);
@@ -1015,7 +1023,7 @@ fn run_check(
     // A root that is not there (a typo in `--root`) exits 1 like the other read-only
     // commands; anything else that keeps sentry from opening is CRITICAL.
     let critical = |e| (State::Critical, e);
-    let opened = Config::load(&invocation.overrides, env)
+    let opened = load_config(&invocation.overrides, env)
         .map_err(critical)
         .and_then(|config| {
             // Only look: a missing database is a finding, not something to create.
