@@ -12,9 +12,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::atomic_file::FileLock;
+use crate::atomic_file::{FileLock, LockError};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ip::ClientIp;
 use crate::logs::parse::{ParseOptions, Parser, ParserState, SAVED_ENTRIES};
 use serde::{Deserialize, Serialize};
@@ -276,10 +276,13 @@ pub fn scan(
     progress: &Progress,
 ) -> Result<ScanOutcome> {
     let mut outcome = ScanOutcome::default();
+    // Only a lock another scanner holds lets this one go without reading; a lock file that
+    // cannot be opened is an error like any other (a scan that never runs must not pass
+    // for one that someone else ran).
     let _lock = match FileLock::acquire(&config.root.join(SCAN_LOCK), lock_wait) {
         Ok(lock) => lock,
-        Err(Error::Runtime(_)) if !from_start => return Ok(outcome),
-        Err(e) => return Err(e),
+        Err(LockError::Busy { .. }) if !from_start => return Ok(outcome),
+        Err(e) => return Err(e.into()),
     };
     outcome.scanned = true;
     let mut reading = Reading {
@@ -523,6 +526,46 @@ mod tests {
 
     fn row(ip: &str, kind: &str, count: i64) -> (String, String, i64) {
         (ip.to_string(), kind.to_string(), count)
+    }
+
+    /// A scan of no logs in a fresh root, with `lock_wait` for the scan lock.
+    fn scan_root(root: &std::path::Path) -> Result<ScanOutcome> {
+        let overrides = crate::config::Overrides {
+            root: Some(root.to_path_buf()),
+            config: None,
+        };
+        let mut config = Config::load(&overrides, &|_| None).expect("config");
+        config.logs = Some(Vec::new());
+        config.journal = Some(false);
+        let (mut store, _) =
+            crate::store::SqliteStore::open(&root.join("sentry.db"), Duration::from_secs(1))
+                .expect("open");
+        let wait = Duration::from_millis(20);
+        scan(
+            &config,
+            &mut store,
+            NOW,
+            wait,
+            None,
+            false,
+            &Progress::none(),
+        )
+    }
+
+    #[test]
+    fn only_a_held_lock_means_another_scanner_is_at_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = FileLock::acquire(&dir.path().join(SCAN_LOCK), Duration::ZERO).expect("lock");
+        let outcome = scan_root(dir.path()).expect("busy is no error");
+        assert!(!outcome.scanned);
+        drop(held);
+        assert!(scan_root(dir.path()).expect("free").scanned);
+
+        // A lock file that cannot be opened is reported, not taken for a busy scanner.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join(SCAN_LOCK)).expect("mkdir");
+        let err = scan_root(dir.path()).expect_err("an unopenable lock is an error");
+        assert!(err.to_string().contains("lock file"), "{err}");
     }
 
     const PAM_BOB: &str = "Nov 24 10:00:00 web1 sshd[4001]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=bob";
