@@ -20,9 +20,7 @@ use crate::logs::{Kind, Service};
 use crate::policy::{self, Evidence, Verdict};
 use crate::progress::Progress;
 use crate::scan;
-use crate::store::{
-    EvidenceCount, IpRecord, Listing, ListingChange, SqliteStore, Store, legacy_files,
-};
+use crate::store::{EvidenceCount, IpRecord, Listing, ListingChange, SqliteStore, legacy_files};
 
 /// Key in `sentry_meta` marking that the one-file-per-address tree was imported.
 const LEGACY_IMPORT_KEY: &str = "legacy_files_imported_at";

@@ -29,7 +29,7 @@ use crate::ip::ClientIp;
 use crate::report::{self, Report};
 use crate::scan;
 use crate::setup;
-use crate::store::{IpRecord, Store};
+use crate::store::IpRecord;
 
 const LEGACY: &str = "Legacy form (sentry.pl / sentry.sh)";
 
@@ -881,7 +881,7 @@ pub fn run(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> Res
             }
             let mut sentry = open(Patience::Admin)?;
             let mut out = std::io::BufWriter::new(stdout.lock());
-            report::write_dump(&mut out, &mut sentry.store as &mut dyn Store)?;
+            report::write_dump(&mut out, &mut sentry.store)?;
             out.flush().map_err(write_err)?;
         }
         Action::ImportFiles => {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::logs::{Event, Kind, Report, Service, journal, source};
 use crate::progress::Progress;
-use crate::store::{Cursor, EvidenceCount, Store};
+use crate::store::{Cursor, EvidenceCount, SqliteStore};
 
 /// journalctl gets this long before it is stopped (a first read of a big journal).
 const JOURNAL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -268,7 +268,7 @@ pub fn parse_options(config: &Config) -> ParseOptions {
 /// included.
 pub fn scan(
     config: &Config,
-    store: &mut dyn Store,
+    store: &mut SqliteStore,
     now: i64,
     lock_wait: Duration,
     budget: Option<u64>,
@@ -374,7 +374,7 @@ impl Reading<'_> {
 
     /// The evidence counted since the last write, the cursor of the source read, and the
     /// state if it changed: one transaction.
-    fn record(&mut self, store: &mut dyn Store, cursor: Cursor, moved: bool) -> Result<()> {
+    fn record(&mut self, store: &mut SqliteStore, cursor: Cursor, moved: bool) -> Result<()> {
         let counts = self.tally.drain(&mut self.outcome.addresses);
         let mut cursors = vec![cursor];
         if moved || !counts.is_empty() {
@@ -401,7 +401,7 @@ impl Reading<'_> {
 /// returned (it is not the log's fault, and the other sources would fail the same way).
 fn scan_file(
     reading: &mut Reading,
-    store: &mut dyn Store,
+    store: &mut SqliteStore,
     path: &std::path::Path,
     from_start: bool,
 ) -> Result<()> {
@@ -452,7 +452,7 @@ fn scan_file(
 }
 
 /// The journal's new entries of the enabled services, with its cursor in the database.
-fn scan_journal(reading: &mut Reading, store: &mut dyn Store, from_start: bool) -> Result<()> {
+fn scan_journal(reading: &mut Reading, store: &mut SqliteStore, from_start: bool) -> Result<()> {
     let config = reading.config;
     let file = config.journal_file.as_deref();
     let name = journal::source_name(file);
