@@ -21,7 +21,7 @@ use crate::policy::{self, Evidence, Verdict};
 use crate::progress::Progress;
 use crate::scan;
 use crate::store::{
-    EvidenceCount, IpRecord, Listing, ListingChange, Opened, SqliteStore, Store, legacy_files,
+    EvidenceCount, IpRecord, Listing, ListingChange, Opened, SqliteStore, legacy_files,
 };
 
 /// Key in `sentry_meta` marking that the one-file-per-address tree was imported.

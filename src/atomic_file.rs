@@ -30,10 +30,36 @@ pub struct FileLock {
     _file: File,
 }
 
+/// Why a lock was not taken. Only [`LockError::Busy`] means another sentry is at work; a
+/// lock file that cannot be opened (permissions, a link planted there, a full disk) is a
+/// fault to report, never a reason to quietly skip the work.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process held the lock for the whole wait.
+    Busy { path: PathBuf, waited: Duration },
+    /// The lock file could not be opened, inspected or locked.
+    Unavailable(Error),
+}
+
+impl From<LockError> for Error {
+    fn from(e: LockError) -> Error {
+        match e {
+            LockError::Busy { path, waited } => Error::Runtime(format!(
+                "{} stayed locked by another sentry process for {} ms; try again",
+                path.display(),
+                waited.as_millis()
+            )),
+            LockError::Unavailable(e) => e,
+        }
+    }
+}
+
 impl FileLock {
     /// Waits up to `wait` for the lock on `path` (created if missing).
     /// The file is root's alone (0600); one an older sentry left wider is narrowed.
-    pub fn acquire(path: &Path, wait: Duration) -> Result<FileLock, Error> {
+    pub fn acquire(path: &Path, wait: Duration) -> Result<FileLock, LockError> {
+        let fault =
+            |doing: &str, e: &std::io::Error| LockError::Unavailable(Error::io(doing, path, e));
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -41,13 +67,13 @@ impl FileLock {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(path)
-            .map_err(|e| Error::io("open the lock file", path, &e))?;
+            .map_err(|e| fault("open the lock file", &e))?;
         let meta = file
             .metadata()
-            .map_err(|e| Error::io("inspect the lock file", path, &e))?;
+            .map_err(|e| fault("inspect the lock file", &e))?;
         if meta.mode() & 0o077 != 0 {
             file.set_permissions(Permissions::from_mode(0o600))
-                .map_err(|e| Error::io("set permissions on", path, &e))?;
+                .map_err(|e| fault("set permissions on", &e))?;
         }
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_millis(1);
@@ -59,13 +85,12 @@ impl FileLock {
                     pause = (pause * 2).min(Duration::from_millis(20));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    return Err(Error::Runtime(format!(
-                        "{} stayed locked by another sentry process for {} ms; try again",
-                        path.display(),
-                        wait.as_millis()
-                    )));
+                    return Err(LockError::Busy {
+                        path: path.to_path_buf(),
+                        waited: wait,
+                    });
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", path, &e)),
+                Err(fs::TryLockError::Error(e)) => return Err(fault("lock", &e)),
             }
         }
     }
@@ -254,8 +279,31 @@ mod tests {
         let err = FileLock::acquire(&path, Duration::from_millis(30))
             .err()
             .expect("second waits and fails");
+        assert!(matches!(err, LockError::Busy { .. }), "{err:?}");
+        let err = Error::from(err);
         assert!(err.to_string().contains("stayed locked"), "{err}");
         drop(held);
         FileLock::acquire(&path, Duration::from_millis(10)).expect("free again");
+    }
+
+    #[test]
+    fn a_lock_file_that_cannot_be_opened_is_not_busy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A directory where the lock file should be: opening it for writing fails.
+        let path = dir.path().join("lock");
+        fs::create_dir(&path).expect("mkdir");
+        let err = FileLock::acquire(&path, Duration::from_millis(10))
+            .err()
+            .expect("cannot open");
+        assert!(matches!(err, LockError::Unavailable(_)), "{err:?}");
+        let text = Error::from(err).to_string();
+        assert!(text.contains("open the lock file"), "{text}");
+        // A symbolic link planted at the name is not followed, and not taken for a holder.
+        let link = dir.path().join("linked.lock");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &link).expect("plant");
+        let err = FileLock::acquire(&link, Duration::from_millis(10))
+            .err()
+            .expect("refused");
+        assert!(matches!(err, LockError::Unavailable(_)), "{err:?}");
     }
 }

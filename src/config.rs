@@ -92,8 +92,9 @@ pub struct Config {
     pub firewall_table: String,
     /// The tcpwrappers deny file referenced from `/etc/hosts.allow`.
     pub deny_file: PathBuf,
-    /// Each firewall backend's own section (`[nftables]`, `[ipset]`, ...), checked by the
-    /// backend itself (`block::settings`) when the configuration is loaded.
+    /// Each firewall backend's own section (`[nftables]`, `[ipset]`, ...), kept raw: the
+    /// backends check their own keys (`block::check_sections`, run by the command line right
+    /// after `Config::load`), so this module needs to know nothing of them.
     pub backend_sections: std::collections::BTreeMap<String, toml::Table>,
     /// Where `sentry update` fetches a release manifest (HTTPS only); None = install this binary.
     pub update_url: Option<String>,
@@ -593,10 +594,6 @@ impl Config {
 
         config.apply_environment(env)?;
         config.backends.dedup();
-        crate::block::check_settings(&config).map_err(|msg| match &file_path {
-            Some(path) => Error::Input(format!("{}: {msg}", path.display())),
-            None => Error::Input(msg),
-        })?;
         Ok(config)
     }
 

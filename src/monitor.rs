@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use crate::actions::Sentry;
 use crate::config::Config;
 use crate::error::Result;
-use crate::store::Store;
 use crate::{setup, tcpd};
 
 /// Nagios plugin states, in increasing severity.

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::printable::printable;
 use crate::store::sqlite::HistoryEntry;
-use crate::store::{EvidenceCount, IpRecord, Store, Summary};
+use crate::store::{EvidenceCount, IpRecord, SqliteStore, Summary};
 
 /// Everything the report shows, also its `--json` shape.
 #[derive(Debug, Serialize)]
@@ -50,7 +50,7 @@ pub struct Overview {
 
 impl Overview {
     /// Gathers the overview with aggregate queries.
-    pub fn gather(store: &mut dyn Store, top: u32, now: i64) -> Result<Overview> {
+    pub fn gather(store: &mut SqliteStore, top: u32, now: i64) -> Result<Overview> {
         Ok(Overview {
             most_connections: store.top_connections(top)?,
             most_naughty: store.top_naughty(top)?,
@@ -223,7 +223,7 @@ pub fn write_json(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
 }
 
 /// `sentry dump`: one `ip<TAB>seen<TAB>allow<TAB>block` line per record, for shell pipelines.
-pub fn write_dump(out: &mut dyn Write, store: &mut dyn Store) -> Result<()> {
+pub fn write_dump(out: &mut dyn Write, store: &mut SqliteStore) -> Result<()> {
     store.for_each_record(&mut |r| {
         writeln!(
             out,

@@ -12,16 +12,16 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::atomic_file::FileLock;
+use crate::atomic_file::{FileLock, LockError};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ip::ClientIp;
 use crate::logs::parse::{ParseOptions, Parser, ParserState, SAVED_ENTRIES};
 use serde::{Deserialize, Serialize};
 
 use crate::logs::{Event, Kind, Report, Service, journal, source};
 use crate::progress::Progress;
-use crate::store::{Cursor, EvidenceCount, Store};
+use crate::store::{Cursor, EvidenceCount, SqliteStore};
 
 /// journalctl gets this long before it is stopped (a first read of a big journal).
 const JOURNAL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -268,7 +268,7 @@ pub fn parse_options(config: &Config) -> ParseOptions {
 /// included.
 pub fn scan(
     config: &Config,
-    store: &mut dyn Store,
+    store: &mut SqliteStore,
     now: i64,
     lock_wait: Duration,
     budget: Option<u64>,
@@ -276,10 +276,13 @@ pub fn scan(
     progress: &Progress,
 ) -> Result<ScanOutcome> {
     let mut outcome = ScanOutcome::default();
+    // Only a lock another scanner holds lets this one go without reading; a lock file that
+    // cannot be opened is an error like any other (a scan that never runs must not pass
+    // for one that someone else ran).
     let _lock = match FileLock::acquire(&config.root.join(SCAN_LOCK), lock_wait) {
         Ok(lock) => lock,
-        Err(Error::Runtime(_)) if !from_start => return Ok(outcome),
-        Err(e) => return Err(e),
+        Err(LockError::Busy { .. }) if !from_start => return Ok(outcome),
+        Err(e) => return Err(e.into()),
     };
     outcome.scanned = true;
     let mut reading = Reading {
@@ -371,7 +374,7 @@ impl Reading<'_> {
 
     /// The evidence counted since the last write, the cursor of the source read, and the
     /// state if it changed: one transaction.
-    fn record(&mut self, store: &mut dyn Store, cursor: Cursor, moved: bool) -> Result<()> {
+    fn record(&mut self, store: &mut SqliteStore, cursor: Cursor, moved: bool) -> Result<()> {
         let counts = self.tally.drain(&mut self.outcome.addresses);
         let mut cursors = vec![cursor];
         if moved || !counts.is_empty() {
@@ -398,7 +401,7 @@ impl Reading<'_> {
 /// returned (it is not the log's fault, and the other sources would fail the same way).
 fn scan_file(
     reading: &mut Reading,
-    store: &mut dyn Store,
+    store: &mut SqliteStore,
     path: &std::path::Path,
     from_start: bool,
 ) -> Result<()> {
@@ -449,7 +452,7 @@ fn scan_file(
 }
 
 /// The journal's new entries of the enabled services, with its cursor in the database.
-fn scan_journal(reading: &mut Reading, store: &mut dyn Store, from_start: bool) -> Result<()> {
+fn scan_journal(reading: &mut Reading, store: &mut SqliteStore, from_start: bool) -> Result<()> {
     let config = reading.config;
     let file = config.journal_file.as_deref();
     let name = journal::source_name(file);
@@ -523,6 +526,47 @@ mod tests {
 
     fn row(ip: &str, kind: &str, count: i64) -> (String, String, i64) {
         (ip.to_string(), kind.to_string(), count)
+    }
+
+    /// A scan of no logs in a fresh root, with `lock_wait` for the scan lock.
+    fn scan_root(root: &std::path::Path) -> Result<ScanOutcome> {
+        let overrides = crate::config::Overrides {
+            root: Some(root.to_path_buf()),
+            config: None,
+        };
+        let mut config = Config::load(&overrides, &|_| None).expect("config");
+        config.logs = Some(Vec::new());
+        config.journal = Some(false);
+        let mut store =
+            crate::store::SqliteStore::open(&root.join("sentry.db"), Duration::from_secs(1))
+                .expect("open");
+        store.migrate().expect("migrate");
+        let wait = Duration::from_millis(20);
+        scan(
+            &config,
+            &mut store,
+            NOW,
+            wait,
+            None,
+            false,
+            &Progress::none(),
+        )
+    }
+
+    #[test]
+    fn only_a_held_lock_means_another_scanner_is_at_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = FileLock::acquire(&dir.path().join(SCAN_LOCK), Duration::ZERO).expect("lock");
+        let outcome = scan_root(dir.path()).expect("busy is no error");
+        assert!(!outcome.scanned);
+        drop(held);
+        assert!(scan_root(dir.path()).expect("free").scanned);
+
+        // A lock file that cannot be opened is reported, not taken for a busy scanner.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join(SCAN_LOCK)).expect("mkdir");
+        let err = scan_root(dir.path()).expect_err("an unopenable lock is an error");
+        assert!(err.to_string().contains("lock file"), "{err}");
     }
 
     const PAM_BOB: &str = "Nov 24 10:00:00 web1 sshd[4001]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=bob";

@@ -8,7 +8,7 @@ Each backend is one file behind the [`DenyList`] trait, knows nothing of logs or
 database, and is idempotent: adding a present address or removing an absent one is fine.
 
 Settings: `[block] backends = [...]` chooses them; each has its own section (`[nftables]`,
-`[ipset]`, ...) whose keys are checked when the configuration loads. Programs are found
+`[ipset]`, ...) whose keys are checked when the configuration loads ([`check_sections`]). Programs are found
 on a fixed safe PATH ([`crate::exec::SAFE_PATH`]) or given as absolute paths, and are
 looked up when used, so a missing program fails that backend only (the decision stays in
 the database, and `sentry sync` repairs the list later).
@@ -126,8 +126,17 @@ fn build(name: &str, config: &Config, lock_wait: Duration) -> Result<Box<dyn Den
 }
 
 /// Checks every backend section present in the configuration (enabled or not), so a typo
-/// is reported when the file is loaded, with the section and key named.
-pub fn check_settings(config: &Config) -> std::result::Result<(), String> {
+/// is reported when the file is loaded, with the file, section and key named. `config`
+/// keeps the sections raw and the command line calls this right after `Config::load`:
+/// `block` depends on `config`, never the reverse.
+pub fn check_sections(config: &Config) -> Result<()> {
+    check_settings(config).map_err(|msg| match &config.source {
+        Some(path) => Error::Input(format!("{}: {msg}", path.display())),
+        None => Error::Input(msg),
+    })
+}
+
+fn check_settings(config: &Config) -> std::result::Result<(), String> {
     fn check<T: DeserializeOwned>(config: &Config, name: &str) -> std::result::Result<(), String> {
         settings::<T>(config, name)
             .map(|_| ())

@@ -9,7 +9,6 @@ use crate::actions::Patience;
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::report;
-use crate::store::Store;
 
 pub fn run(ctx: &Context) -> Result<()> {
     let config = ctx.config()?;
@@ -18,6 +17,6 @@ pub fn run(ctx: &Context) -> Result<()> {
     }
     let mut sentry = ctx.open(&config, Patience::Admin)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    report::write_dump(&mut out, &mut sentry.store as &mut dyn Store)?;
+    report::write_dump(&mut out, &mut sentry.store)?;
     out.flush().map_err(|e| Error::output(&e))
 }

@@ -55,9 +55,12 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// The configuration: defaults, the file, the environment.
+    /// The configuration: defaults, the file, the environment; then each backend's section
+    /// checked by the backend (`config` keeps them raw, so it depends on no backend).
     pub fn config(&self) -> Result<Config> {
-        Config::load(&self.overrides, self.env)
+        let config = Config::load(&self.overrides, self.env)?;
+        crate::block::check_sections(&config)?;
+        Ok(config)
     }
 
     /// Opens the database and deny lists of `config` at this moment, with the schema

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 use crate::logs::parse::Parser;
 use crate::report::{self, Report};
-use crate::store::{IpRecord, Store};
+use crate::store::IpRecord;
 
 /// Print the summary report, and one address's record and evidence when IP is given
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]

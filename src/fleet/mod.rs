@@ -36,7 +36,7 @@ use crate::ip::ClientIp;
 
 use crate::policy::{self, Evidence, Verdict};
 use crate::store::fleet_state::HostEvidence;
-use crate::store::{FLEET_ORIGIN, Listing, Store};
+use crate::store::{FLEET_ORIGIN, Listing};
 use server::{FleetServer, Pulled};
 
 const PUSHED_DECISION: &str = "fleet_pushed_decision";

@@ -1,10 +1,11 @@
 /*!
-What sentry remembers about each address, behind one trait.
+What sentry remembers about each address.
 
 The record is the original's: how often the address connected (`seen`) and when it
-was put on the allow or block list (unix seconds, 0 = not listed). [`Store`] is the
-contract a storage engine fulfils; [`sqlite::SqliteStore`] is the local one, and a
-fleet's PostgreSQL server (`crate::fleet`) is an exchange beside it, not a store.
+was put on the allow or block list (unix seconds, 0 = not listed). [`SqliteStore`] is the
+one store, used directly: a trait with one implementation, which its own callers went
+around for what it did not offer, only hid where the database is. A fleet's PostgreSQL
+server (`crate::fleet`) is an exchange beside it, not a store.
 */
 
 pub mod fleet_state;
@@ -12,7 +13,6 @@ pub mod foreign;
 pub mod legacy_files;
 pub mod sqlite;
 
-use crate::error::Result;
 use crate::ip::ClientIp;
 
 pub use sqlite::{Opened, SqliteStore};
@@ -150,62 +150,4 @@ pub struct Summary {
     pub connections: i64,
     pub allowed: i64,
     pub blocked: i64,
-}
-
-/// The storage contract. Every method is one atomic change or one consistent read.
-pub trait Store {
-    /// Counts one connection (seen + 1, done by the database so that concurrent
-    /// callers never lose an update) and returns the record as it now stands.
-    fn record_connection(&mut self, ip: ClientIp) -> Result<IpRecord>;
-
-    /// The record of one address, if sentry has one.
-    fn record(&mut self, ip: ClientIp) -> Result<Option<IpRecord>>;
-
-    /// Puts addresses on a list (or none), all in one transaction, and returns the records
-    /// as they now stand.
-    fn set_listings(&mut self, changes: &[ListingChange]) -> Result<Vec<IpRecord>>;
-
-    /// Every address currently blocked, with when it was blocked (rows that are not valid
-    /// addresses are skipped).
-    fn blocked(&mut self) -> Result<Vec<(ClientIp, i64)>>;
-
-    /// Adds evidence counts and moves log cursors, in one transaction: a crash never
-    /// counts a line twice or loses one.
-    fn record_evidence(&mut self, counts: &[EvidenceCount], cursors: &[Cursor]) -> Result<()>;
-
-    /// The evidence about one address, every service and kind.
-    fn evidence(&mut self, ip: ClientIp) -> Result<Vec<EvidenceCount>>;
-
-    /// Forgets the evidence about one address (after a delist or an expired block, so that
-    /// old lines do not decide again).
-    fn forget_evidence(&mut self, ip: ClientIp) -> Result<()>;
-
-    /// Forgets all evidence and every log cursor (before re-reading all logs from the start).
-    fn forget_all_evidence(&mut self) -> Result<()>;
-
-    /// Where reading of `source` stopped last time.
-    fn cursor(&mut self, source: &str) -> Result<Option<Cursor>>;
-
-    /// The `n` addresses with the most connections: `(ip, seen)`.
-    fn top_connections(&mut self, n: u32) -> Result<Vec<(String, i64)>>;
-
-    /// The `n` addresses with the most naughty events: `(ip, count)`.
-    fn top_naughty(&mut self, n: u32) -> Result<Vec<(String, i64)>>;
-
-    /// Evidence summed over addresses: `(service, kind, count)`.
-    fn evidence_totals(&mut self) -> Result<Vec<(String, String, i64)>>;
-
-    /// How many of the listed addresses were listed on each day since `since` (unix
-    /// seconds; days in UTC): `(day start, allowed, blocked)`.
-    fn listings_per_day(&mut self, since: i64) -> Result<Vec<(i64, i64, i64)>>;
-
-    /// Whole-database figures for the report.
-    fn summary(&mut self) -> Result<Summary>;
-
-    /// Calls `visit` for every record, in address order, without loading them all.
-    fn for_each_record(&mut self, visit: &mut dyn FnMut(&IpRecord) -> Result<()>) -> Result<()>;
-
-    /// Merges records from an older sentry in one transaction: connection counts are
-    /// added, and a listing is taken when the existing record has none.
-    fn merge_records(&mut self, records: &[IpRecord]) -> Result<()>;
 }

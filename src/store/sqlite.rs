@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::{Cursor, EvidenceCount, IpRecord, ListingChange, Store, Summary};
+use super::{Cursor, EvidenceCount, IpRecord, ListingChange, Summary};
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 
@@ -311,7 +311,7 @@ impl SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
     }
 
-    /// Counts a connection (`Store::record_connection`) and, in the same statement, reads
+    /// Counts a connection (`record_connection`) and, in the same statement, reads
     /// whether deny-list updates are pending.
     pub fn count_connection(&mut self, ip: ClientIp) -> Result<(IpRecord, ListsPending)> {
         let (path, busy) = (self.path.clone(), self.busy);
@@ -576,12 +576,17 @@ fn row_to_record(ip: String, row: &rusqlite::Row<'_>) -> rusqlite::Result<IpReco
     })
 }
 
-impl Store for SqliteStore {
-    fn record_connection(&mut self, ip: ClientIp) -> Result<IpRecord> {
+/// What the rest of sentry asks of the database: every method is one atomic change or one
+/// consistent read.
+impl SqliteStore {
+    /// Counts one connection (seen + 1, done by the database so that concurrent
+    /// callers never lose an update) and returns the record as it now stands.
+    pub fn record_connection(&mut self, ip: ClientIp) -> Result<IpRecord> {
         self.count_connection(ip).map(|(record, _)| record)
     }
 
-    fn record(&mut self, ip: ClientIp) -> Result<Option<IpRecord>> {
+    /// The record of one address, if sentry has one.
+    pub fn record(&mut self, ip: ClientIp) -> Result<Option<IpRecord>> {
         let text = ip.to_string();
         let record = self
             .conn
@@ -590,7 +595,9 @@ impl Store for SqliteStore {
         record.map_err(|e| self.error("read", &e))
     }
 
-    fn set_listings(&mut self, changes: &[ListingChange]) -> Result<Vec<IpRecord>> {
+    /// Puts addresses on a list (or none), all in one transaction, and returns the records
+    /// as they now stand.
+    pub fn set_listings(&mut self, changes: &[ListingChange]) -> Result<Vec<IpRecord>> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "update", &e);
         let tx = self
@@ -635,7 +642,9 @@ impl Store for SqliteStore {
         Ok(done)
     }
 
-    fn blocked(&mut self) -> Result<Vec<(ClientIp, i64)>> {
+    /// Every address currently blocked, with when it was blocked (rows that are not valid
+    /// addresses are skipped).
+    pub fn blocked(&mut self) -> Result<Vec<(ClientIp, i64)>> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "read", &e);
         let mut stmt = self
@@ -655,7 +664,9 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn record_evidence(&mut self, counts: &[EvidenceCount], cursors: &[Cursor]) -> Result<()> {
+    /// Adds evidence counts and moves log cursors, in one transaction: a crash never
+    /// counts a line twice or loses one.
+    pub fn record_evidence(&mut self, counts: &[EvidenceCount], cursors: &[Cursor]) -> Result<()> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "record evidence in", &e);
         let tx = self
@@ -723,7 +734,8 @@ impl Store for SqliteStore {
         tx.commit().map_err(err)
     }
 
-    fn evidence(&mut self, ip: ClientIp) -> Result<Vec<EvidenceCount>> {
+    /// The evidence about one address, every service and kind.
+    pub fn evidence(&mut self, ip: ClientIp) -> Result<Vec<EvidenceCount>> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "read evidence from", &e);
         let text = ip.to_string();
@@ -746,14 +758,17 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
     }
 
-    fn forget_evidence(&mut self, ip: ClientIp) -> Result<()> {
+    /// Forgets the evidence about one address (after a delist or an expired block, so that
+    /// old lines do not decide again).
+    pub fn forget_evidence(&mut self, ip: ClientIp) -> Result<()> {
         self.conn
             .execute("DELETE FROM evidence WHERE ip = ?1", [ip.to_string()])
             .map(|_| ())
             .map_err(|e| self.error("forget evidence in", &e))
     }
 
-    fn forget_all_evidence(&mut self) -> Result<()> {
+    /// Forgets all evidence and every log cursor (before re-reading all logs from the start).
+    pub fn forget_all_evidence(&mut self) -> Result<()> {
         self.conn
             .execute_batch(
                 "BEGIN IMMEDIATE; DELETE FROM evidence; DELETE FROM log_cursors; COMMIT;",
@@ -764,7 +779,8 @@ impl Store for SqliteStore {
             })
     }
 
-    fn cursor(&mut self, source: &str) -> Result<Option<Cursor>> {
+    /// Where reading of `source` stopped last time.
+    pub fn cursor(&mut self, source: &str) -> Result<Option<Cursor>> {
         self.conn
             .query_row(
                 "SELECT device, inode, offset, fingerprint FROM log_cursors WHERE source = ?1",
@@ -784,21 +800,24 @@ impl Store for SqliteStore {
             .map_err(|e| self.error("read a log cursor from", &e))
     }
 
-    fn top_connections(&mut self, n: u32) -> Result<Vec<(String, i64)>> {
+    /// The `n` addresses with the most connections: `(ip, seen)`.
+    pub fn top_connections(&mut self, n: u32) -> Result<Vec<(String, i64)>> {
         self.pairs(
             "SELECT ip, ifnull(seen, 0) FROM ip_records ORDER BY seen DESC, ip LIMIT ?1",
             n,
         )
     }
 
-    fn top_naughty(&mut self, n: u32) -> Result<Vec<(String, i64)>> {
+    /// The `n` addresses with the most naughty events: `(ip, count)`.
+    pub fn top_naughty(&mut self, n: u32) -> Result<Vec<(String, i64)>> {
         self.pairs(
             "SELECT ip, sum(count) AS c FROM evidence WHERE kind = 'naughty' GROUP BY ip ORDER BY c DESC, ip LIMIT ?1",
             n,
         )
     }
 
-    fn evidence_totals(&mut self) -> Result<Vec<(String, String, i64)>> {
+    /// Evidence summed over addresses: `(service, kind, count)`.
+    pub fn evidence_totals(&mut self) -> Result<Vec<(String, String, i64)>> {
         let err = |e: rusqlite::Error| self.error("read", &e);
         let mut stmt = self
             .conn
@@ -810,7 +829,9 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
     }
 
-    fn listings_per_day(&mut self, since: i64) -> Result<Vec<(i64, i64, i64)>> {
+    /// How many of the listed addresses were listed on each day since `since` (unix
+    /// seconds; days in UTC): `(day start, allowed, blocked)`.
+    pub fn listings_per_day(&mut self, since: i64) -> Result<Vec<(i64, i64, i64)>> {
         let err = |e: rusqlite::Error| self.error("read", &e);
         // From the history, so an address blocked and delisted since still counts on its day.
         let mut stmt = self
@@ -829,7 +850,8 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
     }
 
-    fn summary(&mut self) -> Result<Summary> {
+    /// Whole-database figures for the report.
+    pub fn summary(&mut self) -> Result<Summary> {
         self.conn
             .query_row(
                 "SELECT ifnull(sum(seen > 0), 0), count(*), ifnull(sum(seen), 0),
@@ -849,7 +871,11 @@ impl Store for SqliteStore {
             .map_err(|e| self.error("summarise", &e))
     }
 
-    fn for_each_record(&mut self, visit: &mut dyn FnMut(&IpRecord) -> Result<()>) -> Result<()> {
+    /// Calls `visit` for every record, in address order, without loading them all.
+    pub fn for_each_record(
+        &mut self,
+        visit: &mut dyn FnMut(&IpRecord) -> Result<()>,
+    ) -> Result<()> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "read", &e);
         let mut stmt = self
@@ -865,7 +891,9 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn merge_records(&mut self, records: &[IpRecord]) -> Result<()> {
+    /// Merges records from an older sentry in one transaction: connection counts are
+    /// added, and a listing is taken when the existing record has none.
+    pub fn merge_records(&mut self, records: &[IpRecord]) -> Result<()> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "import into", &e);
         let tx = self
