@@ -51,7 +51,7 @@ impl Kind {
             ],
             Kind::Route => &["ip"],
         };
-        tools.iter().all(|t| common::have_tool(t))
+        tools.iter().all(|t| common::require(t))
     }
 
     /// The backend's program settings: (key, program).
@@ -202,14 +202,9 @@ fn blackholes(ns: &Netns, v6: bool, proto: Option<&str>) -> BTreeSet<String> {
 }
 
 /// A shell script next to `log` that records its call in `log` and runs the real program
-/// (found the way `have_tool` does), for counting program starts. Returns its path.
+/// (found the way `common::require` does), for counting program starts. Returns its path.
 fn logging_wrapper(log: &Path, program: &str) -> String {
-    let found = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .expect("run sh");
-    let real = String::from_utf8_lossy(&found.stdout).trim().to_string();
-    assert!(real.starts_with('/'), "{program} not found");
+    let real = common::which(program);
     let dir = log.parent().expect("log in a directory");
     let path = dir.join(format!("wrapped-{program}"));
     std::fs::write(

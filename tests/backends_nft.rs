@@ -49,7 +49,7 @@ fn set_of(items: &[&str]) -> BTreeSet<String> {
 #[test]
 fn block_delist_and_ipv6_reach_the_kernel_sets() {
     let Some(ns) = Netns::new() else { return };
-    if !common::have_tool("nft") {
+    if !common::require("nft") {
         return;
     }
     let root = nft_root("");
@@ -81,7 +81,7 @@ fn block_delist_and_ipv6_reach_the_kernel_sets() {
 #[test]
 fn sync_restores_a_flushed_set_and_removes_strays() {
     let Some(ns) = Netns::new() else { return };
-    if !common::have_tool("nft") {
+    if !common::require("nft") {
         return;
     }
     let root = nft_root("");
@@ -127,7 +127,7 @@ fn sync_restores_a_flushed_set_and_removes_strays() {
 #[test]
 fn expire_lifts_backdated_blocks_everywhere() {
     let Some(ns) = Netns::new() else { return };
-    if !common::have_tool("nft") {
+    if !common::require("nft") {
         return;
     }
     let root = nft_root("");
@@ -149,7 +149,7 @@ fn expire_lifts_backdated_blocks_everywhere() {
 #[test]
 fn element_timeouts_carry_the_remaining_life_of_the_block() {
     let Some(ns) = Netns::new() else { return };
-    if !common::have_tool("nft") {
+    if !common::require("nft") {
         return;
     }
     let root = nft_root_with("expire_block_days = 2\n", "[nftables]\ntimeout = true\n");
@@ -176,7 +176,7 @@ fn element_timeouts_carry_the_remaining_life_of_the_block() {
 #[test]
 fn ten_thousand_addresses_in_one_sync() {
     let Some(ns) = Netns::new() else { return };
-    if !common::have_tool("nft") {
+    if !common::require("nft") {
         return;
     }
     let root = Root::new();
@@ -211,7 +211,7 @@ fn ten_thousand_addresses_in_one_sync() {
 #[test]
 fn a_broken_backend_keeps_the_decision_and_sync_repairs_it() {
     let Some(ns) = Netns::new() else { return };
-    if !common::have_tool("nft") {
+    if !common::require("nft") {
         return;
     }
     let root = nft_root("[nftables]\nnft = \"/nonexistent/nft\"\n");

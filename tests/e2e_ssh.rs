@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The programs the script runs, and the Debian package that brings each.
@@ -31,47 +31,22 @@ const TOOLS: [(&str, &str); 11] = [
 
 /// The Python modules the script imports with Debian's interpreter, and their packages.
 const PYTHON_MODULES: [(&str, &str); 1] = [("paramiko", "python3-paramiko")];
-const DEBIAN_PYTHON: &str = "/usr/bin/python3";
-
-/// Where the script looks for programs (it prepends this to PATH).
-const SYSTEM_DIRS: [&str; 4] = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
-
-fn installed(tool: &str) -> bool {
-    SYSTEM_DIRS
-        .iter()
-        .any(|dir| Path::new(dir).join(tool).is_file())
-}
-
-fn python_has(module: &str) -> bool {
-    Command::new(DEBIAN_PYTHON)
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
 
 /// Why the test cannot run here, if it cannot.
 fn missing_requirements() -> Vec<String> {
     let mut missing = Vec::new();
-    if !is_root() {
+    if !common::running_as_root() {
         missing.push("root (network and mount namespaces)".to_string());
     }
     for (tool, package) in TOOLS {
-        if !installed(tool) {
+        if !common::have_tool(tool) {
             missing.push(format!("{tool} (Debian package {package})"));
         }
     }
     for (module, package) in PYTHON_MODULES {
-        if !python_has(module) {
+        if !common::have_python_module(module) {
             missing.push(format!(
-                "{DEBIAN_PYTHON} module {module} (Debian package {package})"
+                "/usr/bin/python3 module {module} (Debian package {package})"
             ));
         }
     }

@@ -44,7 +44,7 @@ mount -t tmpfs -o size=256k tmpfs "$root"
 
 #[test]
 fn a_full_disk_changes_nothing_and_connect_still_lets_users_in() {
-    if !is_root() || !common::have_tool("unshare") {
+    if !is_root() || !common::require("unshare") {
         return;
     }
     let script = format!(
@@ -82,7 +82,7 @@ echo "--- deny"; cat "$root/hosts.deny"
 
 #[test]
 fn a_read_only_root_is_reported_and_reports_still_work() {
-    if !is_root() || !common::have_tool("unshare") {
+    if !is_root() || !common::require("unshare") {
         return;
     }
     let script = format!(

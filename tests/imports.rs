@@ -117,7 +117,7 @@ fn fail2ban_bans_keep_their_time() {
 /// format the host's perl writes (AnyDBM_File): the test writes one with perl the same way.
 #[test]
 fn a_sentry_pl_dbm_file_is_merged() {
-    if !common::have_tool("perl") {
+    if !common::require("perl") {
         return;
     }
     let root = Root::new();

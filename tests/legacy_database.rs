@@ -99,7 +99,7 @@ fn bash_original_database(root: &Root) -> Fixture {
 
 #[test]
 fn bash_database_is_migrated_in_place() {
-    if !common::have_tool("sqlite3") {
+    if !common::require("sqlite3") {
         return;
     }
     let root = Root::new();
@@ -182,7 +182,7 @@ fn bash_database_is_migrated_in_place() {
 
 #[test]
 fn bash_one_liners_keep_working_on_the_migrated_database() {
-    if !common::have_tool("sqlite3") {
+    if !common::require("sqlite3") {
         return;
     }
     let root = Root::new();
@@ -228,7 +228,7 @@ fn bash_one_liners_keep_working_on_the_migrated_database() {
 /// matches nothing in tcpd. The next rewrite puts every such line in the canonical form.
 #[test]
 fn bash_deny_file_lines_are_made_canonical() {
-    if !common::have_tool("sqlite3") {
+    if !common::require("sqlite3") {
         return;
     }
     let root = Root::new();
@@ -263,7 +263,7 @@ fn bash_deny_file_lines_are_made_canonical() {
 /// migrate; the merge must happen exactly once and no connection may be lost.
 #[test]
 fn concurrent_first_opens_migrate_once() {
-    if !common::have_tool("sqlite3") {
+    if !common::require("sqlite3") {
         return;
     }
     let root = Root::new();
@@ -301,7 +301,7 @@ fn concurrent_first_opens_migrate_once() {
 /// the first run of this sentry puts every blocked address back into the deny file.
 #[test]
 fn blocks_in_a_bash_database_reach_the_deny_file_on_first_run() {
-    if !common::have_tool("sqlite3") {
+    if !common::require("sqlite3") {
         return;
     }
     let root = Root::new();

@@ -86,7 +86,7 @@ fn nobody_holds(path: &Path) -> Option<std::process::Child> {
 
 #[test]
 fn nobody_cannot_hold_any_lock_of_sentry() {
-    if !common::is_root("locks held by nobody") || !common::have_tool("setpriv") {
+    if !common::is_root("locks held by nobody") || !common::require("setpriv") {
         return;
     }
     let root = Root::new();

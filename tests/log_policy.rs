@@ -599,7 +599,7 @@ fn assert_only_sshds_own_entries_counted(root: &Root) {
 
 /// systemd-journal-remote, which writes a journal file from export format.
 fn journal_remote() -> Option<&'static str> {
-    if !common::have_tool("journalctl") {
+    if !common::require("journalctl") {
         return None;
     }
     let remote = [
@@ -607,7 +607,7 @@ fn journal_remote() -> Option<&'static str> {
         "/usr/lib/systemd/systemd-journal-remote",
     ]
     .into_iter()
-    .find(|p| std::path::Path::new(p).is_file());
+    .find(|p| common::have_tool(p));
     if remote.is_none() {
         common::skip("systemd-journal-remote is not installed");
     }

@@ -143,7 +143,7 @@ fn check_finds_an_sshd_that_ignores_hosts_allow() {
     assert_eq!(code, 1, "{line}");
     assert!(line.contains("do not stop it"), "{line}");
 
-    if common::have_tool("tcpd") {
+    if common::require("tcpd") {
         let with = common::which("tcpd");
         let (code, line) = check_on(&root, &hosts_allow, &[("SENTRY_SSHD", &with)]);
         assert_eq!(code, 0, "{line}");
@@ -273,11 +273,7 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         print("%s%s %r" % (s.name, "{%s}" % labels if labels else "", s.value))
 "#;
     use std::io::Write;
-    let have_client = std::process::Command::new(DEBIAN_PYTHON)
-        .args(["-c", "import prometheus_client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_client {
+    if !common::have_python_module("prometheus_client") {
         common::skip("parsing metrics needs Debian's python3-prometheus-client");
         return None;
     }
@@ -357,7 +353,7 @@ fn man_page_and_completions_come_from_the_command_line_definition() {
     for word in ["connect", "report", "sync", "setup", "Exit codes"] {
         assert!(man.contains(word), "the man page mentions {word}");
     }
-    if common::have_tool("man") {
+    if common::require("man") {
         let page = root.path().join("sentry.8");
         std::fs::write(&page, &man).expect("write");
         let out = std::process::Command::new("man")

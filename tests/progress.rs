@@ -42,7 +42,7 @@ fn on_a_terminal(root: &Root, args: &str) -> String {
 
 #[test]
 fn long_work_shows_progress_on_a_terminal_only() {
-    if !common::have_tool("script") {
+    if !common::require("script") {
         return;
     }
     let root = Root::new();

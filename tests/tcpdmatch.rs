@@ -120,7 +120,7 @@ impl Tcpd {
 
 #[test]
 fn blocked_addresses_are_denied_and_others_granted() {
-    if !common::have_tool("tcpdmatch") {
+    if !common::require("tcpdmatch") {
         return;
     }
     let root = Root::new();
@@ -161,7 +161,7 @@ fn blocked_addresses_are_denied_and_others_granted() {
 
 #[test]
 fn delisting_removes_only_the_exact_address() {
-    if !common::have_tool("tcpdmatch") {
+    if !common::require("tcpdmatch") {
         return;
     }
     let root = Root::new();
@@ -193,7 +193,7 @@ fn delisting_removes_only_the_exact_address() {
 /// pattern, and a lone `ALL` word is the wildcard that matches every client.
 #[test]
 fn a_space_before_the_colon_would_deny_everyone() {
-    if !common::have_tool("tcpdmatch") {
+    if !common::require("tcpdmatch") {
         return;
     }
     let root = Root::new();
@@ -283,7 +283,7 @@ const ADDRESSES: [&str; 10] = [
 /// Handwritten patterns, one per tcpd rule of hosts_access(5) and per quirk we know of.
 #[test]
 fn the_evaluator_agrees_with_tcpdmatch_on_every_pattern() {
-    if !common::have_tool("tcpdmatch") {
+    if !common::require("tcpdmatch") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -446,7 +446,7 @@ fn the_evaluator_agrees_with_tcpdmatch_on_every_pattern() {
 /// continuations, in both files, checked pair by pair against tcpdmatch.
 #[test]
 fn the_evaluator_agrees_with_tcpdmatch_on_generated_files() {
-    if !common::have_tool("tcpdmatch") {
+    if !common::require("tcpdmatch") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -552,7 +552,7 @@ fn the_evaluator_agrees_with_tcpdmatch_on_generated_files() {
 /// in, and keep refusing what the admin refused.
 #[test]
 fn setup_leaves_a_hosts_allow_where_blocked_addresses_are_refused() {
-    if !common::have_tool("tcpdmatch") {
+    if !common::require("tcpdmatch") {
         return;
     }
     let deny_line = |root: &Root| format!("sshd : {} : deny\n", root.deny_file().display());
@@ -647,7 +647,7 @@ fn setup_leaves_a_hosts_allow_where_blocked_addresses_are_refused() {
 /// sentry's `spawn ... : allow` would open sshd to everyone, so setup refuses and says why.
 #[test]
 fn setup_refuses_to_let_in_what_hosts_deny_refuses() {
-    if !common::have_tool("tcpdmatch") {
+    if !common::require("tcpdmatch") {
         return;
     }
     let root = Root::new();

@@ -98,7 +98,7 @@ struct ReleaseServer {
 
 impl ReleaseServer {
     fn start(dir: &Path) -> Option<ReleaseServer> {
-        if !common::have_tool("openssl") || !common::have_tool("python3") {
+        if !common::require("openssl") || !common::require("python3") {
             return None;
         }
         let certs = tempfile::tempdir().expect("tempdir");

@@ -183,41 +183,82 @@ pub fn skip(reason: &str) {
     }
 }
 
-/// True when a required external tool is present; otherwise the test is skipped ([`skip`]).
-/// `SENTRY_TESTS_WITHOUT=nft,sqlite3` pretends the listed tools are missing, to see the
-/// skips of a machine without them.
-pub fn have_tool(tool: &str) -> bool {
-    let pretend_missing = std::env::var("SENTRY_TESTS_WITHOUT")
-        .is_ok_and(|list| list.split(',').any(|missing| missing.trim() == tool));
-    let found = !pretend_missing
-        && Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
+/// The one entry point for a test that needs an external tool: true when `tool` is
+/// installed ([`have_tool`]); otherwise the test, or the part of it that needs the tool, is
+/// skipped ([`skip`], a failure in CI) with the reason `TOOL is not installed`.
+/// `if !common::require("nft") { return; }`
+pub fn require(tool: &str) -> bool {
+    let found = have_tool(tool);
     if !found {
         skip(&format!("{tool} is not installed"));
     }
     found
 }
 
-/// The absolute path of a program found by the shell.
+/// Where `tool` is, or None: a name is looked up on PATH and then in the system
+/// directories that sentry's own program calls and `tests/e2e/ssh.sh` use (sshd, ip and nft
+/// live in `/usr/sbin`, off a normal user's PATH); a path is taken as it is. An executable
+/// file only: not the shell's builtins. `SENTRY_TESTS_WITHOUT=nft,time` pretends the
+/// listed tools (by name) are missing, to see the skips of a machine without them.
+pub fn find_tool(tool: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let name = Path::new(tool).file_name()?.to_string_lossy().into_owned();
+    let pretend_missing = std::env::var("SENTRY_TESTS_WITHOUT")
+        .is_ok_and(|list| list.split(',').any(|missing| missing.trim() == name));
+    if pretend_missing {
+        return None;
+    }
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if tool.contains('/') {
+        return executable(Path::new(tool)).then(|| PathBuf::from(tool));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(tool))
+        .find(|candidate| executable(candidate))
+}
+
+/// Whether `tool` is installed ([`find_tool`]), without skipping anything: for a test
+/// that says itself why it cannot run ([`require`] is the usual way).
+pub fn have_tool(tool: &str) -> bool {
+    find_tool(tool).is_some()
+}
+
+/// The absolute path of an installed program ([`find_tool`]); panics when it is missing,
+/// so [`require`] it first.
 pub fn which(tool: &str) -> String {
-    let out = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .expect("run sh");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    find_tool(tool)
+        .unwrap_or_else(|| panic!("{tool} is not installed"))
+        .display()
+        .to_string()
+}
+
+/// Whether Debian's Python (`/usr/bin/python3`, whatever python3 comes first on PATH) can
+/// import `module`, a library from a Debian package the tests use.
+pub fn have_python_module(module: &str) -> bool {
+    have_tool("/usr/bin/python3")
+        && Command::new("/usr/bin/python3")
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
 }
 
 /// True when running as root; otherwise the test is skipped ([`skip`]).
 pub fn is_root(what: &str) -> bool {
-    let uid = Command::new("id").arg("-u").output().expect("run id");
-    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    let root = running_as_root();
     if !root {
         skip(&format!("needs root ({what})"));
     }
     root
+}
+
+/// Whether this process runs as root, without skipping anything ([`is_root`] skips).
+pub fn running_as_root() -> bool {
+    let uid = Command::new("id").arg("-u").output().expect("run id");
+    String::from_utf8_lossy(&uid.stdout).trim() == "0"
 }
 
 /// A network namespace of the test's own (`ip netns add`), deleted when dropped. Firewall
@@ -229,7 +270,7 @@ pub struct Netns {
 impl Netns {
     /// A fresh namespace, or None (skipped with a message) without root or `ip`.
     pub fn new() -> Option<Netns> {
-        if !is_root("network namespace tests") || !have_tool("ip") {
+        if !is_root("network namespace tests") || !require("ip") {
             return None;
         }
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -14,11 +14,11 @@
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::{have_tool, is_root, skip};
+use super::{is_root, require, skip};
 
 /// A running (or deliberately stopped) private cluster; dropped = stopped and removed.
 pub struct PgCluster {
@@ -40,14 +40,14 @@ impl PgCluster {
     /// Starts a new cluster, or None (the test skipped, see [`super::skip`]) when it cannot
     /// run here: not root, or PostgreSQL / psql / openssl not installed.
     pub fn start() -> Option<PgCluster> {
-        if !is_root("a private PostgreSQL cluster") || !have_tool("psql") || !have_tool("openssl") {
+        if !is_root("a private PostgreSQL cluster") || !require("psql") || !require("openssl") {
             return None;
         }
         let bin = match server_bin_dir() {
             Some(bin) => bin,
-            // Not in /usr/lib/postgresql/*/bin nor on PATH: have_tool reports the skip.
+            // Not in /usr/lib/postgresql/*/bin nor on PATH: require reports the skip.
             None => {
-                have_tool("initdb");
+                require("initdb");
                 return None;
             }
         };
@@ -556,13 +556,8 @@ fn server_bin_dir() -> Option<PathBuf> {
     if let Some((_, bin)) = newest {
         return Some(bin);
     }
-    let out = Command::new("sh")
-        .args(["-c", "command -v pg_ctl"])
-        .output()
-        .ok()?;
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let bin = Path::new(&path).parent()?.to_path_buf();
-    (out.status.success() && bin.join("initdb").is_file()).then_some(bin)
+    let bin = super::find_tool("pg_ctl")?.parent()?.to_path_buf();
+    bin.join("initdb").is_file().then_some(bin)
 }
 
 /// `id -u postgres` / `id -g postgres`.
