@@ -38,6 +38,8 @@ pub struct Clock {
     now: i64,
     this_year: i32,
     cached_day: Option<((u32, u32), i64)>,
+    /// Days since the epoch → local midnight, for zoneless ISO timestamps.
+    cached_date: Option<(i64, i64)>,
 }
 
 impl Clock {
@@ -53,7 +55,28 @@ impl Clock {
             now,
             this_year,
             cached_day: None,
+            cached_date: None,
         }
+    }
+
+    /// A date (days since the epoch) and time of day, at `zone`'s offset or else local time.
+    fn at(&mut self, days: i64, seconds: i64, zone: Option<i64>) -> Option<i64> {
+        match zone {
+            Some(offset) => Some(days * 86_400 + seconds - offset),
+            None => self.local(days, seconds),
+        }
+    }
+
+    fn local(&mut self, days: i64, seconds: i64) -> Option<i64> {
+        if let Some((key, midnight)) = self.cached_date
+            && key == days
+        {
+            return Some(midnight + seconds);
+        }
+        let (year, month, day) = civil_from_days(days);
+        let midnight = local_midnight(i32::try_from(year).ok()?, month, day)?;
+        self.cached_date = Some((days, midnight));
+        Some(midnight + seconds)
     }
 
     fn bsd_time(&mut self, month: u32, day: u32, seconds_of_day: i64) -> Option<i64> {
@@ -84,6 +107,9 @@ fn local_midnight(year: i32, month: u32, day: u32) -> Option<i64> {
 pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     let line = line.strip_suffix('\n').unwrap_or(line);
     let line = line.strip_suffix('\r').unwrap_or(line);
+    if let Some(label) = line.strip_prefix('@') {
+        return split_tai64n(label);
+    }
     let (pri_stripped, had_pri) = match line.strip_prefix('<') {
         Some(rest) => {
             let end = rest.find('>')?;
@@ -94,28 +120,121 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         }
         None => (line, false),
     };
-    if had_pri && let Some(rest) = pri_stripped.strip_prefix("1 ") {
-        return split_rfc5424(rest);
+    if let Some(rest) = pri_stripped.strip_prefix("1 ") {
+        return split_rfc5424(rest, had_pri);
     }
     let first = pri_stripped.as_bytes().first()?;
-    let (time, rest) = if first.is_ascii_digit() {
-        let (stamp, rest) = split_space(pri_stripped)?;
-        match parse_iso8601(stamp) {
-            Some(time) => (Some(time), rest),
-            None if !had_pri => return split_rspamd(stamp, rest),
-            None => return None,
+    if !first.is_ascii_digit() {
+        let (time, rest) = parse_bsd_stamp(pri_stripped, clock)?;
+        return split_after_time(time, rest, true);
+    }
+    let (stamp, rest) = split_space(pri_stripped)?;
+    let (time, rest) = if stamp.len() == 10 {
+        // `YYYY-MM-DD HH:MM:SS[.frac|,frac][zone]`: ISO with a space, or rspamd's own log.
+        let (time_of_day, rest) = split_space(rest)?;
+        let (days, seconds, zone) = parse_date_time(stamp, time_of_day)?;
+        if rest.starts_with('#') {
+            if had_pri || zone.is_some() {
+                return None;
+            }
+            return split_rspamd(clock.local(days, seconds), rest);
         }
+        (clock.at(days, seconds, zone), rest)
     } else {
-        parse_bsd_stamp(pri_stripped, clock)?
+        let (date, time_of_day) = stamp.split_at_checked(10)?;
+        let (days, seconds, zone) = parse_date_time(date, time_of_day.strip_prefix('T')?)?;
+        (clock.at(days, seconds, zone), rest)
     };
-    let (host, rest) = split_space(rest)?;
+    split_after_time(time, rest, false)
+}
+
+/// `[host] [priority] prog[pid][ <Level>]: [[ID n facility.level] ]message`, after the time.
+///
+/// Without a host (BSD only: the token after the time ends with `:`, which no host name
+/// does), the host is `-`.
+fn split_after_time(time: Option<i64>, text: &str, may_lack_host: bool) -> Option<LogLine<'_>> {
+    let (first, after) = split_space(text).unwrap_or((text, ""));
+    let (host, rest) = if may_lack_host && first.ends_with(':') {
+        ("-", text)
+    } else {
+        (first, after)
+    };
     if host.is_empty() {
         return None;
     }
-    let (program, pid, message) = split_tag(rest)?;
+    let (program, pid, message) = split_tag(skip_priority(rest))?;
     Some(LogLine {
         time,
         host,
+        program,
+        pid,
+        message: strip_solaris_id(message),
+    })
+}
+
+const FACILITIES: [&str; 24] = [
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+    "ftp", "ntp", "security", "console", "audit", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
+];
+const LEVELS: [&str; 11] = [
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "panic", "error", "warn",
+];
+
+/// `auth.info`: a syslog facility and level by name.
+fn is_priority_name(text: &str) -> bool {
+    text.split_once('.')
+        .is_some_and(|(f, l)| FACILITIES.contains(&f) && LEVELS.contains(&l))
+}
+
+/// socklog, BusyBox and FreeBSD `syslogd -v` write the priority before the tag:
+/// `<auth.info> `, `auth.info `, or numerically `<4.6> `.
+fn skip_priority(text: &str) -> &str {
+    let Some((token, rest)) = split_space(text) else {
+        return text;
+    };
+    let priority = match token.strip_prefix('<').and_then(|t| t.strip_suffix('>')) {
+        Some(inner) => {
+            is_priority_name(inner)
+                || inner
+                    .split_once('.')
+                    .is_some_and(|(f, l)| digits::<u8>(f).is_some() && digits::<u8>(l).is_some())
+        }
+        None => is_priority_name(token),
+    };
+    if priority { rest } else { text }
+}
+
+/// Solaris syslogd starts the message with its id and priority: `[ID 800047 auth.info] msg`.
+fn strip_solaris_id(message: &str) -> &str {
+    let strip = || {
+        let (id, rest) = split_space(message.strip_prefix("[ID ")?)?;
+        digits::<u32>(id)?;
+        let (priority, rest) = split_space(rest)?;
+        is_priority_name(priority.strip_suffix(']')?).then_some(rest)
+    };
+    strip().unwrap_or(message)
+}
+
+/// daemontools/s6 `multilog t`: `@4000000065e2f3a10b1c2d3e prog[pid]: msg`, no host.
+///
+/// The label is TAI64N: 2^62 + TAI seconds (16 hex digits), then nanoseconds (8). We subtract
+/// the fixed 10 s TAI-UTC offset of 1972, as daemontools' own `tai64nlocal` does, and not
+/// today's 37 s: multilog writes `2^62 + 10 + time()`, so this gives back the system clock's
+/// unix time exactly (leap seconds included in neither).
+fn split_tai64n(text: &str) -> Option<LogLine<'_>> {
+    let (label, rest) = split_space(text)?;
+    if label.len() != 24 || !label.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let tai = u64::from_str_radix(&label[..16], 16).ok()?;
+    let time = tai
+        .checked_sub((1 << 62) + 10)
+        .and_then(|s| i64::try_from(s).ok());
+    let (program, pid, message) = split_tag(rest)?;
+    Some(LogLine {
+        time,
+        host: "-",
         program,
         pid,
         message,
@@ -123,34 +242,16 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
 }
 
 /// rspamd's own log file (`/var/log/rspamd/rspamd.log`, Debian's default), which has no
-/// syslog header: `2026-11-24 10:00:00[.123] #PID(PROCESS) message`, local time.
-fn split_rspamd<'a>(date: &str, rest: &'a str) -> Option<LogLine<'a>> {
-    let d = date.as_bytes();
-    if d.len() != 10 || d[4] != b'-' || d[7] != b'-' {
-        return None;
-    }
-    let (year, month, day): (i32, u32, u32) = (
-        digits(&date[..4])?,
-        digits(&date[5..7])?,
-        digits(&date[8..])?,
-    );
-    let (clock, rest) = split_space(rest)?;
-    let (hms, fraction) = clock.split_at_checked(8)?;
-    if !(fraction.is_empty()
-        || fraction.len() > 1
-            && fraction.starts_with('.')
-            && fraction[1..].bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    let seconds = parse_hms(hms)?;
-    let (pid, rest) = rest.strip_prefix('#')?.split_once('(')?;
+/// syslog header: `2026-11-24 10:00:00[.123] #PID(PROCESS) message`, local time; `text`
+/// starts at `#`.
+fn split_rspamd(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
+    let (pid, rest) = text.strip_prefix('#')?.split_once('(')?;
     let (process, message) = rest.split_once(") ")?;
     if process.is_empty() || !process.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
         return None;
     }
     Some(LogLine {
-        time: local_midnight(year, month, day).map(|midnight| midnight + seconds),
+        time,
         host: "-",
         program: "rspamd",
         pid: Some(digits(pid)?),
@@ -199,22 +300,31 @@ fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
 
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM|±HHMM)` → unix seconds.
 pub fn parse_iso8601(stamp: &str) -> Option<i64> {
-    let b = stamp.as_bytes();
+    let (date, time_of_day) = stamp.split_at_checked(10)?;
+    let time_of_day = time_of_day
+        .strip_prefix('T')
+        .or_else(|| time_of_day.strip_prefix(' '))?;
+    let (days, seconds, zone) = parse_date_time(date, time_of_day)?;
+    Some(days * 86_400 + seconds - zone?)
+}
+
+/// `YYYY-MM-DD` and `HH:MM:SS[.frac|,frac][Z|±HH:MM|±HHMM]` → (days since the epoch, seconds
+/// of the day, the zone's offset in seconds when there is one).
+fn parse_date_time(date: &str, time_of_day: &str) -> Option<(i64, i64, Option<i64>)> {
+    let d = date.as_bytes();
     // Every slice below is at a fixed byte offset: only ASCII text has char boundaries there.
-    if b.len() < 20
-        || !stamp.is_ascii()
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b' ')
-    {
+    if d.len() != 10 || d[4] != b'-' || d[7] != b'-' || !time_of_day.is_ascii() {
         return None;
     }
-    let year: i64 = digits(&stamp[0..4])?;
-    let month: u32 = digits(&stamp[5..7])?;
-    let day: u32 = digits(&stamp[8..10])?;
-    let seconds = parse_hms(&stamp[11..19])?;
-    let mut rest = &stamp[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
+    let year: i64 = digits(&date[0..4])?;
+    let month: u32 = digits(&date[5..7])?;
+    let day: u32 = digits(&date[8..10])?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let seconds = parse_hms(time_of_day.get(..8)?)?;
+    let mut rest = &time_of_day[8..];
+    if let Some(frac) = rest.strip_prefix(['.', ',']) {
         let end = frac
             .bytes()
             .position(|c| !c.is_ascii_digit())
@@ -224,10 +334,11 @@ pub fn parse_iso8601(stamp: &str) -> Option<i64> {
         }
         rest = &frac[end..];
     }
-    let offset = match rest {
-        "Z" | "z" => 0,
+    let zone = match rest {
+        "" => None,
+        "Z" | "z" => Some(0),
         _ => {
-            let sign = match rest.as_bytes().first()? {
+            let sign = match rest.as_bytes()[0] {
                 b'+' => 1,
                 b'-' => -1,
                 _ => return None,
@@ -238,13 +349,10 @@ pub fn parse_iso8601(stamp: &str) -> Option<i64> {
                 4 => (&zone[0..2], &zone[2..4]),
                 _ => return None,
             };
-            sign * (digits::<i64>(h)? * 3600 + digits::<i64>(m)? * 60)
+            Some(sign * (digits::<i64>(h)? * 3600 + digits::<i64>(m)? * 60))
         }
     };
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + seconds - offset)
+    Some((days_from_civil(year, month, day), seconds, zone))
 }
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`, without allocating (used per output line).
@@ -307,12 +415,36 @@ fn split_tag(text: &str) -> Option<(&str, Option<u32>, &str)> {
         }
         None => (None, rest),
     };
+    let rest = skip_asl_level(rest);
     let message = rest.strip_prefix(": ").or_else(|| rest.strip_prefix(':'))?;
     Some((program, pid, message))
 }
 
-/// `TIMESTAMP HOST APP PID MSGID SD MSG`, nil values written `-`.
-fn split_rfc5424(text: &str) -> Option<LogLine<'_>> {
+/// macOS adds its ASL level after the tag: `sshd[77] <Notice>: msg`.
+fn skip_asl_level(text: &str) -> &str {
+    const ASL: [&str; 8] = [
+        "Emergency",
+        "Alert",
+        "Critical",
+        "Error",
+        "Warning",
+        "Notice",
+        "Info",
+        "Debug",
+    ];
+    if let Some(inner) = text.strip_prefix(" <")
+        && let Some((level, rest)) = inner.split_once('>')
+        && ASL.contains(&level)
+        && rest.starts_with(':')
+    {
+        return rest;
+    }
+    text
+}
+
+/// `TIMESTAMP HOST APP PID MSGID SD MSG`, nil values written `-`. Without a `<PRI>` (some
+/// relays drop it) the timestamp must be a real one.
+fn split_rfc5424(text: &str, had_pri: bool) -> Option<LogLine<'_>> {
     let mut fields = text.splitn(6, ' ');
     let stamp = fields.next()?;
     let host = fields.next()?;
@@ -322,12 +454,16 @@ fn split_rfc5424(text: &str) -> Option<LogLine<'_>> {
     let rest = fields.next().unwrap_or("");
     let message = skip_structured_data(rest)?;
     let message = message.strip_prefix('\u{feff}').unwrap_or(message);
+    let time = if stamp == "-" {
+        None
+    } else {
+        parse_iso8601(stamp)
+    };
+    if !had_pri && time.is_none() {
+        return None;
+    }
     Some(LogLine {
-        time: if stamp == "-" {
-            None
-        } else {
-            parse_iso8601(stamp)
-        },
+        time,
         host,
         program,
         pid: if pid == "-" { None } else { digits(pid) },
