@@ -642,4 +642,180 @@ mod tests {
         assert_eq!(l.program, "myapp");
         assert_eq!(l.message, "sshd[123]: Accepted password for x from 1.2.3.4");
     }
+
+    /// A test line that outlives the statement building it.
+    fn leak(line: String) -> &'static str {
+        Box::leak(line.into_boxed_str())
+    }
+
+    const FAILED: &str = "Failed password for root from 198.51.100.7 port 4242 ssh2";
+
+    #[test]
+    fn bsd_without_a_host_name() {
+        let mut c = clock();
+        let d = split(
+            "Mar  2 09:14:03 dropbear[811]: Bad password attempt for 'root' from 198.51.100.7:4242",
+            &mut c,
+        )
+        .expect("dropbear");
+        assert_eq!((d.host, d.program, d.pid), ("-", "dropbear", Some(811)));
+        assert!(d.time.is_some());
+        let s = split(leak(format!("Mar  2 09:14:03 sshd[77]: {FAILED}")), &mut c).expect("sshd");
+        assert_eq!((s.host, s.program, s.message), ("-", "sshd", FAILED));
+        let n = split("Mar  2 09:14:03 sshd: x", &mut c).expect("no pid");
+        assert_eq!((n.host, n.program, n.pid), ("-", "sshd", None));
+        let h = split(
+            leak(format!("Mar  2 09:14:03 host sshd[77]: {FAILED}")),
+            &mut c,
+        )
+        .expect("host");
+        assert_eq!((h.host, h.program), ("host", "sshd"));
+        // Header-like text in the message is the message.
+        let m = split("Mar  2 09:14:03 myapp: sshd[77]: Failed password", &mut c).expect("myapp");
+        assert_eq!(
+            (m.program, m.message),
+            ("myapp", "sshd[77]: Failed password")
+        );
+        let m = split("Mar  2 09:14:03 host myapp[1]: x sshd[77]: y", &mut c).expect("x");
+        assert_eq!((m.host, m.program), ("host", "myapp"));
+    }
+
+    #[test]
+    fn multilog_tai64n() {
+        let mut c = clock();
+        let l = split(
+            leak(format!("@4000000065e2f3a10b1c2d3e sshd[77]: {FAILED}")),
+            &mut c,
+        )
+        .expect("tai64n");
+        assert_eq!((l.host, l.program, l.pid), ("-", "sshd", Some(77)));
+        assert_eq!(l.time, Some(0x65e2_f3a1 - 10));
+        assert_eq!(l.message, FAILED);
+        let n = split("@4000000065e2f3a10b1c2d3e sshd: x", &mut c).expect("no pid");
+        assert_eq!((n.program, n.pid, n.message), ("sshd", None, "x"));
+        for bad in [
+            "@4000000065e2f3a10b1c2d3 sshd: x",
+            "@4000000065e2f3a10b1c2d3g sshd: x",
+            "@4000000065e2f3a10b1c2d3e",
+            "@4000000065e2f3a10b1c2d3e Invalid user a from 198.51.100.7",
+        ] {
+            assert_eq!(split(bad, &mut c), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn iso_without_a_zone_is_local_time() {
+        let mut c = clock();
+        let local = local_midnight(2024, 3, 2).map(|m| m + 9 * 3600 + 14 * 60 + 3);
+        for line in [
+            "2024-03-02 09:14:03 host sshd[77]: x",
+            "2024-03-02T09:14:03 host sshd[77]: x",
+            "2024-03-02T09:14:03.123456 host sshd[77]: x",
+            "2024-03-02 09:14:03,512 host sshd[77]: x",
+            "2024-03-02 09:14:03.5 host sshd[77]: x",
+        ] {
+            let l = split(line, &mut c).expect(line);
+            assert_eq!(
+                (l.time, l.host, l.program, l.pid),
+                (local, "host", "sshd", Some(77))
+            );
+        }
+        let z = split("2024-03-02 09:14:03+01:00 host sshd[77]: x", &mut c).expect("zone");
+        assert_eq!(z.time, parse_iso8601("2024-03-02T08:14:03Z"));
+        for bad in [
+            "2024-03-02 09:14:03, host sshd[77]: x",
+            "2024-03-02 09:14 host sshd[77]: x",
+            "2024-03-02T09:14:03 sshd[77]: x",
+            "2024-03-02 host sshd[77]: x",
+        ] {
+            assert_eq!(split(bad, &mut c), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn priority_before_the_program() {
+        let mut c = clock();
+        for line in [
+            "Mar  2 09:14:03 host <auth.info> sshd[77]: x",
+            "Mar  2 09:14:03 host auth.info sshd[77]: x",
+            "Mar  2 09:14:03 host <4.6> sshd[77]: x",
+            "2024-03-02 09:14:03 host <authpriv.notice> sshd[77]: x",
+        ] {
+            let l = split(line, &mut c).expect(line);
+            assert_eq!(
+                (l.host, l.program, l.pid, l.message),
+                ("host", "sshd", Some(77), "x")
+            );
+        }
+        // Not a priority: no tag follows, or the program is what it is.
+        assert_eq!(
+            split("Mar  2 09:14:03 host auth.bogus sshd[77]: x", &mut c),
+            None
+        );
+        let l = split(
+            "Mar  2 09:14:03 host myapp[1]: auth.info sshd[77]: x",
+            &mut c,
+        )
+        .expect("m");
+        assert_eq!((l.program, l.message), ("myapp", "auth.info sshd[77]: x"));
+    }
+
+    #[test]
+    fn macos_level_after_the_tag() {
+        let mut c = clock();
+        let l = split(
+            leak(format!(
+                "Mar  2 09:14:03 host.local sshd[77] <Notice>: {FAILED}"
+            )),
+            &mut c,
+        )
+        .expect("macos");
+        assert_eq!(
+            (l.host, l.program, l.pid, l.message),
+            ("host.local", "sshd", Some(77), FAILED)
+        );
+        assert_eq!(
+            split("Mar  2 09:14:03 host.local sshd[77] <Loud>: x", &mut c),
+            None
+        );
+    }
+
+    #[test]
+    fn solaris_message_id() {
+        let mut c = clock();
+        let l = split(
+            leak(format!(
+                "Mar  2 09:14:03 host sshd[77]: [ID 800047 auth.info] {FAILED}"
+            )),
+            &mut c,
+        )
+        .expect("solaris");
+        assert_eq!((l.program, l.pid, l.message), ("sshd", Some(77), FAILED));
+        let kept = "[ID x auth.info] y";
+        let k = split(
+            leak(format!("Mar  2 09:14:03 host sshd[77]: {kept}")),
+            &mut c,
+        )
+        .expect("kept");
+        assert_eq!(k.message, kept);
+    }
+
+    #[test]
+    fn rfc5424_without_pri() {
+        let mut c = clock();
+        let l = split(
+            leak(format!(
+                "1 2024-03-02T09:14:03.000Z host sshd 77 - - {FAILED}"
+            )),
+            &mut c,
+        )
+        .expect("5424");
+        assert_eq!(
+            (l.host, l.program, l.pid, l.message),
+            ("host", "sshd", Some(77), FAILED)
+        );
+        assert_eq!(l.time, parse_iso8601("2024-03-02T09:14:03Z"));
+        assert_eq!(split("1 - host sshd 77 - - x", &mut c), None);
+        assert_eq!(split("1 Invalid user a from 198.51.100.7", &mut c), None);
+    }
 }
