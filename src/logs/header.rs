@@ -10,10 +10,20 @@ Formats read:
 - rsyslog high precision (Debian's default): `2026-11-24T10:00:00.123456+00:00 host prog[pid]: msg`;
 - `journalctl -o short-iso`: `2026-11-24T10:00:00+0000 host prog[pid]: msg`;
 - RFC 5424: `<PRI>1 2026-11-24T10:00:00.000Z host app pid msgid [sd] msg`;
-- rspamd's own log file: `2026-11-24 10:00:00 #3001(normal) msg` (program `rspamd`).
+- rspamd's own log file: `2026-11-24 10:00:00 #3001(normal) msg` (program `rspamd`);
+- BSD without a host name: `Nov 24 10:00:00 prog[pid]: msg` (the token after the time is the
+  program when it ends with `:`, which no host name does; the host is then `-`);
+- daemontools/s6 `multilog t`: `@4000000065e2f3a10b1c2d3e prog[pid]: msg` (TAI64N, no host);
+- ISO without a zone, `T` or a space, fractions with `.` or `,`: `2026-11-24 10:00:00,512 host
+  prog[pid]: msg` (local time);
+- the priority before the tag (socklog, BusyBox, FreeBSD `syslogd -v`): `host <auth.info> prog:`
+  or `host auth.info prog:`; macOS's level after it: `host sshd[77] <Notice>: msg`; Solaris's
+  `[ID 800047 auth.info] ` at the start of the message, removed;
+- RFC 5424 without `<PRI>`: `1 2026-11-24T10:00:00Z host app pid msgid sd msg`.
 
 BSD timestamps carry no year or zone: they are local time, and the year is the one that
 puts the line closest before "now" (a December line read in January is last year's).
+ISO timestamps without a zone are local time too.
 */
 
 use chrono::{Datelike, Local, LocalResult, NaiveDate, TimeZone};
