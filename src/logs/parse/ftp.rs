@@ -12,7 +12,8 @@ Where the attacker writes, per server:
   client's `USER` argument. The client part is read from the left, right after the server name,
   and NAME must look like a host name or address, so neither side can shift it.
 - pure-ftpd `(USER@ADDR) [LEVEL] MESSAGE`: before login USER is `?`; the failed user name is at
-  the end in brackets. The address is read from the left.
+  the end in brackets. The success `USER is now logged in` is logged before the session is
+  marked logged in, so its client part is `?@ADDR` too. The address is read from the left.
 - BSD ftpd names the address only on `connection from NAME (ADDR)`; the verdict comes on a later
   line of the same pid and names only NAME (reverse DNS, attacker-controlled), so the address is
   the one remembered for the pid, never NAME.
@@ -221,15 +222,24 @@ pub fn parse_pure_ftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<F
         // Not logged in yet: the client part holds only the address; the name the client
         // tried is the bracketed tail.
         let (host, text) = rest.split_once(") [")?;
-        let user = text
-            .strip_prefix("WARNING] Authentication failed for user [")?
-            .strip_suffix(']')?;
         let ip = address(host)?;
-        return Some(Finding::new(
-            failure_kind(Some(user), options),
-            ip,
-            Some(user),
-        ));
+        if let Some(user) = text.strip_prefix("WARNING] Authentication failed for user [") {
+            let user = user.strip_suffix(']')?;
+            return Some(Finding::new(
+                failure_kind(Some(user), options),
+                ip,
+                Some(user),
+            ));
+        }
+        // pure-ftpd logs the success before it marks the session logged in, so the client
+        // part still says `?`. The address is pinned from the left; the name is display only.
+        let user = text
+            .strip_prefix("INFO] ")?
+            .strip_suffix(" is now logged in")?;
+        if user.is_empty() {
+            return None;
+        }
+        return Some(Finding::new(Kind::Success, ip, Some(user)));
     }
     // `(bob@203.0.113.5) [INFO] bob is now logged in`: the account may contain `@`
     // (virtual users), so the address is after the last one; the message must repeat the
@@ -480,6 +490,35 @@ mod tests {
                 &o
             )),
             some(Kind::Success, "2001:db8::5", Some("bob@example.org"))
+        );
+        // The success as pure-ftpd writes it, before the session is marked logged in.
+        assert_eq!(
+            show(parse_pure_ftpd(
+                "(?@203.0.113.5) [INFO] bob is now logged in",
+                &o
+            )),
+            some(Kind::Success, "203.0.113.5", Some("bob"))
+        );
+        assert_eq!(
+            show(parse_pure_ftpd(
+                "(?@203.0.113.5) [INFO] x@9.9.9.9) [INFO] y is now logged in",
+                &o
+            )),
+            some(Kind::Success, "203.0.113.5", Some("x@9.9.9.9) [INFO] y"))
+        );
+        assert_eq!(
+            show(parse_pure_ftpd(
+                "(?@203.0.113.5) [INFO]  is now logged in",
+                &o
+            )),
+            None
+        );
+        assert_eq!(
+            show(parse_pure_ftpd(
+                "(?@203.0.113.5) [WARNING] x is now logged in",
+                &o
+            )),
+            None
         );
         assert_eq!(
             show(parse_pure_ftpd(
