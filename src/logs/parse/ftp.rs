@@ -24,15 +24,18 @@ may log in anonymously.
 
 use std::collections::{HashMap, VecDeque};
 
-use super::lex::{failure_kind, is_host_or_address};
+use super::lex::{failure_kind, is_host_or_address, pam_unix_failure};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
-use crate::logs::Kind;
+use crate::logs::{Kind, Report};
 
 const VSFTPD_CLIENT: &str = "LOGIN: Client \"";
 
 /// Recognises one vsftpd message: `[pid 123] [bob] FAIL LOGIN: Client "::ffff:1.2.3.4"`.
 pub fn parse_vsftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    if message.starts_with("pam_unix(") {
+        return pam_unix_failure(message, &["vsftpd", "ftp"], options);
+    }
     let message = strip_vsftpd_pid(message);
     let login = match (vsftpd_from_right(message), vsftpd_anonymous(message)) {
         (Some(plain), None) => plain,
@@ -47,7 +50,12 @@ pub fn parse_vsftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Find
         (true, true) => return None,
         (false, _) => failure_kind(login.user, options),
     };
-    Some(Finding::new(kind, ip, login.user))
+    let finding = Finding::new(kind, ip, login.user);
+    // PAM reports the same attempt (`pam_unix(vsftpd:auth)`): the larger of the two counts.
+    Some(match kind {
+        Kind::Success => finding,
+        _ => finding.reported_as(Report::AuthResult, 1),
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -138,9 +146,17 @@ fn vsftpd_anonymous(message: &str) -> Option<VsftpdLogin<'_>> {
 
 /// Recognises one proftpd message: `web1 (host.example[203.0.113.5]) - USER bob: Login successful.`
 pub fn parse_proftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    if message.starts_with("pam_unix(") {
+        return pam_unix_failure(message, &["proftpd", "ftp"], options);
+    }
     let (addr, text) = proftpd_client(message)?;
     let text = text.trim_end();
+    let mut report = Report::Sole;
     let (kind, user) = if let Some(rest) = text.strip_prefix("USER ") {
+        if rest.contains(" (Login failed): ") {
+            // PAM reports the same attempt (`pam_unix(ftp:auth)`, same session process).
+            report = Report::AuthResult;
+        }
         proftpd_user_line(rest, addr, options)?
     } else if let Some(rest) = text.strip_prefix("SECURITY VIOLATION: ") {
         let rest = rest.strip_suffix('.').unwrap_or(rest);
@@ -161,7 +177,11 @@ pub fn parse_proftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Fin
         // `ANON ftp: Login successful.` is anonymous: no evidence (see the module doc).
         return None;
     };
-    Some(Finding::new(kind, address(addr)?, user))
+    let finding = Finding::new(kind, address(addr)?, user);
+    Some(match kind {
+        Kind::Success => finding,
+        _ => finding.reported_as(report, 1),
+    })
 }
 
 /// `SERVER (NAME[ADDR]) - ` (or the older `SERVER (NAME[ADDR]): `): the address and the message.
