@@ -97,6 +97,7 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         // its own lines, without ` [preauth]`).
         b'm' => max_attempts(whole(m)?, false),
         b'd' => penalty(m.strip_prefix("drop connection #")?),
+        b'f' => grace_timeout(m.strip_prefix("fatal: Timeout before authentication for ")?),
         _ => None,
     }
 }
@@ -422,6 +423,7 @@ fn not_allowed(rest: &str) -> Option<Finding<'_>> {
         reason,
         "not listed in AllowUsers"
             | "listed in DenyUsers"
+            | "not in any group"
             | "none of user's groups are listed in AllowGroups"
             | "a group is listed in DenyGroups"
             | "account is locked"
@@ -482,6 +484,16 @@ fn no_identification(rest: &str) -> Option<Finding<'_>> {
 fn leading_address(rest: &str) -> Option<Finding<'_>> {
     let (addr, tail) = rest.split_once(' ')?;
     if !tail.starts_with("port ") {
+        return None;
+    }
+    Some(Finding::new(Kind::Probe, ip(addr)?, None))
+}
+
+/// `fatal: Timeout before authentication for ADDR port N` (LoginGraceTime ran out): sshd's
+/// own text only, the address first, nothing after the port.
+fn grace_timeout(rest: &str) -> Option<Finding<'_>> {
+    let (addr, port) = rest.split_once(" port ")?;
+    if !is_digits(port) {
         return None;
     }
     Some(Finding::new(Kind::Probe, ip(addr)?, None))
