@@ -79,10 +79,11 @@ impl Tally {
     /// on two lines (its own result and PAM's) counts once.
     pub fn add(&mut self, event: &Event) {
         let count = i64::from(event.count);
-        // sshd's two reports come from one process (the connection's monitor); dovecot's
-        // from two (login and auth), so they are joined per address.
+        // sshd's two reports come from one process (the connection's monitor), proftpd's
+        // too (the session); dovecot's from two (login and auth), vsftpd's from two (the
+        // pre-login and the privileged process), so they are joined per address.
         let process = match event.service {
-            Service::Dovecot => Some(0),
+            Service::Dovecot | Service::Vsftpd => Some(0),
             _ => event.pid,
         };
         match (event.report, process, event.kind) {

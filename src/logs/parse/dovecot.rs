@@ -22,7 +22,7 @@ Where the attacker writes:
   skipped (the login line of the same attempt still counts).
 */
 
-use super::lex::root_rule;
+use super::lex::{pam_unix_failure, root_rule};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
@@ -34,6 +34,9 @@ use crate::logs::{Kind, Report};
 /// program name `imap-login`, the verdict itself (`Login: user=<...>, ...`).
 pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     let message = strip_info(message);
+    if let Some(pam) = pam(message, options) {
+        return Some(pam);
+    }
     if let Some(rest) = strip_login_process(message) {
         return login(strip_info(rest), options);
     }
@@ -41,6 +44,19 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
         return auth(rest, options);
     }
     login(message, options)
+}
+
+/// PAM's own line from dovecot's auth process (`pam_unix(dovecot:auth): authentication
+/// failure; ... rhost=ADDR  user=USER`), bare or after the auth process's prefix (`auth: `,
+/// `auth-worker(N): `, which runs blocking passdbs such as pam, or `dovecot-auth: `): the backend's report of one attempt, like `Password mismatch`.
+fn pam<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    let rest = strip_auth_process(message)
+        .or_else(|| message.strip_prefix("dovecot-auth: ").map(strip_info))
+        .unwrap_or(message);
+    if !rest.starts_with("pam_unix(") {
+        return None;
+    }
+    pam_unix_failure(rest, &["dovecot"], options)
 }
 
 /// Dovecot's own log files (and some versions) put the level first: `imap-login: Info: ...`.

@@ -12,7 +12,8 @@ Where the attacker writes, per server:
   client's `USER` argument. The client part is read from the left, right after the server name,
   and NAME must look like a host name or address, so neither side can shift it.
 - pure-ftpd `(USER@ADDR) [LEVEL] MESSAGE`: before login USER is `?`; the failed user name is at
-  the end in brackets. The address is read from the left.
+  the end in brackets. The success `USER is now logged in` is logged before the session is
+  marked logged in, so its client part is `?@ADDR` too. The address is read from the left.
 - BSD ftpd names the address only on `connection from NAME (ADDR)`; the verdict comes on a later
   line of the same pid and names only NAME (reverse DNS, attacker-controlled), so the address is
   the one remembered for the pid, never NAME.
@@ -23,15 +24,18 @@ may log in anonymously.
 
 use std::collections::{HashMap, VecDeque};
 
-use super::lex::{failure_kind, is_host_or_address};
+use super::lex::{failure_kind, is_host_or_address, pam_unix_failure};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
-use crate::logs::Kind;
+use crate::logs::{Kind, Report};
 
 const VSFTPD_CLIENT: &str = "LOGIN: Client \"";
 
 /// Recognises one vsftpd message: `[pid 123] [bob] FAIL LOGIN: Client "::ffff:1.2.3.4"`.
 pub fn parse_vsftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    if message.starts_with("pam_unix(") {
+        return pam_unix_failure(message, &["vsftpd", "ftp"], options);
+    }
     let message = strip_vsftpd_pid(message);
     let login = match (vsftpd_from_right(message), vsftpd_anonymous(message)) {
         (Some(plain), None) => plain,
@@ -46,7 +50,12 @@ pub fn parse_vsftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Find
         (true, true) => return None,
         (false, _) => failure_kind(login.user, options),
     };
-    Some(Finding::new(kind, ip, login.user))
+    let finding = Finding::new(kind, ip, login.user);
+    // PAM reports the same attempt (`pam_unix(vsftpd:auth)`): the larger of the two counts.
+    Some(match kind {
+        Kind::Success => finding,
+        _ => finding.reported_as(Report::AuthResult, 1),
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -137,9 +146,17 @@ fn vsftpd_anonymous(message: &str) -> Option<VsftpdLogin<'_>> {
 
 /// Recognises one proftpd message: `web1 (host.example[203.0.113.5]) - USER bob: Login successful.`
 pub fn parse_proftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    if message.starts_with("pam_unix(") {
+        return pam_unix_failure(message, &["proftpd", "ftp"], options);
+    }
     let (addr, text) = proftpd_client(message)?;
     let text = text.trim_end();
+    let mut report = Report::Sole;
     let (kind, user) = if let Some(rest) = text.strip_prefix("USER ") {
+        if rest.contains(" (Login failed): ") {
+            // PAM reports the same attempt (`pam_unix(ftp:auth)`, same session process).
+            report = Report::AuthResult;
+        }
         proftpd_user_line(rest, addr, options)?
     } else if let Some(rest) = text.strip_prefix("SECURITY VIOLATION: ") {
         let rest = rest.strip_suffix('.').unwrap_or(rest);
@@ -160,7 +177,11 @@ pub fn parse_proftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Fin
         // `ANON ftp: Login successful.` is anonymous: no evidence (see the module doc).
         return None;
     };
-    Some(Finding::new(kind, address(addr)?, user))
+    let finding = Finding::new(kind, address(addr)?, user);
+    Some(match kind {
+        Kind::Success => finding,
+        _ => finding.reported_as(report, 1),
+    })
 }
 
 /// `SERVER (NAME[ADDR]) - ` (or the older `SERVER (NAME[ADDR]): `): the address and the message.
@@ -221,15 +242,24 @@ pub fn parse_pure_ftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<F
         // Not logged in yet: the client part holds only the address; the name the client
         // tried is the bracketed tail.
         let (host, text) = rest.split_once(") [")?;
-        let user = text
-            .strip_prefix("WARNING] Authentication failed for user [")?
-            .strip_suffix(']')?;
         let ip = address(host)?;
-        return Some(Finding::new(
-            failure_kind(Some(user), options),
-            ip,
-            Some(user),
-        ));
+        if let Some(user) = text.strip_prefix("WARNING] Authentication failed for user [") {
+            let user = user.strip_suffix(']')?;
+            return Some(Finding::new(
+                failure_kind(Some(user), options),
+                ip,
+                Some(user),
+            ));
+        }
+        // pure-ftpd logs the success before it marks the session logged in, so the client
+        // part still says `?`. The address is pinned from the left; the name is display only.
+        let user = text
+            .strip_prefix("INFO] ")?
+            .strip_suffix(" is now logged in")?;
+        if user.is_empty() {
+            return None;
+        }
+        return Some(Finding::new(Kind::Success, ip, Some(user)));
     }
     // `(bob@203.0.113.5) [INFO] bob is now logged in`: the account may contain `@`
     // (virtual users), so the address is after the last one; the message must repeat the
@@ -480,6 +510,35 @@ mod tests {
                 &o
             )),
             some(Kind::Success, "2001:db8::5", Some("bob@example.org"))
+        );
+        // The success as pure-ftpd writes it, before the session is marked logged in.
+        assert_eq!(
+            show(parse_pure_ftpd(
+                "(?@203.0.113.5) [INFO] bob is now logged in",
+                &o
+            )),
+            some(Kind::Success, "203.0.113.5", Some("bob"))
+        );
+        assert_eq!(
+            show(parse_pure_ftpd(
+                "(?@203.0.113.5) [INFO] x@9.9.9.9) [INFO] y is now logged in",
+                &o
+            )),
+            some(Kind::Success, "203.0.113.5", Some("x@9.9.9.9) [INFO] y"))
+        );
+        assert_eq!(
+            show(parse_pure_ftpd(
+                "(?@203.0.113.5) [INFO]  is now logged in",
+                &o
+            )),
+            None
+        );
+        assert_eq!(
+            show(parse_pure_ftpd(
+                "(?@203.0.113.5) [WARNING] x is now logged in",
+                &o
+            )),
+            None
         );
         assert_eq!(
             show(parse_pure_ftpd(

@@ -1,11 +1,12 @@
 /*!
 The small pieces of text more than one parser reads the same way: host names, postfix's
-`NAME[ADDR]:PORT` client, and the rule that makes a failed `root` login account guessing.
+`NAME[ADDR]:PORT` client, pam_unix's `authentication failure` fields, and the rule that
+makes a failed `root` login account guessing.
 Each parser file keeps its own message rules; what they share is read here, once.
 */
 
-use super::ParseOptions;
-use crate::logs::Kind;
+use super::{Finding, ParseOptions, address};
+use crate::logs::{Kind, Report};
 
 /// A host name as resolvers print it, or postfix's `unknown`: letters, digits, `.-_`.
 pub fn is_host_name(text: &str) -> bool {
@@ -56,6 +57,83 @@ pub fn root_rule(kind: Kind, user: Option<&str>, options: &ParseOptions) -> Kind
 /// The kind of a failed attempt by an account that exists.
 pub fn failure_kind(user: Option<&str>, options: &ParseOptions) -> Kind {
     root_rule(Kind::Failed, user, options)
+}
+
+/// `pam_unix(SERVICE:auth): authentication failure; logname= uid=0 euid=0 tty=T ruser=R
+/// rhost=ADDR[  user=USER]` for one of `services` (the PAM service names the daemon uses):
+/// the backend's report of one failed attempt.
+pub fn pam_unix_failure<'a>(
+    m: &'a str,
+    services: &[&str],
+    o: &ParseOptions,
+) -> Option<Finding<'a>> {
+    let (service, rest) = m.strip_prefix("pam_unix(")?.split_once(":auth): ")?;
+    if !services.contains(&service) {
+        return None;
+    }
+    let finding = pam_fields(rest.strip_prefix("authentication failure; ")?, o)?;
+    Some(finding.reported_as(Report::Backend, 1))
+}
+
+/// The pam_unix fields, walked left to right as single words: `logname=W uid=N euid=N
+/// tty=W ruser=W rhost=W` then nothing or `  user=USER`.
+///
+/// Why this anchoring: the user name is last and the client's, so it may contain
+/// ` rhost=9.9.9.9  user=x`; reading from the end would take that. Before `rhost=` only
+/// one-word fields come, written by PAM and the daemon, so the first `rhost=` reached by
+/// walking them is the real one. A field with a space in it breaks the walk, since what
+/// then follows `rhost=W` is not the expected end: that line is refused rather than
+/// guessed at.
+///
+/// `ruser=` is empty for sshd (OpenSSH does not set PAM_RUSER), but vsftpd sets it to the
+/// name the client sent, a second attacker field *before* `rhost=`: a name `a rhost=9.9.9.9
+/// user=b` would walk to 9.9.9.9. So when `ruser=` is not empty, `user=` must repeat it
+/// exactly: a spaced name then never matches (the walk stops inside its first copy and the
+/// user taken runs to the line's end, through the real `rhost=`).
+pub fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    fn word<'s>(s: &'s str, key: &str) -> Option<(&'s str, &'s str)> {
+        s.strip_prefix(key)?.split_once(' ')
+    }
+    fn is_digits(s: &str) -> bool {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+    }
+    let (_logname, s) = word(s, "logname=")?;
+    let (uid, s) = word(s, "uid=")?;
+    let (euid, s) = word(s, "euid=")?;
+    let (_tty, s) = word(s, "tty=")?;
+    let (ruser, s) = word(s, "ruser=")?;
+    let s = s.strip_prefix("rhost=")?;
+    if !is_digits(uid) || !is_digits(euid) {
+        return None;
+    }
+    let (host, user) = match s.split_once(' ') {
+        None => (s, None),
+        // pam_unix writes `rhost=ADDR ` (trailing space) without a user, `rhost=ADDR  user=U`
+        // with one; some relays squeeze the double space.
+        Some((host, "")) => (host, None),
+        Some((host, tail)) => {
+            let tail = tail.strip_prefix(' ').unwrap_or(tail);
+            (host, Some(tail.strip_prefix("user=")?))
+        }
+    };
+    if let Some(user) = user
+        && !ruser.is_empty()
+        && user != ruser
+    {
+        return None;
+    }
+    // Only an IP literal: a host name (reverse DNS) is no evidence.
+    if !host
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'%'))
+    {
+        return None;
+    }
+    let ip = address(host)?;
+    Some(match user.filter(|u| !u.is_empty()) {
+        Some(user) => Finding::new(failure_kind(Some(user), o), ip, Some(user)),
+        None => Finding::new(Kind::Failed, ip, None),
+    })
 }
 
 #[cfg(test)]

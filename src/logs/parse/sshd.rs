@@ -28,7 +28,7 @@ No keyword is ever searched for across the whole message, nothing allocates, and
 regular expression is used: this runs once per log line.
 */
 
-use super::lex::failure_kind;
+use super::lex::{failure_kind, pam_fields, pam_unix_failure};
 use super::{Finding, ParseOptions};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
@@ -97,6 +97,7 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         // its own lines, without ` [preauth]`).
         b'm' => max_attempts(whole(m)?, false),
         b'd' => penalty(m.strip_prefix("drop connection #")?),
+        b'f' => grace_timeout(m.strip_prefix("fatal: Timeout before authentication for ")?),
         _ => None,
     }
 }
@@ -342,13 +343,9 @@ fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 /// `pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=
 /// rhost=ADDR[  user=USER]`.
 fn pam_unix<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let rest = m.strip_prefix("pam_unix(")?;
     // OpenSSH 9.8+ keeps the PAM service name `sshd`; `sshd-session` is accepted in case
     // a build uses its program name.
-    let rest = (rest.strip_prefix("sshd:auth): "))
-        .or_else(|| rest.strip_prefix("sshd-session:auth): "))?;
-    let finding = pam_fields(rest.strip_prefix("authentication failure; ")?, o)?;
-    Some(finding.reported_as(Report::Backend, 1))
+    pam_unix_failure(m, &["sshd", "sshd-session"], o)
 }
 
 /// `PAM N more authentication failure[s]; logname= ... rhost=ADDR  user=USER`.
@@ -369,45 +366,6 @@ fn pam_more<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 /// The most attempts one `PAM N more authentication failures` line stands for; sshd's
 /// MaxAuthTries and pam_unix's retry limit keep real values in single digits.
 const MAX_PAM_MORE: u32 = 100;
-
-/// The pam_unix fields, walked left to right as single words: `logname=W uid=N euid=N
-/// tty=W ruser=W rhost=W` then nothing or `  user=USER`.
-///
-/// Why this anchoring: the user name is last and the client's, so it may contain
-/// ` rhost=9.9.9.9  user=x`; reading from the end would take that. Before `rhost=` only
-/// one-word fields come, written by PAM and sshd (OpenSSH does not set PAM_RUSER, so
-/// `ruser=` is empty), so the first `rhost=` reached by walking them is the real one. A field with
-/// a space in it breaks the walk, since what then follows `rhost=W` is not the expected
-/// end — that line is refused rather than guessed at.
-fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    fn word<'s>(s: &'s str, key: &str) -> Option<(&'s str, &'s str)> {
-        s.strip_prefix(key)?.split_once(' ')
-    }
-    let (_logname, s) = word(s, "logname=")?;
-    let (uid, s) = word(s, "uid=")?;
-    let (euid, s) = word(s, "euid=")?;
-    let (_tty, s) = word(s, "tty=")?;
-    let (_ruser, s) = word(s, "ruser=")?;
-    let s = s.strip_prefix("rhost=")?;
-    if !is_digits(uid) || !is_digits(euid) {
-        return None;
-    }
-    let (host, user) = match s.split_once(' ') {
-        None => (s, None),
-        // pam_unix writes `rhost=ADDR ` (trailing space) without a user, `rhost=ADDR  user=U`
-        // with one; some relays squeeze the double space.
-        Some((host, "")) => (host, None),
-        Some((host, tail)) => {
-            let tail = tail.strip_prefix(' ').unwrap_or(tail);
-            (host, Some(tail.strip_prefix("user=")?))
-        }
-    };
-    let ip = ip(host)?;
-    Some(match user {
-        Some(user) => finding(failure_kind(Some(user), o), ip, user),
-        None => Finding::new(Kind::Failed, ip, None),
-    })
-}
 
 // ---- connection ends -------------------------------------------------------------
 
@@ -465,6 +423,7 @@ fn not_allowed(rest: &str) -> Option<Finding<'_>> {
         reason,
         "not listed in AllowUsers"
             | "listed in DenyUsers"
+            | "not in any group"
             | "none of user's groups are listed in AllowGroups"
             | "a group is listed in DenyGroups"
             | "account is locked"
@@ -525,6 +484,16 @@ fn no_identification(rest: &str) -> Option<Finding<'_>> {
 fn leading_address(rest: &str) -> Option<Finding<'_>> {
     let (addr, tail) = rest.split_once(' ')?;
     if !tail.starts_with("port ") {
+        return None;
+    }
+    Some(Finding::new(Kind::Probe, ip(addr)?, None))
+}
+
+/// `fatal: Timeout before authentication for ADDR port N` (LoginGraceTime ran out): sshd's
+/// own text only, the address first, nothing after the port.
+fn grace_timeout(rest: &str) -> Option<Finding<'_>> {
+    let (addr, port) = rest.split_once(" port ")?;
+    if !is_digits(port) {
         return None;
     }
     Some(Finding::new(Kind::Probe, ip(addr)?, None))
