@@ -87,7 +87,11 @@ impl Tally {
             _ => event.pid,
         };
         match (event.report, process, event.kind) {
-            (Report::AuthResult | Report::Backend, Some(pid), Kind::Failed | Kind::Naughty) => {
+            (
+                Report::AuthResult | Report::Backend | Report::Pam,
+                Some(pid),
+                Kind::Failed | Kind::Naughty,
+            ) => {
                 let key = (event.service, pid, event.ip);
                 let time = event.time.unwrap_or(0);
                 let (failed, naughty) =
@@ -142,19 +146,28 @@ impl Tally {
 struct Reports {
     /// `[failed, naughty]` by the daemon's own result lines.
     result: [u32; 2],
-    /// `[failed, naughty]` by the authentication backend's lines (PAM, dovecot's auth).
+    /// `[failed, naughty]` by the authentication service's lines (dovecot's auth).
     backend: [u32; 2],
+    /// `[failed, naughty]` by PAM's lines.
+    #[serde(default)]
+    pam: [u32; 2],
     /// Event time of the last line, to forget a process id the system has reused.
     last: i64,
 }
 
 impl Reports {
-    /// `(failed, naughty)` attempts: as many attempts as the larger report names, and as
-    /// many of them naughty as either report calls naughty (an `invalid user` result line
+    /// `(failed, naughty)` attempts: as many attempts as the largest report names, and as
+    /// many of them naughty as any report calls naughty (an `invalid user` result line
     /// makes PAM's user-less failure of the same attempt naughty).
     fn attempts(&self) -> (u32, u32) {
-        let total = (self.result[0] + self.result[1]).max(self.backend[0] + self.backend[1]);
-        let naughty = self.result[1].max(self.backend[1]).min(total);
+        let reports = [self.result, self.backend, self.pam];
+        let total = reports.iter().map(|[f, n]| f + n).max().unwrap_or(0);
+        let naughty = reports
+            .iter()
+            .map(|[_, n]| *n)
+            .max()
+            .unwrap_or(0)
+            .min(total);
         (total - naughty, naughty)
     }
 }
@@ -195,6 +208,7 @@ impl AttemptLedger {
         let slot = usize::from(kind == Kind::Naughty);
         match report {
             Report::Backend => entry.backend[slot] = entry.backend[slot].saturating_add(count),
+            Report::Pam => entry.pam[slot] = entry.pam[slot].saturating_add(count),
             _ => entry.result[slot] = entry.result[slot].saturating_add(count),
         }
         let after = entry.attempts();
@@ -626,6 +640,13 @@ mod tests {
         );
         // Without auth_verbose only the login process speaks.
         assert_eq!(counted(&[login]), [row("198.51.100.9", "failed", 3)]);
+        // With passdb pam, pam_unix reports each attempt too: a third report, still 3.
+        let pam = "Nov 24 10:00:01 mail dovecot: auth-worker(7): pam(bob,198.51.100.9): pam_authenticate() failed: Authentication failure (password mismatch?)";
+        let pam_unix = "Nov 24 10:00:01 mail dovecot: auth-worker(7): pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=bob rhost=198.51.100.9  user=bob";
+        assert_eq!(
+            counted(&[pam, pam_unix, pam, pam_unix, pam, pam_unix, login]),
+            [row("198.51.100.9", "failed", 3)]
+        );
     }
 
     #[test]

@@ -69,21 +69,23 @@ impl Kind {
     }
 }
 
-/// Which of a daemon's two reports of a login attempt a line is. sshd reports one wrong
+/// Which of a daemon's reports of a login attempt a line is. sshd reports one wrong
 /// password twice: pam_unix's `authentication failure` (the first of a connection; the
 /// rest summed up as `PAM N more authentication failures`) and its own `Failed password`.
-/// dovecot's login process sums a connection up (`auth failed, 3 attempts`) and, with
-/// `auth_verbose`, its auth process logs each attempt (`Password mismatch`). The larger
-/// of the two reports is the number of attempts.
+/// dovecot's login process sums a connection up (`auth failed, 3 attempts`), with
+/// `auth_verbose` its auth process logs each attempt (`Password mismatch`), and with
+/// `passdb pam` pam_unix logs it a third time. The largest report is the number of attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Report {
     /// The only line about what it reports: counted as it is.
     Sole,
     /// The daemon's own result of one attempt (`Failed password for ...`).
     AuthResult,
-    /// The authentication backend's account of the same attempts (PAM's
-    /// `authentication failure`, dovecot's auth process).
+    /// The authentication service's account of the same attempts (dovecot's auth process).
     Backend,
+    /// PAM's account of them (`pam_unix(SERVICE:auth): authentication failure`, `PAM N more
+    /// authentication failures`, OpenPAM's `error: PAM: ...`).
+    Pam,
 }
 
 /// One recognised log line. It borrows the user name from the line: scanning a big log

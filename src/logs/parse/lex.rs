@@ -72,7 +72,7 @@ pub fn pam_unix_failure<'a>(
         return None;
     }
     let finding = pam_fields(rest.strip_prefix("authentication failure; ")?, o)?;
-    Some(finding.reported_as(Report::Backend, 1))
+    Some(finding.reported_as(Report::Pam, 1))
 }
 
 /// The pam_unix fields, walked left to right as single words: `logname=W uid=N euid=N

@@ -335,7 +335,7 @@ fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         None if unknown => finding(Kind::Naughty, ip, user),
         None => finding(failure_kind(Some(user), o), ip, user),
     };
-    Some(finding.reported_as(Report::Backend, 1))
+    Some(finding.reported_as(Report::Pam, 1))
 }
 
 // ---- pam_unix ----------------------------------------------------------------------
@@ -360,7 +360,7 @@ fn pam_more<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     // pam_unix logs a connection's first failure on its own line and sums up the rest
     // here, when PAM ends: N attempts. (Its retry limit keeps N small; bound it anyway.)
     let more: u32 = count.parse().ok()?;
-    Some(finding.reported_as(Report::Backend, more.min(MAX_PAM_MORE)))
+    Some(finding.reported_as(Report::Pam, more.min(MAX_PAM_MORE)))
 }
 
 /// The most attempts one `PAM N more authentication failures` line stands for; sshd's
@@ -821,6 +821,6 @@ mod tests {
             &ParseOptions::default(),
         )
         .map(|f| (f.kind, f.count, f.report));
-        assert_eq!(more, Some((Kind::Failed, 3, Report::Backend)));
+        assert_eq!(more, Some((Kind::Failed, 3, Report::Pam)));
     }
 }
