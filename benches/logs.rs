@@ -2,7 +2,9 @@
 //!
 //! - `sentry parse` and `sentry scan` on a 1,000,000-line auth log written by
 //!   `../shared/bench/gen-authlog`: MB/s, lines/s, peak memory; and the ratio to
-//!   `fail2ban-regex FILE sshd` (Debian package fail2ban) on the same file;
+//!   `fail2ban-regex FILE sshd` (Debian package fail2ban) on the same file, and to an earlier
+//!   build's `parse` (`SENTRY_BENCH_BASELINE`, which bench/run builds) to show that new
+//!   formats and rules cost no throughput;
 //! - a `--connect` that triggers a scan of 1,000 new lines, vs. a `--connect` of an allowed
 //!   address (no scan);
 //! - a `--connect` facing 1,500,000 new lines from as many addresses (a flood since the last
@@ -58,6 +60,27 @@ fn main() {
         assert!(ok, "sentry parse failed");
     });
     report("sentry parse", parse, mb, lines);
+
+    // --- the same parse by an earlier build (bench/run builds it): throughput kept? -------
+    if let Ok(baseline) = std::env::var("SENTRY_BENCH_BASELINE") {
+        let label = std::env::var("SENTRY_BENCH_BASELINE_REF").unwrap_or_default();
+        let before = time(|| {
+            let ok = Command::new(&baseline)
+                .arg("parse")
+                .arg(&log)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run the baseline's parse")
+                .success();
+            assert!(ok, "the baseline's parse failed");
+        });
+        report(&format!("baseline parse ({label})"), before, mb, lines);
+        println!(
+            "ratio: parse throughput is {:.2}x the baseline's ({label}; 1.00 = unchanged)",
+            before.as_secs_f64() / parse.as_secs_f64()
+        );
+    }
 
     // --- scan: parse + evidence into SQLite + decisions ---------------------------------
     let root = dir.path().join("root");
