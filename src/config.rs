@@ -39,6 +39,11 @@ pub fn default_logs(services: &Services) -> Vec<&'static str> {
             }
         }
     }
+    for shared in &services::SHARED_LOGS {
+        if services.enabled(shared.group) && !logs.contains(&shared.path) {
+            logs.push(shared.path);
+        }
+    }
     logs
 }
 
@@ -659,16 +664,34 @@ impl Config {
 
     /// The log files to read: `logs` / `SENTRY_LOGS` as given, else those of the usual
     /// places that exist on this host: the system's syslog files and the services' own
-    /// (some only while their service is protected: rspamd's log).
+    /// (some only while their service is protected: rspamd's log), and a shared syslog
+    /// file only while one of its daemons is installed.
     pub fn log_files(&self) -> Vec<PathBuf> {
         match &self.logs {
             Some(paths) => paths.clone(),
             None => default_logs(&self.services)
                 .into_iter()
+                .filter(|p| {
+                    (services::SHARED_LOGS.iter()).all(|s| {
+                        s.path != *p
+                            || (s.installed.iter()).any(|d| crate::exec::find_program(d).is_some())
+                    })
+                })
                 .map(PathBuf::from)
                 .filter(|p| p.is_file())
                 .collect(),
         }
+    }
+
+    /// The only group whose lines count in `path`: a shared syslog file read by default
+    /// for one group (`services::SHARED_LOGS`). A file the admin lists in `logs` is read whole.
+    pub fn only_group(&self, path: &Path) -> Option<ServiceGroup> {
+        if self.logs.is_some() {
+            return None;
+        }
+        (services::SHARED_LOGS.iter())
+            .find(|s| Path::new(s.path) == path)
+            .map(|s| s.group)
     }
 
     /// Whether to read the systemd journal: as configured, else only when none of the
@@ -789,13 +812,40 @@ mod tests {
             "/var/log/messages",
             "/var/log/maillog",
             "/var/log/mail.log",
+        ];
+        let own = [
+            "/var/log/dovecot.log",
+            "/var/log/dovecot-info.log",
             "/var/log/xferlog",
             "/var/log/vsftpd.log",
+            "/var/log/proftpd/proftpd.log",
+            "/var/log/syslog",
         ];
-        assert_eq!(default_logs(&services), usual);
+        assert_eq!(default_logs(&services)[..5], usual);
+        assert_eq!(default_logs(&services)[5..], own);
         services.smtp = true;
-        assert_eq!(default_logs(&services)[..7], usual);
-        assert_eq!(default_logs(&services)[7..], ["/var/log/rspamd/rspamd.log"]);
+        assert_eq!(default_logs(&services)[5..10], own[..5]);
+        assert_eq!(
+            default_logs(&services)[10..],
+            ["/var/log/rspamd/rspamd.log", "/var/log/syslog"]
+        );
+        services.ftp = false;
+        services.mua = false;
+        assert_eq!(
+            default_logs(&services)[5..],
+            ["/var/log/rspamd/rspamd.log"],
+            "own files and /var/log/syslog only while their group is protected"
+        );
+    }
+
+    #[test]
+    fn var_log_syslog_counts_only_ftp_lines_unless_listed() {
+        let c = load_with(None, &[]).expect("defaults");
+        let syslog = Path::new("/var/log/syslog");
+        assert_eq!(c.only_group(syslog), Some(ServiceGroup::Ftp));
+        assert_eq!(c.only_group(Path::new("/var/log/auth.log")), None);
+        let listed = load_with(Some("logs = [\"/var/log/syslog\"]\n"), &[]).expect("listed");
+        assert_eq!(listed.only_group(syslog), None);
     }
 
     fn load_with(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, Error> {
