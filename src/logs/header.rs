@@ -251,8 +251,17 @@ fn split_tag_word(text: &str) -> &str {
 fn strip_socklog(line: &str) -> &str {
     let strip = || {
         let (first, after) = split_space(line)?;
-        let rest = if is_svlogd_stamp(first) { after } else { line };
-        let (priority, inner) = split_space(rest)?;
+        let (priority, inner) = if first.ends_with(':') {
+            (first, after)
+        } else {
+            // Checked in this order because it runs on every line: a syslog line's second
+            // word (a day, a host) does not end with `:`.
+            let (second, inner) = split_space(after)?;
+            if !second.ends_with(':') || !is_svlogd_stamp(first) {
+                return None;
+            }
+            (second, inner)
+        };
         is_priority_name(priority.strip_suffix(':')?).then_some(inner)
     };
     strip().unwrap_or(line)
