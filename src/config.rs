@@ -696,9 +696,17 @@ impl Config {
 
     /// Whether to read the systemd journal: as configured, else only when none of the
     /// log files exists (a minimal Debian 12 has no /var/log/auth.log, only the journal).
+    /// Of the default files only the syslog daemon's count: a daemon's own file (dovecot's
+    /// `log_path`) says nothing of sshd, whose lines are then in the journal.
+    /// (/var/log/syslog counts: the journal holds its FTP lines too, which must not count twice.)
     pub fn use_journal(&self, files: &[PathBuf]) -> bool {
+        let syslog = |f: &&PathBuf| {
+            self.logs.is_some()
+                || (services::SYSLOG_FILES.iter()).any(|s| Path::new(s) == f.as_path())
+                || (services::SHARED_LOGS.iter()).any(|s| Path::new(s.path) == f.as_path())
+        };
         self.journal
-            .unwrap_or_else(|| !files.iter().any(|f| f.is_file()))
+            .unwrap_or_else(|| !files.iter().filter(syslog).any(|f| f.is_file()))
     }
 
     /// The thresholds of the blocking rules.
@@ -836,6 +844,19 @@ mod tests {
             ["/var/log/rspamd/rspamd.log"],
             "own files and /var/log/syslog only while their group is protected"
         );
+    }
+
+    #[test]
+    fn a_daemons_own_file_alone_does_not_stand_for_the_journal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let own = dir.path().join("dovecot.log");
+        std::fs::write(&own, "x\n").expect("write");
+        let c = load_with(None, &[]).expect("defaults");
+        // Default logs: an existing own file (here in place of /var/log/dovecot.log) is no
+        // syslog file.
+        assert!(c.use_journal(std::slice::from_ref(&own)));
+        let listed = load_with(Some("logs = [\"/x\"]\n"), &[]).expect("listed");
+        assert!(!listed.use_journal(std::slice::from_ref(&own)));
     }
 
     #[test]
