@@ -39,6 +39,11 @@ pub fn default_logs(services: &Services) -> Vec<&'static str> {
             }
         }
     }
+    for shared in &services::SHARED_LOGS {
+        if services.enabled(shared.group) && !logs.contains(&shared.path) {
+            logs.push(shared.path);
+        }
+    }
     logs
 }
 
@@ -659,23 +664,49 @@ impl Config {
 
     /// The log files to read: `logs` / `SENTRY_LOGS` as given, else those of the usual
     /// places that exist on this host: the system's syslog files and the services' own
-    /// (some only while their service is protected: rspamd's log).
+    /// (some only while their service is protected: rspamd's log), and a shared syslog
+    /// file only while one of its daemons is installed.
     pub fn log_files(&self) -> Vec<PathBuf> {
         match &self.logs {
             Some(paths) => paths.clone(),
             None => default_logs(&self.services)
                 .into_iter()
+                .filter(|p| {
+                    (services::SHARED_LOGS.iter()).all(|s| {
+                        s.path != *p
+                            || (s.installed.iter()).any(|d| crate::exec::find_program(d).is_some())
+                    })
+                })
                 .map(PathBuf::from)
                 .filter(|p| p.is_file())
                 .collect(),
         }
     }
 
+    /// The only group whose lines count in `path`: a shared syslog file read by default
+    /// for one group (`services::SHARED_LOGS`). A file the admin lists in `logs` is read whole.
+    pub fn only_group(&self, path: &Path) -> Option<ServiceGroup> {
+        if self.logs.is_some() {
+            return None;
+        }
+        (services::SHARED_LOGS.iter())
+            .find(|s| Path::new(s.path) == path)
+            .map(|s| s.group)
+    }
+
     /// Whether to read the systemd journal: as configured, else only when none of the
     /// log files exists (a minimal Debian 12 has no /var/log/auth.log, only the journal).
+    /// Of the default files only the syslog daemon's count: a daemon's own file (dovecot's
+    /// `log_path`) says nothing of sshd, whose lines are then in the journal.
+    /// (/var/log/syslog counts: the journal holds its FTP lines too, which must not count twice.)
     pub fn use_journal(&self, files: &[PathBuf]) -> bool {
+        let syslog = |f: &&PathBuf| {
+            self.logs.is_some()
+                || (services::SYSLOG_FILES.iter()).any(|s| Path::new(s) == f.as_path())
+                || (services::SHARED_LOGS.iter()).any(|s| Path::new(s.path) == f.as_path())
+        };
         self.journal
-            .unwrap_or_else(|| !files.iter().any(|f| f.is_file()))
+            .unwrap_or_else(|| !files.iter().filter(syslog).any(|f| f.is_file()))
     }
 
     /// The thresholds of the blocking rules.
@@ -789,13 +820,53 @@ mod tests {
             "/var/log/messages",
             "/var/log/maillog",
             "/var/log/mail.log",
+        ];
+        let own = [
+            "/var/log/dovecot.log",
+            "/var/log/dovecot-info.log",
             "/var/log/xferlog",
             "/var/log/vsftpd.log",
+            "/var/log/proftpd/proftpd.log",
+            "/var/log/syslog",
         ];
-        assert_eq!(default_logs(&services), usual);
+        assert_eq!(default_logs(&services)[..5], usual);
+        assert_eq!(default_logs(&services)[5..], own);
         services.smtp = true;
-        assert_eq!(default_logs(&services)[..7], usual);
-        assert_eq!(default_logs(&services)[7..], ["/var/log/rspamd/rspamd.log"]);
+        assert_eq!(default_logs(&services)[5..10], own[..5]);
+        assert_eq!(
+            default_logs(&services)[10..],
+            ["/var/log/rspamd/rspamd.log", "/var/log/syslog"]
+        );
+        services.ftp = false;
+        services.mua = false;
+        assert_eq!(
+            default_logs(&services)[5..],
+            ["/var/log/rspamd/rspamd.log"],
+            "own files and /var/log/syslog only while their group is protected"
+        );
+    }
+
+    #[test]
+    fn a_daemons_own_file_alone_does_not_stand_for_the_journal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let own = dir.path().join("dovecot.log");
+        std::fs::write(&own, "x\n").expect("write");
+        let c = load_with(None, &[]).expect("defaults");
+        // Default logs: an existing own file (here in place of /var/log/dovecot.log) is no
+        // syslog file.
+        assert!(c.use_journal(std::slice::from_ref(&own)));
+        let listed = load_with(Some("logs = [\"/x\"]\n"), &[]).expect("listed");
+        assert!(!listed.use_journal(std::slice::from_ref(&own)));
+    }
+
+    #[test]
+    fn var_log_syslog_counts_only_ftp_lines_unless_listed() {
+        let c = load_with(None, &[]).expect("defaults");
+        let syslog = Path::new("/var/log/syslog");
+        assert_eq!(c.only_group(syslog), Some(ServiceGroup::Ftp));
+        assert_eq!(c.only_group(Path::new("/var/log/auth.log")), None);
+        let listed = load_with(Some("logs = [\"/var/log/syslog\"]\n"), &[]).expect("listed");
+        assert_eq!(listed.only_group(syslog), None);
     }
 
     fn load_with(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, Error> {

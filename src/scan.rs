@@ -19,7 +19,7 @@ use crate::ip::ClientIp;
 use crate::logs::parse::{ParseOptions, Parser, ParserState, SAVED_ENTRIES};
 use serde::{Deserialize, Serialize};
 
-use crate::logs::{Event, Kind, Report, Service, journal, source};
+use crate::logs::{Event, Kind, Report, Service, ServiceGroup, journal, source};
 use crate::progress::Progress;
 use crate::store::{Cursor, EvidenceCount, SqliteStore};
 
@@ -308,6 +308,7 @@ pub fn scan(
         progress,
         saved: Vec::new(),
         budget: budget.unwrap_or(u64::MAX),
+        only: None,
     };
     let files: Vec<PathBuf> = config.log_files();
     if from_start {
@@ -350,6 +351,8 @@ struct Reading<'a> {
     saved: Vec<u8>,
     /// Bytes still to be read in this scan.
     budget: u64,
+    /// The only group whose lines count in the source being read (`Config::only_group`).
+    only: Option<ServiceGroup>,
 }
 
 impl Reading<'_> {
@@ -402,6 +405,7 @@ impl Reading<'_> {
     fn count_line(&mut self, line: &str) {
         self.outcome.lines += 1;
         if let Some(event) = self.parser.parse_line(line)
+            && self.only.is_none_or(|g| event.service.group() == g)
             && self.config.counts(&event)
         {
             self.outcome.events += 1;
@@ -433,6 +437,7 @@ fn scan_file(
         return Ok(());
     }
     let lines_before = reading.outcome.lines;
+    reading.only = reading.config.only_group(path);
     let read = (|| {
         if from_start {
             for old in source::rotated_generations(path) {
@@ -468,6 +473,7 @@ fn scan_file(
 
 /// The journal's new entries of the enabled services, with its cursor in the database.
 fn scan_journal(reading: &mut Reading, store: &mut SqliteStore, from_start: bool) -> Result<()> {
+    reading.only = None;
     let config = reading.config;
     let file = config.journal_file.as_deref();
     let name = journal::source_name(file);
@@ -582,6 +588,39 @@ mod tests {
         std::fs::create_dir(dir.path().join(SCAN_LOCK)).expect("mkdir");
         let err = scan_root(dir.path()).expect_err("an unopenable lock is an error");
         assert!(err.to_string().contains("lock file"), "{err}");
+    }
+
+    #[test]
+    fn a_shared_syslog_file_counts_only_its_groups_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let overrides = crate::config::Overrides {
+            root: Some(dir.path().to_path_buf()),
+            config: None,
+        };
+        let config = Config::load(&overrides, &|_| None).expect("config");
+        let progress = Progress::none();
+        let mut reading = Reading {
+            config: &config,
+            parser: Parser::new(ParseOptions::default(), NOW),
+            tally: Tally::default(),
+            outcome: ScanOutcome::default(),
+            progress: &progress,
+            saved: Vec::new(),
+            budget: u64::MAX,
+            only: config.only_group(std::path::Path::new("/var/log/syslog")),
+        };
+        for line in [
+            "Nov 24 10:00:00 web1 pure-ftpd[5]: (?@203.0.113.5) [WARNING] Authentication failed for user [bob]",
+            // mail.log has these too, and auth lines do not belong here.
+            "Nov 24 10:00:01 web1 dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<a>, method=PLAIN, rip=203.0.113.6, lip=192.0.2.1, session=<s>",
+            "Nov 24 10:00:02 web1 sshd[7]: Invalid user admin from 203.0.113.7 port 22",
+        ] {
+            reading.count_line(line);
+        }
+        assert_eq!((reading.outcome.lines, reading.outcome.events), (3, 1));
+        let rows = reading.tally.drain(&mut BTreeSet::new());
+        let addresses: Vec<&str> = rows.iter().map(|r| r.ip.as_str()).collect();
+        assert_eq!(addresses, ["203.0.113.5"]);
     }
 
     const PAM_BOB: &str = "Nov 24 10:00:00 web1 sshd[4001]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=bob";

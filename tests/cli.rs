@@ -945,3 +945,42 @@ fn a_missing_log_is_named_and_verbose_names_every_source() {
         "{said}"
     );
 }
+
+#[test]
+fn the_daemons_own_log_files_are_read() {
+    let root = Root::new();
+    root.ok(&["connect", "192.0.2.1"]);
+    let stamp = |format: &str| chrono::Local::now().format(format).to_string();
+    let mut lines = String::new();
+    for n in 0..12 {
+        // vsftpd.log, dovecot's log_path, proftpd's SystemLog: no syslog header.
+        lines += &format!(
+            "{} [pid {}] [bob] FAIL LOGIN: Client \"::ffff:203.0.113.8\"\n",
+            stamp("%a %b %e %H:%M:%S %Y"),
+            2000 + n
+        );
+        lines += &format!(
+            "{} imap-login: Info: Disconnected (auth failed, 1 attempts in 2 secs): user=<bob>, \
+             method=PLAIN, rip=203.0.113.9, lip=192.0.2.1, session=<s{n}>\n",
+            stamp("%b %d %H:%M:%S")
+        );
+        lines += &format!(
+            "{},512 web1 proftpd[{}] web1 (203.0.113.10[203.0.113.10]): USER bob (Login \
+             failed): Incorrect password\n",
+            stamp("%Y-%m-%d %H:%M:%S"),
+            3000 + n
+        );
+    }
+    lines += &format!(
+        "{} [pid 2999] [alice] OK LOGIN: Client \"198.51.100.80\"\n",
+        stamp("%a %b %e %H:%M:%S %Y")
+    );
+    std::fs::write(root.auth_log(), &lines).expect("write log");
+    root.ok(&["scan"]);
+    let deny = root.deny_text();
+    for ip in ["203.0.113.8", "203.0.113.9", "203.0.113.10"] {
+        assert!(deny.contains(ip), "{ip} not blocked: {deny}");
+    }
+    let (_, allow, block) = root.row("198.51.100.80").expect("a success is recorded");
+    assert_eq!((allow > 0, block), (true, 0), "OK LOGIN allow-lists");
+}

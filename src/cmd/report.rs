@@ -118,12 +118,15 @@ fn lines_about(
     let mut parser = Parser::new(crate::scan::parse_options(config), now);
     let mut failure = None;
     for path in config.log_files() {
+        let only = config.only_group(&path);
         let mut generations = crate::logs::source::rotated_generations(&path);
         generations.push(path);
         for file in generations {
             crate::logs::source::read_whole(&file, &mut |line| {
                 if failure.is_none()
-                    && parser.parse_line(line).is_some_and(|e| e.ip == ip)
+                    && parser
+                        .parse_line(line)
+                        .is_some_and(|e| e.ip == ip && only.is_none_or(|g| e.service.group() == g))
                     && let Err(e) = visit(line)
                 {
                     failure = Some(e);

@@ -28,6 +28,8 @@ ISO timestamps without a zone are local time too.
 
 use chrono::{Datelike, Local, LocalResult, NaiveDate, TimeZone};
 
+use super::own_logs;
+
 /// One log line split at its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLine<'a> {
@@ -77,7 +79,8 @@ impl Clock {
         }
     }
 
-    fn local(&mut self, days: i64, seconds: i64) -> Option<i64> {
+    /// Local time of a date (days since the epoch) and a time of day.
+    pub(super) fn local(&mut self, days: i64, seconds: i64) -> Option<i64> {
         if let Some((key, midnight)) = self.cached_date
             && key == days
         {
@@ -117,6 +120,10 @@ fn local_midnight(year: i32, month: u32, day: u32) -> Option<i64> {
 pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     let line = line.strip_suffix('\n').unwrap_or(line);
     let line = line.strip_suffix('\r').unwrap_or(line);
+    let line = strip_socklog(line);
+    if let Some(own) = own_logs::split_vsftpd(line, clock) {
+        return Some(own);
+    }
     if let Some(label) = line.strip_prefix('@') {
         return split_tai64n(label);
     }
@@ -136,6 +143,9 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     let first = pri_stripped.as_bytes().first()?;
     if !first.is_ascii_digit() {
         let (time, rest) = parse_bsd_stamp(pri_stripped, clock)?;
+        if let Some(own) = own_logs::split_dovecot(time, rest).filter(|_| !had_pri) {
+            return Some(own);
+        }
         return split_after_time(time, rest, true);
     }
     let (stamp, rest) = split_space(pri_stripped)?;
@@ -149,7 +159,15 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
             }
             return split_rspamd(clock.local(days, seconds), rest);
         }
-        (clock.at(days, seconds, zone), rest)
+        let time = clock.at(days, seconds, zone);
+        if !had_pri && zone.is_none() {
+            let own = own_logs::split_dovecot(time, rest)
+                .or_else(|| own_logs::split_proftpd(time, time_of_day, rest));
+            if own.is_some() {
+                return own;
+            }
+        }
+        (time, rest)
     } else {
         let (date, time_of_day) = stamp.split_at_checked(10)?;
         let (days, seconds, zone) = parse_date_time(date, time_of_day.strip_prefix('T')?)?;
@@ -164,7 +182,9 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
 /// does), the host is `-`.
 fn split_after_time(time: Option<i64>, text: &str, may_lack_host: bool) -> Option<LogLine<'_>> {
     let (first, after) = split_space(text).unwrap_or((text, ""));
-    let (host, rest) = if may_lack_host && first.ends_with(':') {
+    // A priority where the host would be, and the tag right after it: no host name.
+    let priority_first = || is_priority_token(first) && !is_priority_token(split_tag_word(after));
+    let (host, rest) = if may_lack_host && (first.ends_with(':') || priority_first()) {
         ("-", text)
     } else {
         (first, after)
@@ -192,7 +212,7 @@ const LEVELS: [&str; 11] = [
 ];
 
 /// `auth.info`: a syslog facility and level by name.
-fn is_priority_name(text: &str) -> bool {
+pub(super) fn is_priority_name(text: &str) -> bool {
     text.split_once('.')
         .is_some_and(|(f, l)| FACILITIES.contains(&f) && LEVELS.contains(&l))
 }
@@ -200,10 +220,15 @@ fn is_priority_name(text: &str) -> bool {
 /// socklog, BusyBox and FreeBSD `syslogd -v` write the priority before the tag:
 /// `<auth.info> `, `auth.info `, or numerically `<4.6> `.
 fn skip_priority(text: &str) -> &str {
-    let Some((token, rest)) = split_space(text) else {
-        return text;
-    };
-    let priority = match token.strip_prefix('<').and_then(|t| t.strip_suffix('>')) {
+    match split_space(text) {
+        Some((token, rest)) if is_priority_token(token) => rest,
+        _ => text,
+    }
+}
+
+/// `<auth.info>`, `auth.info` or `<4.6>`.
+fn is_priority_token(token: &str) -> bool {
+    match token.strip_prefix('<').and_then(|t| t.strip_suffix('>')) {
         Some(inner) => {
             is_priority_name(inner)
                 || inner
@@ -211,8 +236,49 @@ fn skip_priority(text: &str) -> &str {
                     .is_some_and(|(f, l)| digits::<u8>(f).is_some() && digits::<u8>(l).is_some())
         }
         None => is_priority_name(token),
+    }
+}
+
+/// The first word of `text`.
+fn split_tag_word(text: &str) -> &str {
+    split_space(text).map_or(text, |(word, _)| word)
+}
+
+/// socklog writes `facility.priority: ` before the line a client sent (socklog(8)), and
+/// its svlogd may put its own stamp first (`-t` TAI64N, `-tt` `YYYY-MM-DD_HH:MM:SS.xxxxx`,
+/// `-ttt` with a `T`): `2024-03-02_09:14:03.12345 auth.info: Mar  2 09:14:03 sshd[77]: msg`.
+/// Both are removed; the client's own header (no host name, local time) is then read.
+fn strip_socklog(line: &str) -> &str {
+    let strip = || {
+        let (first, after) = split_space(line)?;
+        let (priority, inner) = if first.ends_with(':') {
+            (first, after)
+        } else {
+            // Checked in this order because it runs on every line: a syslog line's second
+            // word (a day, a host) does not end with `:`.
+            let (second, inner) = split_space(after)?;
+            if !second.ends_with(':') || !is_svlogd_stamp(first) {
+                return None;
+            }
+            (second, inner)
+        };
+        is_priority_name(priority.strip_suffix(':')?).then_some(inner)
     };
-    if priority { rest } else { text }
+    strip().unwrap_or(line)
+}
+
+/// svlogd's `@` TAI64N label, or its `YYYY-MM-DD_HH:MM:SS.xxxxx` / `YYYY-MM-DDTHH:MM:SS.xxxxx` (UTC).
+fn is_svlogd_stamp(token: &str) -> bool {
+    if let Some(label) = token.strip_prefix('@') {
+        return label.len() == 24 && label.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    let Some((date, time_of_day)) = token.split_at_checked(10) else {
+        return false;
+    };
+    let Some(time_of_day) = time_of_day.strip_prefix(['_', 'T']) else {
+        return false;
+    };
+    parse_date_time(date, time_of_day).is_some_and(|(_, _, zone)| zone.is_none())
 }
 
 /// Solaris syslogd starts the message with its id and priority: `[ID 800047 auth.info] msg`.
@@ -270,13 +336,13 @@ fn split_rspamd(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
 }
 
 /// Splits at the first space (a byte scan: this runs several times per log line).
-fn split_space(text: &str) -> Option<(&str, &str)> {
+pub(super) fn split_space(text: &str) -> Option<(&str, &str)> {
     let at = text.bytes().position(|b| b == b' ')?;
     Some((&text[..at], &text[at + 1..]))
 }
 
-/// `Mmm dd HH:MM:SS ` (day space-padded or not).
-fn parse_bsd_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i64>, &'a str)> {
+/// `Mmm dd ` or `Mmm  d `: the month (1 to 12), the day, and what follows.
+pub(super) fn parse_month_day(text: &str) -> Option<(u32, u32, &str)> {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -284,13 +350,18 @@ fn parse_bsd_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i64>,
     let rest = text.get(3..)?.strip_prefix(' ')?;
     let rest = rest.strip_prefix(' ').unwrap_or(rest);
     let (day, rest) = split_space(rest)?;
-    let day: u32 = digits(day)?;
+    Some((month, digits(day)?, rest))
+}
+
+/// `Mmm dd HH:MM:SS ` (day space-padded or not).
+fn parse_bsd_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i64>, &'a str)> {
+    let (month, day, rest) = parse_month_day(text)?;
     let (hms, rest) = split_space(rest)?;
     let seconds = parse_hms(hms)?;
     Some((clock.bsd_time(month, day, seconds), rest))
 }
 
-fn parse_hms(hms: &str) -> Option<i64> {
+pub(super) fn parse_hms(hms: &str) -> Option<i64> {
     let b = hms.as_bytes();
     if b.len() != 8 || b[2] != b':' || b[5] != b':' {
         return None;
@@ -301,7 +372,7 @@ fn parse_hms(hms: &str) -> Option<i64> {
     (h < 24 && m < 60 && s < 61).then_some(h * 3600 + m * 60 + s)
 }
 
-fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
+pub(super) fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -320,7 +391,7 @@ pub fn parse_iso8601(stamp: &str) -> Option<i64> {
 
 /// `YYYY-MM-DD` and `HH:MM:SS[.frac|,frac][Z|±HH:MM|±HHMM]` → (days since the epoch, seconds
 /// of the day, the zone's offset in seconds when there is one).
-fn parse_date_time(date: &str, time_of_day: &str) -> Option<(i64, i64, Option<i64>)> {
+pub(super) fn parse_date_time(date: &str, time_of_day: &str) -> Option<(i64, i64, Option<i64>)> {
     let d = date.as_bytes();
     // Every slice below is at a fixed byte offset: only ASCII text has char boundaries there.
     if d.len() != 10 || d[4] != b'-' || d[7] != b'-' || !time_of_day.is_ascii() {
@@ -400,7 +471,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub(super) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -768,6 +839,53 @@ mod tests {
         )
         .expect("m");
         assert_eq!((l.program, l.message), ("myapp", "auth.info sshd[77]: x"));
+    }
+
+    #[test]
+    fn socklog_priority_with_a_colon() {
+        let mut c = clock();
+        for line in [
+            "auth.info: Mar  2 09:14:03 sshd[77]: x",
+            "@4000000065e2f3a10b1c2d3e authpriv.notice: Mar  2 09:14:03 sshd[77]: x",
+            "2024-03-02_09:14:03.12345 auth.info: Mar  2 09:14:03 sshd[77]: x",
+            "2024-03-02T09:14:03.12345 auth.info: Mar  2 09:14:03 sshd[77]: x",
+        ] {
+            let l = split(line, &mut c).expect(line);
+            assert_eq!(
+                (l.host, l.program, l.pid, l.message),
+                ("-", "sshd", Some(77), "x"),
+                "{line}"
+            );
+            assert!(l.time.is_some());
+        }
+        // The priority must be one, and comes once.
+        for bad in [
+            "auth.bogus: Mar  2 09:14:03 sshd[77]: x",
+            "auth.info: auth.info: Mar  2 09:14:03 sshd[77]: x",
+            "2024-03-02_09:14:03.12345+00:00 auth.info: Mar  2 09:14:03 sshd[77]: x",
+        ] {
+            assert_eq!(split(bad, &mut c), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn priority_without_a_host_name() {
+        let mut c = clock();
+        for line in [
+            "Mar  2 09:14:03 auth.info sshd[77]: x",
+            "Mar  2 09:14:03 <auth.info> sshd[77]: x",
+            "Mar  2 09:14:03 <4.6> sshd[77]: x",
+        ] {
+            let l = split(line, &mut c).expect(line);
+            assert_eq!(
+                (l.host, l.program, l.pid),
+                ("-", "sshd", Some(77)),
+                "{line}"
+            );
+        }
+        // A host that happens to be named like a priority, then the priority.
+        let l = split("Mar  2 09:14:03 mail.info auth.info sshd[77]: x", &mut c).expect("h");
+        assert_eq!((l.host, l.program), ("mail.info", "sshd"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ the address from the message's fixed structure, never from text an attacker chos
 
 pub mod header;
 pub mod journal;
+mod own_logs;
 pub mod parse;
 pub mod services;
 pub mod source;

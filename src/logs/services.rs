@@ -139,8 +139,9 @@ pub struct Row {
     pub senders: Senders,
     /// Its own log files, read by default when they exist.
     pub logs: &'static [&'static str],
-    /// Whether `logs` are read by default only while the service's group is protected
-    /// (rspamd writes several lines for every message).
+    /// Whether `logs` are read by default only while the service's group is protected:
+    /// a file holding nothing else is not worth reading otherwise (and rspamd writes
+    /// several lines for every message).
     pub logs_when_protected: bool,
     /// The process name (`comm`) `check` warns about when it runs but says nothing that
     /// sentry understands for a week: login daemons only, which are always running.
@@ -160,6 +161,37 @@ pub const SYSLOG_FILES: [&str; 5] = [
     "/var/log/maillog",
     "/var/log/mail.log",
 ];
+
+/// A syslog file that holds every facility's lines, read by default only for one group's
+/// daemons, which log to a facility no other file gets.
+#[derive(Debug)]
+pub struct SharedLog {
+    pub path: &'static str,
+    /// Read while this group is protected, and only its services' lines count: the rest
+    /// are other facilities', some written to another file read too (mail.log).
+    pub group: ServiceGroup,
+    /// ... and only while one of these daemons is installed: a busy file is not read for
+    /// nothing (a `--connect`'s read budget is shared by every log).
+    pub installed: &'static [&'static str],
+}
+
+/// Debian's rsyslog writes facilities `ftp` (vsftpd with `syslog_enable=YES`, pure-ftpd, BSD
+/// ftpd) and `daemon` (proftpd without `SystemLog`) only to /var/log/syslog
+/// (`*.*;auth,authpriv.none`); Debian 12 has no daemon.log.
+pub const SHARED_LOGS: [SharedLog; 1] = [SharedLog {
+    path: "/var/log/syslog",
+    group: ServiceGroup::Ftp,
+    installed: &[
+        "vsftpd",
+        "proftpd",
+        "pure-ftpd",
+        "pure-ftpd-mysql",
+        "pure-ftpd-ldap",
+        "pure-ftpd-postgresql",
+        "in.ftpd",
+        "ftpd",
+    ],
+}];
 
 const PERL: &[&str] = &["/usr/bin/perl", "/usr/bin/perl5*"];
 
@@ -247,6 +279,9 @@ pub const TABLE: [Row; 13] = [
         )
     },
     Row {
+        // `log_path` / `info_log_path` as dovecot's documentation and admins set them.
+        logs: &["/var/log/dovecot.log", "/var/log/dovecot-info.log"],
+        logs_when_protected: true,
         watched_process: Some("dovecot"),
         tcpd: Some(Tcpd {
             installed: Some("dovecot"),
@@ -276,7 +311,9 @@ pub const TABLE: [Row; 13] = [
         )
     },
     Row {
+        // `xferlog_file`'s and `vsftpd_log_file`'s defaults (the second holds the logins).
         logs: &["/var/log/xferlog", "/var/log/vsftpd.log"],
+        logs_when_protected: true,
         watched_process: Some("vsftpd"),
         tcpd: Some(Tcpd {
             installed: Some("vsftpd"),
@@ -292,6 +329,9 @@ pub const TABLE: [Row; 13] = [
         )
     },
     Row {
+        // Debian's `SystemLog`.
+        logs: &["/var/log/proftpd/proftpd.log"],
+        logs_when_protected: true,
         watched_process: Some("proftpd"),
         tcpd: Some(Tcpd {
             installed: Some("proftpd"),

@@ -1,0 +1,236 @@
+/*!
+The daemons' own log files, which have no syslog header: each line is recognised by its
+shape, and handed on as the (program, pid, message) the daemon's syslog line of the same
+event has, so the service parsers read both alike.
+
+- vsftpd's `vsftpd_log_file` (`/var/log/vsftpd.log`, written when `syslog_enable=NO`, the
+  default): `Sat Mar  2 09:14:03 2024 [pid 2101] [bob] FAIL LOGIN: Client "ADDR"` (vsftpd
+  3.0, logging.c and sysutil.c: `%a %b %d %H:%M:%S %Y` in local time, a leading zero of the
+  day made a space) → `vsftpd[2101]: [pid 2101] [bob] FAIL LOGIN: ...` (`parse::ftp` reads
+  the `[pid N] ` of these lines). The wu-ftpd transfer lines
+  (`xferlog_std_format`) have no `[pid N]` and are not read.
+- dovecot's `log_path` / `info_log_path`: `log_timestamp` (`%b %d %H:%M:%S ` by default, in
+  2.3 and 2.4), the process (`imap-login`, `auth`, `auth-worker(9)`), then always the level
+  (`Debug: `, `Info: `, `Warning: `, `Error: `, `Fatal: `, `Panic: `, lib/failures.c) →
+  `dovecot: imap-login: Info: Login: ...`, which `parse::dovecot` reads after the process.
+- proftpd's `SystemLog` (Debian: `/var/log/proftpd/proftpd.log`): `%Y-%m-%d %H:%M:%S,mmm HOST
+  proftpd[PID] SERVER (NAME[ADDR]): MESSAGE` (1.3.x, src/log.c; its syslog form is
+  `SERVER (NAME[ADDR]) - MESSAGE`) → `proftpd[PID]: SERVER (NAME[ADDR]): MESSAGE`.
+
+Only the daemon writes these files, and client text comes only after the fixed parts read
+here. The processes of dovecot taken are those whose lines `parse::dovecot` reads; any other
+line is left to the syslog formats (which find nothing in it).
+*/
+
+use chrono::{Datelike, NaiveDate};
+
+use super::header::{
+    Clock, LogLine, days_from_civil, digits, parse_hms, parse_month_day, split_space,
+};
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// vsftpd's own log line, or None.
+pub(super) fn split_vsftpd<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
+    let (weekday, rest) = split_space(line)?;
+    let weekday = WEEKDAYS.iter().position(|w| *w == weekday)?;
+    let (month, day, rest) = parse_month_day(rest)?;
+    let (hms, rest) = split_space(rest)?;
+    let (year, rest) = split_space(rest)?;
+    if year.len() != 4 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(digits(year)?, month, day)?;
+    // strftime wrote both from one date: a weekday that does not fit is not vsftpd's.
+    if date.weekday().num_days_from_monday() as usize != weekday {
+        return None;
+    }
+    let seconds = parse_hms(hms)?;
+    // The message keeps its `[pid N] `, which `parse::ftp` removes once: a user named
+    // `pid 1] [root` must stay that user.
+    let (pid, _) = rest.strip_prefix("[pid ")?.split_once("] ")?;
+    let days = days_from_civil(i64::from(date.year()), month, day);
+    Some(LogLine {
+        time: clock.local(days, seconds),
+        host: "-",
+        program: "vsftpd",
+        pid: Some(digits(pid)?),
+        message: rest,
+    })
+}
+
+/// The levels dovecot writes after the process in its own files (lib/failures.c).
+const DOVECOT_LEVELS: [&str; 6] = ["Debug", "Info", "Warning", "Error", "Fatal", "Panic"];
+
+/// dovecot's own log line after its timestamp (`text`), or None.
+pub(super) fn split_dovecot(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
+    let (process, rest) = text.split_once(": ")?;
+    if !is_dovecot_process(process) {
+        return None;
+    }
+    let (level, _) = rest.split_once(": ")?;
+    if !DOVECOT_LEVELS.contains(&level) {
+        return None;
+    }
+    Some(LogLine {
+        time,
+        host: "-",
+        program: "dovecot",
+        pid: None,
+        message: text,
+    })
+}
+
+/// `imap-login`, `pop3-login`, ...; `auth`, `auth(default)`, `auth-worker(9)`.
+fn is_dovecot_process(process: &str) -> bool {
+    if let Some(protocol) = process.strip_suffix("-login") {
+        return !protocol.is_empty()
+            && (protocol.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    }
+    if process == "auth" {
+        return true;
+    }
+    let id = process
+        .strip_prefix("auth-worker(")
+        .or_else(|| process.strip_prefix("auth("))
+        .and_then(|rest| rest.strip_suffix(')'));
+    id.is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// proftpd's `SystemLog` line with a session's server info, after its timestamp (`text`;
+/// `time_of_day` must end in proftpd's `,mmm`), or None. Lines without a session
+/// (`HOST proftpd[PID]: msg`) are already syslog's shape.
+pub(super) fn split_proftpd<'a>(
+    time: Option<i64>,
+    time_of_day: &str,
+    text: &'a str,
+) -> Option<LogLine<'a>> {
+    let millis = time_of_day.get(8..)?.strip_prefix(',')?;
+    if millis.len() != 3 || !millis.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (host, rest) = split_space(text)?;
+    let (pid, message) = rest.strip_prefix("proftpd[")?.split_once("] ")?;
+    if host.is_empty() {
+        return None;
+    }
+    Some(LogLine {
+        time,
+        host,
+        program: "proftpd",
+        pid: Some(digits(pid)?),
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::header::split;
+    use super::*;
+
+    fn clock() -> Clock {
+        // 2026-11-25T12:00:00Z
+        Clock::new(1_795_608_000)
+    }
+
+    fn local(year: i32, month: u32, day: u32, seconds: i64) -> Option<i64> {
+        let mut c = clock();
+        c.local(days_from_civil(i64::from(year), month, day), seconds)
+    }
+
+    #[test]
+    fn vsftpd_log_file() {
+        let mut c = clock();
+        let l = split(
+            "Sat Mar  2 09:14:03 2024 [pid 2101] [bob] FAIL LOGIN: Client \"::ffff:203.0.113.8\"",
+            &mut c,
+        )
+        .expect("vsftpd");
+        assert_eq!(
+            (l.host, l.program, l.pid, l.message),
+            (
+                "-",
+                "vsftpd",
+                Some(2101),
+                "[pid 2101] [bob] FAIL LOGIN: Client \"::ffff:203.0.113.8\""
+            )
+        );
+        // The year is the line's, not inferred.
+        assert_eq!(l.time, local(2024, 3, 2, 9 * 3600 + 14 * 60 + 3));
+        let d = split(
+            "Tue Dec 31 23:59:59 2024 [pid 7] CONNECT: Client \"1.2.3.4\"",
+            &mut c,
+        )
+        .expect("two-digit day");
+        assert_eq!(d.time, local(2024, 12, 31, 86_399));
+        for bad in [
+            // Weekday and date disagree; no `[pid N]` (xferlog); a day that does not exist.
+            "Fri Mar  2 09:14:03 2024 [pid 2101] [bob] FAIL LOGIN: Client \"1.2.3.4\"",
+            "Sat Mar  2 09:14:03 2024 1 203.0.113.8 1234 /a.txt b _ o r bob ftp 0 * c",
+            "Sat Feb 30 09:14:03 2024 [pid 1] x",
+            "Sat Mar  2 09:14:03 24 [pid 1] x",
+            "Sat Mar  2 09:14:03 2024 [pid x] y",
+            "Sat Mar  2 09:14:03 2024 [pid 1]",
+        ] {
+            assert_eq!(split(bad, &mut c), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dovecot_log_path() {
+        let mut c = clock();
+        let l = split(
+            "Mar 02 09:14:03 auth-worker(9): Info: pam(bob,203.0.113.8,<x>): unknown user",
+            &mut c,
+        )
+        .expect("dovecot");
+        assert_eq!(
+            (l.host, l.program, l.pid, l.message),
+            (
+                "-",
+                "dovecot",
+                None,
+                "auth-worker(9): Info: pam(bob,203.0.113.8,<x>): unknown user"
+            )
+        );
+        let iso = split("2024-03-02 09:14:03 auth: Info: x: y", &mut c).expect("iso");
+        assert_eq!((iso.program, iso.message), ("dovecot", "auth: Info: x: y"));
+        assert_eq!(iso.time, local(2024, 3, 2, 9 * 3600 + 14 * 60 + 3));
+        // Not dovecot's processes or levels: the syslog formats' reading stands.
+        let m = split("Mar 02 09:14:03 master: Info: Dovecot starting", &mut c).expect("m");
+        assert_eq!(m.program, "master");
+        let n = split("Mar 02 09:14:03 auth: Notice: x", &mut c).expect("n");
+        assert_eq!(n.program, "auth");
+        let s = split("Mar 02 09:14:03 sshd[7]: Info: x", &mut c).expect("s");
+        assert_eq!(s.program, "sshd");
+    }
+
+    #[test]
+    fn proftpd_system_log() {
+        let mut c = clock();
+        let l = split(
+            "2024-03-02 09:14:03,512 web1 proftpd[88] web1 (203.0.113.8[203.0.113.8]): USER bob (Login failed): Incorrect password",
+            &mut c,
+        )
+        .expect("proftpd");
+        assert_eq!((l.host, l.program, l.pid), ("web1", "proftpd", Some(88)));
+        assert_eq!(
+            l.message,
+            "web1 (203.0.113.8[203.0.113.8]): USER bob (Login failed): Incorrect password"
+        );
+        assert_eq!(l.time, local(2024, 3, 2, 9 * 3600 + 14 * 60 + 3));
+        let plain = split("2024-03-02 09:14:03,512 web1 proftpd[88]: x", &mut c).expect("plain");
+        assert_eq!(
+            (plain.program, plain.pid, plain.message),
+            ("proftpd", Some(88), "x")
+        );
+        for bad in [
+            "2024-03-02 09:14:03 web1 proftpd[88] web1 (a[1.2.3.4]): x",
+            "2024-03-02 09:14:03,5 web1 proftpd[88] web1 (a[1.2.3.4]): x",
+            "2024-03-02 09:14:03,512 web1 sshd[88] web1 (a[1.2.3.4]): x",
+            "2024-03-02 09:14:03,512 web1 proftpd[x] web1 (a[1.2.3.4]): x",
+        ] {
+            assert_eq!(split(bad, &mut c), None, "{bad}");
+        }
+    }
+}
