@@ -139,6 +139,17 @@ fn disconnect_kind(reason: &str) -> Option<(Kind, u32)> {
     let rest = strip_reason_code(rest);
     let (_, last) = rest.rsplit_once('(')?;
     let inner = last.strip_suffix(')')?;
+    // A proxy's backend refused the password: `(proxy dest auth failed)`, since 2.3.x
+    // with `, N attempts in S secs` or `, S/N successful auths in S secs` (the proxy's
+    // own passdb let it through): one failure at least.
+    if let Some(rest) = inner.strip_prefix("proxy dest auth failed") {
+        let attempts = (rest.strip_prefix(", "))
+            .and_then(|r| r.split_once(" attempts"))
+            .and_then(|(n, _)| n.parse::<u32>().ok())
+            .unwrap_or(1)
+            .clamp(1, MAX_ATTEMPTS_PER_CONNECTION);
+        return (rest.is_empty() || rest.starts_with(", ")).then_some((Kind::Failed, attempts));
+    }
     if let Some(count) = inner.strip_prefix("auth failed, ") {
         // `N attempts[ in S secs]`; dovecot's login_max_auth_attempts-like limits keep N
         // small, a bound keeps a forged N harmless.
@@ -260,7 +271,7 @@ const DRIVERS: [&str; 14] = [
 ];
 
 /// Verdicts an auth line ends with, after `driver(USER,ADDR[,<session>]`.
-const AUTH_VERDICTS: [(&str, Kind); 4] = [
+const AUTH_VERDICTS: [(&str, Kind); 8] = [
     ("): unknown user", Kind::Naughty),
     (
         "): pam_authenticate() failed: User not known to the underlying authentication module",
@@ -271,6 +282,20 @@ const AUTH_VERDICTS: [(&str, Kind); 4] = [
         "): pam_authenticate() failed: Authentication failure (password mismatch?)",
         Kind::Failed,
     ),
+    // 2.3.x+ capitalise the hint (`AUTH_LOG_MSG_PASSWORD_MISMATCH`).
+    (
+        "): pam_authenticate() failed: Authentication failure (Password mismatch?)",
+        Kind::Failed,
+    ),
+    // Any other PAM refusal is a password mismatch to dovecot too.
+    (
+        "): pam_authenticate() failed: Permission denied",
+        Kind::Failed,
+    ),
+    // passdb ldap with auth_bind: `invalid credentials` up to 2.2, then the bind's own
+    // mismatch (2.3, 2.4).
+    ("): invalid credentials", Kind::Failed),
+    ("): Password mismatch (for LDAP bind)", Kind::Failed),
 ];
 
 /// An auth process line: `passwd-file(bob,203.0.113.5,<sessid>): unknown user`.
