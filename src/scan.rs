@@ -8,7 +8,7 @@ Evidence and the cursor of each source are written in one transaction per source
 crash never counts a line twice or loses one.
 */
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -88,7 +88,7 @@ impl Tally {
         };
         match (event.report, process, event.kind) {
             (
-                Report::AuthResult | Report::Backend | Report::Pam,
+                Report::AuthResult | Report::Backend | Report::Pam | Report::Summary,
                 Some(pid),
                 Kind::Failed | Kind::Naughty,
             ) => {
@@ -151,6 +151,9 @@ struct Reports {
     /// `[failed, naughty]` by PAM's lines.
     #[serde(default)]
     pam: [u32; 2],
+    /// `[failed, naughty]` at least, by the connection's summaries (the largest of each).
+    #[serde(default)]
+    summary: [u32; 2],
     /// Event time of the last line, to forget a process id the system has reused.
     last: i64,
 }
@@ -160,7 +163,7 @@ impl Reports {
     /// many of them naughty as any report calls naughty (an `invalid user` result line
     /// makes PAM's user-less failure of the same attempt naughty).
     fn attempts(&self) -> (u32, u32) {
-        let reports = [self.result, self.backend, self.pam];
+        let reports = [self.result, self.backend, self.pam, self.summary];
         let total = reports.iter().map(|[f, n]| f + n).max().unwrap_or(0);
         let naughty = reports
             .iter()
@@ -209,6 +212,9 @@ impl AttemptLedger {
         match report {
             Report::Backend => entry.backend[slot] = entry.backend[slot].saturating_add(count),
             Report::Pam => entry.pam[slot] = entry.pam[slot].saturating_add(count),
+            // One connection may sum itself up twice (`maximum authentication attempts
+            // exceeded`, then `Disconnecting ...: Too many authentication failures`).
+            Report::Summary => entry.summary[slot] = entry.summary[slot].max(count),
             _ => entry.result[slot] = entry.result[slot].saturating_add(count),
         }
         let after = entry.attempts();
@@ -308,6 +314,7 @@ pub fn scan(
         progress,
         saved: Vec::new(),
         budget: budget.unwrap_or(u64::MAX),
+        blocked: store.blocked()?.into_iter().map(|(ip, _)| ip).collect(),
     };
     let files: Vec<PathBuf> = config.log_files();
     if from_start {
@@ -350,6 +357,15 @@ struct Reading<'a> {
     saved: Vec<u8>,
     /// Bytes still to be read in this scan.
     budget: u64,
+    /// The addresses sentry blocks: tcpd refuses them because of sentry's own deny list.
+    blocked: HashSet<ClientIp>,
+}
+
+/// Whether an event is evidence to store: the configuration counts it, and it is not tcpd
+/// refusing an address that sentry itself blocks (that refusal is sentry's own doing, and
+/// counting it would renew the block for as long as the address keeps knocking).
+fn is_evidence(config: &Config, blocked: &HashSet<ClientIp>, event: &Event) -> bool {
+    config.counts(event) && !(event.report == Report::Refusal && blocked.contains(&event.ip))
 }
 
 impl Reading<'_> {
@@ -402,7 +418,7 @@ impl Reading<'_> {
     fn count_line(&mut self, line: &str) {
         self.outcome.lines += 1;
         if let Some(event) = self.parser.parse_line(line)
-            && self.config.counts(&event)
+            && is_evidence(self.config, &self.blocked, &event)
         {
             self.outcome.events += 1;
             self.tally.add(&event);
@@ -484,6 +500,7 @@ fn scan_journal(reading: &mut Reading, store: &mut SqliteStore, from_start: bool
         tally,
         outcome,
         budget,
+        blocked,
         ..
     } = reading;
     let (last, entries) = journal::read_new(
@@ -497,7 +514,7 @@ fn scan_journal(reading: &mut Reading, store: &mut SqliteStore, from_start: bool
             budget: *budget,
         },
         &mut |event| {
-            if config.counts(&event) {
+            if is_evidence(config, blocked, &event) {
                 outcome.events += 1;
                 tally.add(&event);
             }
@@ -665,6 +682,110 @@ mod tests {
             counted(&[PAM_BOB, FAILED_BOB, &later]),
             [row("198.51.100.7", "failed", 2)]
         );
+    }
+
+    #[test]
+    fn a_summary_adds_only_what_no_other_line_counted() {
+        // dropbear: three `Bad password` lines, then the exit line's `3 fails`: 3.
+        let bad =
+            "Nov 24 10:00:01 gw dropbear[501]: Bad password attempt for 'bob' from 198.51.100.7:5";
+        let exit = "Nov 24 10:00:09 gw dropbear[501]: Exit before auth from <198.51.100.7:5>: (user 'bob', 3 fails): Exited normally";
+        assert_eq!(
+            counted(&[bad, bad, bad, exit]),
+            [row("198.51.100.7", "failed", 3)]
+        );
+        // The summary first, the lines after it: still 3.
+        assert_eq!(
+            counted(&[exit, bad, bad, bad]),
+            [row("198.51.100.7", "failed", 3)]
+        );
+        // A summary alone counts its N; one above the lines adds the difference.
+        assert_eq!(counted(&[exit]), [row("198.51.100.7", "failed", 3)]);
+        assert_eq!(counted(&[bad, exit]), [row("198.51.100.7", "failed", 3)]);
+        // Another process is another connection.
+        let other = exit.replace("[501]", "[502]");
+        assert_eq!(
+            counted(&[bad, bad, bad, exit, &other]),
+            [row("198.51.100.7", "failed", 6)]
+        );
+    }
+
+    #[test]
+    fn sshds_summaries_are_floors() {
+        let max = "Nov 24 10:00:05 web1 sshd[4001]: error: maximum authentication attempts exceeded for bob from 198.51.100.7 port 5 ssh2 [preauth]";
+        let disconnecting = "Nov 24 10:00:05 web1 sshd[4001]: Disconnecting authenticating user bob 198.51.100.7 port 5: Too many authentication failures [preauth]";
+        // Three failures and both summaries of MaxAuthTries: three attempts, one of them
+        // naughty (the account was guessed at until sshd cut the connection).
+        assert_eq!(
+            counted(&[FAILED_BOB, FAILED_BOB, FAILED_BOB, max, disconnecting]),
+            [
+                row("198.51.100.7", "failed", 2),
+                row("198.51.100.7", "naughty", 1)
+            ]
+        );
+        // A client's own `Auth fail` disconnect adds nothing to counted failures...
+        let gave_up = "Nov 24 10:00:06 web1 sshd[4001]: error: Received disconnect from 198.51.100.7 port 5:3: com.jcraft.jsch.JSchException: Auth fail [preauth]";
+        assert_eq!(
+            counted(&[PAM_BOB, FAILED_BOB, gave_up]),
+            [row("198.51.100.7", "failed", 1)]
+        );
+        // ...and is one failure where nothing else was logged (keyboard-interactive
+        // below LogLevel VERBOSE without PAM's line).
+        assert_eq!(counted(&[gave_up]), [row("198.51.100.7", "failed", 1)]);
+    }
+
+    #[test]
+    fn a_line_without_an_address_joins_its_process() {
+        let from = "Nov 24 10:00:00 web1 sshd[4005]: Connection from 198.51.100.9 port 5 on 192.0.2.1 port 22 rdomain \"\"";
+        let too_many = "Nov 24 10:00:09 web1 sshd[4005]: Disconnecting: Too many authentication failures [preauth]";
+        assert_eq!(
+            counted(&[from, too_many]),
+            [row("198.51.100.9", "naughty", 1)]
+        );
+        // Another process's line blames nobody.
+        let other = too_many.replace("[4005]", "[4006]");
+        assert_eq!(counted(&[from, &other]), []);
+        // After the failures of its connection it adds no attempt, it marks one naughty.
+        let failed = "Nov 24 10:00:01 web1 sshd[4005]: Failed password for bob from 198.51.100.9 port 5 ssh2";
+        assert_eq!(
+            counted(&[failed, failed, too_many]),
+            [
+                row("198.51.100.9", "failed", 1),
+                row("198.51.100.9", "naughty", 1)
+            ]
+        );
+        // The join survives from one scan to the next.
+        let mut first = Parser::new(ParseOptions::default(), NOW);
+        assert!(first.parse_line(from).is_none());
+        let saved = serde_json::to_vec(&first.saved_state()).expect("save");
+        let mut next = Parser::new(ParseOptions::default(), NOW);
+        next.restore_state(serde_json::from_slice(&saved).expect("restore"));
+        let joined = next
+            .parse_line(too_many)
+            .map(|e| (e.kind, e.ip.to_string()));
+        assert_eq!(joined, Some((Kind::Naughty, "198.51.100.9".to_string())));
+    }
+
+    #[test]
+    fn tcpd_refusing_what_sentry_blocks_is_no_evidence() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let overrides = crate::config::Overrides {
+            root: Some(dir.path().to_path_buf()),
+            config: None,
+        };
+        let config = Config::load(&overrides, &|_| None).expect("config");
+        let mut parser = Parser::new(ParseOptions::default(), NOW);
+        let line =
+            "Nov 24 10:00:00 web1 sshd[4010]: refused connect from 198.51.100.5 (198.51.100.5)";
+        let event = parser.parse_line(line).expect("a refusal");
+        assert_eq!((event.kind, event.report), (Kind::Probe, Report::Refusal));
+        let ip = ClientIp::parse("198.51.100.5").expect("ip");
+        assert!(is_evidence(&config, &HashSet::new(), &event));
+        assert!(!is_evidence(&config, &HashSet::from([ip]), &event));
+        // Any other line about a blocked address still counts.
+        let failed = "Nov 24 10:00:01 web1 sshd[4011]: Failed password for bob from 198.51.100.5 port 5 ssh2";
+        let event = parser.parse_line(failed).expect("a failure");
+        assert!(is_evidence(&config, &HashSet::from([ip]), &event));
     }
 
     #[test]

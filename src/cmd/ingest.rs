@@ -11,7 +11,7 @@ use crate::cmd::parse::line_text;
 use crate::cmd::{Context, now};
 use crate::error::{Error, Result};
 use crate::logs::parse::Parser;
-use crate::logs::{journal, source};
+use crate::logs::{Event, Report, journal, source};
 use crate::scan::Tally;
 
 pub fn run(ctx: &Context) -> Result<()> {
@@ -66,6 +66,7 @@ fn ingest<R: Read>(
             };
             if let Some(event) = event
                 && sentry.config.counts(&event)
+                && !refused_by_sentry(sentry, &event)?
             {
                 tally.add(&event);
             }
@@ -81,4 +82,13 @@ fn ingest<R: Read>(
             return Ok(());
         }
     }
+}
+
+/// tcpd refusing an address that sentry blocks: sentry's own doing, not evidence (see
+/// `scan`). Looked up per refusal, since blocks change while `ingest` runs.
+fn refused_by_sentry(sentry: &mut Sentry, event: &Event) -> Result<bool> {
+    if event.report != Report::Refusal {
+        return Ok(false);
+    }
+    Ok(sentry.store.record(event.ip)?.is_some_and(|r| r.block > 0))
 }
