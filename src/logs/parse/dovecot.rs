@@ -300,6 +300,9 @@ const AUTH_VERDICTS: [(&str, Kind); 8] = [
 
 /// An auth process line: `passwd-file(bob,203.0.113.5,<sessid>): unknown user`.
 fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    if let Some(finding) = auth_named_by_process(text, options) {
+        return Some(finding);
+    }
     let (driver, rest) = text.split_once('(')?;
     if !DRIVERS.contains(&driver) {
         return None;
@@ -324,6 +327,64 @@ fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     // With `auth_verbose`, each attempt is logged here as well as summed up by the login
     // process: the same attempts, reported twice.
     Some(finding.reported_as(Report::Backend, 1))
+}
+
+/// Dovecot 2.4 (auth-request.c `get_log_prefix`, `auth_request_get_log_prefix_db`) names
+/// the process first and the passdb after the request: `auth(USER,ADDR[,sasl:MECH][,master])
+/// [<PID>][<SESSION>][: request [N]]: PASSDB: VERDICT`. Read right to left: the verdict,
+/// the passdb's name, dovecot's own request fields, then the address is the last element
+/// inside the parentheses, and USER (the client's, cut to 64 bytes) is what is left.
+fn auth_named_by_process<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    let rest = (text.strip_prefix("auth(")).or_else(|| text.strip_prefix("auth-worker("))?;
+    let rest = strip_password_hash(rest);
+    if rest.contains("(given password: ") {
+        return None;
+    }
+    let (head, kind) = AUTH_VERDICTS.iter().find_map(|&(verdict, kind)| {
+        let verdict = verdict.strip_prefix("): ")?;
+        let head = rest.strip_suffix(verdict)?.strip_suffix(": ")?;
+        Some((head, kind))
+    })?;
+    let (head, passdb) = head.rsplit_once(": ")?;
+    if !is_mechanism(passdb) {
+        return None;
+    }
+    let head = match head
+        .strip_suffix(']')
+        .and_then(|h| h.rsplit_once(": request ["))
+    {
+        Some((h, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => head,
+    };
+    // `<PID>` of a worker, then `<SESSION>`; both dovecot's, neither holds `<`.
+    let mut head = head;
+    for _ in 0..2 {
+        match head.strip_suffix('>').and_then(|h| h.rsplit_once('<')) {
+            Some((h, id)) if is_session_id(id) => head = h,
+            _ => break,
+        }
+    }
+    let inner = head.strip_suffix(')')?;
+    let inner = inner.strip_suffix(",master").unwrap_or(inner);
+    let inner = match inner.rsplit_once(",sasl:") {
+        Some((h, mech)) if is_mechanism(mech) => h,
+        _ => inner,
+    };
+    let (user, addr) = inner.rsplit_once(',')?;
+    if user.len() > MAX_AUTH_USER {
+        return None;
+    }
+    let ip = address(addr)?;
+    let kind = root_rule(kind, Some(user), options);
+    let finding = Finding::new(kind, ip, (user != "?" && !user.is_empty()).then_some(user));
+    Some(finding.reported_as(Report::Backend, 1))
+}
+
+fn is_session_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
 /// The most attempts one login-process line stands for.
