@@ -19,7 +19,9 @@ Where the attacker writes:
   parentheses. The verdict must end the message, and the address is the last comma-separated
   element before it (right to left). With `auth_verbose_passwords=plain` the password is printed
   after the verdict, a second attacker field on the other side of the address: such lines are
-  skipped (the login line of the same attempt still counts).
+  skipped (the login line of the same attempt still counts). Dovecot 2.4 writes the request
+  first and the passdb after it, `auth(USER,ADDR,sasl:MECH)<SESSION>: PASSDB: verdict`: read
+  the same way, right to left.
 */
 
 use super::lex::{pam_unix_failure, root_rule};
