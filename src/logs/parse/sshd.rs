@@ -52,11 +52,21 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
 /// (LogLevel VERBOSE) or a recognised line of that pid. Bounded; the oldest go first.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SshdSessions {
-    by_pid: HashMap<u32, (ClientIp, u64)>,
+    by_pid: HashMap<u32, Session>,
     /// Pids in the order they were last set, with the stamp they had; stale ones are
     /// skipped when evicting.
     order: VecDeque<(u32, u64)>,
     next_stamp: u64,
+}
+
+/// What one sshd process named.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Session {
+    ip: ClientIp,
+    stamp: u64,
+    /// Set by the connection's own first line (`Connection from`, LogLevel VERBOSE): then
+    /// no earlier connection that had the same pid can be meant.
+    announced: bool,
 }
 
 /// sshd connection processes remembered at once.
@@ -78,68 +88,79 @@ impl SshdSessions {
             // A new connection on this pid: the address before it must not be blamed,
             // whether this one is readable or not.
             match leading_address(rest) {
-                Some(f) => self.remember(pid, f.ip),
+                Some(f) => self.remember(pid, f.ip, true),
                 None => {
                     self.by_pid.remove(&pid);
                 }
             }
             return None;
         }
-        if let Some(&(ip, _)) = self.by_pid.get(&pid)
-            && let Some(f) = addressless(m, ip)
+        if let Some(&session) = self.by_pid.get(&pid)
+            && let Some(f) = addressless(m, session)
         {
             return Some(f);
         }
         let f = parse_one(m, o)?;
-        // The listener's penalty lines name connections that are not the listener's own.
-        if !m.starts_with("drop connection #") {
-            self.remember(pid, f.ip);
+        if f.kind == Kind::Success {
+            // A logged-in session writes no pre-auth lines: a later one is a new connection
+            // that reused the pid, and must not be blamed on this user.
+            self.by_pid.remove(&pid);
+        } else if !m.starts_with("drop connection #") {
+            // (The listener's penalty lines name connections that are not its own.)
+            self.remember(pid, f.ip, false);
         }
         Some(f)
     }
 
     /// The `n` most recently set entries, to keep between scans.
     pub fn recent(&self, n: usize) -> SshdSessions {
-        let mut entries: Vec<(u32, (ClientIp, u64))> =
-            self.by_pid.iter().map(|(p, e)| (*p, *e)).collect();
-        entries.sort_by_key(|(_, (_, stamp))| std::cmp::Reverse(*stamp));
+        let mut entries: Vec<(u32, Session)> = self.by_pid.iter().map(|(p, e)| (*p, *e)).collect();
+        entries.sort_by_key(|(_, e)| std::cmp::Reverse(e.stamp));
         entries.truncate(n);
-        entries.sort_by_key(|(_, (_, stamp))| *stamp);
+        entries.sort_by_key(|(_, e)| e.stamp);
         SshdSessions {
-            order: entries.iter().map(|(p, (_, s))| (*p, *s)).collect(),
+            order: entries.iter().map(|(p, e)| (*p, e.stamp)).collect(),
             by_pid: entries.into_iter().collect(),
             next_stamp: self.next_stamp,
         }
     }
 
-    fn remember(&mut self, pid: u32, ip: ClientIp) {
-        if self.by_pid.get(&pid).is_some_and(|(known, _)| *known == ip) {
+    fn remember(&mut self, pid: u32, ip: ClientIp, announced: bool) {
+        if !announced && self.by_pid.get(&pid).is_some_and(|known| known.ip == ip) {
             return;
         }
         let stamp = self.next_stamp;
         self.next_stamp += 1;
-        self.by_pid.insert(pid, (ip, stamp));
+        let session = Session {
+            ip,
+            stamp,
+            announced,
+        };
+        self.by_pid.insert(pid, session);
         self.order.push_back((pid, stamp));
         while self.by_pid.len() > MAX_SESSIONS {
             let Some((old, old_stamp)) = self.order.pop_front() else {
                 break;
             };
-            if self.by_pid.get(&old).is_some_and(|(_, s)| *s == old_stamp) {
+            if self.by_pid.get(&old).is_some_and(|e| e.stamp == old_stamp) {
                 self.by_pid.remove(&old);
             }
         }
         if self.order.len() > 2 * MAX_SESSIONS {
             let by_pid = &self.by_pid;
-            (self.order).retain(|(p, s)| by_pid.get(p).is_some_and(|(_, x)| x == s));
+            (self.order).retain(|(p, s)| by_pid.get(p).is_some_and(|e| e.stamp == *s));
         }
     }
 }
 
-/// Messages that name no address, blamed on `ip`, the one their process named before.
-fn addressless(m: &str, ip: ClientIp) -> Option<Finding<'_>> {
+/// Messages that name no address, blamed on the one their process named before.
+fn addressless(m: &str, session: Session) -> Option<Finding<'_>> {
+    let ip = session.ip;
     if let Some(rest) = m.strip_prefix("Disconnecting: Too many authentication failures") {
         // OpenSSH 5.9-7.3 (before, the pre-auth child logged it under its own pid, without
-        // ` [preauth]`); up to 6.x with ` for USER`, the client's name.
+        // ` [preauth]`); up to 6.x with ` for USER`, the client's name. MaxAuthTries
+        // reached: sshd logged the later half of those failures at LogLevel INFO already,
+        // each naming this connection's address, so the entry is this connection's.
         let rest = preauth(rest).0;
         let user = match rest.strip_prefix(" for ") {
             Some(user) => Some(user),
@@ -149,7 +170,13 @@ fn addressless(m: &str, ip: ClientIp) -> Option<Finding<'_>> {
         let f = Finding::new(Kind::Naughty, ip, user);
         return Some(f.reported_as(Report::Summary, 1));
     }
-    // `allowed_user()`'s reasons that name no host: USER is the account's own name.
+    // `allowed_user()`'s reasons that name no host: USER is the account's own name. They
+    // come before any other line of the connection, so only the connection's own
+    // `Connection from` (LogLevel VERBOSE) can name its address; at INFO, the pid's entry
+    // may be an older connection's.
+    if !session.announced {
+        return None;
+    }
     let (user, reason) = m
         .strip_prefix("User ")?
         .split_once(" not allowed because ")?;
@@ -580,9 +607,9 @@ fn client_gave_up(rest: &str) -> Option<Finding<'_>> {
 /// reason is checked against sshd's own texts so the address is the last word before it.
 fn not_allowed(rest: &str) -> Option<Finding<'_>> {
     let (head, reason) = rest.rsplit_once(" not allowed because ")?;
-    // The reasons `allowed_user()` logs with the host (the others name none, and are
-    // joined to their process's address by `SshdSessions`); older or patched builds
-    // also named it with the account and shell reasons.
+    // The reasons `allowed_user()` logs with the host. Its account and shell reasons name
+    // none in OpenSSH's text (`SshdSessions` joins them to their process's address); they
+    // are accepted here too, should a build name the host.
     let known = matches!(
         reason,
         "not listed in AllowUsers"
@@ -995,7 +1022,7 @@ mod tests {
         let mut sessions = SshdSessions::default();
         let ip = ClientIp::parse("198.51.100.9").expect("ip");
         for pid in 0..(3 * MAX_SESSIONS as u32) {
-            sessions.remember(pid, ip);
+            sessions.remember(pid, ip, pid % 2 == 0);
         }
         assert!(sessions.by_pid.len() <= MAX_SESSIONS);
         assert!(sessions.order.len() <= 2 * MAX_SESSIONS + 1);
