@@ -342,6 +342,8 @@ impl Sentry {
     /// address it concerns.
     pub fn record_and_decide(&mut self, tally: &mut scan::Tally) -> Result<Vec<Decision>> {
         let mut addresses = std::collections::BTreeSet::new();
+        let store = &mut self.store;
+        tally.admit_refusals(|ip| Ok(store.record(ip)?.is_some_and(|r| r.block > 0)))?;
         let counts = tally.drain(&mut addresses);
         self.store.record_evidence(&counts, &[])?;
         if self.store.lists_pending()?.due(self.now) {

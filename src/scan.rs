@@ -69,6 +69,9 @@ impl ScanOutcome {
 pub struct Tally {
     counts: HashMap<(ClientIp, Service, Kind), Count>,
     attempts: AttemptLedger,
+    /// tcpd's refusals, kept aside until the store says whether sentry blocks the address
+    /// (see [`Tally::admit_refusals`]).
+    refusals: HashMap<(ClientIp, Service), Count>,
 }
 
 /// How many events, and the first and last time seen.
@@ -86,9 +89,16 @@ impl Tally {
             Service::Dovecot | Service::Vsftpd => Some(0),
             _ => event.pid,
         };
+        if event.report == Report::Refusal {
+            let entry = (self.refusals)
+                .entry((event.ip, event.service))
+                .or_insert((0, event.time, event.time));
+            widen(entry, count, event.time);
+            return;
+        }
         match (event.report, process, event.kind) {
             (
-                Report::AuthResult | Report::Backend | Report::Pam,
+                Report::AuthResult | Report::Backend | Report::Pam | Report::Summary,
                 Some(pid),
                 Kind::Failed | Kind::Naughty,
             ) => {
@@ -111,19 +121,39 @@ impl Tally {
             .counts
             .entry((event.ip, event.service, kind))
             .or_insert((0, event.time, event.time));
-        entry.0 += count;
-        if let Some(t) = event.time {
-            entry.1 = Some(entry.1.map_or(t, |f| f.min(t)));
-            entry.2 = Some(entry.2.map_or(t, |l| l.max(t)));
-        }
+        widen(entry, count, event.time);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
+        self.counts.is_empty() && self.refusals.is_empty()
     }
 
-    /// The rows to add to the store, and the addresses they concern.
+    /// Counts tcpd's refusals as probes, except those of addresses sentry blocks: tcpd
+    /// refused them because of sentry's own deny list, and counting that would renew the
+    /// block for as long as the address keeps knocking. Asked per address, when the
+    /// evidence is written: refusals are rare, and loading every block would cost each
+    /// `--connect` that scans.
+    pub fn admit_refusals(
+        &mut self,
+        mut blocked: impl FnMut(ClientIp) -> Result<bool>,
+    ) -> Result<()> {
+        for ((ip, service), (count, first, last)) in std::mem::take(&mut self.refusals) {
+            if blocked(ip)? {
+                continue;
+            }
+            let entry = (self.counts)
+                .entry((ip, service, Kind::Probe))
+                .or_insert((0, first, last));
+            widen(entry, count, first);
+            widen(entry, 0, last);
+        }
+        Ok(())
+    }
+
+    /// The rows to add to the store, and the addresses they concern (refusals not yet
+    /// admitted are dropped).
     pub fn drain(&mut self, addresses: &mut BTreeSet<ClientIp>) -> Vec<EvidenceCount> {
+        self.refusals.clear();
         self.counts
             .drain()
             .map(|((ip, service, kind), (count, first, last))| {
@@ -141,6 +171,15 @@ impl Tally {
     }
 }
 
+/// Adds `count` events seen at `time` to a count and its first/last times.
+fn widen(entry: &mut Count, count: i64, time: Option<i64>) {
+    entry.0 += count;
+    if let Some(t) = time {
+        entry.1 = Some(entry.1.map_or(t, |f| f.min(t)));
+        entry.2 = Some(entry.2.map_or(t, |l| l.max(t)));
+    }
+}
+
 /// One process's attempts from one address, as each of the two reports counted them.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct Reports {
@@ -151,6 +190,9 @@ struct Reports {
     /// `[failed, naughty]` by PAM's lines.
     #[serde(default)]
     pam: [u32; 2],
+    /// `[failed, naughty]` at least, by the connection's summaries (the largest of each).
+    #[serde(default)]
+    summary: [u32; 2],
     /// Event time of the last line, to forget a process id the system has reused.
     last: i64,
 }
@@ -160,7 +202,7 @@ impl Reports {
     /// many of them naughty as any report calls naughty (an `invalid user` result line
     /// makes PAM's user-less failure of the same attempt naughty).
     fn attempts(&self) -> (u32, u32) {
-        let reports = [self.result, self.backend, self.pam];
+        let reports = [self.result, self.backend, self.pam, self.summary];
         let total = reports.iter().map(|[f, n]| f + n).max().unwrap_or(0);
         let naughty = reports
             .iter()
@@ -209,6 +251,9 @@ impl AttemptLedger {
         match report {
             Report::Backend => entry.backend[slot] = entry.backend[slot].saturating_add(count),
             Report::Pam => entry.pam[slot] = entry.pam[slot].saturating_add(count),
+            // One connection may sum itself up twice (`maximum authentication attempts
+            // exceeded`, then `Disconnecting ...: Too many authentication failures`).
+            Report::Summary => entry.summary[slot] = entry.summary[slot].max(count),
             _ => entry.result[slot] = entry.result[slot].saturating_add(count),
         }
         let after = entry.attempts();
@@ -355,6 +400,7 @@ struct Reading<'a> {
     only: Option<ServiceGroup>,
 }
 
+
 impl Reading<'_> {
     /// The state to write with the next cursor, if it changed since it was last written.
     fn state_change(&mut self) -> Option<Cursor> {
@@ -393,6 +439,7 @@ impl Reading<'_> {
     /// The evidence counted since the last write, the cursor of the source read, and the
     /// state if it changed: one transaction.
     fn record(&mut self, store: &mut SqliteStore, cursor: Cursor, moved: bool) -> Result<()> {
+        (self.tally).admit_refusals(|ip| Ok(store.record(ip)?.is_some_and(|r| r.block > 0)))?;
         let counts = self.tally.drain(&mut self.outcome.addresses);
         let mut cursors = vec![cursor];
         if moved || !counts.is_empty() {
@@ -704,6 +751,129 @@ mod tests {
             counted(&[PAM_BOB, FAILED_BOB, &later]),
             [row("198.51.100.7", "failed", 2)]
         );
+    }
+
+    #[test]
+    fn a_summary_adds_only_what_no_other_line_counted() {
+        // dropbear: three `Bad password` lines, then the exit line's `3 fails`: 3.
+        let bad =
+            "Nov 24 10:00:01 gw dropbear[501]: Bad password attempt for 'bob' from 198.51.100.7:5";
+        let exit = "Nov 24 10:00:09 gw dropbear[501]: Exit before auth from <198.51.100.7:5>: (user 'bob', 3 fails): Exited normally";
+        assert_eq!(
+            counted(&[bad, bad, bad, exit]),
+            [row("198.51.100.7", "failed", 3)]
+        );
+        // The summary first, the lines after it: still 3.
+        assert_eq!(
+            counted(&[exit, bad, bad, bad]),
+            [row("198.51.100.7", "failed", 3)]
+        );
+        // A summary alone counts its N; one above the lines adds the difference.
+        assert_eq!(counted(&[exit]), [row("198.51.100.7", "failed", 3)]);
+        assert_eq!(counted(&[bad, exit]), [row("198.51.100.7", "failed", 3)]);
+        // Another process is another connection.
+        let other = exit.replace("[501]", "[502]");
+        assert_eq!(
+            counted(&[bad, bad, bad, exit, &other]),
+            [row("198.51.100.7", "failed", 6)]
+        );
+    }
+
+    #[test]
+    fn sshds_summaries_are_floors() {
+        let max = "Nov 24 10:00:05 web1 sshd[4001]: error: maximum authentication attempts exceeded for bob from 198.51.100.7 port 5 ssh2 [preauth]";
+        let disconnecting = "Nov 24 10:00:05 web1 sshd[4001]: Disconnecting authenticating user bob 198.51.100.7 port 5: Too many authentication failures [preauth]";
+        // Three failures and both summaries of MaxAuthTries: three attempts, one of them
+        // naughty (the account was guessed at until sshd cut the connection).
+        assert_eq!(
+            counted(&[FAILED_BOB, FAILED_BOB, FAILED_BOB, max, disconnecting]),
+            [
+                row("198.51.100.7", "failed", 2),
+                row("198.51.100.7", "naughty", 1)
+            ]
+        );
+        // A client's own `Auth fail` disconnect adds nothing to counted failures...
+        let gave_up = "Nov 24 10:00:06 web1 sshd[4001]: error: Received disconnect from 198.51.100.7 port 5:3: com.jcraft.jsch.JSchException: Auth fail [preauth]";
+        assert_eq!(
+            counted(&[PAM_BOB, FAILED_BOB, gave_up]),
+            [row("198.51.100.7", "failed", 1)]
+        );
+        // ...and is one failure where nothing else was logged (keyboard-interactive
+        // below LogLevel VERBOSE without PAM's line).
+        assert_eq!(counted(&[gave_up]), [row("198.51.100.7", "failed", 1)]);
+    }
+
+    #[test]
+    fn a_line_without_an_address_joins_its_process() {
+        let from = "Nov 24 10:00:00 web1 sshd[4005]: Connection from 198.51.100.9 port 5 on 192.0.2.1 port 22 rdomain \"\"";
+        let too_many = "Nov 24 10:00:09 web1 sshd[4005]: Disconnecting: Too many authentication failures [preauth]";
+        assert_eq!(
+            counted(&[from, too_many]),
+            [row("198.51.100.9", "naughty", 1)]
+        );
+        // Another process's line blames nobody.
+        let other = too_many.replace("[4005]", "[4006]");
+        assert_eq!(counted(&[from, &other]), []);
+        // After the failures of its connection it adds no attempt, it marks one naughty.
+        let failed = "Nov 24 10:00:01 web1 sshd[4005]: Failed password for bob from 198.51.100.9 port 5 ssh2";
+        assert_eq!(
+            counted(&[failed, failed, too_many]),
+            [
+                row("198.51.100.9", "failed", 1),
+                row("198.51.100.9", "naughty", 1)
+            ]
+        );
+        // The join survives from one scan to the next.
+        let mut first = Parser::new(ParseOptions::default(), NOW);
+        assert!(first.parse_line(from).is_none());
+        let saved = serde_json::to_vec(&first.saved_state()).expect("save");
+        let mut next = Parser::new(ParseOptions::default(), NOW);
+        next.restore_state(serde_json::from_slice(&saved).expect("restore"));
+        let joined = next
+            .parse_line(too_many)
+            .map(|e| (e.kind, e.ip.to_string()));
+        assert_eq!(joined, Some((Kind::Naughty, "198.51.100.9".to_string())));
+    }
+
+    #[test]
+    fn tcpd_refusing_what_sentry_blocks_is_no_evidence() {
+        let mut parser = Parser::new(ParseOptions::default(), NOW);
+        let refused = |ip: &str| {
+            format!("Nov 24 10:00:00 web1 sshd[4010]: refused connect from {ip} ({ip})")
+        };
+        let mut tally = Tally::default();
+        for line in [refused("198.51.100.5"), refused("198.51.100.6")] {
+            let event = parser.parse_line(&line).expect("a refusal");
+            assert_eq!((event.kind, event.report), (Kind::Probe, Report::Refusal));
+            tally.add(&event);
+        }
+        // Any other line about a blocked address still counts.
+        let failed = "Nov 24 10:00:01 web1 sshd[4011]: Failed password for bob from 198.51.100.5 port 5 ssh2";
+        tally.add(&parser.parse_line(failed).expect("a failure"));
+        let blocked = ClientIp::parse("198.51.100.5").expect("ip");
+        let mut asked = Vec::new();
+        (tally.admit_refusals(|ip| {
+            asked.push(ip.to_string());
+            Ok(ip == blocked)
+        }))
+        .expect("admit");
+        asked.sort();
+        assert_eq!(asked, ["198.51.100.5", "198.51.100.6"]);
+        let mut rows: Vec<_> = (tally.drain(&mut BTreeSet::new()).into_iter())
+            .map(|r| (r.ip, r.kind, r.count))
+            .collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                ("198.51.100.5".to_string(), "failed".to_string(), 1),
+                ("198.51.100.6".to_string(), "probe".to_string(), 1),
+            ]
+        );
+        // Refusals never admitted are not written.
+        tally.add(&parser.parse_line(&refused("198.51.100.7")).expect("refusal"));
+        assert!(!tally.is_empty());
+        assert!(tally.drain(&mut BTreeSet::new()).is_empty());
     }
 
     #[test]

@@ -82,3 +82,4 @@ fn ingest<R: Read>(
         }
     }
 }
+

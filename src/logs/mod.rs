@@ -87,6 +87,13 @@ pub enum Report {
     /// PAM's account of them (`pam_unix(SERVICE:auth): authentication failure`, `PAM N more
     /// authentication failures`, OpenPAM's `error: PAM: ...`).
     Pam,
+    /// A connection's end that says it failed at least N times (`Too many authentication
+    /// failures`, a client's own `Auth fail` disconnect, dropbear's `N fails`): a floor, so
+    /// it adds only the attempts no other line of the connection counted.
+    Summary,
+    /// tcpd's `refused connect from ADDR`: a probe, unless sentry's own deny list refused
+    /// it (then counting it would keep the block alive by itself).
+    Refusal,
 }
 
 /// One recognised log line. It borrows the user name from the line: scanning a big log

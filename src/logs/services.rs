@@ -12,7 +12,7 @@ here, a parser file under `parse/` and a corpus file under `tests/parse-corpus/`
 use serde::Serialize;
 
 use super::parse::{Finding, ParseFn};
-use super::parse::{Joins, ParseOptions, dovecot, dropbear, ftp, mail, mailfilter, sshd};
+use super::parse::{Joins, ParseOptions, dovecot, dropbear, ftp, lex, mail, mailfilter};
 
 /// The program whose log line it was. The order is [`TABLE`]'s.
 #[derive(
@@ -264,7 +264,7 @@ pub const TABLE: [Row; 13] = [
                 ],
                 &["sshd"],
             ),
-            |_, _, m, o| sshd::parse(m, o),
+            |j, pid, m, o| j.sshd.parse(pid, m, o),
         )
     },
     Row {
@@ -373,7 +373,8 @@ pub const TABLE: [Row; 13] = [
                 &["/usr/sbin/ftpd", "/usr/sbin/in.ftpd", "/usr/libexec/ftpd"],
                 &[],
             ),
-            |j, pid, m, o| j.ftpd.parse(pid, m, o),
+            // libwrap (in ftpd, or tcpd started as it) logs its refusals under its name.
+            |j, pid, m, o| lex::tcpd_refusal(m).or_else(|| j.ftpd.parse(pid, m, o)),
         )
     },
     Row {

@@ -19,7 +19,9 @@ Where the attacker writes:
   parentheses. The verdict must end the message, and the address is the last comma-separated
   element before it (right to left). With `auth_verbose_passwords=plain` the password is printed
   after the verdict, a second attacker field on the other side of the address: such lines are
-  skipped (the login line of the same attempt still counts).
+  skipped (the login line of the same attempt still counts). Dovecot 2.4 writes the request
+  first and the passdb after it, `auth(USER,ADDR,sasl:MECH)<SESSION>: PASSDB: verdict`: read
+  the same way, right to left.
 */
 
 use super::lex::{pam_unix_failure, root_rule};
@@ -139,6 +141,17 @@ fn disconnect_kind(reason: &str) -> Option<(Kind, u32)> {
     let rest = strip_reason_code(rest);
     let (_, last) = rest.rsplit_once('(')?;
     let inner = last.strip_suffix(')')?;
+    // A proxy's backend refused the password: `(proxy dest auth failed)`, since 2.3.x
+    // with `, N attempts in S secs` or `, S/N successful auths in S secs` (the proxy's
+    // own passdb let it through): one failure at least.
+    if let Some(rest) = inner.strip_prefix("proxy dest auth failed") {
+        let attempts = (rest.strip_prefix(", "))
+            .and_then(|r| r.split_once(" attempts"))
+            .and_then(|(n, _)| n.parse::<u32>().ok())
+            .unwrap_or(1)
+            .clamp(1, MAX_ATTEMPTS_PER_CONNECTION);
+        return (rest.is_empty() || rest.starts_with(", ")).then_some((Kind::Failed, attempts));
+    }
     if let Some(count) = inner.strip_prefix("auth failed, ") {
         // `N attempts[ in S secs]`; dovecot's login_max_auth_attempts-like limits keep N
         // small, a bound keeps a forged N harmless.
@@ -260,7 +273,7 @@ const DRIVERS: [&str; 14] = [
 ];
 
 /// Verdicts an auth line ends with, after `driver(USER,ADDR[,<session>]`.
-const AUTH_VERDICTS: [(&str, Kind); 4] = [
+const AUTH_VERDICTS: [(&str, Kind); 8] = [
     ("): unknown user", Kind::Naughty),
     (
         "): pam_authenticate() failed: User not known to the underlying authentication module",
@@ -271,10 +284,27 @@ const AUTH_VERDICTS: [(&str, Kind); 4] = [
         "): pam_authenticate() failed: Authentication failure (password mismatch?)",
         Kind::Failed,
     ),
+    // 2.3.x+ capitalise the hint (`AUTH_LOG_MSG_PASSWORD_MISMATCH`).
+    (
+        "): pam_authenticate() failed: Authentication failure (Password mismatch?)",
+        Kind::Failed,
+    ),
+    // Any other PAM refusal is a password mismatch to dovecot too.
+    (
+        "): pam_authenticate() failed: Permission denied",
+        Kind::Failed,
+    ),
+    // passdb ldap with auth_bind: `invalid credentials` up to 2.2, then the bind's own
+    // mismatch (2.3, 2.4).
+    ("): invalid credentials", Kind::Failed),
+    ("): Password mismatch (for LDAP bind)", Kind::Failed),
 ];
 
 /// An auth process line: `passwd-file(bob,203.0.113.5,<sessid>): unknown user`.
 fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    if let Some(finding) = auth_named_by_process(text, options) {
+        return Some(finding);
+    }
     let (driver, rest) = text.split_once('(')?;
     if !DRIVERS.contains(&driver) {
         return None;
@@ -299,6 +329,64 @@ fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     // With `auth_verbose`, each attempt is logged here as well as summed up by the login
     // process: the same attempts, reported twice.
     Some(finding.reported_as(Report::Backend, 1))
+}
+
+/// Dovecot 2.4 (auth-request.c `get_log_prefix`, `auth_request_get_log_prefix_db`) names
+/// the process first and the passdb after the request: `auth(USER,ADDR[,sasl:MECH][,master])
+/// [<PID>][<SESSION>][: request [N]]: PASSDB: VERDICT`. Read right to left: the verdict,
+/// the passdb's name, dovecot's own request fields, then the address is the last element
+/// inside the parentheses, and USER (the client's, cut to 64 bytes) is what is left.
+fn auth_named_by_process<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    let rest = (text.strip_prefix("auth(")).or_else(|| text.strip_prefix("auth-worker("))?;
+    let rest = strip_password_hash(rest);
+    if rest.contains("(given password: ") {
+        return None;
+    }
+    let (head, kind) = AUTH_VERDICTS.iter().find_map(|&(verdict, kind)| {
+        let verdict = verdict.strip_prefix("): ")?;
+        let head = rest.strip_suffix(verdict)?.strip_suffix(": ")?;
+        Some((head, kind))
+    })?;
+    let (head, passdb) = head.rsplit_once(": ")?;
+    if !is_mechanism(passdb) {
+        return None;
+    }
+    let head = match head
+        .strip_suffix(']')
+        .and_then(|h| h.rsplit_once(": request ["))
+    {
+        Some((h, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => head,
+    };
+    // `<PID>` of a worker, then `<SESSION>`; both dovecot's, neither holds `<`.
+    let mut head = head;
+    for _ in 0..2 {
+        match head.strip_suffix('>').and_then(|h| h.rsplit_once('<')) {
+            Some((h, id)) if is_session_id(id) => head = h,
+            _ => break,
+        }
+    }
+    let inner = head.strip_suffix(')')?;
+    let inner = inner.strip_suffix(",master").unwrap_or(inner);
+    let inner = match inner.rsplit_once(",sasl:") {
+        Some((h, mech)) if is_mechanism(mech) => h,
+        _ => inner,
+    };
+    let (user, addr) = inner.rsplit_once(',')?;
+    if user.len() > MAX_AUTH_USER {
+        return None;
+    }
+    let ip = address(addr)?;
+    let kind = root_rule(kind, Some(user), options);
+    let finding = Finding::new(kind, ip, (user != "?" && !user.is_empty()).then_some(user));
+    Some(finding.reported_as(Report::Backend, 1))
+}
+
+fn is_session_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
 /// The most attempts one login-process line stands for.

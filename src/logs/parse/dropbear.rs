@@ -13,16 +13,16 @@ the left. The newer exit lines put the address first, `Exit before auth from <AD
 before any client text, and are read from the left.
 
 Decisions: `Exit before auth ... Max auth tries reached` is naughty (like sshd's "maximum
-authentication attempts exceeded"); a plain `Exit before auth from <ADDR>: Exited normally`
-is no evidence (every session that fails or drops before login ends that way, and its
-attempts were already counted on their own lines); `Pubkey auth succeeded ... , extra auth
-required` is not a login.
+authentication attempts exceeded"); `Exit before auth from <ADDR>: (user 'x', N fails): ...`
+sums up N failures, which count only beyond the `Bad password` lines of the same process
+(`Report::Summary`); a plain `Exit before auth from <ADDR>: Exited normally` (no user, no
+failure) is no evidence; `Pubkey auth succeeded ... , extra auth required` is not a login.
 */
 
 use super::lex::failure_kind;
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
-use crate::logs::Kind;
+use crate::logs::{Kind, Report};
 
 /// Recognises one dropbear message.
 pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
@@ -31,12 +31,13 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
     let (first, rest) = (message.get(..1)?, message.get(1..)?);
     match first {
         "B" | "b" => {
-            let (user, ip) = quoted_user_from(rest.strip_prefix("ad password attempt for '")?)?;
-            Some(Finding::new(
-                failure_kind(Some(user), options),
-                ip,
-                Some(user),
-            ))
+            // svr-authpasswd.c, or svr-authpam.c (`bad PAM password attempt`, also after
+            // a failed `pam_acct_mgmt`): one attempt each.
+            let rest = (rest.strip_prefix("ad password attempt for '"))
+                .or_else(|| rest.strip_prefix("ad PAM password attempt for '"))?;
+            let (user, ip) = quoted_user_from(rest)?;
+            let kind = failure_kind(Some(user), options);
+            Some(Finding::new(kind, ip, Some(user)).reported_as(Report::AuthResult, 1))
         }
         "L" | "l" => {
             let rest = rest.strip_prefix("ogin attempt for nonexistent user")?;
@@ -54,7 +55,8 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
             Some(Finding::new(Kind::Naughty, host_port(addr)?, user))
         }
         "P" | "p" => {
-            if let Some(rest) = rest.strip_prefix("assword auth succeeded for '") {
+            let pam = rest.strip_prefix("AM password auth succeeded for '");
+            if let Some(rest) = pam.or_else(|| rest.strip_prefix("assword auth succeeded for '")) {
                 let (user, ip) = quoted_user_from(rest)?;
                 return Some(Finding::new(Kind::Success, ip, Some(user)));
             }
@@ -65,7 +67,7 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
             let (user, _) = head.split_once("' with ")?;
             Some(Finding::new(Kind::Success, host_port(addr)?, Some(user)))
         }
-        "E" => exit_before_auth(rest.strip_prefix("xit before auth")?),
+        "E" => exit_before_auth(rest.strip_prefix("xit before auth")?, options),
         _ => None,
     }
 }
@@ -116,19 +118,43 @@ const MAX_TRIES: &str = "Max auth tries reached - user '";
 /// cut a line the client padded, and what ends it is the client's.
 const MAX_NONEXISTENT_LINE: usize = 36 + 100 + 7 + 47;
 
-/// What follows `Exit before auth`; only the "Max auth tries" exits are evidence.
-fn exit_before_auth(rest: &str) -> Option<Finding<'_>> {
+/// What follows `Exit before auth`: the session's end, a summary of it. "Max auth tries"
+/// is naughty (one, at least); `(user 'x', N fails)` says the account failed N times, a
+/// floor under the `Bad password` lines of the same process.
+fn exit_before_auth<'a>(rest: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     if let Some(rest) = rest.strip_prefix(" from <") {
         // 2019+: ` from <ADDR:PORT>: [(user 'x', N fails): ]EXITMSG`, address first.
         let (addr, exit) = rest.split_once(">: ")?;
-        let user = max_tries_user(exit)?;
-        return Some(Finding::new(Kind::Naughty, host_port(addr)?, user));
+        let ip = host_port(addr)?;
+        if let Some(user) = max_tries_user(exit) {
+            let f = Finding::new(Kind::Naughty, ip, user);
+            return Some(f.reported_as(Report::Summary, 1));
+        }
+        let (user, fails) = user_fails(exit)?;
+        let f = Finding::new(failure_kind(Some(user), options), ip, Some(user));
+        return Some(f.reported_as(Report::Summary, fails));
     }
     // Older: `[ (user 'x', N fails)]: Max auth tries reached - user 'x' from ADDR:PORT`.
     let (exit, addr) = rest.rsplit_once(" from ")?;
     let exit = exit.strip_prefix(": ").unwrap_or(exit);
     let user = max_tries_user(exit.strip_prefix(' ').unwrap_or(exit))?;
-    Some(Finding::new(Kind::Naughty, host_port(addr)?, user))
+    Some(Finding::new(Kind::Naughty, host_port(addr)?, user).reported_as(Report::Summary, 1))
+}
+
+/// The most failures one exit line stands for (dropbear's `-T` allows up to
+/// MAX_AUTH_TRIES, 10 by default).
+const MAX_FAILS: u32 = 100;
+
+/// `(user 'x', N fails): EXITMSG` with N > 0: the account and N. dropbear names only an
+/// account that exists here (`pw_name`), so the name holds no `', `.
+fn user_fails(exit: &str) -> Option<(&str, u32)> {
+    let (user, rest) = exit.strip_prefix("(user '")?.split_once("', ")?;
+    let (n, _) = rest.split_once(" fails): ")?;
+    if user.is_empty() || n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u32 = n.parse().ok()?;
+    (n > 0).then_some((user, n.min(MAX_FAILS)))
 }
 
 /// `[(user 'x', N fails): ]Max auth tries reached - user 'x'`: the user, or None for

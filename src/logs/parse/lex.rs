@@ -44,6 +44,31 @@ pub fn bracketed_client(text: &str, nameless: bool) -> Option<(&str, &str)> {
     Some((addr, rest))
 }
 
+/// libwrap's own line when it refuses a connection, logged under the daemon's name and
+/// pid: `refused connect from CLIENT (ADDR)` (IPv6-capable builds: Debian, FreeBSD) or
+/// `refused connect from CLIENT` (tcp_wrappers 7.6), where CLIENT is the host name, the
+/// address when there is none, or `user@host` from ident. The name and the ident reply
+/// are the client's, so only the address in the last parentheses counts, and only when
+/// the client part holds no space (a relay's cut could otherwise end in a fake `(ADDR)`
+/// of an ident reply); without parentheses only a client that *is* an address counts.
+/// A probe (no login was tried), and a report of its own: sentry's own deny list causes
+/// many of them, and `scan` drops those.
+pub fn tcpd_refusal(m: &str) -> Option<Finding<'static>> {
+    let client = m.strip_prefix("refused connect from ")?;
+    let addr = match client.strip_suffix(')') {
+        Some(body) => {
+            let (name, addr) = body.split_once(" (")?;
+            if name.is_empty() || name.contains([' ', '(']) {
+                return None;
+            }
+            addr
+        }
+        None => client,
+    };
+    let finding = Finding::new(Kind::Probe, address(addr)?, None);
+    Some(finding.reported_as(Report::Refusal, 1))
+}
+
 /// A failed login as `root` is account guessing (naughty) when the admin says so
 /// (`root_is_naughty`); any other kind or user stays as it is.
 pub fn root_rule(kind: Kind, user: Option<&str>, options: &ParseOptions) -> Kind {

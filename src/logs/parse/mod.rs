@@ -114,11 +114,12 @@ pub type ParseFn =
     for<'a> fn(&mut Joins, Option<u32>, &'a str, &ParseOptions) -> Option<Finding<'a>>;
 
 /// What joins lines across messages: BSD ftpd names the address on one line and the
-/// verdict on a later line of the same pid; spam filters name the message, postfix the
-/// client.
+/// verdict on a later line of the same pid, and so do a few sshd lines; spam filters name
+/// the message, postfix the client.
 #[derive(Debug, Default)]
 pub struct Joins {
     pub(crate) ftpd: ftp::FtpdSessions,
+    pub(crate) sshd: sshd::SshdSessions,
     pub(crate) mail: mailfilter::MailTrail,
 }
 
@@ -171,6 +172,7 @@ impl Parser {
     pub fn saved_state(&self) -> ParserState {
         ParserState {
             ftpd: self.joins.ftpd.recent(SAVED_ENTRIES),
+            sshd: self.joins.sshd.recent(SAVED_ENTRIES),
             mail: self.joins.mail.recent(SAVED_ENTRIES),
         }
     }
@@ -179,6 +181,7 @@ impl Parser {
     pub fn restore_state(&mut self, state: ParserState) {
         self.joins = Joins {
             ftpd: state.ftpd,
+            sshd: state.sshd,
             mail: state.mail,
         };
     }
@@ -197,6 +200,9 @@ pub const SAVED_ENTRIES: usize = 1024;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ParserState {
     ftpd: ftp::FtpdSessions,
+    /// Absent in the state of a version before it.
+    #[serde(default)]
+    sshd: sshd::SshdSessions,
     mail: mailfilter::MailTrail,
 }
 

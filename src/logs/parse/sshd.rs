@@ -24,18 +24,167 @@ address it ends with; only rules that read the address *before* any client text 
 apply to it. Rules for pre-auth messages also require sshd's whole tail
 (` port N [preauth]`): its absence means the line was not written whole by sshd.
 
+A few lines name no address at all (`Disconnecting: Too many authentication failures`,
+`User X not allowed because account is locked`): they are joined to the address that an
+earlier line of the same process named, through [`SshdSessions`], or are not evidence.
+
 No keyword is ever searched for across the whole message, nothing allocates, and no
 regular expression is used: this runs once per log line.
 */
 
-use super::lex::{failure_kind, pam_fields, pam_unix_failure};
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::lex::{failure_kind, pam_fields, pam_unix_failure, tcpd_refusal};
 use super::{Finding, ParseOptions};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
 
-/// Recognises one sshd message (the text after `sshd[pid]: `).
+/// Recognises one sshd message (the text after `sshd[pid]: `) on its own, without the
+/// lines of its process before it.
 pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     parse_one(message, options)
+}
+
+/// The address each sshd connection process (by pid) named last, for its later lines that
+/// name none. Only sshd's own fixed structure sets it: `Connection from ADDR port N on ...`
+/// (LogLevel VERBOSE) or a recognised line of that pid. Bounded; the oldest go first.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SshdSessions {
+    by_pid: HashMap<u32, Session>,
+    /// Pids in the order they were last set, with the stamp they had; stale ones are
+    /// skipped when evicting.
+    order: VecDeque<(u32, u64)>,
+    next_stamp: u64,
+}
+
+/// What one sshd process named.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Session {
+    ip: ClientIp,
+    stamp: u64,
+    /// Set by the connection's own first line (`Connection from`, LogLevel VERBOSE): then
+    /// no earlier connection that had the same pid can be meant.
+    announced: bool,
+}
+
+/// sshd connection processes remembered at once.
+const MAX_SESSIONS: usize = 4096;
+
+impl SshdSessions {
+    /// Recognises one sshd message of process `pid`, joining the lines without an address
+    /// to the one the process named before.
+    pub fn parse<'a>(
+        &mut self,
+        pid: Option<u32>,
+        m: &'a str,
+        o: &ParseOptions,
+    ) -> Option<Finding<'a>> {
+        let Some(pid) = pid else {
+            return parse_one(m, o);
+        };
+        if let Some(rest) = m.strip_prefix("Connection from ") {
+            // A new connection on this pid: the address before it must not be blamed,
+            // whether this one is readable or not.
+            match leading_address(rest) {
+                Some(f) => self.remember(pid, f.ip, true),
+                None => {
+                    self.by_pid.remove(&pid);
+                }
+            }
+            return None;
+        }
+        if let Some(&session) = self.by_pid.get(&pid)
+            && let Some(f) = addressless(m, session)
+        {
+            return Some(f);
+        }
+        let f = parse_one(m, o)?;
+        if f.kind == Kind::Success {
+            // A logged-in session writes no pre-auth lines: a later one is a new connection
+            // that reused the pid, and must not be blamed on this user.
+            self.by_pid.remove(&pid);
+        } else if !m.starts_with("drop connection #") {
+            // (The listener's penalty lines name connections that are not its own.)
+            self.remember(pid, f.ip, false);
+        }
+        Some(f)
+    }
+
+    /// The `n` most recently set entries, to keep between scans.
+    pub fn recent(&self, n: usize) -> SshdSessions {
+        let mut entries: Vec<(u32, Session)> = self.by_pid.iter().map(|(p, e)| (*p, *e)).collect();
+        entries.sort_by_key(|(_, e)| std::cmp::Reverse(e.stamp));
+        entries.truncate(n);
+        entries.sort_by_key(|(_, e)| e.stamp);
+        SshdSessions {
+            order: entries.iter().map(|(p, e)| (*p, e.stamp)).collect(),
+            by_pid: entries.into_iter().collect(),
+            next_stamp: self.next_stamp,
+        }
+    }
+
+    fn remember(&mut self, pid: u32, ip: ClientIp, announced: bool) {
+        if !announced && self.by_pid.get(&pid).is_some_and(|known| known.ip == ip) {
+            return;
+        }
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        let session = Session {
+            ip,
+            stamp,
+            announced,
+        };
+        self.by_pid.insert(pid, session);
+        self.order.push_back((pid, stamp));
+        while self.by_pid.len() > MAX_SESSIONS {
+            let Some((old, old_stamp)) = self.order.pop_front() else {
+                break;
+            };
+            if self.by_pid.get(&old).is_some_and(|e| e.stamp == old_stamp) {
+                self.by_pid.remove(&old);
+            }
+        }
+        if self.order.len() > 2 * MAX_SESSIONS {
+            let by_pid = &self.by_pid;
+            (self.order).retain(|(p, s)| by_pid.get(p).is_some_and(|e| e.stamp == *s));
+        }
+    }
+}
+
+/// Messages that name no address, blamed on the one their process named before.
+fn addressless(m: &str, session: Session) -> Option<Finding<'_>> {
+    let ip = session.ip;
+    if let Some(rest) = m.strip_prefix("Disconnecting: Too many authentication failures") {
+        // OpenSSH 5.9-7.3 (before, the pre-auth child logged it under its own pid, without
+        // ` [preauth]`); up to 6.x with ` for USER`, the client's name. MaxAuthTries
+        // reached: sshd logged the later half of those failures at LogLevel INFO already,
+        // each naming this connection's address, so the entry is this connection's.
+        let rest = preauth(rest).0;
+        let user = match rest.strip_prefix(" for ") {
+            Some(user) => Some(user),
+            None if rest.is_empty() => None,
+            None => return None,
+        };
+        let f = Finding::new(Kind::Naughty, ip, user);
+        return Some(f.reported_as(Report::Summary, 1));
+    }
+    // `allowed_user()`'s reasons that name no host: USER is the account's own name. They
+    // come before any other line of the connection, so only the connection's own
+    // `Connection from` (LogLevel VERBOSE) can name its address; at INFO, the pid's entry
+    // may be an older connection's.
+    if !session.announced {
+        return None;
+    }
+    let (user, reason) = m
+        .strip_prefix("User ")?
+        .split_once(" not allowed because ")?;
+    let known = reason == "account is locked"
+        || reason.strip_prefix("shell ").is_some_and(|shell| {
+            shell.ends_with(" does not exist") || shell.ends_with(" is not executable")
+        });
+    (known && !user.is_empty() && !user.contains(' ')).then(|| finding(Kind::Naughty, ip, user))
 }
 
 /// sshd hands syslog at most this many bytes of a message (`log.c`: `"%.500s"`, after
@@ -84,12 +233,22 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         b'b' => leading_address(m.strip_prefix("banner exchange: Connection from ")?),
         b's' => leading_address(m.strip_prefix("ssh_dispatch_run_fatal: Connection from ")?),
         b'B' => bad_protocol(whole(m)?.strip_prefix("Bad protocol version identification ")?),
-        b'R' => root_refused(whole(m)?.strip_prefix("ROOT LOGIN REFUSED FROM ")?),
+        b'R' => {
+            let m = whole(m)?;
+            if let Some(rest) = m.strip_prefix("Received disconnect from ") {
+                client_gave_up(rest)
+            } else {
+                root_refused(m.strip_prefix("ROOT LOGIN REFUSED FROM ")?)
+            }
+        }
+        b'r' => tcpd_refusal(m),
         b'e' => {
             let rest = whole(m)?.strip_prefix("error: ")?;
             match *rest.as_bytes().first()? {
                 b'm' => max_attempts(rest, true),
                 b'P' => pam_error(rest.strip_prefix("PAM: ")?, o),
+                // A reason code other than BY_APPLICATION is logged as an error (7.x+).
+                b'R' => client_gave_up(rest.strip_prefix("Received disconnect from ")?),
                 _ => None,
             }
         }
@@ -285,6 +444,8 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let ip = ip(addr)?;
     let finding = match strip_invalid(user) {
         Some(user) => finding(Kind::Naughty, ip, user),
+        // Solaris SunSSH names no invalid user: `Failed none for <invalid username> ...`.
+        None if user == "<invalid username>" => Finding::new(Kind::Naughty, ip, None),
         None => finding(failure_kind(Some(user), o), ip, user),
     };
     Some(finding.reported_as(Report::AuthResult, 1))
@@ -310,23 +471,26 @@ fn max_attempts(m: &str, relayed: bool) -> Option<Finding<'_>> {
     };
     let (user, addr) = port(protocol(rest)?)?.rsplit_once(" from ")?;
     let ip = ip(addr)?;
-    Some(finding(
-        Kind::Naughty,
-        ip,
-        strip_invalid(user).unwrap_or(user),
-    ))
+    let f = finding(Kind::Naughty, ip, strip_invalid(user).unwrap_or(user));
+    // The connection's end: its failures were counted on their own lines.
+    Some(f.reported_as(Report::Summary, 1))
 }
 
 /// FreeBSD and other non-Linux PAM: `error: PAM: authentication error for [illegal user
 /// ]USER from ADDR`. The reason is `pam_strerror`'s fixed text.
 fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (unknown, rest) = if let Some(r) = rest.strip_prefix("authentication error for ") {
-        (false, r)
-    } else if let Some(r) = rest.strip_prefix("Authentication failure for ") {
-        (false, r)
-    } else {
-        let r = rest.strip_prefix("User not known to the underlying authentication module for ")?;
-        (true, r)
+    let (reason, rest) = rest.split_once(" for ")?;
+    // `pam_strerror`'s texts: OpenPAM's in lower case, Linux-PAM's capitalised.
+    let unknown = match reason {
+        "authentication error"
+        | "Authentication failure"
+        | "authentication failure"
+        | "permission denied"
+        | "Permission denied"
+        | "maximum number of tries exceeded"
+        | "Have exhausted maximum number of retries for service." => false,
+        "unknown user" | "User not known to the underlying authentication module" => true,
+        _ => return None,
     };
     let (rest, _) = preauth(rest);
     let (user, ip) = user_from(rest)?;
@@ -407,10 +571,34 @@ fn too_many_failures(rest: &str) -> Option<Finding<'_>> {
     let rest = required_preauth(rest)?.strip_suffix(": Too many authentication failures")?;
     match who_addr(port(rest)?)? {
         (Who::Invalid(user) | Who::Authenticating(user), ip) => {
-            Some(finding(Kind::Naughty, ip, user))
+            Some(finding(Kind::Naughty, ip, user).reported_as(Report::Summary, 1))
         }
         _ => None,
     }
+}
+
+/// `Received disconnect from ADDR port N:CODE: CLIENT TEXT [preauth]`: the client hung up
+/// during authentication, and its own reason says it failed: code 14
+/// (NO_MORE_AUTH_METHODS_AVAILABLE: PuTTY's `No supported authentication methods
+/// available`) or JSch's `Auth fail` (sent with code 3). Everything after the address is
+/// the client's, so it can only speak about itself; sshd's ` [preauth]` must end the line.
+/// One failure at least: a floor under the attempts the connection's own lines counted.
+fn client_gave_up(rest: &str) -> Option<Finding<'_>> {
+    let (addr, rest) = required_preauth(rest)?.split_once(" port ")?;
+    let (port, rest) = rest.split_once(':')?;
+    let (code, reason) = rest.split_once(": ")?;
+    if !is_digits(port) || !is_digits(code) {
+        return None;
+    }
+    let failed = match code {
+        "14" => true,
+        "3" => reason == "Auth fail" || reason.ends_with("JSchException: Auth fail"),
+        _ => false,
+    };
+    if !failed {
+        return None;
+    }
+    Some(Finding::new(Kind::Failed, ip(addr)?, None).reported_as(Report::Summary, 1))
 }
 
 // ---- refusals --------------------------------------------------------------------
@@ -419,6 +607,9 @@ fn too_many_failures(rest: &str) -> Option<Finding<'_>> {
 /// reason is checked against sshd's own texts so the address is the last word before it.
 fn not_allowed(rest: &str) -> Option<Finding<'_>> {
     let (head, reason) = rest.rsplit_once(" not allowed because ")?;
+    // The reasons `allowed_user()` logs with the host. Its account and shell reasons name
+    // none in OpenSSH's text (`SshdSessions` joins them to their process's address); they
+    // are accepted here too, should a build name the host.
     let known = matches!(
         reason,
         "not listed in AllowUsers"
@@ -799,6 +990,43 @@ mod tests {
             on("Connection closed by 198.51.100.7 port 22"),
             is(Kind::Probe, "198.51.100.7", None)
         );
+    }
+
+    #[test]
+    fn a_connections_end_is_a_summary() {
+        let report = |m: &str| parse(m, &ParseOptions::default()).map(|f| (f.kind, f.report));
+        for m in [
+            "error: maximum authentication attempts exceeded for bob from 198.51.100.7 port 5 ssh2 [preauth]",
+            "Disconnecting authenticating user bob 198.51.100.7 port 5: Too many authentication failures [preauth]",
+        ] {
+            assert_eq!(report(m), Some((Kind::Naughty, Report::Summary)), "{m}");
+        }
+        assert_eq!(
+            report(
+                "Received disconnect from 198.51.100.7 port 5:14: No supported authentication methods available [preauth]"
+            ),
+            Some((Kind::Failed, Report::Summary))
+        );
+        assert_eq!(
+            report("error: PAM: unknown user for x from 198.51.100.7"),
+            Some((Kind::Naughty, Report::Pam))
+        );
+        assert_eq!(
+            report("refused connect from 198.51.100.7 (198.51.100.7)"),
+            Some((Kind::Probe, Report::Refusal))
+        );
+    }
+
+    #[test]
+    fn the_join_is_bounded() {
+        let mut sessions = SshdSessions::default();
+        let ip = ClientIp::parse("198.51.100.9").expect("ip");
+        for pid in 0..(3 * MAX_SESSIONS as u32) {
+            sessions.remember(pid, ip, pid % 2 == 0);
+        }
+        assert!(sessions.by_pid.len() <= MAX_SESSIONS);
+        assert!(sessions.order.len() <= 2 * MAX_SESSIONS + 1);
+        assert_eq!(sessions.recent(10).by_pid.len(), 10);
     }
 
     #[test]
