@@ -795,7 +795,14 @@ mod tests {
         assert_eq!(default_logs(&services), usual);
         services.smtp = true;
         assert_eq!(default_logs(&services)[..7], usual);
-        assert_eq!(default_logs(&services)[7..], ["/var/log/rspamd/rspamd.log"]);
+        assert_eq!(
+            default_logs(&services)[7..],
+            [
+                "/var/log/rspamd/rspamd.log",
+                "/var/log/exim4/mainlog",
+                "/var/log/exim/main.log"
+            ]
+        );
     }
 
     fn load_with(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, Error> {
