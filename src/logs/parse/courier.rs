@@ -10,20 +10,22 @@ ADDR is `TCPREMOTEIP`, IPv4 clients as `::ffff:a.b.c.d`.
 
 Where the attacker writes: USER, and MECH (the client's `AUTHENTICATE` argument, up to 31
 bytes), both before the address. The address is the last `, ip=[...]` and must end the
-line (after the port, when there is one). authlib's `courier_safe_printf` formats into
-1,024 bytes (`DEBUG_MESSAGE_SIZE`), replacing control bytes with `.`: a line that reached
-that size may have lost its real address and ends in the client's text, and is not read.
+line (after the port, when there is one). Two caps cut a line where the client's text
+chooses: authlib's `courier_safe_printf` formats into 1,024 bytes (`DEBUG_MESSAGE_SIZE`,
+control bytes made `.`), and courierlogger (0.71) reads each line with `fgets` into 512
+bytes and throws the rest of a longer line away. A line that reached courierlogger's 511
+bytes may have lost its real address and ends in the client's text: it is not read.
 */
 
 use super::lex::failure_kind;
 use super::{Finding, ParseOptions, address};
 
-/// authlib's `DEBUG_MESSAGE_SIZE`: the buffer a line is formatted into, with its `INFO: `.
-const MESSAGE_SIZE: usize = 1024;
+/// courierlogger's line buffer (`fgets`), which holds the line with its `INFO: `.
+const LOGGER_LINE: usize = 512;
 
 /// Recognises one Courier login message.
 pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    if message.len() + "INFO: ".len() >= MESSAGE_SIZE - 1 {
+    if message.len() + "INFO: ".len() >= LOGGER_LINE - 1 {
         return None;
     }
     let rest = message.strip_prefix("LOGIN FAILED, ")?;
@@ -70,10 +72,14 @@ mod tests {
             )
         );
         assert_eq!(p("LOGIN FAILED, user=a, ip=[9.9.9.9] x"), None);
+        // Cut by courierlogger at 511 bytes with its `INFO: `.
         let long = format!(
             "LOGIN FAILED, user={}, ip=[9.9.9.9], port=[1]",
-            "a".repeat(1000)
+            "a".repeat(462)
         );
+        assert_eq!(long.len() + "INFO: ".len(), LOGGER_LINE - 1);
         assert_eq!(p(&long), None);
+        let fits = long.replacen("aa", "a", 1);
+        assert!(p(&fits).is_some());
     }
 }

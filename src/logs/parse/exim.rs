@@ -21,7 +21,9 @@ client giving up, not a wrong password: no evidence.
 
 exim writes the same message to its main log with its own prefix (`2026-11-24 10:00:00
 [PID] `, which `header` reads), and to syslog with the timestamp still in front
-(`syslog_timestamp` is true by default), which is taken off here.
+(`syslog_timestamp` is true by default), which is taken off here. A message too long for
+syslog goes out in pieces tagged `[1/2] `, `[2/2] `: none is read (a set_id could otherwise
+start a piece with an authenticator line of its own).
 */
 
 use super::lex::{failure_kind, is_host_name};
