@@ -835,13 +835,22 @@ mod tests {
         assert_eq!(default_logs(&services)[5..10], own[..5]);
         assert_eq!(
             default_logs(&services)[10..],
-            ["/var/log/rspamd/rspamd.log", "/var/log/syslog"]
+            [
+                "/var/log/rspamd/rspamd.log",
+                "/var/log/exim4/mainlog",
+                "/var/log/exim/main.log",
+                "/var/log/syslog"
+            ]
         );
         services.ftp = false;
         services.mua = false;
         assert_eq!(
             default_logs(&services)[5..],
-            ["/var/log/rspamd/rspamd.log"],
+            [
+                "/var/log/rspamd/rspamd.log",
+                "/var/log/exim4/mainlog",
+                "/var/log/exim/main.log"
+            ],
             "own files and /var/log/syslog only while their group is protected"
         );
     }

@@ -170,6 +170,10 @@ fn hostile_piece() -> impl Strategy<Value = String> {
             Just(format!(",{v}")),
             Just(format!(":{v}")),
             Just(format!("@{v}")),
+            Just(format!(", relay=[{v}]")),
+            Just(format!(", ip=[{v}], port=[1]")),
+            Just(format!(") [{v}]:25: 535 Incorrect authentication data")),
+            Just(format!("[{v}] ")),
             Just(v),
         ]
     });
@@ -340,6 +344,42 @@ const TEMPLATES: &[(&str, bool, bool)] = &[
     (
         "Nov 24 13:00:00 mail postfix/smtpd[7683]: 4ABCD1234F: client=unknown[{S}], sasl_method=PLAIN, sasl_username={U}",
         true,
+        true,
+    ),
+    // exim (syslog and its own main log), sendmail, Courier, Cyrus, postscreen's PREGREET
+    (
+        "Nov 24 15:00:00 mail exim4[2210]: 2026-11-24 15:00:00 plain authenticator failed for (User) [{S}]:57362: 535 Incorrect authentication data (set_id={U})",
+        false,
+        true,
+    ),
+    (
+        "2026-11-24 15:00:00 [31337] login authenticator failed for mx.example.net [{S}] U=nobody: 535 Incorrect authentication data (set_id={U})",
+        false,
+        true,
+    ),
+    (
+        "Nov 24 16:00:00 mail sm-mta[27429]: 5AOG00hX027429: AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user={U}, relay=h.example.net [{S}]",
+        false,
+        true,
+    ),
+    (
+        "Nov 24 17:00:00 mail imapd: LOGIN FAILED, user={U}, ip=[{S}], port=[40122]",
+        false,
+        true,
+    ),
+    (
+        "Nov 24 17:00:00 mail pop3d: LOGIN FAILED, method={U}, ip=[{S}]",
+        false,
+        true,
+    ),
+    (
+        "Nov 24 18:00:00 mail cyrus/imap[4101]: badlogin: [{S}] plaintext ({U}) [SASL(-13): authentication failure: checkpass failed]",
+        false,
+        true,
+    ),
+    (
+        "Nov 24 14:02:10 mail postfix/postscreen[4010]: PREGREET 11 after 0.1 from [{S}]:51200: {U}",
+        false,
         true,
     ),
     // mail filters: {U} stands for the sender's envelope, HELO and Message-ID

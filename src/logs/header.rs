@@ -11,6 +11,7 @@ Formats read:
 - `journalctl -o short-iso`: `2026-11-24T10:00:00+0000 host prog[pid]: msg`;
 - RFC 5424: `<PRI>1 2026-11-24T10:00:00.000Z host app pid msgid [sd] msg`;
 - rspamd's own log file: `2026-11-24 10:00:00 #3001(normal) msg` (program `rspamd`);
+- exim's own main log: `2026-11-24 10:00:00[ +0100][ [PID]] msg` (program `exim`);
 - BSD without a host name: `Nov 24 10:00:00 prog[pid]: msg` (the token after the time is the
   program when it ends with `:`, which no host name does; the host is then `-`);
 - daemontools/s6 `multilog t`: `@4000000065e2f3a10b1c2d3e prog[pid]: msg` (TAI64N, no host);
@@ -162,7 +163,8 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         let time = clock.at(days, seconds, zone);
         if !had_pri && zone.is_none() {
             let own = own_logs::split_dovecot(time, rest)
-                .or_else(|| own_logs::split_proftpd(time, time_of_day, rest));
+                .or_else(|| own_logs::split_proftpd(time, time_of_day, rest))
+                .or_else(|| split_exim(clock, days, seconds, rest));
             if own.is_some() {
                 return own;
             }
@@ -331,6 +333,48 @@ fn split_rspamd(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
         host: "-",
         program: "rspamd",
         pid: Some(digits(pid)?),
+        message,
+    })
+}
+
+/// exim's own main log (`/var/log/exim4/mainlog`, `/var/log/exim/main.log`), which has no
+/// host or program: `2026-11-24 10:00:00[.123][ +0100][ [PID]] message` (`log_timezone`,
+/// `log_selector = +pid`); `text` starts after the time. Without a pid, a line that reads
+/// as syslog's `[host ]prog[pid]: msg` is left to that reading (no exim message starts
+/// with a tag, or a word and a tag: they start with fixed text or a message id).
+fn split_exim<'a>(
+    clock: &mut Clock,
+    days: i64,
+    seconds: i64,
+    text: &'a str,
+) -> Option<LogLine<'a>> {
+    let (zone, text) = match split_space(text) {
+        Some((zone, rest))
+            if zone.len() == 5
+                && zone.starts_with(['+', '-'])
+                && let Some(hhmm) = digits::<i64>(&zone[1..]) =>
+        {
+            let offset =
+                (hhmm / 100 * 3600 + hhmm % 100 * 60) * if zone.starts_with('-') { -1 } else { 1 };
+            (Some(offset), rest)
+        }
+        _ => (None, text),
+    };
+    let (pid, message) = match text.strip_prefix('[') {
+        Some(bracketed) => {
+            let (pid, message) = bracketed.split_once("] ")?;
+            (Some(digits(pid)?), message)
+        }
+        None if split_tag(text).is_some() || split_after_time(None, text, false).is_some() => {
+            return None;
+        }
+        None => (None, text),
+    };
+    Some(LogLine {
+        time: clock.at(days, seconds, zone),
+        host: "-",
+        program: "exim",
+        pid,
         message,
     })
 }

@@ -230,7 +230,10 @@ mod tests {
             "2024-03-02 09:14:03,512 web1 sshd[88] web1 (a[1.2.3.4]): x",
             "2024-03-02 09:14:03,512 web1 proftpd[x] web1 (a[1.2.3.4]): x",
         ] {
-            assert_eq!(split(bad, &mut c), None, "{bad}");
+            // Not proftpd's (exim's own log may still claim a zoneless ISO line: its parser
+            // reads nothing there).
+            let program = split(bad, &mut c).map(|l| l.program);
+            assert!(program.is_none_or(|p| p == "exim"), "{bad}: {program:?}");
         }
     }
 }

@@ -12,7 +12,10 @@ here, a parser file under `parse/` and a corpus file under `tests/parse-corpus/`
 use serde::Serialize;
 
 use super::parse::{Finding, ParseFn};
-use super::parse::{Joins, ParseOptions, dovecot, dropbear, ftp, lex, mail, mailfilter};
+use super::parse::{
+    Joins, ParseOptions, courier, cyrus, dovecot, dropbear, exim, ftp, lex, mail, mailfilter,
+    sendmail,
+};
 
 /// The program whose log line it was. The order is [`TABLE`]'s.
 #[derive(
@@ -39,6 +42,14 @@ pub enum Service {
     Rspamd,
     /// SpamAssassin's spamd, joined to the client through postfix's queue lines.
     Spamd,
+    /// exim's SMTP AUTH failures (syslog or its own main log).
+    Exim,
+    /// sendmail's SMTP AUTH failures.
+    Sendmail,
+    /// Courier's IMAP and POP3 login failures.
+    Courier,
+    /// Cyrus IMAP's IMAP and POP3 login failures.
+    Cyrus,
 }
 
 /// The groups an admin switches on and off (`services = [...]`, `PROTECT_*`).
@@ -238,7 +249,7 @@ const fn row(
 }
 
 /// The services, in [`Service`]'s order.
-pub const TABLE: [Row; 13] = [
+pub const TABLE: [Row; 17] = [
     Row {
         watched_process: Some("sshd"),
         tcpd: Some(Tcpd {
@@ -466,6 +477,83 @@ pub const TABLE: [Row; 13] = [
             titles: &["spamd child", "spamd"],
         },
         |j, pid, m, _| mailfilter::parse_spamd(pid, m, &mut j.mail),
+    ),
+    Row {
+        // exim's own main log: Debian's, then RHEL's and upstream's default place.
+        logs: &["/var/log/exim4/mainlog", "/var/log/exim/main.log"],
+        logs_when_protected: true,
+        ..row(
+            Service::Exim,
+            "exim",
+            ServiceGroup::Smtp,
+            &["exim", "exim4"],
+            native(
+                &["/usr/sbin/exim4", "/usr/sbin/exim"],
+                &["Debian-exim", "exim"],
+            ),
+            |_, _, m, o| exim::parse(m, o),
+        )
+    },
+    row(
+        Service::Sendmail,
+        "sendmail",
+        ServiceGroup::Smtp,
+        &["sendmail", "sm-mta"],
+        // Debian's sm-mta is a link to /usr/libexec/sendmail/sendmail (older releases
+        // /usr/lib/sm.bin); RHEL's sendmail is /usr/sbin/sendmail.sendmail.
+        native(
+            &[
+                "/usr/libexec/sendmail/sendmail",
+                "/usr/lib/sm.bin/sendmail",
+                "/usr/sbin/sendmail.sendmail",
+            ],
+            &["smmta", "smmsp"],
+        ),
+        |_, _, m, o| sendmail::parse(m, o),
+    ),
+    row(
+        Service::Courier,
+        "courier",
+        ServiceGroup::Mua,
+        // courierlogger's `-name=` in Debian's and upstream's init files; older
+        // releases logged under the login program's own name.
+        &[
+            "imapd",
+            "imapd-ssl",
+            "pop3d",
+            "pop3d-ssl",
+            "courierpop3login",
+            "courierimaplogin",
+        ],
+        // The login programs write to stderr; courierlogger hands it to syslog.
+        native(&["/usr/sbin/courierlogger"], &["courier"]),
+        |_, _, m, o| courier::parse(m, o),
+    ),
+    row(
+        Service::Cyrus,
+        "cyrus",
+        ServiceGroup::Mua,
+        // The service names of cyrus.conf, under Debian's `cyrus/` syslog prefix or not.
+        &[
+            "cyrus/imap",
+            "cyrus/imaps",
+            "cyrus/pop3",
+            "cyrus/pop3s",
+            "imap",
+            "imaps",
+            "pop3",
+            "pop3s",
+        ],
+        native(
+            &[
+                "/usr/lib/cyrus/bin/imapd",
+                "/usr/lib/cyrus/bin/pop3d",
+                "/usr/libexec/cyrus-imapd/imapd",
+                "/usr/libexec/cyrus-imapd/pop3d",
+            ],
+            &["cyrus"],
+        ),
+        |_, _, m, _| cyrus::parse(m),
     ),
 ];
 

@@ -124,12 +124,16 @@ impl MailTrail {
     }
 }
 
-/// postfix: queue bookkeeping, RBL and milter rejects, then the SASL lines of `mail`.
+/// postfix: postscreen's verdicts, queue bookkeeping, RBL and milter rejects, then the
+/// SASL lines of `mail`.
 pub fn parse_postfix<'a>(
     message: &'a str,
     options: &ParseOptions,
     trail: &mut MailTrail,
 ) -> Option<Finding<'a>> {
+    if let Some(finding) = postscreen(message) {
+        return finding;
+    }
     if let Some((queue_id, rest)) = message.split_once(": ") {
         if let Some(rest) = rest.strip_prefix("reject: ") {
             return rbl_reject(queue_id, rest);
@@ -149,6 +153,71 @@ pub fn parse_postfix<'a>(
         }
     }
     mail::parse_postfix(message, options)
+}
+
+/// postscreen's own verdicts (postfix 2.8 to 3.x, `postscreen_early.c`, `postscreen.c`):
+/// Some(None) for a postscreen line that is no evidence, None for another line.
+///
+/// - `PREGREET N after T from [ADDR]:PORT: TEXT`: the client spoke before the greeting,
+///   which SMTP forbids and bots do to save time: a probe (counts toward `max_attempts`;
+///   an impatient real client can do it once). TEXT (its first 100 bytes, escaped) comes
+///   after the address.
+/// - `DNSBL rank N for [ADDR]:PORT`: logged only when the combined score reached
+///   `postscreen_dnsbl_threshold`, the score at which postscreen rejects (or, with
+///   `postscreen_dnsbl_action = ignore`, would reject): a blocklist hit, as smtpd's
+///   `blocked using` is. With `enforce`, the `reject: RCPT ... blocked using` lines that
+///   follow count as well.
+/// - `HANGUP after T from [ADDR]:PORT in tests before SMTP handshake`: gone before the
+///   greeting, as port scanners are: a probe. A hangup `in tests after SMTP handshake` is
+///   not: postscreen's own source says a session may end at any time (postfix itself does
+///   not always send QUIT), so it is no failure.
+fn postscreen(message: &str) -> Option<Option<Finding<'_>>> {
+    if let Some(rest) = message.strip_prefix("PREGREET ") {
+        let (count, rest) = rest.split_once(" after ")?;
+        let rest = after_delay(rest)?;
+        let (ip, rest) = postscreen_client(rest)?;
+        return Some(
+            (is_number(count) && rest.starts_with(": "))
+                .then(|| Finding::new(Kind::Probe, ip, None)),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("DNSBL rank ") {
+        let (rank, rest) = rest.split_once(" for ")?;
+        let (ip, rest) = postscreen_client(rest)?;
+        return Some(
+            (is_number(rank) && rest.is_empty()).then(|| Finding::new(Kind::Rbl, ip, None)),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("HANGUP after ") {
+        let (ip, rest) = postscreen_client(after_delay(rest)?)?;
+        return Some(
+            (rest == " in tests before SMTP handshake")
+                .then(|| Finding::new(Kind::Probe, ip, None)),
+        );
+    }
+    None
+}
+
+/// `T from ` (postscreen's delay, `0.1` or `12`) → what follows.
+fn after_delay(text: &str) -> Option<&str> {
+    let (delay, rest) = text.split_once(" from ")?;
+    (!delay.is_empty() && delay.bytes().all(|b| b.is_ascii_digit() || b == b'.')).then_some(rest)
+}
+
+/// postscreen's `[ADDR]:PORT` → the client and what follows.
+fn postscreen_client(text: &str) -> Option<(ClientIp, &str)> {
+    let (addr, rest) = text.strip_prefix('[')?.split_once("]:")?;
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if end == 0 {
+        return None;
+    }
+    Some((address(addr)?, &rest[end..]))
+}
+
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn is_queue_id(text: &str) -> bool {

@@ -12,12 +12,16 @@ every parser file follows:
 - user names are returned for display only.
 */
 
+pub mod courier;
+pub mod cyrus;
 pub mod dovecot;
 pub mod dropbear;
+pub mod exim;
 pub mod ftp;
 pub mod lex;
 pub mod mail;
 pub mod mailfilter;
+pub mod sendmail;
 pub mod sshd;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,59 @@
+/*!
+Cyrus IMAP's IMAP and POP3 login failures (cyrus-imapd 2.4 to 3.x, `imap/imapd.c`,
+`imap/pop3d.c`). See the rules in `parse/mod.rs`.
+
+Every failed login is `badlogin: CLIENT ...`, where CLIENT is `get_clienthost()`:
+`NAME [ADDR]` when reverse DNS named the address, else `[ADDR]`. What follows differs by
+version and command (3.x: `plaintext (USER) [DETAIL]`, `MECH (USER) [DETAIL]`,
+`plaintext (USER) invalid user`, `anonymous login refused`, pop3d's `APOP (USER) DETAIL`;
+2.x: `plaintext USER DETAIL`, `MECH [DETAIL]`) and is not read: each is one failed attempt.
+
+Where the attacker writes: USER and the SASL detail, both after the address. CLIENT comes
+first and is read from the left, the name in host-name characters only; a cut line still
+names the right address.
+*/
+
+use super::lex::is_host_name;
+use super::{Finding, address};
+use crate::logs::Kind;
+
+/// Recognises one Cyrus `imapd` / `pop3d` message.
+pub fn parse(message: &str) -> Option<Finding<'_>> {
+    let rest = message.strip_prefix("badlogin: ")?;
+    let rest = match rest.strip_prefix('[') {
+        Some(bracketed) => bracketed,
+        None => {
+            let (name, bracketed) = rest.split_once(" [")?;
+            if !is_host_name(name) {
+                return None;
+            }
+            bracketed
+        }
+    };
+    let (addr, rest) = rest.split_once("] ")?;
+    if rest.is_empty() {
+        return None;
+    }
+    Some(Finding::new(Kind::Failed, address(addr)?, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::parse::testing::{show, some};
+
+    #[test]
+    fn the_client_comes_first() {
+        assert_eq!(
+            show(parse(
+                "badlogin: [198.51.100.7] plaintext (a [9.9.9.9] b) [SASL(-13): x]"
+            )),
+            some(Kind::Failed, "198.51.100.7", None)
+        );
+        assert_eq!(
+            show(parse("badlogin: x y [9.9.9.9] plaintext (a) [z]")),
+            None
+        );
+        assert_eq!(show(parse("badlogin: [198.51.100.7]")), None);
+    }
+}
