@@ -20,7 +20,9 @@ Formats read:
 - the priority before the tag (socklog, BusyBox, FreeBSD `syslogd -v`): `host <auth.info> prog:`
   or `host auth.info prog:`; macOS's level after it: `host sshd[77] <Notice>: msg`; Solaris's
   `[ID 800047 auth.info] ` at the start of the message, removed;
-- RFC 5424 without `<PRI>`: `1 2026-11-24T10:00:00Z host app pid msgid sd msg`.
+- RFC 5424 without `<PRI>`: `1 2026-11-24T10:00:00Z host app pid msgid sd msg`;
+- no time at all, as journal exports print entries: `host prog[pid]: msg` or `prog[pid]: msg`
+  (the pid required; the event has no time).
 
 BSD timestamps carry no year or zone: they are local time, and the year is the one that
 puts the line closest before "now" (a December line read in January is last year's).
@@ -143,7 +145,9 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     }
     let first = pri_stripped.as_bytes().first()?;
     if !first.is_ascii_digit() {
-        let (time, rest) = parse_bsd_stamp(pri_stripped, clock)?;
+        let Some((time, rest)) = parse_bsd_stamp(pri_stripped, clock) else {
+            return split_untimed(pri_stripped, had_pri);
+        };
         if let Some(own) = own_logs::split_dovecot(time, rest).filter(|_| !had_pri) {
             return Some(own);
         }
@@ -176,6 +180,17 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         (clock.at(days, seconds, zone), rest)
     };
     split_after_time(time, rest, false)
+}
+
+/// `host prog[pid]: msg` or `prog[pid]: msg` with no time at all, as journal exports and
+/// log collectors print entries: the event has no time. The pid is required, so that a bare
+/// message (`error: PAM: ...`, read by `parse --service`) is never taken for a header, and
+/// a line starting with a month name is a BSD line whose stamp did not read, not this.
+fn split_untimed(text: &str, had_pri: bool) -> Option<LogLine<'_>> {
+    if had_pri || parse_month_day(text).is_some() {
+        return None;
+    }
+    split_after_time(None, text, true).filter(|l| l.pid.is_some())
 }
 
 /// `[host] [priority] prog[pid][ <Level>]: [[ID n facility.level] ]message`, after the time.
@@ -650,6 +665,35 @@ mod tests {
         )
         .expect("zulu");
         assert_eq!((z.program, z.time), ("postfix/smtpd", Some(1_795_514_400)));
+    }
+
+    #[test]
+    fn no_time_at_all() {
+        let mut c = clock();
+        let l = split(
+            "srv sshd[13709]: Invalid user a from 1.2.3.4 port 2",
+            &mut c,
+        )
+        .expect("host");
+        assert_eq!(
+            (l.time, l.host, l.program, l.pid),
+            (None, "srv", "sshd", Some(13709))
+        );
+        assert_eq!(l.message, "Invalid user a from 1.2.3.4 port 2");
+        let bare = split("sshd[7]: x", &mut c).expect("no host");
+        assert_eq!((bare.host, bare.program, bare.message), ("-", "sshd", "x"));
+        for bad in [
+            // Bare messages stay bare (`parse --service` reads them as the service's).
+            "error: PAM: Authentication failure for a from 1.2.3.4",
+            "pam_unix(sshd:auth): authentication failure; rhost=1.2.3.4",
+            "Invalid user admin from 1.2.3.4 port 22",
+            "srv sshd: no pid",
+            // A BSD line whose stamp does not read is not read as a host name.
+            "Nov web1 sshd[1]: x",
+            "<13>srv sshd[1]: x",
+        ] {
+            assert_eq!(split(bad, &mut c), None, "{bad}");
+        }
     }
 
     #[test]
