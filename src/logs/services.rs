@@ -49,15 +49,21 @@ pub enum ServiceGroup {
     /// POP3 and IMAP (mail user agents).
     Mua,
     Smtp,
+    /// Cockpit's web console logins (through PAM).
+    Cockpit,
+    /// HTTP basic authentication in a web server's error log (Apache).
+    Http,
 }
 
 impl ServiceGroup {
     /// In the order `setup` lists their tcpd daemons.
-    pub const ALL: [ServiceGroup; 4] = [
+    pub const ALL: [ServiceGroup; 6] = [
         ServiceGroup::Ssh,
         ServiceGroup::Ftp,
         ServiceGroup::Mua,
         ServiceGroup::Smtp,
+        ServiceGroup::Cockpit,
+        ServiceGroup::Http,
     ];
 
     /// The name in `services = [...]` and `parse --service`.
@@ -67,6 +73,8 @@ impl ServiceGroup {
             ServiceGroup::Ftp => "ftp",
             ServiceGroup::Mua => "mua",
             ServiceGroup::Smtp => "smtp",
+            ServiceGroup::Cockpit => "cockpit",
+            ServiceGroup::Http => "http",
         }
     }
 
