@@ -933,9 +933,7 @@ mod tests {
         assert_eq!(c.expire_block_days, 0);
         assert_eq!(c.backends, vec!["pf"]);
         assert_eq!(c.firewall_table, "bad_hosts");
-        assert!(
-            c.services.enabled(ServiceGroup::Smtp) && !c.services.enabled(ServiceGroup::Ftp)
-        );
+        assert!(c.services.enabled(ServiceGroup::Smtp) && !c.services.enabled(ServiceGroup::Ftp));
         let err = load_with(None, &[("EXPIRE_BLOCK_DAYS", "ninety")]).expect_err("bad env");
         assert!(err.to_string().contains("EXPIRE_BLOCK_DAYS"), "{err}");
         let err = load_with(None, &[("ADD_TO_PF", "maybe")]).expect_err("bad env flag");

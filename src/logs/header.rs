@@ -19,7 +19,8 @@ Formats read:
 - the priority before the tag (socklog, BusyBox, FreeBSD `syslogd -v`): `host <auth.info> prog:`
   or `host auth.info prog:`; macOS's level after it: `host sshd[77] <Notice>: msg`; Solaris's
   `[ID 800047 auth.info] ` at the start of the message, removed;
-- RFC 5424 without `<PRI>`: `1 2026-11-24T10:00:00Z host app pid msgid sd msg`.
+- RFC 5424 without `<PRI>`: `1 2026-11-24T10:00:00Z host app pid msgid sd msg`;
+- the services' own log files without a syslog header (Apache's error log): see `app_logs`.
 
 BSD timestamps carry no year or zone: they are local time, and the year is the one that
 puts the line closest before "now" (a December line read in January is last year's).
@@ -77,7 +78,8 @@ impl Clock {
         }
     }
 
-    fn local(&mut self, days: i64, seconds: i64) -> Option<i64> {
+    /// A date (days since the epoch) and time of day in local time.
+    pub(super) fn local(&mut self, days: i64, seconds: i64) -> Option<i64> {
         if let Some((key, midnight)) = self.cached_date
             && key == days
         {
@@ -117,6 +119,9 @@ fn local_midnight(year: i32, month: u32, day: u32) -> Option<i64> {
 pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     let line = line.strip_suffix('\n').unwrap_or(line);
     let line = line.strip_suffix('\r').unwrap_or(line);
+    if let Some(own) = super::app_logs::split(line, clock) {
+        return Some(own);
+    }
     if let Some(label) = line.strip_prefix('@') {
         return split_tai64n(label);
     }
@@ -290,7 +295,7 @@ fn parse_bsd_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i64>,
     Some((clock.bsd_time(month, day, seconds), rest))
 }
 
-fn parse_hms(hms: &str) -> Option<i64> {
+pub(super) fn parse_hms(hms: &str) -> Option<i64> {
     let b = hms.as_bytes();
     if b.len() != 8 || b[2] != b':' || b[5] != b':' {
         return None;
@@ -301,7 +306,7 @@ fn parse_hms(hms: &str) -> Option<i64> {
     (h < 24 && m < 60 && s < 61).then_some(h * 3600 + m * 60 + s)
 }
 
-fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
+pub(super) fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -400,7 +405,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub(super) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

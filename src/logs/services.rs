@@ -12,7 +12,9 @@ here, a parser file under `parse/` and a corpus file under `tests/parse-corpus/`
 use serde::Serialize;
 
 use super::parse::{Finding, ParseFn};
-use super::parse::{Joins, ParseOptions, dovecot, dropbear, ftp, mail, mailfilter, sshd};
+use super::parse::{
+    Joins, ParseOptions, cockpit, dovecot, dropbear, ftp, http, mail, mailfilter, sshd,
+};
 
 /// The program whose log line it was. The order is [`TABLE`]'s.
 #[derive(
@@ -39,6 +41,10 @@ pub enum Service {
     Rspamd,
     /// SpamAssassin's spamd, joined to the client through postfix's queue lines.
     Spamd,
+    /// Cockpit's web console, through PAM.
+    Cockpit,
+    /// Apache httpd's basic authentication, from its error log.
+    Apache,
 }
 
 /// The groups an admin switches on and off (`services = [...]`, `PROTECT_*`).
@@ -214,7 +220,7 @@ const fn row(
 }
 
 /// The services, in [`Service`]'s order.
-pub const TABLE: [Row; 13] = [
+pub const TABLE: [Row; 15] = [
     Row {
         watched_process: Some("sshd"),
         tcpd: Some(Tcpd {
@@ -434,6 +440,38 @@ pub const TABLE: [Row; 13] = [
         },
         |j, pid, m, _| mailfilter::parse_spamd(pid, m, &mut j.mail),
     ),
+    row(
+        Service::Cockpit,
+        "cockpit",
+        ServiceGroup::Cockpit,
+        &["cockpit-session"],
+        // Fedora/RHEL's place, then Debian's.
+        native(
+            &[
+                "/usr/libexec/cockpit-session",
+                "/usr/lib/cockpit/cockpit-session",
+            ],
+            &[],
+        ),
+        |_, _, m, o| cockpit::parse(m, o),
+    ),
+    Row {
+        // Debian's place, then RHEL's; read only with `http` in `services`.
+        logs: &["/var/log/apache2/error.log", "/var/log/httpd/error_log"],
+        logs_when_protected: true,
+        ..row(
+            Service::Apache,
+            "apache",
+            ServiceGroup::Http,
+            // Its own error log (`app_logs`), or `ErrorLog syslog:` under these names.
+            &["apache2", "httpd"],
+            native(
+                &["/usr/sbin/apache2", "/usr/sbin/httpd"],
+                &["www-data", "apache"],
+            ),
+            |_, _, m, o| http::parse_apache(m, o),
+        )
+    },
 ];
 
 // The table is in `Service`'s order, so a service finds its row by index.

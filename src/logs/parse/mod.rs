@@ -12,9 +12,11 @@ every parser file follows:
 - user names are returned for display only.
 */
 
+pub mod cockpit;
 pub mod dovecot;
 pub mod dropbear;
 pub mod ftp;
+pub mod http;
 pub mod lex;
 pub mod mail;
 pub mod mailfilter;
