@@ -8,6 +8,10 @@ Formats read:
 - Apache httpd 2.4's error log (`ErrorLog`, no `ErrorLogFormat`): `[Sat Mar 02 09:14:03.123456
   2024] [auth_basic:error] [pid 1234:tid 5678] [client ADDR:PORT] AH01617: ...` (local time;
   `[pid N]` without threads); program `apache2`, message from `[client`.
+- OpenVPN's `log`/`log-append` file: `2024-03-02 09:14:03 ADDR:PORT TLS Error: ...` (2.5+) or
+  `Sat Mar  2 09:14:03 2024 ...` (2.4 and older), local time; program `openvpn`. Only lines
+  whose message starts with a client prefix (`[CN/]ADDR:PORT `) or `TLS Error: ` are taken:
+  the time alone is also the start of vsftpd's, proftpd's or an ISO syslog line.
 
 A shape is tried only when the line's first bytes can start it, so a syslog line costs one
 byte comparison here.
@@ -19,8 +23,76 @@ use super::header::{Clock, LogLine, days_from_civil, digits, parse_hms};
 pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     match line.as_bytes().first()? {
         b'[' => split_apache(line, clock),
+        b'0'..=b'9' => split_openvpn_iso(line, clock),
+        b'A'..=b'Z' => split_openvpn_ctime(line, clock),
         _ => None,
     }
+}
+
+/// OpenVPN 2.5+: `YYYY-MM-DD HH:MM:SS message`.
+fn split_openvpn_iso<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
+    let (date, rest) = line.split_at_checked(10)?;
+    let (hms, message) = rest.strip_prefix(' ')?.split_at_checked(8)?;
+    let message = message.strip_prefix(' ')?;
+    let d = date.as_bytes();
+    if d[4] != b'-' || d[7] != b'-' {
+        return None;
+    }
+    let (year, month, day) = (
+        digits::<i64>(&date[..4])?,
+        digits::<u32>(&date[5..7])?,
+        digits::<u32>(&date[8..])?,
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let seconds = parse_hms(hms)?;
+    openvpn_line(
+        clock.local(days_from_civil(year, month, day), seconds),
+        message,
+    )
+}
+
+/// OpenVPN 2.4 and older: ctime's `Sat Mar  2 09:14:03 2024 message`.
+fn split_openvpn_ctime<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
+    // Five fields, the day space-padded: split after the year.
+    let mut end = 0;
+    let mut words = 0;
+    for (i, b) in line.bytes().enumerate().take(32) {
+        if b == b' ' && i > 0 && line.as_bytes()[i - 1] != b' ' {
+            words += 1;
+            if words == 5 {
+                end = i;
+                break;
+            }
+        }
+    }
+    if words != 5 {
+        return None;
+    }
+    let time = ctime(&line[..end], clock)?;
+    openvpn_line(time, &line[end + 1..])
+}
+
+/// The message is OpenVPN's about a client: it starts with the client prefix (`[CN/]ADDR:PORT`,
+/// a word ending in `:` and digits, with a digit or `]` before the colon) or with `TLS Error: `.
+fn openvpn_line(time: Option<i64>, message: &str) -> Option<LogLine<'_>> {
+    let prefixed = message.split_once(' ').is_some_and(|(first, _)| {
+        first.rsplit_once(':').is_some_and(|(addr, port)| {
+            digits::<u16>(port).is_some()
+                && addr.ends_with(|c: char| c.is_ascii_hexdigit() || c == ']')
+        })
+    });
+    if !prefixed && !message.starts_with("TLS Error: ") {
+        return None;
+    }
+    Some(LogLine {
+        time,
+        host: "-",
+        program: "openvpn",
+        pid: None,
+        message,
+    })
 }
 
 const MONTHS: [&str; 12] = [
@@ -58,6 +130,12 @@ fn split_apache<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
 /// Apache's `%{u}t`: `Sat Mar 02 09:14:03.123456 2024` (apr_ctime with microseconds; the
 /// day zero-padded, or space-padded as C's ctime does), local time. None when it is not one.
 fn apache_time(stamp: &str, clock: &mut Clock) -> Option<Option<i64>> {
+    ctime(stamp, clock)
+}
+
+/// C's ctime without the newline, `Sat Mar  2 09:14:03 2024`, with an optional fraction of
+/// the second (`09:14:03.123456`).
+fn ctime(stamp: &str, clock: &mut Clock) -> Option<Option<i64>> {
     let (weekday, rest) = stamp.split_once(' ')?;
     if !WEEKDAYS.contains(&weekday) {
         return None;
@@ -125,6 +203,31 @@ mod tests {
     }
 
     #[test]
+    fn openvpn_log_file() {
+        let l = split(
+            "2024-03-02 09:14:03 203.0.113.9:51234 TLS Error: TLS handshake failed",
+            &mut clock(),
+        )
+        .expect("iso");
+        assert_eq!(l.program, "openvpn");
+        assert_eq!(
+            l.message,
+            "203.0.113.9:51234 TLS Error: TLS handshake failed"
+        );
+        let old =
+            "Sat Mar  2 09:14:03 2024 alice/203.0.113.9:51234 TLS Error: TLS handshake failed";
+        let l = split(old, &mut clock()).expect("ctime");
+        assert_eq!(
+            l.message,
+            "alice/203.0.113.9:51234 TLS Error: TLS handshake failed"
+        );
+        assert_eq!(
+            l.time,
+            split("2024-03-02 09:14:03 1.2.3.4:1 x", &mut clock()).and_then(|l| l.time)
+        );
+    }
+
+    #[test]
     fn other_lines_are_not_apaches() {
         for line in [
             "Nov 24 10:00:00 host sshd[1]: x",
@@ -133,6 +236,11 @@ mod tests {
             "[Xyz Mar 02 09:14:03 2024] [auth_basic:error] [pid 1] [client 1.2.3.4:1] x",
             "[Sat Mar 02 09:14 2024] [auth_basic:error] [pid 1] [client 1.2.3.4:1] x",
             "[Mar  2 09:14:03] NOTICE[1234]: chan_sip.c:1 x",
+            "2024-03-02 09:14:03 host sshd[1]: Failed password for x from 1.2.3.4 port 1 ssh2",
+            "2024-03-02 09:14:03,123 host proftpd[1] host (1.2.3.4[1.2.3.4]): x",
+            "2026-11-24 10:00:00 #3001(normal) rspamd",
+            "Sat Mar  2 09:14:03 2024 [pid 1234] [x] FAIL LOGIN: Client \"1.2.3.4\"",
+            "Sat Mar  2 09:14:03 2024 1 192.0.2.1 5 /x b _ i r x ftp 0 * c",
         ] {
             assert_eq!(split(line, &mut clock()), None, "{line}");
         }

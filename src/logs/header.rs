@@ -20,7 +20,7 @@ Formats read:
   or `host auth.info prog:`; macOS's level after it: `host sshd[77] <Notice>: msg`; Solaris's
   `[ID 800047 auth.info] ` at the start of the message, removed;
 - RFC 5424 without `<PRI>`: `1 2026-11-24T10:00:00Z host app pid msgid sd msg`;
-- the services' own log files without a syslog header (Apache's error log): see `app_logs`.
+- the services' own log files without a syslog header (Apache, OpenVPN): see `app_logs`.
 
 BSD timestamps carry no year or zone: they are local time, and the year is the one that
 puts the line closest before "now" (a December line read in January is last year's).

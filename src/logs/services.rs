@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::parse::{Finding, ParseFn};
 use super::parse::{
-    Joins, ParseOptions, cockpit, dovecot, dropbear, ftp, http, mail, mailfilter, sshd,
+    Joins, ParseOptions, cockpit, dovecot, dropbear, ftp, http, mail, mailfilter, openvpn, sshd,
 };
 
 /// The program whose log line it was. The order is [`TABLE`]'s.
@@ -43,6 +43,7 @@ pub enum Service {
     Spamd,
     /// Cockpit's web console, through PAM.
     Cockpit,
+    Openvpn,
     /// Apache httpd's basic authentication, from its error log.
     Apache,
 }
@@ -57,18 +58,20 @@ pub enum ServiceGroup {
     Smtp,
     /// Cockpit's web console logins (through PAM).
     Cockpit,
+    Openvpn,
     /// HTTP basic authentication in a web server's error log (Apache).
     Http,
 }
 
 impl ServiceGroup {
     /// In the order `setup` lists their tcpd daemons.
-    pub const ALL: [ServiceGroup; 6] = [
+    pub const ALL: [ServiceGroup; 7] = [
         ServiceGroup::Ssh,
         ServiceGroup::Ftp,
         ServiceGroup::Mua,
         ServiceGroup::Smtp,
         ServiceGroup::Cockpit,
+        ServiceGroup::Openvpn,
         ServiceGroup::Http,
     ];
 
@@ -80,6 +83,7 @@ impl ServiceGroup {
             ServiceGroup::Mua => "mua",
             ServiceGroup::Smtp => "smtp",
             ServiceGroup::Cockpit => "cockpit",
+            ServiceGroup::Openvpn => "openvpn",
             ServiceGroup::Http => "http",
         }
     }
@@ -220,7 +224,7 @@ const fn row(
 }
 
 /// The services, in [`Service`]'s order.
-pub const TABLE: [Row; 15] = [
+pub const TABLE: [Row; 16] = [
     Row {
         watched_process: Some("sshd"),
         tcpd: Some(Tcpd {
@@ -455,6 +459,27 @@ pub const TABLE: [Row; 15] = [
         ),
         |_, _, m, o| cockpit::parse(m, o),
     ),
+    Row {
+        // `log`/`log-append` as the packages' examples name it; read only with `openvpn` in
+        // `services`.
+        logs: &[
+            "/var/log/openvpn.log",
+            "/var/log/openvpn/openvpn.log",
+            "/var/log/openvpn/server.log",
+        ],
+        logs_when_protected: true,
+        ..row(
+            Service::Openvpn,
+            "openvpn",
+            ServiceGroup::Openvpn,
+            // systemd's openvpn-server@ units log as `openvpn`; `--daemon ovpn-server` (the
+            // old init scripts' name for server.conf) as that.
+            &["openvpn", "ovpn-server"],
+            // It drops to `nobody` (Debian's example) or `openvpn` (RHEL).
+            native(&["/usr/sbin/openvpn"], &["nobody", "openvpn"]),
+            |_, _, m, _| openvpn::parse(m),
+        )
+    },
     Row {
         // Debian's place, then RHEL's; read only with `http` in `services`.
         logs: &["/var/log/apache2/error.log", "/var/log/httpd/error_log"],

@@ -20,6 +20,7 @@ pub mod http;
 pub mod lex;
 pub mod mail;
 pub mod mailfilter;
+pub mod openvpn;
 pub mod sshd;
 
 use serde::{Deserialize, Serialize};
