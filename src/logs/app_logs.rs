@@ -8,6 +8,10 @@ Formats read:
 - Apache httpd 2.4's error log (`ErrorLog`, no `ErrorLogFormat`): `[Sat Mar 02 09:14:03.123456
   2024] [auth_basic:error] [pid 1234:tid 5678] [client ADDR:PORT] AH01617: ...` (local time;
   `[pid N]` without threads); program `apache2`, message from `[client`.
+- Asterisk's `messages` / `messages.log` (logger.conf): `[Mar  2 09:14:03] NOTICE[1234][C-00000001]:
+  chan_sip.c:...` (`dateformat` unset: BSD-style, the year inferred) or `[2024-03-02 09:14:03]`
+  (`dateformat=%F %T`, FreePBX; a fraction allowed), local time; program `asterisk`, message
+  from the level on (as in its syslog lines).
 - OpenVPN's `log`/`log-append` file: `2024-03-02 09:14:03 ADDR:PORT TLS Error: ...` (2.5+) or
   `Sat Mar  2 09:14:03 2024 ...` (2.4 and older), local time; program `openvpn`. Only lines
   whose message starts with a client prefix (`[CN/]ADDR:PORT `) or `TLS Error: ` are taken:
@@ -22,10 +26,64 @@ use super::header::{Clock, LogLine, days_from_civil, digits, parse_hms};
 /// The line as one of the known own log files writes it, or None.
 pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     match line.as_bytes().first()? {
-        b'[' => split_apache(line, clock),
+        b'[' => split_apache(line, clock).or_else(|| split_asterisk(line, clock)),
         b'0'..=b'9' => split_openvpn_iso(line, clock),
         b'A'..=b'Z' => split_openvpn_ctime(line, clock),
         _ => None,
+    }
+}
+
+/// `[TIME] LEVEL[THREAD]...: message`: the message handed on starts at the level.
+fn split_asterisk<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
+    let (stamp, message) = line.strip_prefix('[')?.split_once("] ")?;
+    let time = if stamp.as_bytes().first()?.is_ascii_digit() {
+        let (date, hms) = stamp.split_once(' ')?;
+        let d = date.as_bytes();
+        if d.len() != 10 || d[4] != b'-' || d[7] != b'-' {
+            return None;
+        }
+        let (year, month, day) = (
+            digits::<i64>(&date[..4])?,
+            digits::<u32>(&date[5..7])?,
+            digits::<u32>(&date[8..])?,
+        );
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+            return None;
+        }
+        let seconds = parse_hms(fraction_dropped(hms)?)?;
+        clock.local(days_from_civil(year, month, day), seconds)
+    } else {
+        let (month, rest) = stamp.split_once(' ')?;
+        let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
+        let rest = rest.strip_prefix(' ').unwrap_or(rest);
+        let (day, hms) = rest.split_once(' ')?;
+        let day: u32 = digits(day)?;
+        if !(1..=31).contains(&day) {
+            return None;
+        }
+        clock.bsd_time(month, day, parse_hms(fraction_dropped(hms)?)?)
+    };
+    // `NOTICE[1234]`: an upper-case level and the thread.
+    let (level, rest) = message.split_once('[')?;
+    let (thread, _) = rest.split_once(']')?;
+    if level.is_empty() || !level.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    digits::<u64>(thread)?;
+    Some(LogLine {
+        time,
+        host: "-",
+        program: "asterisk",
+        pid: None,
+        message,
+    })
+}
+
+/// `09:14:03` of `09:14:03.123`, or None when the fraction is not digits.
+fn fraction_dropped(hms: &str) -> Option<&str> {
+    match hms.split_once('.') {
+        Some((hms, fraction)) => digits::<u32>(fraction).map(|_| hms),
+        None => Some(hms),
     }
 }
 
@@ -228,6 +286,26 @@ mod tests {
     }
 
     #[test]
+    fn asterisk_messages() {
+        let l = split(
+            "[Mar  2 09:14:03] NOTICE[1234][C-00000001]: chan_sip.c:1 f: x",
+            &mut clock(),
+        )
+        .expect("bsd");
+        assert_eq!(l.program, "asterisk");
+        assert_eq!(l.message, "NOTICE[1234][C-00000001]: chan_sip.c:1 f: x");
+        let l = split("[2024-03-02 09:14:03.123] WARNING[77]: x", &mut clock()).expect("iso");
+        assert_eq!(l.message, "WARNING[77]: x");
+        for line in [
+            "[Mar  2 09:14:03] notice[1]: x",
+            "[Mar  2 09:14:03] NOTICE: x",
+            "[2024-03-02 9:14:03] NOTICE[1]: x",
+        ] {
+            assert_eq!(split(line, &mut clock()), None, "{line}");
+        }
+    }
+
+    #[test]
     fn other_lines_are_not_apaches() {
         for line in [
             "Nov 24 10:00:00 host sshd[1]: x",
@@ -235,7 +313,6 @@ mod tests {
             "[Sat Mar 02 09:14:03 2024] [auth_basic:error] [pid x] [client 1.2.3.4:1] x",
             "[Xyz Mar 02 09:14:03 2024] [auth_basic:error] [pid 1] [client 1.2.3.4:1] x",
             "[Sat Mar 02 09:14 2024] [auth_basic:error] [pid 1] [client 1.2.3.4:1] x",
-            "[Mar  2 09:14:03] NOTICE[1234]: chan_sip.c:1 x",
             "2024-03-02 09:14:03 host sshd[1]: Failed password for x from 1.2.3.4 port 1 ssh2",
             "2024-03-02 09:14:03,123 host proftpd[1] host (1.2.3.4[1.2.3.4]): x",
             "2026-11-24 10:00:00 #3001(normal) rspamd",

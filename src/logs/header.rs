@@ -20,7 +20,7 @@ Formats read:
   or `host auth.info prog:`; macOS's level after it: `host sshd[77] <Notice>: msg`; Solaris's
   `[ID 800047 auth.info] ` at the start of the message, removed;
 - RFC 5424 without `<PRI>`: `1 2026-11-24T10:00:00Z host app pid msgid sd msg`;
-- the services' own log files without a syslog header (Apache, OpenVPN): see `app_logs`.
+- the services' own log files without a syslog header (Apache, OpenVPN, Asterisk): see `app_logs`.
 
 BSD timestamps carry no year or zone: they are local time, and the year is the one that
 puts the line closest before "now" (a December line read in January is last year's).
@@ -91,7 +91,7 @@ impl Clock {
         Some(midnight + seconds)
     }
 
-    fn bsd_time(&mut self, month: u32, day: u32, seconds_of_day: i64) -> Option<i64> {
+    pub(super) fn bsd_time(&mut self, month: u32, day: u32, seconds_of_day: i64) -> Option<i64> {
         if let Some((key, midnight)) = self.cached_day
             && key == (month, day)
         {

@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use super::parse::{Finding, ParseFn};
 use super::parse::{
-    Joins, ParseOptions, cockpit, dovecot, dropbear, ftp, http, mail, mailfilter, openvpn, sshd,
+    Joins, ParseOptions, asterisk, cockpit, dovecot, dropbear, ftp, http, mail, mailfilter,
+    openvpn, sshd,
 };
 
 /// The program whose log line it was. The order is [`TABLE`]'s.
@@ -44,6 +45,8 @@ pub enum Service {
     /// Cockpit's web console, through PAM.
     Cockpit,
     Openvpn,
+    /// Asterisk's SIP channels (chan_sip, res_pjsip).
+    Asterisk,
     /// Apache httpd's basic authentication, from its error log.
     Apache,
 }
@@ -59,19 +62,22 @@ pub enum ServiceGroup {
     /// Cockpit's web console logins (through PAM).
     Cockpit,
     Openvpn,
+    /// Asterisk's SIP registrations and requests.
+    Asterisk,
     /// HTTP basic authentication in a web server's error log (Apache).
     Http,
 }
 
 impl ServiceGroup {
     /// In the order `setup` lists their tcpd daemons.
-    pub const ALL: [ServiceGroup; 7] = [
+    pub const ALL: [ServiceGroup; 8] = [
         ServiceGroup::Ssh,
         ServiceGroup::Ftp,
         ServiceGroup::Mua,
         ServiceGroup::Smtp,
         ServiceGroup::Cockpit,
         ServiceGroup::Openvpn,
+        ServiceGroup::Asterisk,
         ServiceGroup::Http,
     ];
 
@@ -84,6 +90,7 @@ impl ServiceGroup {
             ServiceGroup::Smtp => "smtp",
             ServiceGroup::Cockpit => "cockpit",
             ServiceGroup::Openvpn => "openvpn",
+            ServiceGroup::Asterisk => "asterisk",
             ServiceGroup::Http => "http",
         }
     }
@@ -224,7 +231,7 @@ const fn row(
 }
 
 /// The services, in [`Service`]'s order.
-pub const TABLE: [Row; 16] = [
+pub const TABLE: [Row; 17] = [
     Row {
         watched_process: Some("sshd"),
         tcpd: Some(Tcpd {
@@ -478,6 +485,23 @@ pub const TABLE: [Row; 16] = [
             // It drops to `nobody` (Debian's example) or `openvpn` (RHEL).
             native(&["/usr/sbin/openvpn"], &["nobody", "openvpn"]),
             |_, _, m, _| openvpn::parse(m),
+        )
+    },
+    Row {
+        // logger.conf's `messages` channel: `messages` before Asterisk 16's sample, then
+        // `messages.log`. Read only with `asterisk` in `services`.
+        logs: &[
+            "/var/log/asterisk/messages",
+            "/var/log/asterisk/messages.log",
+        ],
+        logs_when_protected: true,
+        ..row(
+            Service::Asterisk,
+            "asterisk",
+            ServiceGroup::Asterisk,
+            &["asterisk"],
+            native(&["/usr/sbin/asterisk"], &["asterisk"]),
+            |_, _, m, _| asterisk::parse(m),
         )
     },
     Row {

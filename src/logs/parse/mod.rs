@@ -12,6 +12,7 @@ every parser file follows:
 - user names are returned for display only.
 */
 
+pub mod asterisk;
 pub mod cockpit;
 pub mod dovecot;
 pub mod dropbear;
