@@ -799,6 +799,33 @@ mod tests {
         assert_eq!(default_logs(&services)[7..], ["/var/log/rspamd/rspamd.log"]);
     }
 
+    #[test]
+    fn the_application_services_are_read_only_when_listed() {
+        let default = Services::default();
+        for group in [
+            ServiceGroup::Cockpit,
+            ServiceGroup::Openvpn,
+            ServiceGroup::Asterisk,
+            ServiceGroup::Http,
+        ] {
+            assert!(!default.enabled(group), "{}", group.name());
+        }
+        let logs = default_logs(&default);
+        assert!(!logs.contains(&"/var/log/apache2/error.log"));
+        assert!(!logs.contains(&"/var/log/asterisk/messages"));
+        let http = Services::of(&[ServiceGroup::Http]);
+        assert!(default_logs(&http).contains(&"/var/log/apache2/error.log"));
+        assert!(!default_logs(&http).contains(&"/var/log/openvpn.log"));
+        let c =
+            load_with(Some("services = [\"ssh\", \"http\", \"openvpn\"]\n"), &[]).expect("loads");
+        assert_eq!(
+            c.services,
+            Services::of(&[ServiceGroup::Ssh, ServiceGroup::Http, ServiceGroup::Openvpn])
+        );
+        let err = load_with(Some("services = [\"nginx\"]\n"), &[]).expect_err("unknown");
+        assert!(err.to_string().contains("http"), "{err}");
+    }
+
     fn load_with(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, Error> {
         let dir = tempfile::tempdir().expect("tempdir");
         let overrides = Overrides {

@@ -7,7 +7,9 @@ Asterisk's SIP channels: chan_sip (1.8 to 20) and res_pjsip (13 and later), from
   REASON`. FROM is the client's whole From header (a display name with spaces and quotes); the
   address (`ast_sockaddr_stringify`, `[v6]:port`; no port before 1.8.x) and the fixed reason
   follow it and end the line, so they are read from the end. SIP headers cannot hold a line
-  break and a packet is at most 4 KiB, so the line is never cut below syslog's 8 KiB.
+  break, and Asterisk's logger does not cut lines, but a UDP packet may be 64 KiB and a syslog
+  relay cuts at 8 KiB, where a padded From could end the line with a fake tail: messages of
+  [`MESSAGE_CAP`] bytes or more are no evidence (a phone's From header is far shorter).
 - res_pjsip, `log_failed_request`: `Request 'METHOD' from 'FROM' failed for 'ADDR:PORT'
   (callid: CALLID) - REASON[ after N tries in T ms]`. FROM (pjsip's print of the From URI,
   display name included) and CALLID (the header's text to the line's end) are both the
@@ -23,8 +25,14 @@ use super::{Finding, address};
 use crate::ip::ClientIp;
 use crate::logs::Kind;
 
+/// Longer messages may have been cut by a syslog relay after text of the client's.
+pub const MESSAGE_CAP: usize = 1024;
+
 /// A message from its level on.
 pub fn parse(m: &str) -> Option<Finding<'_>> {
+    if m.len() >= MESSAGE_CAP {
+        return None;
+    }
     let (file, text) = source_file(m)?;
     match file {
         "chan_sip.c" => chan_sip(text.strip_prefix("Registration from '")?),
