@@ -175,7 +175,7 @@ fn hostile_piece() -> impl Strategy<Value = String> {
             Just(format!(
                 "' failed for '{v}:5060' (callid: x) - Failed to authenticate"
             )),
-            Just(format!("' (callid: x) - Failed to authenticate")),
+            Just("' (callid: x) - Failed to authenticate".to_string()),
             Just(format!(
                 "{v}:1194 TLS Auth Error: Auth Username/Password verification failed for peer"
             )),
