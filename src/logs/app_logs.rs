@@ -13,9 +13,9 @@ Formats read:
   (`dateformat=%F %T`, FreePBX; a fraction allowed), local time; program `asterisk`, message
   from the level on (as in its syslog lines).
 - OpenVPN's `log`/`log-append` file: `2024-03-02 09:14:03 ADDR:PORT TLS Error: ...` (2.5+) or
-  `Sat Mar  2 09:14:03 2024 ...` (2.4 and older), local time; program `openvpn`. Only lines
-  whose message starts with a client prefix (`[CN/]ADDR:PORT `) or `TLS Error: ` are taken:
-  the time alone is also the start of vsftpd's, proftpd's or an ISO syslog line.
+  `Sat Mar  2 09:14:03 2024 ...` (2.4 and older), local time; program `openvpn`. Only its TLS
+  verdicts are taken (`[CN/]ADDR:PORT TLS...`, `TLS Error: ...`): the time alone is also the
+  start of vsftpd's, xferlog's or an ISO syslog line.
 
 A shape is tried only when the line's first bytes can start it, so a syslog line costs one
 byte comparison here.
@@ -132,14 +132,17 @@ fn split_openvpn_ctime<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'
     openvpn_line(time, &line[end + 1..])
 }
 
-/// The message is OpenVPN's about a client: it starts with the client prefix (`[CN/]ADDR:PORT`,
-/// a word ending in `:` and digits, with a digit or `]` before the colon) or with `TLS Error: `.
+/// The message is OpenVPN's TLS verdict about a client: `TLS` after the client prefix
+/// (`[CN/]ADDR:PORT`, a word ending in `:` and digits, a hex digit or `]` before the colon),
+/// or `TLS Error: ` alone. Only those lines are read, so nothing else is taken from the
+/// syslog files' ISO lines (whose host could be an IPv6 literal ending in digits).
 fn openvpn_line(time: Option<i64>, message: &str) -> Option<LogLine<'_>> {
-    let prefixed = message.split_once(' ').is_some_and(|(first, _)| {
-        first.rsplit_once(':').is_some_and(|(addr, port)| {
-            digits::<u16>(port).is_some()
-                && addr.ends_with(|c: char| c.is_ascii_hexdigit() || c == ']')
-        })
+    let prefixed = message.split_once(' ').is_some_and(|(first, rest)| {
+        rest.starts_with("TLS")
+            && first.rsplit_once(':').is_some_and(|(addr, port)| {
+                digits::<u16>(port).is_some()
+                    && addr.ends_with(|c: char| c.is_ascii_hexdigit() || c == ']')
+            })
     });
     if !prefixed && !message.starts_with("TLS Error: ") {
         return None;
@@ -281,8 +284,15 @@ mod tests {
         );
         assert_eq!(
             l.time,
-            split("2024-03-02 09:14:03 1.2.3.4:1 x", &mut clock()).and_then(|l| l.time)
+            split("2024-03-02 09:14:03 1.2.3.4:1 TLS x", &mut clock()).and_then(|l| l.time)
         );
+        for line in [
+            "2024-03-02 09:14:03 2001:db8::a:1 sshd[1]: Failed password for x from 1.2.3.4 port 1 ssh2",
+            "2024-03-02 09:14:03 2001:db8::1:22 sshd[1]: Failed password for x from 1.2.3.4 port 1 ssh2",
+            "2024-03-02 09:14:03 1.2.3.4:1 MULTI: x",
+        ] {
+            assert_eq!(split(line, &mut clock()), None, "{line}");
+        }
     }
 
     #[test]
