@@ -113,6 +113,10 @@ fn split_openvpn_iso<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>
 
 /// OpenVPN 2.4 and older: ctime's `Sat Mar  2 09:14:03 2024 message`.
 fn split_openvpn_ctime<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
+    // BSD syslog lines start with a month: one look at the weekday turns them away.
+    if !WEEKDAYS.iter().any(|d| line.starts_with(d)) {
+        return None;
+    }
     // Five fields, the day space-padded: split after the year.
     let mut end = 0;
     let mut words = 0;
