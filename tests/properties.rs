@@ -380,7 +380,7 @@ const TEMPLATES: &[(&str, bool, bool)] = &[
     ),
     // OpenVPN: the address first; a name only in a success (mapped by OpenVPN, no quotes).
     (
-        "Mar  2 09:17:00 vpn openvpn[901]: {S}:51234 TLS: Username/Password authentication succeeded for username '{U}' [CN SET]",
+        "Mar  2 09:17:00 vpn openvpn[901]: {S} TLS: Username/Password authentication succeeded for username '{U}' [CN SET]",
         true,
         true,
     ),

@@ -137,16 +137,17 @@ fn split_openvpn_ctime<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'
 }
 
 /// The message is OpenVPN's TLS verdict about a client: `TLS` after the client prefix
-/// (`[CN/]ADDR:PORT`, a word ending in `:` and digits, a hex digit or `]` before the colon),
-/// or `TLS Error: ` alone. Only those lines are read, so nothing else is taken from the
-/// syslog files' ISO lines (whose host could be an IPv6 literal ending in digits).
+/// (`[CN/]ADDR:PORT`, or an IPv6 `ADDR` without a port: hex digits, `:`, `.` and brackets
+/// after the last `/`), or `TLS Error: ` alone. Only those lines are read, so nothing else is
+/// taken from the syslog files' ISO lines.
 fn openvpn_line(time: Option<i64>, message: &str) -> Option<LogLine<'_>> {
     let prefixed = message.split_once(' ').is_some_and(|(first, rest)| {
+        let real = first.rsplit_once('/').map_or(first, |(_, real)| real);
         rest.starts_with("TLS")
-            && first.rsplit_once(':').is_some_and(|(addr, port)| {
-                digits::<u16>(port).is_some()
-                    && addr.ends_with(|c: char| c.is_ascii_hexdigit() || c == ']')
-            })
+            && real.contains(':')
+            && real
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'[' | b']'))
     });
     if !prefixed && !message.starts_with("TLS Error: ") {
         return None;

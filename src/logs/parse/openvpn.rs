@@ -3,7 +3,7 @@ OpenVPN 2.4-2.6 servers (src/openvpn/ssl_verify.c, ssl.c, ssl_pkt.c, multi.c).
 
 In server mode every line about one client starts with the client's prefix, which multi.c
 builds from the certificate's common name and the real address: `CN/ADDR:PORT ` or, before
-the TLS handshake names anyone, `ADDR:PORT `. The address is OpenVPN's own print of the
+the TLS handshake names anyone, `ADDR:PORT ` (an IPv6 client without its port). The address is OpenVPN's own print of the
 socket address, always the last part of that first word (a common name has no spaces:
 OpenVPN maps other characters to `_`), and the messages read here are fixed text to the
 end of the line, with nothing of the client's in them:
@@ -53,10 +53,18 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
     Some(Finding::new(kind, ip, None))
 }
 
-/// `[CN/]ADDR:PORT` (IPv6 written `ADDR:PORT` or `[ADDR]:PORT`).
+/// `[CN/]ADDR:PORT`, or `[CN/]ADDR` for an IPv6 client: mroute_addr_print() writes the port
+/// only for IPv4 (and IPv4-mapped) clients, "because v6addr:port is too ambiguous".
 fn client_prefix(prefix: &str) -> Option<ClientIp> {
     let real = prefix.rsplit_once('/').map_or(prefix, |(_, real)| real);
-    address_and_port(real)
+    match real.bytes().filter(|&b| b == b':').count() {
+        // An address alone is never ambiguous; IPv4 always comes with its port, but
+        // alone it could not mean another address.
+        0 => address(real),
+        1 => address_and_port(real),
+        _ if real.starts_with('[') => address_and_port(real),
+        _ => address(real),
+    }
 }
 
 fn address_and_port(text: &str) -> Option<ClientIp> {
