@@ -148,23 +148,19 @@ pub struct FleetConfig {
     pub max_rows_per_host: u32,
 }
 
-/// Which services are protected (`services = [...]`, the original's `PROTECT_*` switches).
+/// Which services are protected (`services = [...]`, the original's `PROTECT_*` switches):
+/// one bit per [`ServiceGroup`], so a new group is one variant, not one more field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Services {
-    pub ssh: bool,
-    pub ftp: bool,
-    pub smtp: bool,
-    pub mua: bool,
+    on: u32,
 }
 
 impl Services {
+    /// No group protected.
+    pub const NONE: Services = Services { on: 0 };
+
     fn from_names(names: &[String]) -> Result<Services, String> {
-        let mut services = Services {
-            ssh: false,
-            ftp: false,
-            smtp: false,
-            mua: false,
-        };
+        let mut services = Services::NONE;
         for name in names {
             let Some(group) = ServiceGroup::from_name(name) else {
                 let known: Vec<&str> = ServiceGroup::ALL.iter().map(|g| g.name()).collect();
@@ -173,39 +169,44 @@ impl Services {
                     known.join(", ")
                 ));
             };
-            *services.switch(group) = true;
+            services.set(group, true);
         }
         Ok(services)
     }
 
+    fn bit(group: ServiceGroup) -> u32 {
+        1 << group as u32
+    }
+
     /// True when logs of this group are read.
     pub fn enabled(&self, group: ServiceGroup) -> bool {
-        match group {
-            ServiceGroup::Ssh => self.ssh,
-            ServiceGroup::Ftp => self.ftp,
-            ServiceGroup::Mua => self.mua,
-            ServiceGroup::Smtp => self.smtp,
+        self.on & Services::bit(group) != 0
+    }
+
+    /// Protects the group or stops protecting it.
+    pub fn set(&mut self, group: ServiceGroup, on: bool) {
+        if on {
+            self.on |= Services::bit(group);
+        } else {
+            self.on &= !Services::bit(group);
         }
     }
 
-    fn switch(&mut self, group: ServiceGroup) -> &mut bool {
-        match group {
-            ServiceGroup::Ssh => &mut self.ssh,
-            ServiceGroup::Ftp => &mut self.ftp,
-            ServiceGroup::Mua => &mut self.mua,
-            ServiceGroup::Smtp => &mut self.smtp,
+    /// These groups and no other.
+    pub fn of(groups: &[ServiceGroup]) -> Services {
+        let mut services = Services::NONE;
+        for &group in groups {
+            services.set(group, true);
         }
+        services
     }
 }
 
 impl Default for Services {
+    /// The original's: ssh, ftp and POP3/IMAP; mail verdicts and the web and application
+    /// services only when the admin lists them.
     fn default() -> Self {
-        Services {
-            ssh: true,
-            ftp: true,
-            smtp: false,
-            mua: true,
-        }
+        Services::of(&[ServiceGroup::Ssh, ServiceGroup::Ftp, ServiceGroup::Mua])
     }
 }
 
@@ -651,13 +652,13 @@ impl Config {
             self.logs = Some(paths);
         }
         if let Some(on) = flag("PROTECT_FTP")? {
-            self.services.ftp = on;
+            self.services.set(ServiceGroup::Ftp, on);
         }
         if let Some(on) = flag("PROTECT_SMTP")? {
-            self.services.smtp = on;
+            self.services.set(ServiceGroup::Smtp, on);
         }
         if let Some(on) = flag("PROTECT_MUA")? {
-            self.services.mua = on;
+            self.services.set(ServiceGroup::Mua, on);
         }
         Ok(())
     }
@@ -831,7 +832,7 @@ mod tests {
         ];
         assert_eq!(default_logs(&services)[..5], usual);
         assert_eq!(default_logs(&services)[5..], own);
-        services.smtp = true;
+        services.set(ServiceGroup::Smtp, true);
         assert_eq!(default_logs(&services)[5..10], own[..5]);
         assert_eq!(
             default_logs(&services)[10..],
@@ -842,8 +843,8 @@ mod tests {
                 "/var/log/syslog"
             ]
         );
-        services.ftp = false;
-        services.mua = false;
+        services.set(ServiceGroup::Ftp, false);
+        services.set(ServiceGroup::Mua, false);
         assert_eq!(
             default_logs(&services)[5..],
             [
@@ -876,6 +877,33 @@ mod tests {
         assert_eq!(c.only_group(Path::new("/var/log/auth.log")), None);
         let listed = load_with(Some("logs = [\"/var/log/syslog\"]\n"), &[]).expect("listed");
         assert_eq!(listed.only_group(syslog), None);
+    }
+
+    #[test]
+    fn the_application_services_are_read_only_when_listed() {
+        let default = Services::default();
+        for group in [
+            ServiceGroup::Cockpit,
+            ServiceGroup::Openvpn,
+            ServiceGroup::Asterisk,
+            ServiceGroup::Http,
+        ] {
+            assert!(!default.enabled(group), "{}", group.name());
+        }
+        let logs = default_logs(&default);
+        assert!(!logs.contains(&"/var/log/apache2/error.log"));
+        assert!(!logs.contains(&"/var/log/asterisk/messages"));
+        let http = Services::of(&[ServiceGroup::Http]);
+        assert!(default_logs(&http).contains(&"/var/log/apache2/error.log"));
+        assert!(!default_logs(&http).contains(&"/var/log/openvpn.log"));
+        let c =
+            load_with(Some("services = [\"ssh\", \"http\", \"openvpn\"]\n"), &[]).expect("loads");
+        assert_eq!(
+            c.services,
+            Services::of(&[ServiceGroup::Ssh, ServiceGroup::Http, ServiceGroup::Openvpn])
+        );
+        let err = load_with(Some("services = [\"nginx\"]\n"), &[]).expect_err("unknown");
+        assert!(err.to_string().contains("http"), "{err}");
     }
 
     fn load_with(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, Error> {
@@ -924,7 +952,10 @@ mod tests {
             "loopback stays"
         );
         assert_eq!(c.backends, vec!["tcpwrappers", "nftables"]);
-        assert!(c.services.ssh && c.services.smtp && !c.services.ftp && !c.services.mua);
+        assert_eq!(
+            c.services,
+            Services::of(&[ServiceGroup::Ssh, ServiceGroup::Smtp])
+        );
     }
 
     #[test]
@@ -1009,7 +1040,7 @@ mod tests {
         assert_eq!(c.expire_block_days, 0);
         assert_eq!(c.backends, vec!["pf"]);
         assert_eq!(c.firewall_table, "bad_hosts");
-        assert!(c.services.smtp && !c.services.ftp);
+        assert!(c.services.enabled(ServiceGroup::Smtp) && !c.services.enabled(ServiceGroup::Ftp));
         let err = load_with(None, &[("EXPIRE_BLOCK_DAYS", "ninety")]).expect_err("bad env");
         assert!(err.to_string().contains("EXPIRE_BLOCK_DAYS"), "{err}");
         let err = load_with(None, &[("ADD_TO_PF", "maybe")]).expect_err("bad env flag");

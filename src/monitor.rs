@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::actions::Sentry;
 use crate::config::Config;
 use crate::error::Result;
+use crate::logs::ServiceGroup;
 use crate::{setup, tcpd};
 
 /// Nagios plugin states, in increasing severity.
@@ -260,7 +261,7 @@ fn mentions(path: &Path, words: &[&str]) -> bool {
 
 /// sshd without libwrap ignores hosts.allow: then something else must run sentry.
 fn protection_findings(config: &Config, system: &System) -> Vec<Finding> {
-    if !config.services.ssh || links_libwrap(&system.sshd) != Some(false) {
+    if !config.services.enabled(ServiceGroup::Ssh) || links_libwrap(&system.sshd) != Some(false) {
         return Vec::new();
     }
     let enabled = |unit: &str, target: &str| {

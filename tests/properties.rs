@@ -174,6 +174,15 @@ fn hostile_piece() -> impl Strategy<Value = String> {
             Just(format!(", ip=[{v}], port=[1]")),
             Just(format!(") [{v}]:25: 535 Incorrect authentication data")),
             Just(format!("[{v}] ")),
+            Just(format!("[client {v}:1] AH01618: user x not found: /")),
+            Just(format!("' failed for '{v}:5060' - Wrong password")),
+            Just(format!(
+                "' failed for '{v}:5060' (callid: x) - Failed to authenticate"
+            )),
+            Just("' (callid: x) - Failed to authenticate".to_string()),
+            Just(format!(
+                "{v}:1194 TLS Auth Error: Auth Username/Password verification failed for peer"
+            )),
             Just(v),
         ]
     });
@@ -400,6 +409,36 @@ const TEMPLATES: &[(&str, bool, bool)] = &[
     ),
     (
         "Nov 24 14:03:00 mail postfix/cleanup[5001]: 4ABC9D: milter-reject: END-OF-MESSAGE from unknown[{S}]: 5.7.1 Virus found: Eicar; from=<{U}> to=<u@example.org> proto=ESMTP helo=<{U}>",
+        false,
+        true,
+    ),
+    // Cockpit (pam_unix, the user last).
+    (
+        "Mar  2 09:14:03 host cockpit-session[4242]: pam_unix(cockpit:auth): authentication failure; logname= uid=0 euid=0 tty= ruser= rhost={S}  user={U}",
+        false,
+        true,
+    ),
+    // OpenVPN: the address first; a name only in a success (mapped by OpenVPN, no quotes).
+    (
+        "Mar  2 09:17:00 vpn openvpn[901]: {S} TLS: Username/Password authentication succeeded for username '{U}' [CN SET]",
+        true,
+        true,
+    ),
+    // Asterisk: chan_sip's From header before the address, res_pjsip's From and Call-ID
+    // on either side of it.
+    (
+        "[Mar  2 09:14:03] NOTICE[1234][C-00000001]: chan_sip.c:28501 handle_request_register: Registration from '{U}' failed for '{S}:5060' - Wrong password",
+        false,
+        true,
+    ),
+    (
+        "[2024-03-02 09:14:06] NOTICE[2211]: res_pjsip/pjsip_distributor.c:519 log_failed_request: Request 'REGISTER' from '{U}' failed for '{S}:5060' (callid: {U}) - Failed to authenticate",
+        false,
+        true,
+    ),
+    // Apache: the client before the user and the URI.
+    (
+        "[Sat Mar 02 09:14:03.123456 2024] [auth_basic:error] [pid 1234:tid 140023] [client {S}:51234] AH01617: user {U}: authentication failure for \"/{U}\": Password Mismatch, referer: {U}",
         false,
         true,
     ),

@@ -23,6 +23,7 @@ Formats read:
 - RFC 5424 without `<PRI>`: `1 2026-11-24T10:00:00Z host app pid msgid sd msg`;
 - no time at all, as journal exports print entries: `host prog[pid]: msg` or `prog[pid]: msg`
   (the pid required; the event has no time).
+- the services' own log files without a syslog header (Apache, OpenVPN, Asterisk): see `app_logs`.
 
 BSD timestamps carry no year or zone: they are local time, and the year is the one that
 puts the line closest before "now" (a December line read in January is last year's).
@@ -95,7 +96,7 @@ impl Clock {
         Some(midnight + seconds)
     }
 
-    fn bsd_time(&mut self, month: u32, day: u32, seconds_of_day: i64) -> Option<i64> {
+    pub(super) fn bsd_time(&mut self, month: u32, day: u32, seconds_of_day: i64) -> Option<i64> {
         if let Some((key, midnight)) = self.cached_day
             && key == (month, day)
         {
@@ -124,6 +125,9 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     let line = line.strip_suffix('\n').unwrap_or(line);
     let line = line.strip_suffix('\r').unwrap_or(line);
     let line = strip_socklog(line);
+    if let Some(own) = super::app_logs::split(line, clock) {
+        return Some(own);
+    }
     if let Some(own) = own_logs::split_vsftpd(line, clock) {
         return Some(own);
     }

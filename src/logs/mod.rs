@@ -7,6 +7,7 @@ message at their fixed places in the syslog header, then the parser for that pro
 the address from the message's fixed structure, never from text an attacker chose.
 */
 
+pub mod app_logs;
 pub mod header;
 pub mod journal;
 mod own_logs;

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use super::parse::{Finding, ParseFn};
 use super::parse::{
-    Joins, ParseOptions, courier, cyrus, dovecot, dropbear, exim, ftp, lex, mail, mailfilter,
-    sendmail,
+    Joins, ParseOptions, asterisk, cockpit, courier, cyrus, dovecot, dropbear, exim, ftp, http,
+    lex, mail, mailfilter, openvpn, sendmail,
 };
 
 /// The program whose log line it was. The order is [`TABLE`]'s.
@@ -50,6 +50,13 @@ pub enum Service {
     Courier,
     /// Cyrus IMAP's IMAP and POP3 login failures.
     Cyrus,
+    /// Cockpit's web console, through PAM.
+    Cockpit,
+    Openvpn,
+    /// Asterisk's SIP channels (chan_sip, res_pjsip).
+    Asterisk,
+    /// Apache httpd's basic authentication, from its error log.
+    Apache,
 }
 
 /// The groups an admin switches on and off (`services = [...]`, `PROTECT_*`).
@@ -60,15 +67,26 @@ pub enum ServiceGroup {
     /// POP3 and IMAP (mail user agents).
     Mua,
     Smtp,
+    /// Cockpit's web console logins (through PAM).
+    Cockpit,
+    Openvpn,
+    /// Asterisk's SIP registrations and requests.
+    Asterisk,
+    /// HTTP basic authentication in a web server's error log (Apache).
+    Http,
 }
 
 impl ServiceGroup {
     /// In the order `setup` lists their tcpd daemons.
-    pub const ALL: [ServiceGroup; 4] = [
+    pub const ALL: [ServiceGroup; 8] = [
         ServiceGroup::Ssh,
         ServiceGroup::Ftp,
         ServiceGroup::Mua,
         ServiceGroup::Smtp,
+        ServiceGroup::Cockpit,
+        ServiceGroup::Openvpn,
+        ServiceGroup::Asterisk,
+        ServiceGroup::Http,
     ];
 
     /// The name in `services = [...]` and `parse --service`.
@@ -78,6 +96,10 @@ impl ServiceGroup {
             ServiceGroup::Ftp => "ftp",
             ServiceGroup::Mua => "mua",
             ServiceGroup::Smtp => "smtp",
+            ServiceGroup::Cockpit => "cockpit",
+            ServiceGroup::Openvpn => "openvpn",
+            ServiceGroup::Asterisk => "asterisk",
+            ServiceGroup::Http => "http",
         }
     }
 
@@ -249,7 +271,7 @@ const fn row(
 }
 
 /// The services, in [`Service`]'s order.
-pub const TABLE: [Row; 17] = [
+pub const TABLE: [Row; 21] = [
     Row {
         watched_process: Some("sshd"),
         tcpd: Some(Tcpd {
@@ -555,6 +577,76 @@ pub const TABLE: [Row; 17] = [
         ),
         |_, _, m, _| cyrus::parse(m),
     ),
+    row(
+        Service::Cockpit,
+        "cockpit",
+        ServiceGroup::Cockpit,
+        &["cockpit-session"],
+        // Fedora/RHEL's place, then Debian's.
+        native(
+            &[
+                "/usr/libexec/cockpit-session",
+                "/usr/lib/cockpit/cockpit-session",
+            ],
+            &[],
+        ),
+        |_, _, m, o| cockpit::parse(m, o),
+    ),
+    Row {
+        // `log`/`log-append` as the packages' examples name it; read only with `openvpn` in
+        // `services`.
+        logs: &[
+            "/var/log/openvpn.log",
+            "/var/log/openvpn/openvpn.log",
+            "/var/log/openvpn/server.log",
+        ],
+        logs_when_protected: true,
+        ..row(
+            Service::Openvpn,
+            "openvpn",
+            ServiceGroup::Openvpn,
+            // systemd's openvpn-server@ units log as `openvpn`; `--daemon ovpn-server` (the
+            // old init scripts' name for server.conf) as that.
+            &["openvpn", "ovpn-server"],
+            // It drops to `nobody` (Debian's example) or `openvpn` (RHEL).
+            native(&["/usr/sbin/openvpn"], &["nobody", "openvpn"]),
+            |_, _, m, _| openvpn::parse(m),
+        )
+    },
+    Row {
+        // logger.conf's `messages` channel: `messages` before Asterisk 16's sample, then
+        // `messages.log`. Read only with `asterisk` in `services`.
+        logs: &[
+            "/var/log/asterisk/messages",
+            "/var/log/asterisk/messages.log",
+        ],
+        logs_when_protected: true,
+        ..row(
+            Service::Asterisk,
+            "asterisk",
+            ServiceGroup::Asterisk,
+            &["asterisk"],
+            native(&["/usr/sbin/asterisk"], &["asterisk"]),
+            |_, _, m, _| asterisk::parse(m),
+        )
+    },
+    Row {
+        // Debian's place, then RHEL's; read only with `http` in `services`.
+        logs: &["/var/log/apache2/error.log", "/var/log/httpd/error_log"],
+        logs_when_protected: true,
+        ..row(
+            Service::Apache,
+            "apache",
+            ServiceGroup::Http,
+            // Its own error log (`app_logs`), or `ErrorLog syslog:` under these names.
+            &["apache2", "httpd"],
+            native(
+                &["/usr/sbin/apache2", "/usr/sbin/httpd"],
+                &["www-data", "apache"],
+            ),
+            |_, _, m, o| http::parse_apache(m, o),
+        )
+    },
 ];
 
 // The table is in `Service`'s order, so a service finds its row by index.

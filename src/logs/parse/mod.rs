@@ -12,15 +12,19 @@ every parser file follows:
 - user names are returned for display only.
 */
 
+pub mod asterisk;
+pub mod cockpit;
 pub mod courier;
 pub mod cyrus;
 pub mod dovecot;
 pub mod dropbear;
 pub mod exim;
 pub mod ftp;
+pub mod http;
 pub mod lex;
 pub mod mail;
 pub mod mailfilter;
+pub mod openvpn;
 pub mod sendmail;
 pub mod sshd;
 

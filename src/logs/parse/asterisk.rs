@@ -1,0 +1,168 @@
+/*!
+Asterisk's SIP channels: chan_sip (1.8 to 20) and res_pjsip (13 and later), from the
+`messages` log or syslog, where each line starts `NOTICE[THREAD][C-CALL]: FILE:LINE FUNC: `
+(`FILE: ` alone before Asterisk 13; `in FUNC` in syslog).
+
+- chan_sip, `handle_request_register`: `Registration from 'FROM' failed for 'ADDR:PORT' -
+  REASON`. FROM is the client's whole From header (a display name with spaces and quotes); the
+  address (`ast_sockaddr_stringify`, `[v6]:port`; no port before 1.8.x) and the fixed reason
+  follow it and end the line, so they are read from the end. SIP headers cannot hold a line
+  break, and Asterisk's logger does not cut lines, but a UDP packet may be 64 KiB and a syslog
+  relay cuts at 8 KiB, where a padded From could end the line with a fake tail: messages of
+  [`MESSAGE_CAP`] bytes or more are no evidence (a phone's From header is far shorter).
+- res_pjsip, `log_failed_request`: `Request 'METHOD' from 'FROM' failed for 'ADDR:PORT'
+  (callid: CALLID) - REASON[ after N tries in T ms]`. FROM (pjsip's print of the From URI,
+  display name included) and CALLID (the header's text to the line's end) are both the
+  client's, up to 255 bytes each, on either side of the address: the line counts only when
+  ` failed for '` occurs once, then that occurrence is Asterisk's own (a client writing it into
+  either field hides its own line, and frames no one).
+
+`Wrong password` and pjsip's `Failed to authenticate` are failed logins; `No matching peer
+found`, `No matching endpoint found` and `Username/auth name mismatch` are account guessing.
+*/
+
+use super::{Finding, address};
+use crate::ip::ClientIp;
+use crate::logs::Kind;
+
+/// Longer messages may have been cut by a syslog relay after text of the client's.
+pub const MESSAGE_CAP: usize = 1024;
+
+/// A message from its level on.
+pub fn parse(m: &str) -> Option<Finding<'_>> {
+    if m.len() >= MESSAGE_CAP {
+        return None;
+    }
+    let (file, text) = source_file(m)?;
+    match file {
+        "chan_sip.c" => chan_sip(text.strip_prefix("Registration from '")?),
+        "res_pjsip/pjsip_distributor.c" => pjsip(text.strip_prefix("Request '")?),
+        _ => None,
+    }
+}
+
+/// `NOTICE[1234][C-0000001a]: chan_sip.c:28501 handle_request_register: TEXT` (and the older
+/// and syslog spellings): the source file and TEXT.
+fn source_file(m: &str) -> Option<(&str, &str)> {
+    let (thread, rest) = m.strip_prefix("NOTICE[")?.split_once(']')?;
+    if thread.is_empty() || !thread.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = match rest.strip_prefix("[C-") {
+        Some(call) => {
+            let (call, rest) = call.split_once(']')?;
+            if !call.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            rest
+        }
+        None => rest,
+    };
+    let rest = rest.strip_prefix(':').unwrap_or(rest).strip_prefix(' ')?;
+    let (place, rest) = rest.split_once(' ')?;
+    let (file, line) = place.split_once(':')?;
+    if line.is_empty() {
+        return Some((file, rest));
+    }
+    if !line.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = rest.strip_prefix("in ").unwrap_or(rest);
+    let (function, text) = rest.split_once(": ")?;
+    if function.is_empty()
+        || !function
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return None;
+    }
+    Some((file, text))
+}
+
+const CHAN_SIP_REASONS: [(&str, Kind); 3] = [
+    ("' - Wrong password", Kind::Failed),
+    ("' - No matching peer found", Kind::Naughty),
+    ("' - Username/auth name mismatch", Kind::Naughty),
+];
+
+/// After `Registration from '`: `FROM' failed for 'ADDR' - REASON`.
+fn chan_sip(rest: &str) -> Option<Finding<'_>> {
+    let (kind, rest) = CHAN_SIP_REASONS
+        .iter()
+        .find_map(|(reason, kind)| rest.strip_suffix(reason).map(|r| (*kind, r)))?;
+    let (from, addr) = rest.rsplit_once("' failed for '")?;
+    let ip = socket_address(addr)?;
+    Some(Finding::new(kind, ip, Some(from)))
+}
+
+/// After `Request '`: `METHOD' from 'FROM' failed for 'ADDR' (callid: CALLID) - REASON`.
+fn pjsip(rest: &str) -> Option<Finding<'_>> {
+    const MARK: &str = "' failed for '";
+    let (before, after) = rest.split_once(MARK)?;
+    if after.contains(MARK) {
+        return None;
+    }
+    let (method, from) = before.split_once("' from '")?;
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let (addr, rest) = after.split_once("' (callid: ")?;
+    let ip = socket_address(addr)?;
+    // The reason ends the line; the call id before it is the client's. `after N tries`: the
+    // line sums up N requests from the address (`unidentified_request_count`).
+    let (rest, count) = match rest.rsplit_once(" after ") {
+        Some((head, tail)) => match tries(tail) {
+            Some(n) => (head, n),
+            None => (rest, 1),
+        },
+        None => (rest, 1),
+    };
+    let kind = if rest.ends_with(") - Failed to authenticate") {
+        Kind::Failed
+    } else if rest.ends_with(") - No matching endpoint found") {
+        Kind::Naughty
+    } else {
+        return None;
+    };
+    Some(Finding {
+        count,
+        ..Finding::new(kind, ip, Some(from))
+    })
+}
+
+/// At most this many requests per summing line (Asterisk's threshold is a few dozen).
+const MAX_TRIES: u32 = 1000;
+
+/// `5 tries in 2.500 ms`: 5.
+fn tries(text: &str) -> Option<u32> {
+    let (count, rest) = text.split_once(" tries in ")?;
+    let ms = rest.strip_suffix(" ms")?;
+    if ms.is_empty() || !ms.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    count
+        .parse::<u32>()
+        .ok()
+        .filter(|&n| n > 0)
+        .map(|n| n.min(MAX_TRIES))
+}
+
+/// `203.0.113.9:5060`, `[2001:db8::1]:5060`, pjsip's older `2001:db8::1:5060` (always with a
+/// port), or IPv4 without a port (chan_sip 1.8).
+fn socket_address(text: &str) -> Option<ClientIp> {
+    if let Some(v6) = text.strip_prefix('[') {
+        let (addr, port) = v6.split_once("]:")?;
+        return is_port(port).then(|| address(addr))?;
+    }
+    match text.rsplit_once(':') {
+        Some((addr, port)) => is_port(port).then(|| address(addr))?,
+        None => address(text),
+    }
+}
+
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit())
+}

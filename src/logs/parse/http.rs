@@ -1,0 +1,58 @@
+/*!
+HTTP basic authentication failures in a web server's error log: Apache httpd 2.4's
+mod_auth_basic (modules/aaa/mod_auth_basic.c).
+
+Apache writes the client before the message (`[client ADDR:PORT] AH01618: user NAME not
+found: URI`), and escapes control characters in what it logs (`\x0a`): the address is the
+server's own text at a fixed place before anything the client sent, and a user name cannot
+start a line of its own. The message number (`AH01617`) is fixed text right after it, so a
+line cut anywhere later (the error log's 8 KiB buffer) is still the same verdict.
+
+nginx is not read: its `user "NAME" was not found in "FILE", client: ADDR, ...` logs the
+base64-decoded user name unescaped (`%V`, any byte but `:`), so a name with a newline writes
+a whole line of its own, header and fake `client:` tail included, which no rule on that
+line can tell from nginx's.
+*/
+
+use super::lex::failure_kind;
+use super::{Finding, ParseOptions, address};
+
+/// An Apache error log message from its `[client ADDR:PORT] ` on (its own file, through
+/// `app_logs`), or from `[module:level] [pid N:tid N] ` on (`ErrorLog syslog:`).
+pub fn parse_apache<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let m = match m.strip_prefix("[client ") {
+        Some(rest) => rest,
+        None => {
+            let (module_level, rest) = m.strip_prefix('[')?.split_once("] [pid ")?;
+            if module_level.contains(' ') {
+                return None;
+            }
+            let (pid, rest) = rest.split_once("] ")?;
+            if !pid
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b":tid ".contains(&b))
+            {
+                return None;
+            }
+            rest.strip_prefix("[client ")?
+        }
+    };
+    let (client, rest) = m.split_once("] ")?;
+    // `%a` with its port: `203.0.113.9:51234`, `2001:db8::1:51234` (IPv6 unbracketed).
+    let (addr, port) = client.rsplit_once(':')?;
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ip = address(addr)?;
+    let user = if let Some(rest) = rest.strip_prefix("AH01617: user ") {
+        // `user NAME: authentication failure for "URI": Password Mismatch`
+        rest.split_once(": authentication failure for \"")
+            .map(|(u, _)| u)
+    } else if let Some(rest) = rest.strip_prefix("AH01618: user ") {
+        // `user NAME not found: URI`
+        rest.split_once(" not found: ").map(|(u, _)| u)
+    } else {
+        return None;
+    };
+    Some(Finding::new(failure_kind(user, o), ip, user))
+}
