@@ -155,7 +155,9 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         if let Some(own) = own_logs::split_dovecot(time, rest).filter(|_| !had_pri) {
             return Some(own);
         }
-        return split_after_time(time, rest, true);
+        // proftpd's older SystemLog has no colon after its pid: a syslog reading fails.
+        return split_after_time(time, rest, true)
+            .or_else(|| own_logs::split_proftpd_bsd(time, rest).filter(|_| !had_pri));
     }
     let (stamp, rest) = split_space(pri_stripped)?;
     let (time, rest) = if stamp.len() == 10 {

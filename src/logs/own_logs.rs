@@ -15,7 +15,9 @@ event has, so the service parsers read both alike.
   `dovecot: imap-login: Info: Login: ...`, which `parse::dovecot` reads after the process.
 - proftpd's `SystemLog` (Debian: `/var/log/proftpd/proftpd.log`): `%Y-%m-%d %H:%M:%S,mmm HOST
   proftpd[PID] SERVER (NAME[ADDR]): MESSAGE` (1.3.x, src/log.c; its syslog form is
-  `SERVER (NAME[ADDR]) - MESSAGE`) → `proftpd[PID]: SERVER (NAME[ADDR]): MESSAGE`.
+  `SERVER (NAME[ADDR]) - MESSAGE`) → `proftpd[PID]: SERVER (NAME[ADDR]): MESSAGE`; older
+  releases (1.3.3's src/log.c) wrote the time as `%b %d %H:%M:%S` (`Jun 09 07:30:58 HOST proftpd[PID] SERVER (`...), read
+  the same way.
 
 Only the daemon writes these files, and client text comes only after the fixed parts read
 here. The processes of dovecot taken are those whose lines `parse::dovecot` reads; any other
@@ -109,6 +111,22 @@ pub(super) fn split_proftpd<'a>(
     if millis.len() != 3 || !millis.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    proftpd_session(time, text)
+}
+
+/// proftpd's older `SystemLog` line (1.3.3's src/log.c: `%b %d %H:%M:%S ` then
+/// `HOST proftpd[PID] SERVER (NAME[ADDR]): MESSAGE`), after its BSD timestamp (`text`), or
+/// None. Only a line with a session's server info, `SERVER (`, is taken: the one without
+/// (`HOST proftpd[PID]: msg`) is already syslog's shape, and a line of another shape is
+/// left to the syslog formats.
+pub(super) fn split_proftpd_bsd(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
+    let line = proftpd_session(time, text)?;
+    let (server, _) = line.message.split_once(' ')?;
+    (!server.is_empty() && line.message[server.len()..].starts_with(" (")).then_some(line)
+}
+
+/// `HOST proftpd[PID] MESSAGE`: proftpd's own header, which has no colon after the pid.
+fn proftpd_session(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
     let (host, rest) = split_space(text)?;
     let (pid, message) = rest.strip_prefix("proftpd[")?.split_once("] ")?;
     if host.is_empty() {
@@ -224,6 +242,28 @@ mod tests {
             (plain.program, plain.pid, plain.message),
             ("proftpd", Some(88), "x")
         );
+        // The older file's BSD time; the day may be padded with a space or not.
+        for line in [
+            "Jun 09 07:30:58 web1 proftpd[88] web1 (a.example[203.0.113.8]): USER bob (Login failed): Incorrect password.",
+            "Jun  9 07:30:58 web1 proftpd[88] web1 (a.example[203.0.113.8]): USER bob (Login failed): Incorrect password.",
+            "Jun 9 07:30:58 web1 proftpd[88] web1 (a.example[203.0.113.8]): USER bob (Login failed): Incorrect password.",
+        ] {
+            let l = split(line, &mut c).expect("bsd proftpd");
+            assert_eq!((l.host, l.program, l.pid), ("web1", "proftpd", Some(88)));
+            assert_eq!(
+                l.message,
+                "web1 (a.example[203.0.113.8]): USER bob (Login failed): Incorrect password."
+            );
+        }
+        for bad in [
+            "Jun 09 07:30:58 web1 proftpd[88] web1: x",
+            "Jun 09 07:30:58 web1 proftpd[88]  (a[1.2.3.4]): x",
+            "Jun 09 07:30:58 web1 sshd[88] web1 (a[1.2.3.4]): x",
+            "Jun 09 07:30:58 web1 proftpd[x] web1 (a[1.2.3.4]): x",
+            "<38>Jun 09 07:30:58 web1 proftpd[88] web1 (a[1.2.3.4]): x",
+        ] {
+            assert_eq!(split(bad, &mut c), None, "{bad}");
+        }
         for bad in [
             "2024-03-02 09:14:03 web1 proftpd[88] web1 (a[1.2.3.4]): x",
             "2024-03-02 09:14:03,5 web1 proftpd[88] web1 (a[1.2.3.4]): x",

@@ -168,6 +168,11 @@ pub struct Row {
     /// Another ident the service may log under, whose message then starts with one of
     /// `programs` and `: ` (vchkpw under `vpopmail`).
     pub relay: Option<&'static str>,
+    /// A generic ident the service shares with other programs, read only for messages
+    /// that start with the service's own fixed text: dovecot's auth process logs PAM's
+    /// `pam_unix(dovecot:auth): ...` under `auth` on some systems, an ident any other
+    /// program's auth code may use too.
+    pub shared_ident: Option<SharedIdent>,
     /// Who may speak for it in the journal.
     pub senders: Senders,
     /// Its own log files, read by default when they exist.
@@ -245,6 +250,13 @@ const VCHKPW_EXES: &[&str] = &[
 ];
 const VCHKPW_USERS: &[&str] = &["vpopmail", "qmaild"];
 
+/// An ident shared with other programs, and the start a message of this service has there.
+#[derive(Debug)]
+pub struct SharedIdent {
+    pub ident: &'static str,
+    pub prefix: &'static str,
+}
+
 /// A row with what most services lack left empty.
 const fn row(
     service: Service,
@@ -261,6 +273,7 @@ const fn row(
         programs,
         instances: None,
         relay: None,
+        shared_ident: None,
         senders,
         logs: &[],
         logs_when_protected: false,
@@ -320,12 +333,20 @@ pub const TABLE: [Row; 21] = [
             installed: Some("dovecot"),
             daemons: &["imap", "pop3"],
         }),
+        // Its auth process under its own name (`auth: pam_unix(dovecot:auth): ...`): only
+        // PAM's line for the `dovecot` PAM service is read there.
+        shared_ident: Some(SharedIdent {
+            ident: "auth",
+            prefix: "pam_unix(dovecot:auth): ",
+        }),
         ..row(
             Service::Dovecot,
             "dovecot",
             ServiceGroup::Mua,
             &[
                 "dovecot",
+                // Old dovecot's auth process (1.x): `dovecot-auth: pam_unix(dovecot:auth): ...`.
+                "dovecot-auth",
                 "imap-login",
                 "pop3-login",
                 "submission-login",
@@ -719,8 +740,16 @@ pub fn service_of(program: &str) -> Option<Service> {
 }
 
 /// The service a line of `program` with `message` belongs to: by the program name, or,
-/// under a relay's ident (`vpopmail`), by the program the message starts with.
+/// under a relay's ident (`vpopmail`), by the program the message starts with, or under a
+/// shared ident (`auth`) by the service's own start of the message.
 pub fn service_of_line(program: &str, message: &str) -> Option<Service> {
+    if let Some(row) = TABLE.iter().find(|r| {
+        r.shared_ident
+            .as_ref()
+            .is_some_and(|s| s.ident == program && message.starts_with(s.prefix))
+    }) {
+        return Some(row.service);
+    }
     if !TABLE.iter().any(|r| r.relay == Some(program)) {
         return service_of(program);
     }
@@ -728,9 +757,12 @@ pub fn service_of_line(program: &str, message: &str) -> Option<Service> {
     service_of(named).filter(|s| s.row().relay == Some(program))
 }
 
-/// Every exact journal identifier of a service: its programs, and its relay's ident.
+/// Every exact journal identifier of a service: its programs, its relay's ident and the
+/// ident it shares.
 pub fn identifiers(row: &Row) -> impl Iterator<Item = &'static str> {
-    row.programs.iter().copied().chain(row.relay)
+    (row.programs.iter().copied())
+        .chain(row.relay)
+        .chain(row.shared_ident.as_ref().map(|s| s.ident))
 }
 
 #[cfg(test)]

@@ -162,8 +162,14 @@ fn disconnect_kind(reason: &str) -> Option<(Kind, u32)> {
         Some((Kind::Failed, attempts))
     } else if inner == "no auth attempts" || inner.starts_with("no auth attempts in ") {
         Some((Kind::Probe, 1))
+    } else if inner == "tried to use disabled plaintext auth"
+        || inner == "tried to use disallowed plaintext auth"
+    {
+        // A password sent in clear where dovecot refuses it (`disable_plaintext_auth`): no
+        // verdict on the password, but a client that throws one at the open port.
+        Some((Kind::Probe, 1))
     } else {
-        // disabled plaintext auth, client gave up mid-SASL, internal failure: no verdict.
+        // Client gave up mid-SASL, internal failure: no verdict.
         None
     }
 }
@@ -515,12 +521,12 @@ mod tests {
             "198.51.100.4",
             Some("root"),
         );
-        assert_eq!(
-            parsed(
-                "pop3-login: Aborted login (tried to use disabled plaintext auth): \
-                 rip=198.51.100.4, lip=1.1.1.1"
-            ),
-            None
+        expect(
+            "pop3-login: Aborted login (tried to use disabled plaintext auth): \
+             rip=198.51.100.4, lip=1.1.1.1",
+            Kind::Probe,
+            "198.51.100.4",
+            None,
         );
     }
 

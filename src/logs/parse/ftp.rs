@@ -33,7 +33,7 @@ const VSFTPD_CLIENT: &str = "LOGIN: Client \"";
 
 /// Recognises one vsftpd message: `[pid 123] [bob] FAIL LOGIN: Client "::ffff:1.2.3.4"`.
 pub fn parse_vsftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    if message.starts_with("pam_unix(") {
+    if message.starts_with("pam_unix(") || message.starts_with("(pam_unix) ") {
         return pam_unix_failure(message, &["vsftpd", "ftp"], options);
     }
     let message = strip_vsftpd_pid(message);

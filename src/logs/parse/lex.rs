@@ -85,17 +85,25 @@ pub fn failure_kind(user: Option<&str>, options: &ParseOptions) -> Kind {
 }
 
 /// `pam_unix(SERVICE:auth): authentication failure; logname= uid=0 euid=0 tty=T ruser=R
-/// rhost=ADDR[  user=USER]` for one of `services` (the PAM service names the daemon uses):
-/// the backend's report of one failed attempt.
+/// rhost=ADDR[  user=USER]` for one of `services` (the PAM service names the daemon uses),
+/// or Linux-PAM 0.7x's `(pam_unix) authentication failure; ...`: the backend's report of one
+/// failed attempt.
 pub fn pam_unix_failure<'a>(
     m: &'a str,
     services: &[&str],
     o: &ParseOptions,
 ) -> Option<Finding<'a>> {
-    let (service, rest) = m.strip_prefix("pam_unix(")?.split_once(":auth): ")?;
-    if !services.contains(&service) {
-        return None;
-    }
+    let rest = match m.strip_prefix("(pam_unix) ") {
+        // Linux-PAM before 0.99 named no service: the ident says whose line it is.
+        Some(rest) => rest,
+        None => {
+            let (service, rest) = m.strip_prefix("pam_unix(")?.split_once(":auth): ")?;
+            if !services.contains(&service) {
+                return None;
+            }
+            rest
+        }
+    };
     let finding = pam_fields(rest.strip_prefix("authentication failure; ")?, o)?;
     Some(finding.reported_as(Report::Pam, 1))
 }
@@ -115,6 +123,14 @@ pub fn pam_unix_failure<'a>(
 /// user=b` would walk to 9.9.9.9. So when `ruser=` is not empty, `user=` must repeat it
 /// exactly: a spaced name then never matches (the walk stops inside its first copy and the
 /// user taken runs to the line's end, through the real `rhost=`).
+///
+/// pam_unix leaves `user=` out when the account is unknown: `ruser=R rhost=ADDR`. Such a
+/// line is read when `rhost=ADDR` ends it, which holds only if R has no ` rhost=` and no
+/// `  user=` in it: the walk stops at the first space of R, so a ` rhost=` inside R makes
+/// the walk's `rhost=` the client's, and the real ` rhost=ADDR` after it is then a tail that
+/// is not `  user=U`, refused; an R with `  user=x` gives a user that runs through the real
+/// ` rhost=` and so never equals the one-word ruser, refused. `ruser=rhost=1.2.3.4
+/// rhost=ADDR` has no space in R: its first word is all of it, and ADDR is pam_unix's.
 pub fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     fn word<'s>(s: &'s str, key: &str) -> Option<(&'s str, &'s str)> {
         s.strip_prefix(key)?.split_once(' ')

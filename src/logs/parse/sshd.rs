@@ -256,7 +256,14 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         // its own lines, without ` [preauth]`).
         b'm' => max_attempts(whole(m)?, false),
         b'd' => penalty(m.strip_prefix("drop connection #")?),
-        b'f' => grace_timeout(m.strip_prefix("fatal: Timeout before authentication for ")?),
+        b'f' => {
+            let rest = m.strip_prefix("fatal: ")?;
+            match rest.strip_prefix("Unable to negotiate with ") {
+                // kex.c's `sshpkt_fatal()` (OpenSSH 7.x+) logs it at FATAL.
+                Some(rest) => unable_to_negotiate(rest),
+                None => grace_timeout(rest.strip_prefix("Timeout before authentication for ")?),
+            }
+        }
         _ => None,
     }
 }
@@ -414,12 +421,28 @@ fn accepted(rest: &str) -> Option<Finding<'_>> {
     Some(finding(Kind::Success, ip, user))
 }
 
-/// `Failed METHOD for [invalid user ]USER from ADDR port N ssh2[: KEYINFO]`.
+/// Protocol 1's methods whose result line had nothing after the port (auth1.c's `info`
+/// was empty for them; `rhosts-rsa` put the client's ` ruser NAME` there).
+fn is_ssh1_method(method: &str) -> bool {
+    matches!(method, "password" | "rsa" | "challenge-response")
+}
+
+/// `Failed METHOD for [invalid user ]USER from ADDR port N ssh2[: KEYINFO]`, or protocol 1's
+/// `... port N` without ` ssh2`.
+///
+/// METHOD is the name the client asked for: auth2.c logs the failure of a method it does
+/// not know under the client's own name (`Failed XYZ for ...`), so any one word is a
+/// failed attempt; only the known methods with key info have a ` ssh2: ` tail.
 fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let (method, rest) = rest.split_once(' ')?;
     let rest = rest.strip_prefix("for ")?;
-    if !is_method(method) {
+    if method.is_empty() {
         return None;
+    }
+    if method == "hostbased"
+        && let Some(f) = hostbased_from_left(rest, o)
+    {
+        return Some(f);
     }
     let (rest, _) = preauth(rest);
     // Here the user name is the client's. A plain key's info (`TYPE FINGERPRINT`, both
@@ -437,9 +460,15 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
             head
         }
         Some(_) => return None,
-        None => protocol(rest)?,
+        None => match protocol(rest) {
+            Some(head) => head,
+            // Protocol 1 (OpenSSH before 7.6) wrote no ` ssh2`: then ` port N` is the only
+            // tail, and the line must be well under the cap.
+            None if is_ssh1_method(method) && tailless_ok(rest) => rest,
+            None => return None,
+        },
     };
-    // `auth_log`'s whole tail, ` port N ssh2`, is required: the client's text comes before it.
+    // `auth_log`'s whole tail, ` port N[ ssh2]`, is required: the client's text comes before it.
     let (user, addr) = port(head)?.rsplit_once(" from ")?;
     let ip = ip(addr)?;
     let finding = match strip_invalid(user) {
@@ -451,10 +480,68 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     Some(finding.reported_as(Report::AuthResult, 1))
 }
 
-/// `Invalid user USER from ADDR[ port N]` (and `Illegal user` of old sshd).
+/// `Failed hostbased for USER from ADDR port N ssh2: [TYPE FP, ]client user "CUSER", client
+/// host "CHOST"` (auth2-hostbased.c; OpenSSH 6.x put the key's type and fingerprint
+/// first). The client writes on both sides of the address (USER before it, CUSER and CHOST
+/// after), so neither end can be trusted; the line is read only when ` from ` occurs in it
+/// once: sshd writes that one, so a fake one in either client field makes two, and the
+/// line is refused. A cut line still names the right address.
+fn hostbased_from_left<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let (user, rest) = rest.split_once(" from ")?;
+    if rest.contains(" from ") {
+        return None;
+    }
+    let (addr, rest) = rest.split_once(" port ")?;
+    let (port, info) = rest.split_once(" ssh2: ")?;
+    let (invalid, user) = match strip_invalid(user) {
+        Some(user) => (true, user),
+        None => (false, user),
+    };
+    if !is_digits(port) {
+        return None;
+    }
+    let client = match info.split_once(", client user \"") {
+        Some((key, client)) => {
+            let (key_type, fingerprint) = key.split_once(' ')?;
+            if key_type.is_empty() || fingerprint.is_empty() || fingerprint.contains(' ') {
+                return None;
+            }
+            client
+        }
+        None => info.strip_prefix("client user \"")?,
+    };
+    if !client.contains("\", client host \"") {
+        return None;
+    }
+    let ip = ip(addr)?;
+    let f = if invalid {
+        finding(Kind::Naughty, ip, user)
+    } else {
+        finding(failure_kind(Some(user), o), ip, user)
+    };
+    Some(f.reported_as(Report::AuthResult, 1))
+}
+
+/// Messages without sshd's closing ` port N` or ` ssh2` (older sshd) are read only this
+/// far below [`MESSAGE_CAP`]: nothing in them shows that the line ended where sshd ended
+/// it, so the margin keeps every cut of sshd's (and of a build with a smaller buffer) a
+/// long way off. Their longest real form, a 100-byte name (`%.100s`) and an IPv6
+/// address, is under 200 bytes.
+const TAILLESS_CAP: usize = MESSAGE_CAP - 100;
+
+/// Whether a message without sshd's closing tail is short enough to be read from its end.
+fn tailless_ok(m: &str) -> bool {
+    m.len() < TAILLESS_CAP
+}
+
+/// `Invalid user USER from ADDR[ port N]` (and `Illegal user` of old sshd; OpenSSH before
+/// 7.5 named no port).
 fn invalid_user(m: &str) -> Option<Finding<'_>> {
     let rest = (m.strip_prefix("Invalid user ")).or_else(|| m.strip_prefix("Illegal user "))?;
     let (rest, _) = preauth(rest);
+    if port(rest).is_none() && !tailless_ok(m) {
+        return None;
+    }
     let (user, ip) = user_from(rest)?;
     Some(finding(Kind::Naughty, ip, user))
 }
@@ -577,21 +664,40 @@ fn too_many_failures(rest: &str) -> Option<Finding<'_>> {
     }
 }
 
-/// `Received disconnect from ADDR port N:CODE: CLIENT TEXT [preauth]`: the client hung up
-/// during authentication, and its own reason says it failed: code 14
-/// (NO_MORE_AUTH_METHODS_AVAILABLE: PuTTY's `No supported authentication methods
-/// available`) or JSch's `Auth fail` (sent with code 3). Everything after the address is
-/// the client's, so it can only speak about itself; sshd's ` [preauth]` must end the line.
-/// One failure at least: a floor under the attempts the connection's own lines counted.
+/// `Received disconnect from ADDR port N:CODE: CLIENT TEXT [preauth]` (before OpenSSH 7.3
+/// `from ADDR: CODE: CLIENT TEXT`): the client hung up before it authenticated. Everything
+/// after the address is the client's, so it can only speak about itself; sshd's
+/// ` [preauth]` must end the line, so a session that logged in is never meant.
+///
+/// Its own reason says it failed for code 14 (NO_MORE_AUTH_METHODS_AVAILABLE: PuTTY's `No
+/// supported authentication methods available`) or JSch's `Auth fail` (sent with code 3);
+/// code 11 (BY_APPLICATION: libssh's `Bye Bye`, libssh2's `Normal Shutdown, Thank you for
+/// playing`) is a client program leaving before it got in, as bots do on a key-only server
+/// whose failures sshd logs only at VERBOSE. Each is one failure at least: a floor under
+/// the attempts the connection's own lines counted (a bot's three `Failed password` lines
+/// and its `Bye Bye` count 3), never added to them.
 fn client_gave_up(rest: &str) -> Option<Finding<'_>> {
-    let (addr, rest) = required_preauth(rest)?.split_once(" port ")?;
-    let (port, rest) = rest.split_once(':')?;
-    let (code, reason) = rest.split_once(": ")?;
-    if !is_digits(port) || !is_digits(code) {
+    let rest = required_preauth(rest)?;
+    let (addr, code, reason) = match rest.split_once(" port ") {
+        Some((addr, rest)) => {
+            let (port, rest) = rest.split_once(':')?;
+            let (code, reason) = rest.split_once(": ")?;
+            if !is_digits(port) {
+                return None;
+            }
+            (addr, code, reason)
+        }
+        None => {
+            let (addr, rest) = rest.split_once(": ")?;
+            let (code, reason) = rest.split_once(": ")?;
+            (addr, code, reason)
+        }
+    };
+    if !is_digits(code) {
         return None;
     }
     let failed = match code {
-        "14" => true,
+        "11" | "14" => true,
         "3" => reason == "Auth fail" || reason.ends_with("JSchException: Auth fail"),
         _ => false,
     };
@@ -705,6 +811,9 @@ fn unable_to_negotiate(rest: &str) -> Option<Finding<'_>> {
 /// banner is the client's, so the address is read from the end.
 fn bad_protocol(rest: &str) -> Option<Finding<'_>> {
     let (rest, _) = preauth(rest);
+    if port(rest).is_none() && !tailless_ok(rest) {
+        return None;
+    }
     let (banner, addr) = optional_port(rest).rsplit_once(" from ")?;
     if banner.len() < 2 || !banner.starts_with('\'') || !banner.ends_with('\'') {
         return None;
@@ -933,7 +1042,7 @@ mod tests {
     #[test]
     fn not_evidence() {
         for m in [
-            "Received disconnect from 198.51.100.7 port 5:11: Bye Bye [preauth]",
+            "Received disconnect from 198.51.100.7 port 5:11: Bye Bye",
             "Disconnected from user bob 198.51.100.7 port 5",
             "Connection from 198.51.100.7 port 5 on 192.0.2.1 port 22 rdomain \"\"",
             "input_userauth_request: invalid user x [preauth]",
@@ -979,7 +1088,7 @@ mod tests {
             "error: maximum authentication attempts exceeded for invalid user x from 198.51.100.7 port 22 ssh2",
             "error: maximum authentication attempts exceeded for invalid user x from 198.51.100.7",
             "Failed password for invalid user x from 198.51.100.7",
-            "Failed password for x from 198.51.100.7 port 22",
+            "Failed hostbased for x from 198.51.100.7 port 22",
             "Failed password for invalid user t from 192.0.2.1 port 5 ssh2: from 198.51.100.7 port 6 ssh2",
             "Accepted password for x from 192.0.2.1 port 5 ssh2: from 198.51.100.7 port 6 ssh2",
         ] {
