@@ -400,7 +400,6 @@ struct Reading<'a> {
     only: Option<ServiceGroup>,
 }
 
-
 impl Reading<'_> {
     /// The state to write with the next cursor, if it changed since it was last written.
     fn state_change(&mut self) -> Option<Cursor> {
@@ -838,9 +837,8 @@ mod tests {
     #[test]
     fn tcpd_refusing_what_sentry_blocks_is_no_evidence() {
         let mut parser = Parser::new(ParseOptions::default(), NOW);
-        let refused = |ip: &str| {
-            format!("Nov 24 10:00:00 web1 sshd[4010]: refused connect from {ip} ({ip})")
-        };
+        let refused =
+            |ip: &str| format!("Nov 24 10:00:00 web1 sshd[4010]: refused connect from {ip} ({ip})");
         let mut tally = Tally::default();
         for line in [refused("198.51.100.5"), refused("198.51.100.6")] {
             let event = parser.parse_line(&line).expect("a refusal");
@@ -871,7 +869,11 @@ mod tests {
             ]
         );
         // Refusals never admitted are not written.
-        tally.add(&parser.parse_line(&refused("198.51.100.7")).expect("refusal"));
+        tally.add(
+            &parser
+                .parse_line(&refused("198.51.100.7"))
+                .expect("refusal"),
+        );
         assert!(!tally.is_empty());
         assert!(tally.drain(&mut BTreeSet::new()).is_empty());
     }

@@ -82,4 +82,3 @@ fn ingest<R: Read>(
         }
     }
 }
-
