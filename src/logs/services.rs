@@ -498,7 +498,9 @@ pub const TABLE: [Row; 17] = [
         Service::Sendmail,
         "sendmail",
         ServiceGroup::Smtp,
-        &["sendmail", "sm-mta"],
+        // `sm-acceptingconnections`: the listening daemon's process title (`sm-mta:
+        // accepting connections`, set over argv[0]) made into a tag, as real logs show it.
+        &["sendmail", "sm-mta", "sm-acceptingconnections"],
         // Debian's sm-mta is a link to /usr/libexec/sendmail/sendmail (older releases
         // /usr/lib/sm.bin); RHEL's sendmail is /usr/sbin/sendmail.sendmail.
         native(
