@@ -541,10 +541,13 @@ pub const TABLE: [Row; 17] = [
             "cyrus/imaps",
             "cyrus/pop3",
             "cyrus/pop3s",
+            "cyrus/sieve",
             "imap",
             "imaps",
             "pop3",
             "pop3s",
+            // timsieved (ManageSieve) logs the same `badlogin:` for its SASL failures.
+            "sieve",
         ],
         native(
             &[
