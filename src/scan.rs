@@ -779,6 +779,23 @@ mod tests {
     }
 
     #[test]
+    fn sendmails_attack_counter_is_a_floor() {
+        // LogLevel 9: each AUTH failure, then checksmtpattack()'s count of AUTH commands.
+        let bad = "Nov 24 16:00:00 mail sm-mta[27429]: 5AOG00hX027429: AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user=bob, relay=[198.51.100.7]";
+        let attack = "Nov 24 16:00:09 mail sm-mta[27429]: 5AOG00hX027429: [198.51.100.7]: possible SMTP attack: command=AUTH, count=5";
+        assert_eq!(
+            counted(&[bad, bad, bad, bad, attack]),
+            [row("198.51.100.7", "failed", 5)]
+        );
+        assert_eq!(
+            counted(&[bad, bad, bad, bad, bad, bad, attack]),
+            [row("198.51.100.7", "failed", 6)]
+        );
+        // Below LogLevel 9 the counter is the only line.
+        assert_eq!(counted(&[attack]), [row("198.51.100.7", "failed", 5)]);
+    }
+
+    #[test]
     fn sshds_summaries_are_floors() {
         let max = "Nov 24 10:00:05 web1 sshd[4001]: error: maximum authentication attempts exceeded for bob from 198.51.100.7 port 5 ssh2 [preauth]";
         let disconnecting = "Nov 24 10:00:05 web1 sshd[4001]: Disconnecting authenticating user bob 198.51.100.7 port 5: Too many authentication failures [preauth]";

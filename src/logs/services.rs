@@ -541,7 +541,9 @@ pub const TABLE: [Row; 21] = [
         Service::Sendmail,
         "sendmail",
         ServiceGroup::Smtp,
-        &["sendmail", "sm-mta"],
+        // `sm-acceptingconnections`: the listening daemon's process title (`sm-mta:
+        // accepting connections`, set over argv[0]) made into a tag, as real logs show it.
+        &["sendmail", "sm-mta", "sm-acceptingconnections"],
         // Debian's sm-mta is a link to /usr/libexec/sendmail/sendmail (older releases
         // /usr/lib/sm.bin); RHEL's sendmail is /usr/sbin/sendmail.sendmail.
         native(
@@ -582,10 +584,13 @@ pub const TABLE: [Row; 21] = [
             "cyrus/imaps",
             "cyrus/pop3",
             "cyrus/pop3s",
+            "cyrus/sieve",
             "imap",
             "imaps",
             "pop3",
             "pop3s",
+            // timsieved (ManageSieve) logs the same `badlogin:` for its SASL failures.
+            "sieve",
         ],
         native(
             &[

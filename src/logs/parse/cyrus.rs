@@ -3,7 +3,9 @@ Cyrus IMAP's IMAP and POP3 login failures (cyrus-imapd 2.4 to 3.x, `imap/imapd.c
 `imap/pop3d.c`). See the rules in `parse/mod.rs`.
 
 Every failed login is `badlogin: CLIENT ...`, where CLIENT is `get_clienthost()`:
-`NAME [ADDR]` when reverse DNS named the address, else `[ADDR]`. What follows differs by
+`NAME [ADDR]` when reverse DNS named the address, else `[ADDR]` (2.3 and later); before
+2.3 (and in timsieved/proxyd of that age) `NAME[ADDR]` without the space, the name cut to
+fit the buffer, or `[ADDR]`. What follows differs by
 version and command (3.x: `plaintext (USER) [DETAIL]`, `MECH (USER) [DETAIL]`,
 `plaintext (USER) invalid user`, `anonymous login refused`, pop3d's `APOP (USER) DETAIL`;
 2.x: `plaintext USER DETAIL`, `MECH [DETAIL]`) and is not read: each is one failed attempt.
@@ -20,17 +22,16 @@ use crate::logs::Kind;
 /// Recognises one Cyrus `imapd` / `pop3d` message.
 pub fn parse(message: &str) -> Option<Finding<'_>> {
     let rest = message.strip_prefix("badlogin: ")?;
-    let rest = match rest.strip_prefix('[') {
-        Some(bracketed) => bracketed,
-        None => {
-            let (name, bracketed) = rest.split_once(" [")?;
-            if !is_host_name(name) {
-                return None;
-            }
-            bracketed
-        }
+    // The name runs to the first `[` (host-name characters hold none), then ` ` or not.
+    let (name, bracketed) = rest.split_once('[')?;
+    let named = match name.strip_suffix(' ') {
+        Some(name) => is_host_name(name),
+        None => name.is_empty() || is_host_name(name),
     };
-    let (addr, rest) = rest.split_once("] ")?;
+    if !named {
+        return None;
+    }
+    let (addr, rest) = bracketed.split_once("] ")?;
     if rest.is_empty() {
         return None;
     }
@@ -55,5 +56,13 @@ mod tests {
             None
         );
         assert_eq!(show(parse("badlogin: [198.51.100.7]")), None);
+        // Before 2.3: no space between the name and its bracket.
+        assert_eq!(
+            show(parse(
+                "badlogin: h.example[198.51.100.7] OTP [SASL(-13): x]"
+            )),
+            some(Kind::Failed, "198.51.100.7", None)
+        );
+        assert_eq!(show(parse("badlogin: x  [198.51.100.7] OTP [y]")), None);
     }
 }

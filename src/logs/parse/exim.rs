@@ -1,5 +1,5 @@
 /*!
-exim's SMTP AUTH failures (exim 4.x, `smtp_in.c`). See the rules in `parse/mod.rs`.
+exim's SMTP AUTH failures and protocol probes (exim 4.x, `smtp_in.c`). See the rules in `parse/mod.rs`.
 
 `NAME authenticator failed for HOST: 535 Incorrect authentication data[ (set_id=USER)]`,
 where HOST is exim's `host_and_ident()`: the sender's "full host" (`host.c`), then
@@ -19,6 +19,31 @@ Other replies (`435 Unable to authenticate at present`, `501 Authentication canc
 `553 Initial data not expected`, `435 Internal error`) are the server's trouble or the
 client giving up, not a wrong password: no evidence.
 
+Clients that break the protocol (all probes: no password was checked) are read from
+`smtp_in.c`'s rejections, each with `host_and_ident()` as above (`H=` in front where exim
+writes it):
+- `SMTP protocol error in "CMD" H=CLIENT AUTH command used when not advertised` (with
+  `log_selector = +smtp_protocol_error`): a client authenticating where exim offered no
+  AUTH (Debian offers it only after STARTTLS), which bots do blindly. CMD is the client's
+  command line, quotes unescaped; it must be `AUTH MECH[ BASE64]` exactly, so that its end
+  is the first `" H=`. A probe, not a failure: a misconfigured mail client does the same
+  on every retry, and no password was tried.
+- `SMTP protocol synchronization error (input sent without waiting for greeting):
+  rejected connection from H=CLIENT input="INPUT"`: the client comes first.
+- `SMTP protocol synchronization error (next input sent too soon: pipelining was[ not]
+  advertised): rejected "CMD" H=CLIENT next input="INPUT"`: both CMD (raw) and INPUT
+  (150 bytes, non-printables escaped, quotes not) are the client's, on both sides of the
+  address. Read only when the line holds exactly exim's four quotes (neither part then
+  holds one, so the parts are where they seem) and is under 1 KiB (a command of up to
+  16 KiB could otherwise pad the line to exim's log buffer and have it cut right after a
+  fake tail; the same cut by busybox syslogd's 256 bytes cannot be told apart).
+- `SMTP call from CLIENT dropped: too many nonmail commands (last was "VERB")`, `... too
+  many unrecognized commands (last was "CMD")` and `... too many syntax or protocol
+  errors (last command was "CMD"[, C=...])`: the client comes first.
+
+Relay and sender-verify rejections (`rejected RCPT`) are not brute force and not read; nor
+are a log summariser's `...: N Time(s)` lines.
+
 exim writes the same message to its main log with its own prefix (`2026-11-24 10:00:00
 [PID] `, which `header` reads), and to syslog with the timestamp still in front
 (`syslog_timestamp` is true by default), which is taken off here. A message too long for
@@ -29,6 +54,7 @@ start a piece with an authenticator line of its own).
 use super::lex::{failure_kind, is_host_name};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
+use crate::logs::Kind;
 
 /// The reply exim logs for a wrong password (`FAIL` from the authenticator).
 const WRONG_PASSWORD: &str = "535 Incorrect authentication data";
@@ -36,6 +62,9 @@ const WRONG_PASSWORD: &str = "535 Incorrect authentication data";
 /// Recognises one exim message.
 pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     let message = strip_own_prefix(message);
+    if let Some(rest) = message.strip_prefix("SMTP ") {
+        return protocol_probe(rest).map(|ip| Finding::new(Kind::Probe, ip, None));
+    }
     let (name, rest) = message.split_once(" authenticator failed for ")?;
     // The authenticator's name from the admin's configuration: letters, digits, `_`.
     if name.is_empty()
@@ -47,7 +76,7 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
     }
     let (ip, rest) = full_host(rest)?;
     let rest = skip_interface(rest)?;
-    let rest = skip_ident(rest)?;
+    let rest = skip_ident(rest, ": ")?;
     let reply = rest.strip_prefix(": ")?.strip_prefix(WRONG_PASSWORD)?;
     let user = match reply {
         "" => None,
@@ -56,6 +85,103 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
         _ => Some(reply.strip_prefix(" (set_id=")?.strip_suffix(')')?),
     };
     Some(Finding::new(failure_kind(user, options), ip, user))
+}
+
+/// The greeting-sync rejection's fixed text, up to the client.
+const EARLY_INPUT: &str = "protocol synchronization error (input sent without waiting for \
+                           greeting): rejected connection from H=";
+/// The pipelining-sync rejection's fixed text, up to the command (`was` or `was not`).
+const SENT_TOO_SOON: [&str; 2] = [
+    "protocol synchronization error (next input sent too soon: pipelining was advertised): \
+     rejected \"",
+    "protocol synchronization error (next input sent too soon: pipelining was not \
+     advertised): rejected \"",
+];
+/// The unadvertised-AUTH protocol error's fixed text, up to the command.
+const PROTOCOL_ERROR: &str = "protocol error in \"";
+const AUTH_UNADVERTISED: &str = " AUTH command used when not advertised";
+/// A pipelining-sync line this long or longer is not read: its command is the client's,
+/// unescaped and up to 16 KiB, so a longer one may have been cut where the client chose.
+const SENT_TOO_SOON_CAP: usize = 1024;
+
+/// exim's rejections of clients that broke the protocol (`smtp_in.c`), all after `SMTP `:
+/// the address of a probe, or None. Read as the module's header says.
+fn protocol_probe(rest: &str) -> Option<ClientIp> {
+    if let Some(rest) = rest.strip_prefix(EARLY_INPUT) {
+        // `%s input="%s"`: the client first, then its input to the end.
+        let (ip, rest) = client(rest, " input=\"")?;
+        return (rest.len() > " input=\"".len() && rest.ends_with('"')).then_some(ip);
+    }
+    if let Some(rest) = SENT_TOO_SOON.iter().find_map(|p| rest.strip_prefix(p)) {
+        return sent_too_soon(rest);
+    }
+    if let Some(rest) = rest.strip_prefix(PROTOCOL_ERROR) {
+        // `"%s" %s %s`: the command, the client, the error; only the AUTH error is read,
+        // and the command must be AUTH in its exact shape, so that its closing quote is
+        // the first one.
+        let (command, rest) = rest.split_once("\" H=")?;
+        if !is_auth_command(command) {
+            return None;
+        }
+        let (ip, rest) = client(rest, AUTH_UNADVERTISED)?;
+        return (rest == AUTH_UNADVERTISED).then_some(ip);
+    }
+    let rest = rest.strip_prefix("call from ")?;
+    // `%s dropped: too many ...`: host_and_ident without `H=`.
+    let (ip, rest) = client(rest, " dropped: ")?;
+    let reason = rest.strip_prefix(" dropped: too many ")?;
+    let complete = if let Some(last) = reason
+        .strip_prefix("nonmail commands (last was \"")
+        .or_else(|| reason.strip_prefix("unrecognized commands (last was \""))
+    {
+        last.ends_with("\")")
+    } else {
+        // `(last command was "%s")`, since 4.8x `(last command was "%s", C=...)`.
+        let last = reason.strip_prefix("syntax or protocol errors (last command was \"")?;
+        last.ends_with(')')
+    };
+    complete.then_some(ip)
+}
+
+/// `CMD" H=CLIENT next input="INPUT"` after `rejected "`: CMD (raw) and INPUT are the
+/// client's and neither has its quotes escaped, so the line is read only when it holds
+/// exactly the four quotes exim wrote and is shorter than any cut.
+fn sent_too_soon(rest: &str) -> Option<ClientIp> {
+    if rest.len() >= SENT_TOO_SOON_CAP || rest.bytes().filter(|&b| b == b'"').count() != 3 {
+        return None;
+    }
+    let (_command, rest) = rest.split_once("\" H=")?;
+    let (ip, rest) = client(rest, " next input=\"")?;
+    let input = rest.strip_prefix(" next input=\"")?.strip_suffix('"')?;
+    (!input.is_empty()).then_some(ip)
+}
+
+/// `AUTH MECH[ INITIAL]` as a client sends it: a mechanism word and base64.
+fn is_auth_command(command: &str) -> bool {
+    let mut words = command.split(' ');
+    let verb = words.next().unwrap_or("");
+    let mechanism = words.next().unwrap_or("");
+    let initial = words.next();
+    verb.eq_ignore_ascii_case("AUTH")
+        && !mechanism.is_empty()
+        && mechanism
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && initial.is_none_or(|i| {
+            !i.is_empty()
+                && i.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        })
+        && words.next().is_none()
+}
+
+/// exim's `host_and_ident()` after its `H=`: the full host, ` I=[ADDR]:PORT`, ` U=IDENT`,
+/// then `end` (which the rest starts with).
+fn client<'t>(text: &'t str, end: &str) -> Option<(ClientIp, &'t str)> {
+    let (ip, rest) = full_host(text)?;
+    let rest = skip_interface(rest)?;
+    let rest = skip_ident(rest, end)?;
+    rest.starts_with(end).then_some((ip, rest))
 }
 
 /// `2026-11-24 10:00:00[.123][ +0100] ` and `[PID] ` before a message exim sent to syslog.
@@ -168,14 +294,14 @@ fn skip_interface(text: &str) -> Option<&str> {
     Some(skip_port(after))
 }
 
-/// ` U=IDENT`: the client's ident daemon names it, so only one plain word is read past
-/// (what follows is then the reply, whatever the ident said, and the address is already
+/// ` U=IDENT`: the client's ident daemon names it, so only one plain word is read past,
+/// up to the first `end` (what follows is then the reply, whatever the ident said, and the address is already
 /// read: an ident can only misstate the client's own reply).
-fn skip_ident(text: &str) -> Option<&str> {
+fn skip_ident<'t>(text: &'t str, end: &str) -> Option<&'t str> {
     let Some(ident) = text.strip_prefix(" U=") else {
         return Some(text);
     };
-    let end = ident.find(": ")?;
+    let end = ident.find(end)?;
     let word = &ident[..end];
     (!word.is_empty()
         && word
@@ -204,6 +330,25 @@ mod tests {
         // A syslog line in the same shape stays a syslog line.
         let syslog = split("2026-11-24 10:00:00 host sshd[1]: x", &mut clock).expect("syslog");
         assert_eq!(syslog.program, "sshd");
+    }
+
+    #[test]
+    fn a_pipelining_rejection_is_read_only_short_and_with_four_quotes() {
+        let o = ParseOptions::default();
+        let line = |command: &str| {
+            format!(
+                "SMTP protocol synchronization error (next input sent too soon: pipelining \
+                 was not advertised): rejected \"{command}\" H=[203.0.113.7]:1 next \
+                 input=\"QUIT\\r\\n\""
+            )
+        };
+        let short = line(&"a".repeat(900));
+        assert_eq!(
+            show(parse(&short, &o)),
+            some(Kind::Probe, "203.0.113.7", None)
+        );
+        assert_eq!(show(parse(&line(&"a".repeat(1000)), &o)), None);
+        assert_eq!(show(parse(&line("RSET\" x"), &o)), None);
     }
 
     #[test]

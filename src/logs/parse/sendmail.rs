@@ -1,5 +1,5 @@
 /*!
-sendmail's SMTP AUTH failures (8.14 to 8.18, `sendmail/srvrsmtp.c`, `LOGAUTHFAIL`). See the
+sendmail's SMTP AUTH failures and attack counters (8.14 to 8.18, `sendmail/srvrsmtp.c`, `LOGAUTHFAIL`). See the
 rules in `parse/mod.rs`.
 
 `QID: AUTH failure (MECH): REASON (CODE) DETAIL[, user=USER], relay=CLIENT`, logged with
@@ -19,11 +19,23 @@ piece that ends wherever the user's text put the cut is never read.
 Codes: `-13` (SASL_BADAUTH, wrong password) and `-14` (SASL_NOAUTHZ) are failures, `-20`
 (SASL_NOUSER) account guessing; the rest (`-1` generic failure when saslauthd is down,
 `-4` no mechanism, `-5` a client's cancel, `-8` transient) are no evidence.
+
+Each such line is sendmail's result of one attempt (`Report::AuthResult`). With `LogLevel`
+6 or more, `checksmtpattack()` also logs, once per connection, when a command's counter
+reaches its limit: `QID: CLIENT: possible SMTP attack: command=CMD, count=N` (`%.100s`
+client before 8.14, `%s` after; CMD is sendmail's own name for the counter). For `AUTH` the
+limit is the number of mechanisms offered plus one, and every AUTH command counts: N
+attempts by this connection, a summary (`Report::Summary`) that adds only what its process's
+`AUTH failure` lines did not count (LogLevel 9 logs those too; below 9 it is the only line).
+Other commands (`HELO/EHLO`, `VRFY`, `EXPN`, `ETRN`, `NOOP`...) are no password guessing: a
+probe. The client comes before the fixed tail; it must be exactly one of the shapes above
+(a plain-word IDENT, a host name), so the tail is the real one, and a cut client cannot
+end in an address of its own making.
 */
 
 use super::lex::{failure_kind, is_host_name};
 use super::{Finding, ParseOptions, address};
-use crate::logs::Kind;
+use crate::logs::{Kind, Report};
 
 /// `%.100s`: the client text's cap.
 const RELAY_CAP: usize = 100;
@@ -34,7 +46,9 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
     if queue.is_empty() || !queue.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
-    let rest = rest.strip_prefix("AUTH failure (")?;
+    let Some(rest) = rest.strip_prefix("AUTH failure (") else {
+        return possible_attack(rest);
+    };
     let (mechanism, rest) = rest.split_once("): ")?;
     if mechanism.is_empty()
         || !mechanism
@@ -70,8 +84,34 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
         "-20" => Kind::Naughty,
         _ => return None,
     };
-    Some(Finding::new(kind, ip, user))
+    Some(Finding::new(kind, ip, user).reported_as(Report::AuthResult, 1))
 }
+
+/// `CLIENT: possible SMTP attack: command=CMD, count=N` after the queue id.
+fn possible_attack(rest: &str) -> Option<Finding<'static>> {
+    let (client, tail) = rest.rsplit_once(ATTACK)?;
+    let (command, count) = tail.split_once(", count=")?;
+    // The command is sendmail's own name for its counter (`AUTH`, `HELO/EHLO`, `VRFY`...).
+    if command.is_empty() || !command.bytes().all(|b| b.is_ascii_uppercase() || b == b'/') {
+        return None;
+    }
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let count = count.parse::<u32>().ok().filter(|&n| n > 0)?;
+    let ip = address(client_address(client)?)?;
+    Some(match command {
+        "AUTH" => Finding::new(Kind::Failed, ip, None)
+            .reported_as(Report::Summary, count.min(MAX_AUTH_COUNT)),
+        _ => Finding::new(Kind::Probe, ip, None),
+    })
+}
+
+/// checksmtpattack()'s message after the client.
+const ATTACK: &str = ": possible SMTP attack: command=";
+/// The AUTH limit is the number of mechanisms plus one: a count beyond this is no
+/// sendmail's.
+const MAX_AUTH_COUNT: u32 = 100;
 
 /// The address in `$_`: `[IDENT@]NAME [ADDR][ (may be forged)]` or `[IDENT@][ADDR]`.
 fn client_address(relay: &str) -> Option<&str> {
