@@ -11,14 +11,17 @@ Asterisk's SIP channels: chan_sip (1.8 to 20) and res_pjsip (13 and later), from
   relay cuts at 8 KiB, where a padded From could end the line with a fake tail: messages of
   [`MESSAGE_CAP`] bytes or more are no evidence (a phone's From header is far shorter).
 - res_pjsip, `log_failed_request`: `Request 'METHOD' from 'FROM' failed for 'ADDR:PORT'
-  (callid: CALLID) - REASON[ after N tries in T ms]`. FROM (pjsip's print of the From URI,
+  (callid: CALLID) - REASON[ after N tries in T ms]` (Asterisk 13.0 to 13.8: `Request from
+  'FROM' ...`, no method). FROM (pjsip's print of the From URI,
   display name included) and CALLID (the header's text to the line's end) are both the
   client's, up to 255 bytes each, on either side of the address: the line counts only when
   ` failed for '` occurs once, then that occurrence is Asterisk's own (a client writing it into
   either field hides its own line, and frames no one).
 
-`Wrong password` and pjsip's `Failed to authenticate` are failed logins; `No matching peer
-found`, `No matching endpoint found` and `Username/auth name mismatch` are account guessing.
+`Wrong password` and pjsip's `Failed to authenticate` (and `Error to authenticate`, the
+credentials not checkable) are failed logins; `No matching peer found`, `No matching endpoint
+found` and `Username/auth name mismatch` are account guessing; pjsip's `Not match Endpoint ACL`
+is a probe (the admin's ACL refuses the address before any password is looked at).
 */
 
 use super::{Finding, address};
@@ -36,7 +39,7 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
     let (file, text) = source_file(m)?;
     match file {
         "chan_sip.c" => chan_sip(text.strip_prefix("Registration from '")?),
-        "res_pjsip/pjsip_distributor.c" => pjsip(text.strip_prefix("Request '")?),
+        "res_pjsip/pjsip_distributor.c" => pjsip(text.strip_prefix("Request ")?),
         _ => None,
     }
 }
@@ -95,17 +98,33 @@ fn chan_sip(rest: &str) -> Option<Finding<'_>> {
     Some(Finding::new(kind, ip, Some(from)))
 }
 
-/// After `Request '`: `METHOD' from 'FROM' failed for 'ADDR' (callid: CALLID) - REASON`.
+const PJSIP_REASONS: [(&str, Kind); 4] = [
+    (") - Failed to authenticate", Kind::Failed),
+    // AST_SIP_AUTHENTICATION_ERROR: the credentials could not be checked (answered 500).
+    (") - Error to authenticate", Kind::Failed),
+    (") - No matching endpoint found", Kind::Naughty),
+    // The endpoint's own `acl`/`deny`: the address may not use it at all.
+    (") - Not match Endpoint ACL", Kind::Probe),
+];
+
+/// After `Request `: `'METHOD' from 'FROM' failed for 'ADDR' (callid: CALLID) - REASON`, or
+/// Asterisk 13.0-13.8's `from 'FROM' failed ...` without the method.
 fn pjsip(rest: &str) -> Option<Finding<'_>> {
     const MARK: &str = "' failed for '";
     let (before, after) = rest.split_once(MARK)?;
     if after.contains(MARK) {
         return None;
     }
-    let (method, from) = before.split_once("' from '")?;
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
+    let from = match before.strip_prefix("from '") {
+        Some(from) => from,
+        None => {
+            let (method, from) = before.strip_prefix('\'')?.split_once("' from '")?;
+            if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+                return None;
+            }
+            from
+        }
+    };
     let (addr, rest) = after.split_once("' (callid: ")?;
     let ip = socket_address(addr)?;
     // The reason ends the line; the call id before it is the client's. `after N tries`: the
@@ -117,13 +136,9 @@ fn pjsip(rest: &str) -> Option<Finding<'_>> {
         },
         None => (rest, 1),
     };
-    let kind = if rest.ends_with(") - Failed to authenticate") {
-        Kind::Failed
-    } else if rest.ends_with(") - No matching endpoint found") {
-        Kind::Naughty
-    } else {
-        return None;
-    };
+    let kind = PJSIP_REASONS
+        .iter()
+        .find_map(|(reason, kind)| rest.ends_with(reason).then_some(*kind))?;
     Some(Finding {
         count,
         ..Finding::new(kind, ip, Some(from))
