@@ -1,5 +1,6 @@
 /*!
-Asterisk's SIP channels: chan_sip (1.8 to 20) and res_pjsip (13 and later), from the
+Asterisk's SIP channels, chan_sip (1.8 to 20) and res_pjsip (13 and later), its manager
+(AMI, `manager.c`) and IAX2 (`chan_iax2.c`; see [`manager`] and [`iax2`]), from the
 `messages` log or syslog, where each line starts `NOTICE[THREAD][C-CALL]: FILE:LINE FUNC: `
 (`FILE: ` alone before Asterisk 13; `in FUNC` in syslog).
 
@@ -21,7 +22,9 @@ Asterisk's SIP channels: chan_sip (1.8 to 20) and res_pjsip (13 and later), from
 `Wrong password` and pjsip's `Failed to authenticate` (and `Error to authenticate`, the
 credentials not checkable) are failed logins; `No matching peer found`, `No matching endpoint
 found` and `Username/auth name mismatch` are account guessing; pjsip's `Not match Endpoint ACL`
-is a probe (the admin's ACL refuses the address before any password is looked at).
+is a probe (the admin's ACL refuses the address before any password is looked at), and so are
+chan_sip's `Device does not match ACL`, `ACL error (permit/deny)` and `Not a local domain`;
+chan_sip's `Peer is not supposed to register` (a static peer's name) is naughty.
 */
 
 use super::{Finding, address};
@@ -40,6 +43,8 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
     match file {
         "chan_sip.c" => chan_sip(text.strip_prefix("Registration from '")?),
         "res_pjsip/pjsip_distributor.c" => pjsip(text.strip_prefix("Request ")?),
+        "manager.c" => manager(text),
+        "chan_iax2.c" => iax2(text),
         _ => None,
     }
 }
@@ -82,11 +87,73 @@ fn source_file(m: &str) -> Option<(&str, &str)> {
     Some((file, text))
 }
 
-const CHAN_SIP_REASONS: [(&str, Kind); 3] = [
+const CHAN_SIP_REASONS: [(&str, Kind); 7] = [
     ("' - Wrong password", Kind::Failed),
     ("' - No matching peer found", Kind::Naughty),
     ("' - Username/auth name mismatch", Kind::Naughty),
+    // A peer with a fixed `host=`: registering as it is using a name not given out.
+    ("' - Peer is not supposed to register", Kind::Naughty),
+    // The admin's `permit`/`deny` or `domain` settings refuse the address or the domain
+    // before any password is looked at.
+    ("' - Device does not match ACL", Kind::Probe),
+    ("' - ACL error (permit/deny)", Kind::Probe),
+    ("' - Not a local domain", Kind::Probe),
 ];
+
+/// manager.c (AMI) `authenticate`: `ADDR failed to authenticate as 'NAME'` and `ADDR tried to
+/// authenticate with nonexistent user 'NAME'` (`ast_sockaddr_stringify_addr`, or
+/// `ast_inet_ntoa` before 1.8). The address is the message's first word, before the
+/// client's `Username:` header (one line of the AMI protocol). A nonexistent user's attempt
+/// writes both lines (the second as the failure of the same attempt).
+fn manager(text: &str) -> Option<Finding<'_>> {
+    let (addr, rest) = text.split_once(' ')?;
+    let ip = bare_address(addr)?;
+    let (kind, user) = if let Some(user) = rest.strip_prefix("failed to authenticate as '") {
+        (Kind::Failed, user)
+    } else if let Some(user) = rest.strip_prefix("tried to authenticate with nonexistent user '")
+    {
+        (Kind::Naughty, user)
+    } else {
+        return None;
+    };
+    Some(Finding::new(kind, ip, Some(user.strip_suffix('\'')?)))
+}
+
+/// chan_iax2: `Host ADDR failed to authenticate as NAME` (quoted in later versions), `Host
+/// ADDR failed MD5 authentication for 'NAME' (GOT != WANTED)` (failed), and `No registration
+/// for peer 'NAME' (from ADDR)` (naughty). NAME is the client's username IE (up to 255
+/// bytes, any byte but NUL); in the last message it comes before the address, which is
+/// read from the end: the line must end `' (from ADDR)`, which Asterisk always appends after
+/// the name, and a message this short is never cut (see [`MESSAGE_CAP`]).
+fn iax2(text: &str) -> Option<Finding<'_>> {
+    if let Some(rest) = text.strip_prefix("Host ") {
+        let (addr, rest) = rest.split_once(' ')?;
+        let ip = bare_address(addr)?;
+        if let Some(user) = rest.strip_prefix("failed to authenticate as ") {
+            let user = user
+                .strip_prefix('\'')
+                .and_then(|u| u.strip_suffix('\''))
+                .unwrap_or(user);
+            return Some(Finding::new(Kind::Failed, ip, Some(user)));
+        }
+        let rest = rest.strip_prefix("failed MD5 authentication for '")?;
+        let (user, _) = rest.strip_suffix(')')?.split_once("' (")?;
+        return Some(Finding::new(Kind::Failed, ip, Some(user)));
+    }
+    let rest = text
+        .strip_prefix("No registration for peer '")?
+        .strip_suffix(')')?;
+    let (user, addr) = rest.rsplit_once("' (from ")?;
+    Some(Finding::new(Kind::Naughty, bare_address(addr)?, Some(user)))
+}
+
+/// An address without a port: `203.0.113.9`, `2001:db8::1` or `[2001:db8::1]`.
+fn bare_address(text: &str) -> Option<ClientIp> {
+    match text.strip_prefix('[') {
+        Some(v6) => address(v6.strip_suffix(']')?),
+        None => address(text),
+    }
+}
 
 /// After `Registration from '`: `FROM' failed for 'ADDR' - REASON`.
 fn chan_sip(rest: &str) -> Option<Finding<'_>> {
