@@ -1,6 +1,7 @@
 /*!
 Asterisk's SIP channels, chan_sip (1.8 to 20) and res_pjsip (13 and later), its manager
-(AMI, `manager.c`) and IAX2 (`chan_iax2.c`; see [`manager`] and [`iax2`]), from the
+(AMI, `manager.c`) and IAX2 (`chan_iax2.c`; see [`manager`] and [`iax2`]), and the
+security events of `res_security_log.c` ([`security_event`]), from the
 `messages` log or syslog, where each line starts `NOTICE[THREAD][C-CALL]: FILE:LINE FUNC: `
 (`FILE: ` alone before Asterisk 13; `in FUNC` in syslog).
 
@@ -39,7 +40,11 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
     if m.len() >= MESSAGE_CAP {
         return None;
     }
-    let (file, text) = source_file(m)?;
+    if let Some(rest) = m.strip_prefix("SECURITY[") {
+        let (file, text) = source_file(rest)?;
+        return (file == "res_security_log.c").then(|| security_event(text))?;
+    }
+    let (file, text) = source_file(m.strip_prefix("NOTICE[")?)?;
     match file {
         "chan_sip.c" => chan_sip(text.strip_prefix("Registration from '")?),
         "res_pjsip/pjsip_distributor.c" => pjsip(text.strip_prefix("Request ")?),
@@ -49,10 +54,10 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
     }
 }
 
-/// `NOTICE[1234][C-0000001a]: chan_sip.c:28501 handle_request_register: TEXT` (and the older
-/// and syslog spellings): the source file and TEXT.
+/// After `NOTICE[`: `1234][C-0000001a]: chan_sip.c:28501 handle_request_register: TEXT` (and
+/// the older and syslog spellings): the source file and TEXT.
 fn source_file(m: &str) -> Option<(&str, &str)> {
-    let (thread, rest) = m.strip_prefix("NOTICE[")?.split_once(']')?;
+    let (thread, rest) = m.split_once(']')?;
     if thread.is_empty() || !thread.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -110,8 +115,7 @@ fn manager(text: &str) -> Option<Finding<'_>> {
     let ip = bare_address(addr)?;
     let (kind, user) = if let Some(user) = rest.strip_prefix("failed to authenticate as '") {
         (Kind::Failed, user)
-    } else if let Some(user) = rest.strip_prefix("tried to authenticate with nonexistent user '")
-    {
+    } else if let Some(user) = rest.strip_prefix("tried to authenticate with nonexistent user '") {
         (Kind::Naughty, user)
     } else {
         return None;
@@ -145,6 +149,57 @@ fn iax2(text: &str) -> Option<Finding<'_>> {
         .strip_suffix(')')?;
     let (user, addr) = rest.rsplit_once("' (from ")?;
     Some(Finding::new(Kind::Naughty, bare_address(addr)?, Some(user)))
+}
+
+const SECURITY_EVENTS: [(&str, Kind); 4] = [
+    ("InvalidPassword", Kind::Failed),
+    ("ChallengeResponseFailed", Kind::Failed),
+    ("InvalidAccountID", Kind::Naughty),
+    ("FailedACL", Kind::Probe),
+];
+
+/// res_security_log.c's `SecurityEvent="NAME",EventTV="...",Severity="...",Service="...",
+/// EventVersion="N",AccountID="...",SessionID="...",LocalAddress="IPV4/UDP/A/P",
+/// RemoteAddress="IPV4/UDP/A/P"[,...]` (the `SECURITY` level). Each event's fields are
+/// written in a fixed order, values unescaped: AccountID and SessionID (a SIP Call-ID) before
+/// the address and the optional fields after it (ReceivedHash, Response) are the client's.
+/// The address is Asterisk's only when `RemoteAddress="` occurs once in the message: a client
+/// writing it into any field hides its own line and frames no one; a message cut by a relay
+/// is already refused by its length ([`MESSAGE_CAP`]).
+fn security_event(text: &str) -> Option<Finding<'_>> {
+    const REMOTE: &str = ",RemoteAddress=\"";
+    let rest = text.strip_prefix("SecurityEvent=\"")?;
+    let (name, rest) = rest.split_once("\",EventTV=\"")?;
+    let kind = SECURITY_EVENTS
+        .iter()
+        .find_map(|(event, kind)| (*event == name).then_some(*kind))?;
+    let (before, after) = rest.split_once(REMOTE)?;
+    if after.contains("RemoteAddress=\"") || before.contains("RemoteAddress=\"") {
+        return None;
+    }
+    if !before.contains("\",LocalAddress=\"") {
+        return None;
+    }
+    // `IPV4/UDP/203.0.113.9/5060` or `IPV6/TCP/2001:db8::1/5060`.
+    let (value, tail) = after.split_once('"')?;
+    if !(tail.is_empty() || tail.starts_with(',')) {
+        return None;
+    }
+    let (family, value) = value.split_once('/')?;
+    if family != "IPV4" && family != "IPV6" {
+        return None;
+    }
+    let (_transport, value) = value.split_once('/')?;
+    let (addr, port) = value.rsplit_once('/')?;
+    if !is_port(port) {
+        return None;
+    }
+    let ip = address(addr)?;
+    let user = before
+        .split_once(",AccountID=\"")
+        .and_then(|(_, a)| a.split_once("\",SessionID=\""))
+        .map(|(a, _)| a);
+    Some(Finding::new(kind, ip, user))
 }
 
 /// An address without a port: `203.0.113.9`, `2001:db8::1` or `[2001:db8::1]`.
