@@ -1,5 +1,7 @@
 /*!
-Asterisk's SIP channels: chan_sip (1.8 to 20) and res_pjsip (13 and later), from the
+Asterisk's SIP channels, chan_sip (1.8 to 20) and res_pjsip (13 and later), its manager
+(AMI, `manager.c`) and IAX2 (`chan_iax2.c`; see [`manager`] and [`iax2`]), and the
+security events of `res_security_log.c` ([`security_event`]), from the
 `messages` log or syslog, where each line starts `NOTICE[THREAD][C-CALL]: FILE:LINE FUNC: `
 (`FILE: ` alone before Asterisk 13; `in FUNC` in syslog).
 
@@ -11,14 +13,19 @@ Asterisk's SIP channels: chan_sip (1.8 to 20) and res_pjsip (13 and later), from
   relay cuts at 8 KiB, where a padded From could end the line with a fake tail: messages of
   [`MESSAGE_CAP`] bytes or more are no evidence (a phone's From header is far shorter).
 - res_pjsip, `log_failed_request`: `Request 'METHOD' from 'FROM' failed for 'ADDR:PORT'
-  (callid: CALLID) - REASON[ after N tries in T ms]`. FROM (pjsip's print of the From URI,
+  (callid: CALLID) - REASON[ after N tries in T ms]` (Asterisk 13.0 to 13.8: `Request from
+  'FROM' ...`, no method). FROM (pjsip's print of the From URI,
   display name included) and CALLID (the header's text to the line's end) are both the
   client's, up to 255 bytes each, on either side of the address: the line counts only when
   ` failed for '` occurs once, then that occurrence is Asterisk's own (a client writing it into
   either field hides its own line, and frames no one).
 
-`Wrong password` and pjsip's `Failed to authenticate` are failed logins; `No matching peer
-found`, `No matching endpoint found` and `Username/auth name mismatch` are account guessing.
+`Wrong password` and pjsip's `Failed to authenticate` (and `Error to authenticate`, the
+credentials not checkable) are failed logins; `No matching peer found`, `No matching endpoint
+found` and `Username/auth name mismatch` are account guessing; pjsip's `Not match Endpoint ACL`
+is a probe (the admin's ACL refuses the address before any password is looked at), and so are
+chan_sip's `Device does not match ACL`, `ACL error (permit/deny)` and `Not a local domain`;
+chan_sip's `Peer is not supposed to register` (a static peer's name) is naughty.
 */
 
 use super::{Finding, address};
@@ -33,18 +40,24 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
     if m.len() >= MESSAGE_CAP {
         return None;
     }
-    let (file, text) = source_file(m)?;
+    if let Some(rest) = m.strip_prefix("SECURITY[") {
+        let (file, text) = source_file(rest)?;
+        return (file == "res_security_log.c").then(|| security_event(text))?;
+    }
+    let (file, text) = source_file(m.strip_prefix("NOTICE[")?)?;
     match file {
         "chan_sip.c" => chan_sip(text.strip_prefix("Registration from '")?),
-        "res_pjsip/pjsip_distributor.c" => pjsip(text.strip_prefix("Request '")?),
+        "res_pjsip/pjsip_distributor.c" => pjsip(text.strip_prefix("Request ")?),
+        "manager.c" => manager(text),
+        "chan_iax2.c" => iax2(text),
         _ => None,
     }
 }
 
-/// `NOTICE[1234][C-0000001a]: chan_sip.c:28501 handle_request_register: TEXT` (and the older
-/// and syslog spellings): the source file and TEXT.
+/// After `NOTICE[`: `1234][C-0000001a]: chan_sip.c:28501 handle_request_register: TEXT` (and
+/// the older and syslog spellings): the source file and TEXT.
 fn source_file(m: &str) -> Option<(&str, &str)> {
-    let (thread, rest) = m.strip_prefix("NOTICE[")?.split_once(']')?;
+    let (thread, rest) = m.split_once(']')?;
     if thread.is_empty() || !thread.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -79,11 +92,123 @@ fn source_file(m: &str) -> Option<(&str, &str)> {
     Some((file, text))
 }
 
-const CHAN_SIP_REASONS: [(&str, Kind); 3] = [
+const CHAN_SIP_REASONS: [(&str, Kind); 7] = [
     ("' - Wrong password", Kind::Failed),
     ("' - No matching peer found", Kind::Naughty),
     ("' - Username/auth name mismatch", Kind::Naughty),
+    // A peer with a fixed `host=`: registering as it is using a name not given out.
+    ("' - Peer is not supposed to register", Kind::Naughty),
+    // The admin's `permit`/`deny` or `domain` settings refuse the address or the domain
+    // before any password is looked at.
+    ("' - Device does not match ACL", Kind::Probe),
+    ("' - ACL error (permit/deny)", Kind::Probe),
+    ("' - Not a local domain", Kind::Probe),
 ];
+
+/// manager.c (AMI) `authenticate`: `ADDR failed to authenticate as 'NAME'` and `ADDR tried to
+/// authenticate with nonexistent user 'NAME'` (`ast_sockaddr_stringify_addr`, or
+/// `ast_inet_ntoa` before 1.8). The address is the message's first word, before the
+/// client's `Username:` header (one line of the AMI protocol). A nonexistent user's attempt
+/// writes both lines (the second as the failure of the same attempt).
+fn manager(text: &str) -> Option<Finding<'_>> {
+    let (addr, rest) = text.split_once(' ')?;
+    let ip = bare_address(addr)?;
+    let (kind, user) = if let Some(user) = rest.strip_prefix("failed to authenticate as '") {
+        (Kind::Failed, user)
+    } else if let Some(user) = rest.strip_prefix("tried to authenticate with nonexistent user '") {
+        (Kind::Naughty, user)
+    } else {
+        return None;
+    };
+    Some(Finding::new(kind, ip, Some(user.strip_suffix('\'')?)))
+}
+
+/// chan_iax2: `Host ADDR failed to authenticate as NAME` (quoted in later versions), `Host
+/// ADDR failed MD5 authentication for 'NAME' (GOT != WANTED)` (failed), and `No registration
+/// for peer 'NAME' (from ADDR)` (naughty). NAME is the client's username IE (up to 255
+/// bytes, any byte but NUL); in the last message it comes before the address, which is
+/// read from the end: the line must end `' (from ADDR)`, which Asterisk always appends after
+/// the name, and a message this short is never cut (see [`MESSAGE_CAP`]).
+fn iax2(text: &str) -> Option<Finding<'_>> {
+    if let Some(rest) = text.strip_prefix("Host ") {
+        let (addr, rest) = rest.split_once(' ')?;
+        let ip = bare_address(addr)?;
+        if let Some(user) = rest.strip_prefix("failed to authenticate as ") {
+            let user = user
+                .strip_prefix('\'')
+                .and_then(|u| u.strip_suffix('\''))
+                .unwrap_or(user);
+            return Some(Finding::new(Kind::Failed, ip, Some(user)));
+        }
+        let rest = rest.strip_prefix("failed MD5 authentication for '")?;
+        let (user, _) = rest.strip_suffix(')')?.split_once("' (")?;
+        return Some(Finding::new(Kind::Failed, ip, Some(user)));
+    }
+    let rest = text
+        .strip_prefix("No registration for peer '")?
+        .strip_suffix(')')?;
+    let (user, addr) = rest.rsplit_once("' (from ")?;
+    Some(Finding::new(Kind::Naughty, bare_address(addr)?, Some(user)))
+}
+
+const SECURITY_EVENTS: [(&str, Kind); 4] = [
+    ("InvalidPassword", Kind::Failed),
+    ("ChallengeResponseFailed", Kind::Failed),
+    ("InvalidAccountID", Kind::Naughty),
+    ("FailedACL", Kind::Probe),
+];
+
+/// res_security_log.c's `SecurityEvent="NAME",EventTV="...",Severity="...",Service="...",
+/// EventVersion="N",AccountID="...",SessionID="...",LocalAddress="IPV4/UDP/A/P",
+/// RemoteAddress="IPV4/UDP/A/P"[,...]` (the `SECURITY` level). Each event's fields are
+/// written in a fixed order, values unescaped: AccountID and SessionID (a SIP Call-ID) before
+/// the address and the optional fields after it (ReceivedHash, Response) are the client's.
+/// The address is Asterisk's only when `RemoteAddress="` occurs once in the message: a client
+/// writing it into any field hides its own line and frames no one; a message cut by a relay
+/// is already refused by its length ([`MESSAGE_CAP`]).
+fn security_event(text: &str) -> Option<Finding<'_>> {
+    const REMOTE: &str = ",RemoteAddress=\"";
+    let rest = text.strip_prefix("SecurityEvent=\"")?;
+    let (name, rest) = rest.split_once("\",EventTV=\"")?;
+    let kind = SECURITY_EVENTS
+        .iter()
+        .find_map(|(event, kind)| (*event == name).then_some(*kind))?;
+    let (before, after) = rest.split_once(REMOTE)?;
+    if after.contains("RemoteAddress=\"") || before.contains("RemoteAddress=\"") {
+        return None;
+    }
+    if !before.contains("\",LocalAddress=\"") {
+        return None;
+    }
+    // `IPV4/UDP/203.0.113.9/5060` or `IPV6/TCP/2001:db8::1/5060`.
+    let (value, tail) = after.split_once('"')?;
+    if !(tail.is_empty() || tail.starts_with(',')) {
+        return None;
+    }
+    let (family, value) = value.split_once('/')?;
+    if family != "IPV4" && family != "IPV6" {
+        return None;
+    }
+    let (_transport, value) = value.split_once('/')?;
+    let (addr, port) = value.rsplit_once('/')?;
+    if !is_port(port) {
+        return None;
+    }
+    let ip = address(addr)?;
+    let user = before
+        .split_once(",AccountID=\"")
+        .and_then(|(_, a)| a.split_once("\",SessionID=\""))
+        .map(|(a, _)| a);
+    Some(Finding::new(kind, ip, user))
+}
+
+/// An address without a port: `203.0.113.9`, `2001:db8::1` or `[2001:db8::1]`.
+fn bare_address(text: &str) -> Option<ClientIp> {
+    match text.strip_prefix('[') {
+        Some(v6) => address(v6.strip_suffix(']')?),
+        None => address(text),
+    }
+}
 
 /// After `Registration from '`: `FROM' failed for 'ADDR' - REASON`.
 fn chan_sip(rest: &str) -> Option<Finding<'_>> {
@@ -95,17 +220,33 @@ fn chan_sip(rest: &str) -> Option<Finding<'_>> {
     Some(Finding::new(kind, ip, Some(from)))
 }
 
-/// After `Request '`: `METHOD' from 'FROM' failed for 'ADDR' (callid: CALLID) - REASON`.
+const PJSIP_REASONS: [(&str, Kind); 4] = [
+    (") - Failed to authenticate", Kind::Failed),
+    // AST_SIP_AUTHENTICATION_ERROR: the credentials could not be checked (answered 500).
+    (") - Error to authenticate", Kind::Failed),
+    (") - No matching endpoint found", Kind::Naughty),
+    // The endpoint's own `acl`/`deny`: the address may not use it at all.
+    (") - Not match Endpoint ACL", Kind::Probe),
+];
+
+/// After `Request `: `'METHOD' from 'FROM' failed for 'ADDR' (callid: CALLID) - REASON`, or
+/// Asterisk 13.0-13.8's `from 'FROM' failed ...` without the method.
 fn pjsip(rest: &str) -> Option<Finding<'_>> {
     const MARK: &str = "' failed for '";
     let (before, after) = rest.split_once(MARK)?;
     if after.contains(MARK) {
         return None;
     }
-    let (method, from) = before.split_once("' from '")?;
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
+    let from = match before.strip_prefix("from '") {
+        Some(from) => from,
+        None => {
+            let (method, from) = before.strip_prefix('\'')?.split_once("' from '")?;
+            if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+                return None;
+            }
+            from
+        }
+    };
     let (addr, rest) = after.split_once("' (callid: ")?;
     let ip = socket_address(addr)?;
     // The reason ends the line; the call id before it is the client's. `after N tries`: the
@@ -117,13 +258,9 @@ fn pjsip(rest: &str) -> Option<Finding<'_>> {
         },
         None => (rest, 1),
     };
-    let kind = if rest.ends_with(") - Failed to authenticate") {
-        Kind::Failed
-    } else if rest.ends_with(") - No matching endpoint found") {
-        Kind::Naughty
-    } else {
-        return None;
-    };
+    let kind = PJSIP_REASONS
+        .iter()
+        .find_map(|(reason, kind)| rest.ends_with(reason).then_some(*kind))?;
     Some(Finding {
         count,
         ..Finding::new(kind, ip, Some(from))

@@ -1,6 +1,7 @@
 /*!
-HTTP basic authentication failures in a web server's error log: Apache httpd 2.4's
-mod_auth_basic (modules/aaa/mod_auth_basic.c).
+HTTP authentication failures in a web server's error log: Apache httpd 2.4's
+mod_auth_basic (modules/aaa/mod_auth_basic.c: AH01617, AH01618) and mod_auth_digest
+(mod_auth_digest.c: AH01792 password mismatch, AH01790 user not found).
 
 Apache writes the client before the message (`[client ADDR:PORT] AH01618: user NAME not
 found: URI`), and escapes control characters in what it logs (`\x0a`): the address is the
@@ -51,6 +52,12 @@ pub fn parse_apache<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     } else if let Some(rest) = rest.strip_prefix("AH01618: user ") {
         // `user NAME not found: URI`
         rest.split_once(" not found: ").map(|(u, _)| u)
+    } else if let Some(rest) = rest.strip_prefix("AH01792: user ") {
+        // mod_auth_digest: `user NAME: password mismatch: URI`
+        rest.split_once(": password mismatch: ").map(|(u, _)| u)
+    } else if let Some(rest) = rest.strip_prefix("AH01790: user `") {
+        // mod_auth_digest: `user `NAME' in realm `REALM' not found: URI`
+        rest.split_once("' in realm `").map(|(u, _)| u)
     } else {
         return None;
     };
