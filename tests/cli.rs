@@ -984,3 +984,77 @@ fn the_daemons_own_log_files_are_read() {
     let (_, allow, block) = root.row("198.51.100.80").expect("a success is recorded");
     assert_eq!((allow > 0, block), (true, 0), "OK LOGIN allow-lists");
 }
+
+/// Every corpus file's lines in one log, interleaved file by file as a host's syslog mixes
+/// its services: `parse --unmatched` must leave no attack line unread (the lines the corpus
+/// expects an event from), and `parse` must find an event in each.
+#[test]
+fn parse_unmatched_leaves_no_attack_line_of_a_mixed_log() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parse-corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    // (line, whether the corpus expects an event), per file, in the file's order.
+    let mut per_file: Vec<Vec<(String, bool)>> = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("corpus file");
+        let mut lines = Vec::new();
+        let mut pending: Option<String> = None;
+        for line in text.lines() {
+            if let Some(expect) = line.strip_prefix("=> ") {
+                let log = pending.take().expect("a line before its expectation");
+                lines.push((log, expect != "none"));
+            } else if !line.starts_with('#') && !line.is_empty() {
+                pending = Some(line.to_string());
+            }
+        }
+        per_file.push(lines);
+    }
+    let mut mixed = Vec::new();
+    let longest = per_file.iter().map(Vec::len).max().unwrap_or(0);
+    for i in 0..longest {
+        for lines in &per_file {
+            if let Some(line) = lines.get(i) {
+                mixed.push(line.clone());
+            }
+        }
+    }
+    let attacks: std::collections::HashSet<&str> = (mixed.iter())
+        .filter(|(_, attack)| *attack)
+        .map(|(line, _)| line.as_str())
+        .collect();
+    assert!(
+        attacks.len() > 300,
+        "the corpus holds {} attack lines",
+        attacks.len()
+    );
+    let root = Root::new();
+    let log = root.path().join("mixed.log");
+    let text: String = mixed.iter().map(|(l, _)| format!("{l}\n")).collect();
+    std::fs::write(&log, text).expect("write the mixed log");
+    let log = log.to_str().expect("utf-8");
+    let out = root.run(&["parse", "--unmatched", log]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let unread: Vec<&str> = (std::str::from_utf8(&out.stdout).expect("utf-8").lines())
+        .filter(|l| attacks.contains(l))
+        .collect();
+    assert!(
+        unread.is_empty(),
+        "attack lines left unread:\n{}",
+        unread.join("\n")
+    );
+    let out = root.run(&["parse", log]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = std::str::from_utf8(&out.stdout)
+        .expect("utf-8")
+        .lines()
+        .count();
+    assert!(
+        events >= attacks.len(),
+        "{events} events for {} attack lines",
+        attacks.len()
+    );
+}
