@@ -7,7 +7,9 @@ and handed to that service as a [`LogLine`] with the service's program name, the
 Formats read:
 - Apache httpd 2.4's error log (`ErrorLog`, no `ErrorLogFormat`): `[Sat Mar 02 09:14:03.123456
   2024] [auth_basic:error] [pid 1234:tid 5678] [client ADDR:PORT] AH01617: ...` (local time;
-  `[pid N]` without threads); program `apache2`, message from `[client`.
+  `[pid N]` without threads); program `apache2`, message from `[client`. Apache 2.2's
+  `[Thu Jul 11 01:21:43 2013] [error] [client ADDR] ...` (no module, pid or port): message
+  from the level on (`[error] [client ...`), as 2.2 writes it to syslog.
 - Asterisk's `messages` / `messages.log` (logger.conf): `[Mar  2 09:14:03] NOTICE[1234][C-00000001]:
   chan_sip.c:...` (`dateformat` unset: BSD-style, the year inferred) or `[2024-03-02 09:14:03]`
   (`dateformat=%F %T`, FreePBX; a fraction allowed), local time; program `asterisk`, message
@@ -166,12 +168,25 @@ const MONTHS: [&str; 12] = [
 ];
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
-/// `[Www Mmm dd HH:MM:SS[.ffffff] YYYY] [module:level] [pid N[:tid N]] message`.
+/// `[Www Mmm dd HH:MM:SS[.ffffff] YYYY] [module:level] [pid N[:tid N]] message`, or 2.2's
+/// `[Www Mmm dd HH:MM:SS YYYY] [level] message` (handed on from `[level]`).
 fn split_apache<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     let (stamp, rest) = line.strip_prefix('[')?.split_once("] [")?;
     let time = apache_time(stamp, clock)?;
     let (module_level, rest) = rest.split_once("] ")?;
-    let (module, level) = module_level.split_once(':')?;
+    let Some((module, level)) = module_level.split_once(':') else {
+        if !is_word(module_level) {
+            return None;
+        }
+        return Some(LogLine {
+            time,
+            host: "-",
+            program: "apache2",
+            pid: None,
+            // `[` + stamp + `] ` comes before `[level] ...`.
+            message: &line[stamp.len() + 3..],
+        });
+    };
     if !is_word(module) || !is_word(level) {
         return None;
     }
@@ -266,6 +281,10 @@ mod tests {
         assert_eq!(Some(l.time), local);
         let prefork = "[Sat Mar  2 09:14:03 2024] [auth_basic:error] [pid 77] [client ::1:5] x";
         assert_eq!(split(prefork, &mut clock()).map(|l| l.pid), Some(Some(77)));
+        let old = "[Thu Jul 11 01:21:43 2013] [error] [client 192.0.2.1] user x not found: /";
+        let l = split(old, &mut clock()).expect("2.2");
+        assert_eq!((l.program, l.pid), ("apache2", None));
+        assert_eq!(l.message, "[error] [client 192.0.2.1] user x not found: /");
     }
 
     #[test]
@@ -324,7 +343,8 @@ mod tests {
     fn other_lines_are_not_apaches() {
         for line in [
             "Nov 24 10:00:00 host sshd[1]: x",
-            "[Sat Mar 02 09:14:03 2024] [error] [client 1.2.3.4] user x not found: /",
+            "[Sat Mar 02 09:14:03 2024] [Error] [client 1.2.3.4] user x not found: /",
+            "[Sat Mar 02 09:14:03 2024] [err or] [client 1.2.3.4] user x not found: /",
             "[Sat Mar 02 09:14:03 2024] [auth_basic:error] [pid x] [client 1.2.3.4:1] x",
             "[Xyz Mar 02 09:14:03 2024] [auth_basic:error] [pid 1] [client 1.2.3.4:1] x",
             "[Sat Mar 02 09:14 2024] [auth_basic:error] [pid 1] [client 1.2.3.4:1] x",

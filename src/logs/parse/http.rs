@@ -9,6 +9,14 @@ server's own text at a fixed place before anything the client sent, and a user n
 start a line of its own. The message number (`AH01617`) is fixed text right after it, so a
 line cut anywhere later (the error log's 8 KiB buffer) is still the same verdict.
 
+Apache 2.2 wrote no module, message number or port: `[error] [client ADDR] user NAME not
+found: URI` (mod_auth_basic), `user NAME: authentication failure for "URI": Password
+Mismatch`, and mod_auth_digest's `Digest: user NAME: password mismatch: URI` and `Digest:
+user `NAME' in realm `REALM' not found: URI`. The address is still the server's text before
+anything the client sent (2.2 escapes control characters too), but the verdict follows the
+user name, so the message's own fixed words after the name must be there: a cut line without
+them is nothing. Only `[error]` is read, the level these messages have.
+
 nginx is not read: its `user "NAME" was not found in "FILE", client: ADDR, ...` logs the
 base64-decoded user name unescaped (`%V`, any byte but `:`), so a name with a newline writes
 a whole line of its own, header and fake `client:` tail included, which no rule on that
@@ -21,6 +29,9 @@ use super::{Finding, ParseOptions, address};
 /// An Apache error log message from its `[client ADDR:PORT] ` on (its own file, through
 /// `app_logs`), or from `[module:level] [pid N:tid N] ` on (`ErrorLog syslog:`).
 pub fn parse_apache<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    if let Some(rest) = m.strip_prefix("[error] [client ") {
+        return parse_apache22(rest, o);
+    }
     let m = match m.strip_prefix("[client ") {
         Some(rest) => rest,
         None => {
@@ -62,4 +73,38 @@ pub fn parse_apache<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         return None;
     };
     Some(Finding::new(failure_kind(user, o), ip, user))
+}
+
+/// Apache 2.2's message after `[error] [client `: `ADDR] ` (no port), then one of the
+/// authentication messages, the user name between fixed words.
+fn parse_apache22<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let (addr, rest) = m.split_once("] ")?;
+    let ip = address(addr)?;
+    let user = if let Some(rest) = rest.strip_prefix("user ") {
+        // mod_auth_basic: `user NAME not found: URI`, `user NAME: authentication failure
+        // for "URI": Password Mismatch`; older modules' `user NAME not found` alone.
+        if let Some((user, _)) = rest.split_once(" not found: ") {
+            user
+        } else if let Some((user, tail)) = rest.split_once(": authentication failure for \"") {
+            if !tail.contains("\": Password Mismatch") {
+                return None;
+            }
+            user
+        } else {
+            rest.strip_suffix(" not found")?
+        }
+    } else if let Some(rest) = rest.strip_prefix("Digest: user `") {
+        // `Digest: user `NAME' in realm `REALM' not found: URI`
+        let (user, tail) = rest.split_once("' in realm `")?;
+        if !tail.contains("' not found: ") {
+            return None;
+        }
+        user
+    } else if let Some(rest) = rest.strip_prefix("Digest: user ") {
+        // `Digest: user NAME: password mismatch: URI`
+        rest.split_once(": password mismatch: ").map(|(u, _)| u)?
+    } else {
+        return None;
+    };
+    Some(Finding::new(failure_kind(Some(user), o), ip, Some(user)))
 }
