@@ -6,9 +6,9 @@ user=NAME` is the evidence (cockpit 300+, Debian 12, Fedora 39). Behind a revers
 address is the proxy's: README asks for the proxies in `never_block`.
 */
 
-use super::lex::pam_unix_failure;
+use super::lex::pam_auth_failure;
 use super::{Finding, ParseOptions};
 
 pub fn parse<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    pam_unix_failure(m, &["cockpit"], o)
+    pam_auth_failure(m, &["cockpit"], o)
 }

@@ -24,7 +24,7 @@ Where the attacker writes:
   the same way, right to left.
 */
 
-use super::lex::{pam_unix_failure, root_rule};
+use super::lex::{is_pam_module_line, pam_auth_failure, root_rule};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
@@ -55,10 +55,10 @@ fn pam<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     let rest = strip_auth_process(message)
         .or_else(|| message.strip_prefix("dovecot-auth: ").map(strip_info))
         .unwrap_or(message);
-    if !rest.starts_with("pam_unix(") {
+    if !is_pam_module_line(rest) {
         return None;
     }
-    pam_unix_failure(rest, &["dovecot"], options)
+    pam_auth_failure(rest, &["dovecot"], options)
 }
 
 /// Dovecot's own log files (and some versions) put the level first: `imap-login: Info: ...`.

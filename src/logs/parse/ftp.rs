@@ -24,7 +24,7 @@ may log in anonymously.
 
 use std::collections::{HashMap, VecDeque};
 
-use super::lex::{failure_kind, is_host_or_address, pam_unix_failure};
+use super::lex::{failure_kind, is_host_or_address, is_pam_module_line, pam_auth_failure};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
@@ -33,8 +33,8 @@ const VSFTPD_CLIENT: &str = "LOGIN: Client \"";
 
 /// Recognises one vsftpd message: `[pid 123] [bob] FAIL LOGIN: Client "::ffff:1.2.3.4"`.
 pub fn parse_vsftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    if message.starts_with("pam_unix(") || message.starts_with("(pam_unix) ") {
-        return pam_unix_failure(message, &["vsftpd", "ftp"], options);
+    if is_pam_module_line(message) || message.starts_with("(pam_unix) ") {
+        return pam_auth_failure(message, &["vsftpd", "ftp"], options);
     }
     let message = strip_vsftpd_pid(message);
     let login = match (vsftpd_from_right(message), vsftpd_anonymous(message)) {
@@ -146,8 +146,8 @@ fn vsftpd_anonymous(message: &str) -> Option<VsftpdLogin<'_>> {
 
 /// Recognises one proftpd message: `web1 (host.example[203.0.113.5]) - USER bob: Login successful.`
 pub fn parse_proftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    if message.starts_with("pam_unix(") {
-        return pam_unix_failure(message, &["proftpd", "ftp"], options);
+    if is_pam_module_line(message) {
+        return pam_auth_failure(message, &["proftpd", "ftp"], options);
     }
     let (addr, text) = proftpd_client(message)?;
     let text = text.trim_end();

@@ -84,11 +84,26 @@ pub fn failure_kind(user: Option<&str>, options: &ParseOptions) -> Kind {
     root_rule(Kind::Failed, user, options)
 }
 
-/// `pam_unix(SERVICE:auth): authentication failure; logname= uid=0 euid=0 tty=T ruser=R
-/// rhost=ADDR[  user=USER]` for one of `services` (the PAM service names the daemon uses),
-/// or Linux-PAM 0.7x's `(pam_unix) authentication failure; ...`: the backend's report of one
-/// failed attempt.
-pub fn pam_unix_failure<'a>(
+/// The PAM modules that report a failed password with pam_unix's fields: pam_unix
+/// (modules/pam_unix/support.c: `rhost=%s %s%s`, two spaces before `user=`) and SSSD's
+/// pam_sss (src/sss_client/pam_sss.c: `rhost=%s user=%s`, one space, `user=` always
+/// written). nss-pam-ldapd's pam_ldap logs `Authentication failure; user=NAME` with no
+/// address and is not read; PADL's pam_ldap was not checked.
+pub const PAM_FAILURE_MODULES: [&str; 2] = ["pam_unix", "pam_sss"];
+
+/// Whether the message starts with `MODULE(` for one of [`PAM_FAILURE_MODULES`]: libpam's
+/// prefix of a module's own line.
+pub fn is_pam_module_line(m: &str) -> bool {
+    PAM_FAILURE_MODULES
+        .iter()
+        .any(|name| m.strip_prefix(name).is_some_and(|r| r.starts_with('(')))
+}
+
+/// `MODULE(SERVICE:auth): authentication failure; logname= uid=0 euid=0 tty=T ruser=R
+/// rhost=ADDR[  user=USER]` for one of [`PAM_FAILURE_MODULES`] and one of `services` (the
+/// PAM service names the daemon uses), or Linux-PAM 0.7x's `(pam_unix) authentication
+/// failure; ...`: the backend's report of one failed attempt.
+pub fn pam_auth_failure<'a>(
     m: &'a str,
     services: &[&str],
     o: &ParseOptions,
@@ -97,7 +112,11 @@ pub fn pam_unix_failure<'a>(
         // Linux-PAM before 0.99 named no service: the ident says whose line it is.
         Some(rest) => rest,
         None => {
-            let (service, rest) = m.strip_prefix("pam_unix(")?.split_once(":auth): ")?;
+            let (module, rest) = m.split_once('(')?;
+            if !PAM_FAILURE_MODULES.contains(&module) {
+                return None;
+            }
+            let (service, rest) = rest.split_once(":auth): ")?;
             if !services.contains(&service) {
                 return None;
             }
@@ -150,7 +169,8 @@ pub fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let (host, user) = match s.split_once(' ') {
         None => (s, None),
         // pam_unix writes `rhost=ADDR ` (trailing space) without a user, `rhost=ADDR  user=U`
-        // with one; some relays squeeze the double space.
+        // with one; some relays squeeze the double space, and pam_sss writes one
+        // (`rhost=ADDR user=`, empty for no user).
         Some((host, "")) => (host, None),
         Some((host, tail)) => {
             let tail = tail.strip_prefix(' ').unwrap_or(tail);

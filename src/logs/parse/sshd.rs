@@ -36,7 +36,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::lex::{failure_kind, pam_fields, pam_unix_failure, tcpd_refusal};
+use super::lex::{failure_kind, pam_auth_failure, pam_fields, tcpd_refusal};
 use super::{Finding, ParseOptions};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
@@ -596,7 +596,7 @@ fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 fn pam_unix<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     // OpenSSH 9.8+ keeps the PAM service name `sshd`; `sshd-session` is accepted in case
     // a build uses its program name.
-    pam_unix_failure(m, &["sshd", "sshd-session"], o)
+    pam_auth_failure(m, &["sshd", "sshd-session"], o)
 }
 
 /// `PAM N more authentication failure[s]; logname= ... rhost=ADDR  user=USER`.
