@@ -168,11 +168,12 @@ pub struct Row {
     /// Another ident the service may log under, whose message then starts with one of
     /// `programs` and `: ` (vchkpw under `vpopmail`).
     pub relay: Option<&'static str>,
-    /// A generic ident the service shares with other programs, read only for messages
-    /// that start with the service's own fixed text: dovecot's auth process logs PAM's
-    /// `pam_unix(dovecot:auth): ...` under `auth` on some systems, an ident any other
-    /// program's auth code may use too.
-    pub shared_ident: Option<SharedIdent>,
+    /// Idents the service shares with other programs, read as the service's only for
+    /// messages that start with its own fixed text, and before the program names: dovecot's
+    /// auth process logs PAM's `pam_unix(dovecot:auth): ...` under `auth` on some systems,
+    /// an ident any other program's auth code may use too; Cyrus's `badlogin: ` under
+    /// `imapd`/`pop3d`, Courier's program names.
+    pub shared_idents: &'static [SharedIdent],
     /// Who may speak for it in the journal.
     pub senders: Senders,
     /// Its own log files, read by default when they exist.
@@ -273,7 +274,7 @@ const fn row(
         programs,
         instances: None,
         relay: None,
-        shared_ident: None,
+        shared_idents: &[],
         senders,
         logs: &[],
         logs_when_protected: false,
@@ -335,10 +336,16 @@ pub const TABLE: [Row; 21] = [
         }),
         // Its auth process under its own name (`auth: pam_unix(dovecot:auth): ...`): only
         // PAM's line for the `dovecot` PAM service is read there.
-        shared_ident: Some(SharedIdent {
-            ident: "auth",
-            prefix: "pam_unix(dovecot:auth): ",
-        }),
+        shared_idents: &[
+            SharedIdent {
+                ident: "auth",
+                prefix: "pam_unix(dovecot:auth): ",
+            },
+            SharedIdent {
+                ident: "auth",
+                prefix: "pam_sss(dovecot:auth): ",
+            },
+        ],
         ..row(
             Service::Dovecot,
             "dovecot",
@@ -574,35 +581,50 @@ pub const TABLE: [Row; 21] = [
         native(&["/usr/sbin/courierlogger"], &["courier"]),
         |_, _, m, o| courier::parse(m, o),
     ),
-    row(
-        Service::Cyrus,
-        "cyrus",
-        ServiceGroup::Mua,
-        // The service names of cyrus.conf, under Debian's `cyrus/` syslog prefix or not.
-        &[
-            "cyrus/imap",
-            "cyrus/imaps",
-            "cyrus/pop3",
-            "cyrus/pop3s",
-            "cyrus/sieve",
-            "imap",
-            "imaps",
-            "pop3",
-            "pop3s",
-            // timsieved (ManageSieve) logs the same `badlogin:` for its SASL failures.
-            "sieve",
+    Row {
+        // Cyrus installed as plain `imapd`/`pop3d` (its binaries' names, without
+        // `syslog_prefix`) shares Courier's program names: its `badlogin: ` is Cyrus's
+        // alone (Courier's lines start with `LOGIN FAILED`, `INFO: ` and the like).
+        shared_idents: &[
+            SharedIdent {
+                ident: "imapd",
+                prefix: "badlogin: ",
+            },
+            SharedIdent {
+                ident: "pop3d",
+                prefix: "badlogin: ",
+            },
         ],
-        native(
+        ..row(
+            Service::Cyrus,
+            "cyrus",
+            ServiceGroup::Mua,
+            // The service names of cyrus.conf, under Debian's `cyrus/` syslog prefix or not.
             &[
-                "/usr/lib/cyrus/bin/imapd",
-                "/usr/lib/cyrus/bin/pop3d",
-                "/usr/libexec/cyrus-imapd/imapd",
-                "/usr/libexec/cyrus-imapd/pop3d",
+                "cyrus/imap",
+                "cyrus/imaps",
+                "cyrus/pop3",
+                "cyrus/pop3s",
+                "cyrus/sieve",
+                "imap",
+                "imaps",
+                "pop3",
+                "pop3s",
+                // timsieved (ManageSieve) logs the same `badlogin:` for its SASL failures.
+                "sieve",
             ],
-            &["cyrus"],
-        ),
-        |_, _, m, _| cyrus::parse(m),
-    ),
+            native(
+                &[
+                    "/usr/lib/cyrus/bin/imapd",
+                    "/usr/lib/cyrus/bin/pop3d",
+                    "/usr/libexec/cyrus-imapd/imapd",
+                    "/usr/libexec/cyrus-imapd/pop3d",
+                ],
+                &["cyrus"],
+            ),
+            |_, _, m, _| cyrus::parse(m),
+        )
+    },
     row(
         Service::Cockpit,
         "cockpit",
@@ -749,9 +771,9 @@ pub fn service_of(program: &str) -> Option<Service> {
 /// shared ident (`auth`) by the service's own start of the message.
 pub fn service_of_line(program: &str, message: &str) -> Option<Service> {
     if let Some(row) = TABLE.iter().find(|r| {
-        r.shared_ident
-            .as_ref()
-            .is_some_and(|s| s.ident == program && message.starts_with(s.prefix))
+        r.shared_idents
+            .iter()
+            .any(|s| s.ident == program && message.starts_with(s.prefix))
     }) {
         return Some(row.service);
     }
@@ -763,11 +785,11 @@ pub fn service_of_line(program: &str, message: &str) -> Option<Service> {
 }
 
 /// Every exact journal identifier of a service: its programs, its relay's ident and the
-/// ident it shares.
+/// idents it shares (an ident may repeat: the journal's list is deduplicated).
 pub fn identifiers(row: &Row) -> impl Iterator<Item = &'static str> {
     (row.programs.iter().copied())
         .chain(row.relay)
-        .chain(row.shared_ident.as_ref().map(|s| s.ident))
+        .chain(row.shared_idents.iter().map(|s| s.ident))
 }
 
 #[cfg(test)]
@@ -813,6 +835,22 @@ mod tests {
             Some(Service::VchkpwMua)
         );
         assert_eq!(service_of_line("vpopmail", "sshd: x"), None);
+        for (ident, message, service) in [
+            ("imapd", "badlogin: x [192.0.2.1] plain [y]", Service::Cyrus),
+            ("pop3d", "badlogin: [192.0.2.1] plain [y]", Service::Cyrus),
+            ("imapd", "LOGIN FAILED, user=x, ip=[::1]", Service::Courier),
+            ("imapd", "INFO: badlogin: x", Service::Courier),
+            (
+                "imapd-ssl",
+                "badlogin: [192.0.2.1] plain [y]",
+                Service::Courier,
+            ),
+            ("auth", "pam_sss(dovecot:auth): x", Service::Dovecot),
+        ] {
+            assert_eq!(service_of_line(ident, message), Some(service), "{message}");
+        }
+        let cyrus = Service::Cyrus.row();
+        assert!(identifiers(cyrus).any(|i| i == "imapd"));
         assert_eq!(
             service_of_line("sshd", "vchkpw-pop3: x"),
             Some(Service::Sshd)
