@@ -124,7 +124,9 @@ pub const MAX_REPEAT_FACTOR: u32 = 8;
 /// guessing. `times` 0 (a block placed before sentry counted them) is a first block; 0
 /// days stays "never expires". Keyed by nothing but the count: an address or a network.
 pub fn block_days(expire_days: u32, times: u32) -> u32 {
-    let doublings = times.saturating_sub(1).min(MAX_REPEAT_FACTOR.trailing_zeros());
+    let doublings = times
+        .saturating_sub(1)
+        .min(MAX_REPEAT_FACTOR.trailing_zeros());
     expire_days.saturating_mul(1 << doublings)
 }
 
