@@ -134,7 +134,7 @@ impl Sentry {
     /// Counts a connection and decides what it means. Allowed and blocked addresses stop at
     /// the counter (the cheap path); an expired block is lifted on the way.
     pub fn connect(&mut self, ip: ClientIp) -> Result<IpRecord> {
-        let (mut record, pending) = self.store.count_connection(ip)?;
+        let (mut record, pending, times_blocked) = self.store.count_connection(ip)?;
         if pending.due(self.now) {
             self.retry_pending_lists();
         }
@@ -144,17 +144,13 @@ impl Sentry {
             return Ok(record);
         }
         if record.block > 0 {
-            if !policy::block_expired(record.block, self.now, self.config.expire_block_days) {
+            let days = policy::block_days(self.config.expire_block_days, times_blocked);
+            if !policy::block_expired(record.block, self.now, days) {
                 self.say(|| format!("{ip} is blocked"));
                 return Ok(record);
             }
-            self.say(|| {
-                format!(
-                    "{ip}: block is older than {} days, lifting it",
-                    self.config.expire_block_days
-                )
-            });
-            record = self.change(ip, Listing::Unlisted)?;
+            self.say(|| format!("{ip}: block is older than {days} days, lifting it"));
+            record = self.apply(&[expired(ip, days)])?.remove(0);
         }
         if record.seen < i64::from(self.config.inspect_after) {
             return Ok(record);
@@ -379,9 +375,12 @@ impl Sentry {
         self.now = now;
     }
 
-    /// Allows the address from now on and takes it off every deny list.
+    /// Allows the address from now on and takes it off every deny list. The administrator
+    /// vouches for it: a later block is a first one again.
     pub fn allow(&mut self, ip: ClientIp) -> Result<IpRecord> {
-        self.change(ip, Listing::Allowed { since: self.now })
+        let record = self.change(ip, Listing::Allowed { since: self.now })?;
+        self.store.forget_times_blocked(ip)?;
+        Ok(record)
     }
 
     /// Blocks the address and adds it to every enabled deny list. Addresses on the
@@ -397,13 +396,17 @@ impl Sentry {
     }
 
     /// Takes the address off both lists and every deny list, and forgets its evidence so
-    /// that old log lines do not decide about it again. An address sentry has no record of
-    /// is on no list of its own: None, and nothing is created.
+    /// that old log lines do not decide about it again, and how many times it was blocked
+    /// (the administrator's delisting says the blocks were mistakes: a later block is a
+    /// first one again; an expiry keeps the count). An address sentry has no record of is
+    /// on no list of its own: None, and nothing is created.
     pub fn delist(&mut self, ip: ClientIp) -> Result<Option<IpRecord>> {
         if self.store.record(ip)?.is_none() {
             return Ok(None);
         }
-        self.change(ip, Listing::Unlisted).map(Some)
+        let record = self.change(ip, Listing::Unlisted)?;
+        self.store.forget_times_blocked(ip)?;
+        Ok(Some(record))
     }
 
     fn change(&mut self, ip: ClientIp, listing: Listing) -> Result<IpRecord> {
@@ -486,13 +489,13 @@ impl Sentry {
             .collect();
         let records = self.store.set_listings(&wanted)?;
         progress.step();
-        let blocked: Vec<Entry> = decisions
-            .iter()
-            .filter_map(|d| match d.listing {
-                Listing::Blocked { since } => Some(self.entry(d.ip, since)),
-                _ => None,
-            })
-            .collect();
+        let mut blocked: Vec<Entry> = Vec::new();
+        for d in decisions {
+            if let Listing::Blocked { since } = d.listing {
+                let times = self.store.times_blocked(d.ip)?;
+                blocked.push(self.entry(d.ip, since, times));
+            }
+        }
         let freed: Vec<ClientIp> = decisions
             .iter()
             .filter(|d| !matches!(d.listing, Listing::Blocked { .. }))
@@ -554,14 +557,12 @@ impl Sentry {
         Err(Error::Runtime(messages.join("\n")))
     }
 
-    /// The deny-list entry for an address blocked at `since`: with the block's remaining
-    /// life, for backends that can expire elements themselves.
-    fn entry(&self, ip: ClientIp, since: i64) -> Entry {
-        let days = i64::from(self.config.expire_block_days);
-        let expires_in = (days > 0).then(|| {
-            let end = since.saturating_add(days * 86_400);
-            u64::try_from(end.saturating_sub(self.now)).unwrap_or(0)
-        });
+    /// The deny-list entry for an address blocked at `since` for the `times`-th time:
+    /// with the block's remaining life, for backends that can expire elements themselves.
+    fn entry(&self, ip: ClientIp, since: i64, times: u32) -> Entry {
+        let days = policy::block_days(self.config.expire_block_days, times);
+        let expires_in = policy::block_end(since, days)
+            .map(|end| u64::try_from(end.saturating_sub(self.now)).unwrap_or(0));
         Entry { ip, expires_in }
     }
 
@@ -573,9 +574,9 @@ impl Sentry {
             FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
         let wanted: std::collections::BTreeMap<ClientIp, Entry> = self
             .store
-            .blocked()?
+            .blocks()?
             .into_iter()
-            .map(|(ip, since)| (ip, self.entry(ip, since)))
+            .map(|b| (b.ip, self.entry(b.ip, b.since, b.times)))
             .collect();
         let blocked: Vec<ClientIp> = wanted.keys().copied().collect();
         let mut changes = Vec::new();
@@ -644,20 +645,17 @@ impl Sentry {
         Ok(changes)
     }
 
-    /// Lifts every block older than `expire_block_days`, everywhere (the connect path does
-    /// it lazily for the connecting address only).
+    /// Lifts every block older than its length (`expire_block_days`, longer for a repeated
+    /// block), everywhere (the connect path does it lazily for the connecting address only).
     pub fn expire(&mut self) -> Result<Vec<Decision>> {
-        let days = self.config.expire_block_days;
+        let expire_days = self.config.expire_block_days;
         let decisions: Vec<Decision> = self
             .store
-            .blocked()?
+            .blocks()?
             .into_iter()
-            .filter(|(_, since)| policy::block_expired(*since, self.now, days))
-            .map(|(ip, _)| Decision {
-                ip,
-                listing: Listing::Unlisted,
-                reason: format!("block expired after {days} days"),
-                origin: String::new(),
+            .filter_map(|b| {
+                let days = policy::block_days(expire_days, b.times);
+                policy::block_expired(b.since, self.now, days).then(|| expired(b.ip, days))
             })
             .collect();
         if !decisions.is_empty() {
@@ -811,6 +809,17 @@ pub struct Decision {
     pub reason: String,
     /// "" when this host decided; see `ListingChange::origin`.
     pub origin: String,
+}
+
+/// Lifting a block that outlived its `days` (the history says so, not "by the
+/// administrator": an expiry keeps the count of blocks, a delisting resets it).
+fn expired(ip: ClientIp, days: u32) -> Decision {
+    Decision {
+        ip,
+        listing: Listing::Unlisted,
+        reason: format!("block expired after {days} days"),
+        origin: String::new(),
+    }
 }
 
 /// Adds a stored evidence row to `evidence` when this host protects its service, and says

@@ -68,6 +68,47 @@ fn lagging_logs(sentry: &mut Sentry) -> Vec<(State, String)> {
     problems
 }
 
+/// A deny file with more lines than this is worth a warning: tcpd reads every line for each
+/// connection of an address the file does not list, that is for every legitimate login.
+/// `benches/tcpd.rs` measured `tcpdmatch` on the 2-core development machine (2026-12):
+/// 1,000 lines add 0.41 ms, 10,000 add 4.2 to 6.8 ms, 100,000 add 42 ms (0.42 µs a line);
+/// issue 17 measured 0.87 s for 1,000,000 lines by hand. At 5,000 lines that is 2 to 4 ms
+/// per connection: beyond it, a firewall set does the same work in constant time.
+pub const DENY_FILE_WARN_LINES: usize = 5_000;
+
+/// The tcpwrappers deny file grown past [`DENY_FILE_WARN_LINES`] rules (the admin's own lines
+/// included: tcpd reads them too).
+fn deny_file_size(config: &Config) -> Vec<Finding> {
+    if !config.backend_enabled("tcpwrappers") {
+        return Vec::new();
+    }
+    // Read whole: a size worth warning about is a few MB.
+    let Ok(text) = std::fs::read(&config.deny_file) else {
+        return Vec::new();
+    };
+    let rules = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty() && !l.starts_with(b"#"))
+        .count();
+    if rules <= DENY_FILE_WARN_LINES {
+        return Vec::new();
+    }
+    vec![Finding {
+        state: State::Warning,
+        problem: format!(
+            "the deny file {} has {rules} lines, and tcpd reads them all on every connection \
+             (past {DENY_FILE_WARN_LINES}, milliseconds per login)",
+            config.deny_file.display()
+        ),
+        fix: Some(
+            "block in the kernel instead: `backends = [\"nftables\"]` (or ipset) under [block] \
+             in sentry.toml with its rule (see Firewalls in README), `sentry sync`, then take \
+             the deny-file line out of hosts.allow and keep the spawn line"
+                .into(),
+        ),
+    }]
+}
+
 /// One thing `check` found, with what fixes it (for `doctor`).
 #[derive(Debug, Clone)]
 pub struct Finding {
@@ -487,6 +528,7 @@ pub fn findings(
     }
     found.extend(protection_findings(&config, system));
     found.extend(missing_logs(&config));
+    found.extend(deny_file_size(&config));
     found.extend(silent_daemons(sentry, system, now));
 
     let binary = config.installed_binary();

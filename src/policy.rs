@@ -114,6 +114,28 @@ pub fn block_expired(blocked_at: i64, now: i64, expire_days: u32) -> bool {
         && now.saturating_sub(blocked_at) > i64::from(expire_days) * 86_400
 }
 
+/// The most a repeated block is lengthened: 8 × `expire_block_days`.
+pub const MAX_REPEAT_FACTOR: u32 = 8;
+
+/// How many days the `times`-th block of one offender lasts (counted since the
+/// administrator last delisted or allowed it): `expire_days` the first time, twice as long
+/// each time after, at most [`MAX_REPEAT_FACTOR`] times as long (1×, 2×, 4×, 8×, 8×...), so
+/// a bot that comes back as soon as its block expires spends ever less of the year
+/// guessing. `times` 0 (a block placed before sentry counted them) is a first block; 0
+/// days stays "never expires". Keyed by nothing but the count: an address or a network.
+pub fn block_days(expire_days: u32, times: u32) -> u32 {
+    let doublings = times
+        .saturating_sub(1)
+        .min(MAX_REPEAT_FACTOR.trailing_zeros());
+    expire_days.saturating_mul(1 << doublings)
+}
+
+/// When a block placed at `blocked_at` for `days` ends; None when it never does (0 days,
+/// or not blocked).
+pub fn block_end(blocked_at: i64, days: u32) -> Option<i64> {
+    (days > 0 && blocked_at > 0).then(|| blocked_at.saturating_add(i64::from(days) * 86_400))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +228,27 @@ mod tests {
             "0 means never"
         );
         assert!(!block_expired(0, 1_000_000_000, 90), "not blocked at all");
+    }
+
+    #[test]
+    fn repeat_blocks_double_up_to_eight_times() {
+        let lengths: Vec<u32> = (1..=6).map(|times| block_days(90, times)).collect();
+        assert_eq!(lengths, [90, 180, 360, 720, 720, 720]);
+        assert_eq!(block_days(90, 0), 90, "an uncounted block is a first one");
+        assert_eq!(block_days(0, 5), 0, "0 still means never");
+        assert_eq!(block_days(u32::MAX, 4), u32::MAX, "no overflow");
+        assert_eq!(block_days(7, u32::MAX), 56);
+    }
+
+    #[test]
+    fn a_repeated_block_expires_later_by_the_clock_passed_in() {
+        let day = 86_400;
+        let blocked_at = 1_000_000;
+        let third = block_days(90, 3);
+        assert!(!block_expired(blocked_at, blocked_at + 200 * day, third));
+        assert!(block_expired(blocked_at, blocked_at + 360 * day + 1, third));
+        assert_eq!(block_end(blocked_at, third), Some(blocked_at + 360 * day));
+        assert_eq!(block_end(blocked_at, 0), None, "never expires");
+        assert_eq!(block_end(0, 90), None, "not blocked");
     }
 }

@@ -29,12 +29,42 @@ pub struct Report {
     /// That address's listing decisions, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryEntry>,
+    /// How many times that address was blocked, and how long its block lasts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Blocks>,
     /// The overview asked for with `--top N`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<Overview>,
     /// The log lines about the address, asked for with `--lines`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lines: Option<Vec<String>>,
+}
+
+/// An address's blocks: a repeated block lasts longer (`policy::block_days`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Blocks {
+    /// Times blocked since the administrator last delisted or allowed it (0: never, or
+    /// only before sentry counted).
+    pub count: u32,
+    /// How long the block in force lasts, or else the next one would (0 = never expires).
+    pub days: u32,
+    /// When the block in force ends (unix seconds); absent when not blocked or never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+}
+
+impl Blocks {
+    /// The blocks of an address with this record, blocked `count` times.
+    pub fn of(record: &IpRecord, count: u32, expire_days: u32) -> Blocks {
+        let blocked = record.block > 0;
+        // Not blocked: the next block is one more.
+        let days = crate::policy::block_days(expire_days, count + u32::from(!blocked));
+        Blocks {
+            count,
+            days,
+            until: crate::policy::block_end(record.block, days),
+        }
+    }
 }
 
 /// `report --top N`: who knocks most, per-service evidence, and listings per day.
@@ -150,6 +180,13 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
         s.blocked,
         plural(s.blocked, "IP is", "IPs are")
     )?;
+    if s.blocked_again > 0 {
+        writeln!(
+            out,
+            "{:4} of them blocked more than once, for longer",
+            s.blocked_again
+        )?;
+    }
     if let Some(r) = &report.record {
         writeln!(out)?;
         writeln!(
@@ -163,7 +200,36 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
             writeln!(out, "\tallowed since {}", local_time(r.allow))?;
         }
         if r.block > 0 {
-            writeln!(out, "\tblocked since {}", local_time(r.block))?;
+            let length = match report.blocks {
+                Some(b) => {
+                    let until = b.until.map(|t| format!(" until {}", local_time(t)));
+                    let times = match b.count {
+                        0 => String::new(),
+                        1 => "blocked once: ".into(),
+                        n => format!("blocked {n} times: "),
+                    };
+                    let days = match b.days {
+                        0 => "never expires".into(),
+                        d => format!("{d} days"),
+                    };
+                    format!("{} ({times}{days})", until.unwrap_or_default())
+                }
+                None => String::new(),
+            };
+            writeln!(out, "\tblocked since {}{length}", local_time(r.block))?;
+        } else if let Some(b) = report.blocks.filter(|b| b.count > 0) {
+            writeln!(
+                out,
+                "\tblocked {} before; a next block lasts {}",
+                match b.count {
+                    1 => "once".to_string(),
+                    n => format!("{n} times"),
+                },
+                match b.days {
+                    0 => "for ever".to_string(),
+                    d => format!("{d} days"),
+                }
+            )?;
         }
         if r.allow == 0 && r.block == 0 {
             writeln!(out, "\tnot allowed or blocked")?;

@@ -171,6 +171,30 @@ fn element_timeouts_carry_the_remaining_life_of_the_block() {
         (2 * 86_400 - 60..=2 * 86_400).contains(&timeout),
         "timeout {timeout}"
     );
+
+    // Blocked again after the block expired: the element lives twice as long.
+    let conn = rusqlite::Connection::open(root.db()).expect("open");
+    conn.execute("UPDATE ip_records SET block = block - 3 * 86400", [])
+        .expect("age the block");
+    drop(conn);
+    ns.sentry_ok(&root, &["expire"]);
+    ns.sentry_ok(&root, &["block", "203.0.113.50"]);
+    let out = ns.run_ok(
+        "nft",
+        &["-j", "list", "set", "inet", "sentry", "blocklist4"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let timeout = json["nftables"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find_map(|i| i["set"]["elem"].as_array().and_then(|e| e.first().cloned()))
+        .and_then(|e| e["elem"]["timeout"].as_u64())
+        .expect("one element with a timeout");
+    assert!(
+        (4 * 86_400 - 60..=4 * 86_400).contains(&timeout),
+        "a second block's timeout {timeout}"
+    );
 }
 
 #[test]

@@ -263,6 +263,108 @@ fn expired_blocks_are_lifted_on_connect() {
     );
 }
 
+/// A block that expires and comes back lasts twice as long each time, up to 8 × 90 days;
+/// time is advanced by ageing the stored block, as if the days had passed.
+#[test]
+fn repeat_offenders_are_blocked_longer_each_time() {
+    let root = Root::new();
+    let ip = "198.51.100.5";
+    let day = 86_400;
+    let age = |days: i64| {
+        let conn = rusqlite::Connection::open(root.db()).expect("open");
+        conn.execute(
+            "UPDATE ip_records SET block = ?1 WHERE ip = ?2",
+            rusqlite::params![now() - days * day, ip],
+        )
+        .expect("age the block");
+    };
+    let blocks = || -> serde_json::Value {
+        let json: serde_json::Value =
+            serde_json::from_str(&root.ok(&["report", "--json", ip])).expect("json");
+        json["blocks"].clone()
+    };
+
+    root.ok(&["block", ip]);
+    root.ok(&["block", ip]);
+    let b = blocks();
+    assert_eq!(
+        (b["count"].as_i64(), b["days"].as_i64()),
+        (Some(1), Some(90)),
+        "{b}"
+    );
+    let since = root.row(ip).expect("row").2;
+    assert_eq!(b["until"].as_i64(), Some(since + 90 * day), "{b}");
+
+    // Each block lasts twice the one before, then no more than 8 × 90 days.
+    let mut length = 90;
+    for (count, days) in [(2, 180), (3, 360), (4, 720), (5, 720)] {
+        age(length + 1);
+        root.ok(&["connect", ip]);
+        assert_eq!(
+            root.row(ip).expect("row").2,
+            0,
+            "lifted after {length} days"
+        );
+        let b = blocks();
+        assert_eq!(b["count"].as_i64(), Some(count - 1), "{b}");
+        assert_eq!(b["days"].as_i64(), Some(days), "the next block: {b}");
+        assert!(b.get("until").is_none(), "not blocked: {b}");
+        root.ok(&["block", ip]);
+        let b = blocks();
+        assert_eq!(
+            (b["count"].as_i64(), b["days"].as_i64()),
+            (Some(count), Some(days)),
+            "{b}"
+        );
+        let text = root.ok(&["report", ip]);
+        assert!(
+            text.contains(&format!(" (blocked {count} times: {days} days)\n")),
+            "{text}"
+        );
+        // Still blocked a day before its end, by `connect` and by `expire` alike.
+        age(days - 1);
+        root.ok(&["connect", ip]);
+        root.ok(&["expire"]);
+        assert!(
+            root.row(ip).expect("row").2 > 0,
+            "block {count} lasts {days} days"
+        );
+        length = days;
+    }
+    let text = root.ok(&["report"]);
+    assert!(
+        text.ends_with("   1 IP is blocked\n   1 of them blocked more than once, for longer\n"),
+        "{text}"
+    );
+
+    // `expire` lifts it after its own length and says so in the history.
+    age(721);
+    root.ok(&["expire"]);
+    assert_eq!(root.row(ip).expect("row").2, 0);
+    let text = root.ok(&["report", ip]);
+    assert!(
+        text.contains("delisted: block expired after 720 days"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\tblocked 5 times before; a next block lasts 720 days\n"),
+        "{text}"
+    );
+
+    // The administrator's delisting says the blocks were mistakes: the next is a first one.
+    root.ok(&["block", ip]);
+    root.ok(&["delist", ip]);
+    root.ok(&["block", ip]);
+    let b = blocks();
+    assert_eq!(
+        (b["count"].as_i64(), b["days"].as_i64()),
+        (Some(1), Some(90)),
+        "{b}"
+    );
+    let text = root.ok(&["report", ip]);
+    assert!(text.contains(" (blocked once: 90 days)\n"), "{text}");
+}
+
 #[test]
 fn never_block_addresses_are_refused_unless_forced() {
     let root = Root::new();

@@ -111,7 +111,7 @@ fn bash_database_is_migrated_in_place() {
     let report: serde_json::Value = serde_json::from_str(&json).expect("report --json is JSON");
     assert_eq!(
         report,
-        serde_json::json!({"unique_ips": 5, "records": 5, "connections": 16, "allowed": 1, "blocked": 3}),
+        serde_json::json!({"unique_ips": 5, "records": 5, "connections": 16, "allowed": 1, "blocked": 3, "blocked_again": 0}),
         "report after migrating: {json}"
     );
 
@@ -171,7 +171,7 @@ fn bash_database_is_migrated_in_place() {
         "1|0|1700000500",
         "of allow and block, the later decision stays"
     );
-    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "3");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "4");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode"), "wal");
     assert_eq!(
         sqlite3(&db, "PRAGMA table_info(ip_records)"),
@@ -189,7 +189,7 @@ fn bash_one_liners_keep_working_on_the_migrated_database() {
     let fixture = bash_original_database(&root);
     let db = root.db();
     root.ok(&["--ip=::ffff:198.51.100.7", "--connect"]);
-    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "3", "migrated");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "4", "migrated");
 
     // sentry.sh's do_report, init_db and load_ip_record, verbatim.
     assert_eq!(sqlite3(&db, "SELECT COUNT(*) FROM ip_records;"), "5");
@@ -294,7 +294,7 @@ fn concurrent_first_opens_migrate_once() {
         format!("198.51.100.7|55|0|{}", fixture.mapped_block),
         "merged once: 2 + 3 + 50 connections"
     );
-    assert_eq!(sqlite3(&root.db(), "PRAGMA user_version"), "3");
+    assert_eq!(sqlite3(&root.db(), "PRAGMA user_version"), "4");
 }
 
 /// The bash database says blocked but its deny file is gone (or never had the line):
@@ -311,5 +311,46 @@ fn blocks_in_a_bash_database_reach_the_deny_file_on_first_run() {
     assert_eq!(
         root.deny_text(),
         "ALL: 192.0.2.8 : deny\nALL: 198.51.100.7 : deny\nALL: [2001:db8::1] : deny\n"
+    );
+}
+
+/// A database of the version before blocks were counted (3): the count starts from the
+/// decision history, each move from not blocked to blocked, so an address that already came
+/// back after an expired block gets a longer block at once.
+#[test]
+fn block_counts_start_from_the_history_on_upgrade() {
+    if !common::require("sqlite3") {
+        return;
+    }
+    let root = Root::new();
+    let db = root.db();
+    root.ok(&["block", "198.51.100.7"]);
+    root.ok(&["block", "192.0.2.9"]);
+    let t = now() - 3600;
+    // What version 3 held: no counts; 198.51.100.7 blocked, lifted, blocked again (and
+    // `block` typed twice), 192.0.2.9 blocked once; a stray delisted address.
+    sqlite3(
+        &db,
+        &format!(
+            "DROP TABLE block_counts; DELETE FROM decisions;
+             INSERT INTO decisions (ip, action, at, reason) VALUES
+                 ('198.51.100.7', 'block', {t0}, 'x'), ('198.51.100.7', 'unlist', {t1}, 'x'),
+                 ('198.51.100.7', 'block', {t}, 'x'), ('198.51.100.7', 'block', {t}, 'x'),
+                 ('192.0.2.9', 'block', {t}, 'x'), ('203.0.113.1', 'unlist', {t}, 'x');
+             UPDATE ip_records SET block = {t};
+             PRAGMA user_version = 3;",
+            t0 = t - 200 * 86_400,
+            t1 = t - 100 * 86_400,
+        ),
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json", "198.51.100.7"])).expect("json");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "4");
+    assert_eq!(json["blocks"]["count"], 2, "{json}");
+    assert_eq!(json["blocks"]["days"], 180, "{json}");
+    assert_eq!(json["blocked_again"], 1, "{json}");
+    assert_eq!(
+        sqlite3(&db, "SELECT ip, times FROM block_counts ORDER BY ip"),
+        "192.0.2.9|1\n198.51.100.7|2"
     );
 }

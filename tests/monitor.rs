@@ -194,6 +194,40 @@ fn check_is_ok_on_a_sound_installation() {
     );
 }
 
+/// tcpd reads the whole deny file on every connection: past `DENY_FILE_WARN_LINES` (5,000,
+/// from benches/tcpd.rs) `check` warns and `doctor` says to block in the kernel instead.
+#[test]
+fn check_warns_when_the_deny_file_grows_past_what_tcpd_reads_cheaply() {
+    let (root, hosts_allow) = installed();
+    let list = root.path().join("list");
+    let addresses: String = (1..=5_000u32)
+        .map(|n| format!("10.0.{}.{}\n", n >> 8, n & 255))
+        .collect();
+    std::fs::write(&list, addresses).expect("write the list");
+    root.ok(&["import", "--list", list.to_str().expect("utf-8")]);
+    root.ok(&["scan"]);
+    let (code, line) = check(&root, &hosts_allow);
+    assert_eq!(code, 0, "5,000 lines are fine: {line}");
+
+    root.ok(&["block", "203.0.113.9"]);
+    let (code, line) = check(&root, &hosts_allow);
+    assert_eq!(code, 1, "{line}");
+    assert!(
+        line.contains(&format!(
+            "the deny file {} has 5001 lines",
+            root.deny_file().display()
+        )),
+        "{line}"
+    );
+    let out = system(&root, "doctor", &hosts_allow, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("WARNING: the deny file ")
+            && text.contains("  fix: block in the kernel instead: `backends = [\"nftables\"]`"),
+        "{text}"
+    );
+}
+
 #[test]
 fn check_finds_each_broken_set_up() {
     // hosts.allow without sentry's lines: CRITICAL.

@@ -47,6 +47,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
             record: ip.map(IpRecord::unseen),
             evidence: Vec::new(),
             history: Vec::new(),
+            blocks: None,
             overview: top.map(|_| report::Overview::default()),
             lines: None,
         },
@@ -93,6 +94,14 @@ fn gather(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result
         ),
         None => (None, Vec::new(), Vec::new()),
     };
+    let blocks = match (ip, &record) {
+        (Some(ip), Some(record)) => Some(report::Blocks::of(
+            record,
+            sentry.store.times_blocked(ip)?,
+            sentry.config.expire_block_days,
+        )),
+        _ => None,
+    };
     let overview = match top {
         Some(n) => Some(report::Overview::gather(&mut sentry.store, n, now())?),
         None => None,
@@ -102,6 +111,7 @@ fn gather(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result
         record,
         evidence,
         history,
+        blocks,
         overview,
         lines: None,
     })

@@ -150,4 +150,16 @@ pub struct Summary {
     pub connections: i64,
     pub allowed: i64,
     pub blocked: i64,
+    /// Of the blocked, those blocked more than once (their block lasts longer).
+    pub blocked_again: i64,
+}
+
+/// An address's block in force: since when, and how many times the address has been
+/// blocked, this block included (what its length depends on, `policy::block_days`; 0 =
+/// placed before sentry counted blocks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    pub ip: ClientIp,
+    pub since: i64,
+    pub times: u32,
 }

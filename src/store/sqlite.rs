@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::{Cursor, EvidenceCount, IpRecord, ListingChange, Summary};
+use super::{Block, Cursor, EvidenceCount, IpRecord, ListingChange, Summary};
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 
@@ -25,7 +25,7 @@ use crate::ip::ClientIp;
 const WAL_TRUNCATE_BYTES: u64 = 256 * 1024;
 
 /// The schema version this build writes. 0 is the bash original (or a new file).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// A connection to the local database.
 pub struct SqliteStore {
@@ -202,7 +202,10 @@ impl SqliteStore {
         if version < 2 {
             migrate_to_2(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         }
-        migrate_to_3(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        if version < 3 {
+            migrate_to_3(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        }
+        migrate_to_4(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.commit()
@@ -312,8 +315,9 @@ impl SqliteStore {
     }
 
     /// Counts a connection (`record_connection`) and, in the same statement, reads
-    /// whether deny-list updates are pending.
-    pub fn count_connection(&mut self, ip: ClientIp) -> Result<(IpRecord, ListsPending)> {
+    /// whether deny-list updates are pending and how many times the address was blocked
+    /// (what a block's expiry depends on), so that a listed address costs one statement.
+    pub fn count_connection(&mut self, ip: ClientIp) -> Result<(IpRecord, ListsPending, u32)> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "count a connection in", &e);
         let text = ip.to_string();
@@ -329,14 +333,16 @@ impl SqliteStore {
                  ON CONFLICT(ip) DO UPDATE SET seen = ifnull(seen, 0) + 1
                  RETURNING seen, ifnull(allow, 0), ifnull(block, 0),
                      (SELECT CAST(value AS INTEGER) FROM sentry_meta WHERE key = ?2),
-                     (SELECT CAST(value AS INTEGER) FROM sentry_meta WHERE key = ?3)",
+                     (SELECT CAST(value AS INTEGER) FROM sentry_meta WHERE key = ?3),
+                     (SELECT times FROM block_counts WHERE ip = ?1)",
                 params![text, LISTS_PENDING, LISTS_RETRY_AT],
                 |row| {
                     let pending = ListsPending {
                         changes: row.get::<_, Option<i64>>(3)?.unwrap_or(0),
                         retry_at: row.get::<_, Option<i64>>(4)?.unwrap_or(0),
                     };
-                    Ok((row_to_record(text.clone(), row)?, pending))
+                    let times = times(row.get::<_, Option<i64>>(5)?);
+                    Ok((row_to_record(text.clone(), row)?, pending, times))
                 },
             )
             .map_err(err)?;
@@ -526,6 +532,31 @@ fn migrate_to_3(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
+/// Version 3 → 4: how many times each address was blocked, which lengthens a repeated
+/// block (`policy::block_days`). Started from the history: each time an address went from
+/// not blocked to blocked (before this version the history cannot tell an administrator's
+/// delisting, which resets the count, from a lifted block, so none resets it here).
+fn migrate_to_4(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS block_counts (
+            ip TEXT PRIMARY KEY,
+            times INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO block_counts (ip, times)
+            SELECT ip, count(*) FROM (
+                SELECT ip, action, lag(action) OVER (PARTITION BY ip ORDER BY id) AS before
+                FROM decisions
+            )
+            WHERE action = 'block' AND (before IS NULL OR before <> 'block')
+            GROUP BY ip;",
+    )
+}
+
+/// A stored block count as the policy takes it (absent: never counted).
+fn times(stored: Option<i64>) -> u32 {
+    stored.map_or(0, |n| u32::try_from(n.max(0)).unwrap_or(u32::MAX))
+}
+
 fn is_busy(err: &rusqlite::Error) -> bool {
     matches!(
         err.sqlite_error_code(),
@@ -582,7 +613,7 @@ impl SqliteStore {
     /// Counts one connection (seen + 1, done by the database so that concurrent
     /// callers never lose an update) and returns the record as it now stands.
     pub fn record_connection(&mut self, ip: ClientIp) -> Result<IpRecord> {
-        self.count_connection(ip).map(|(record, _)| record)
+        self.count_connection(ip).map(|(record, _, _)| record)
     }
 
     /// The record of one address, if sentry has one.
@@ -618,9 +649,28 @@ impl SqliteStore {
                     "INSERT INTO decisions (ip, action, at, reason, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(err)?;
+            let mut was_blocked = tx
+                .prepare_cached("SELECT ifnull(block, 0) > 0 FROM ip_records WHERE ip = ?1")
+                .map_err(err)?;
+            // A block counts when it starts, not when it is renewed: `block` typed twice
+            // is one block.
+            let mut count_block = tx
+                .prepare_cached(
+                    "INSERT INTO block_counts (ip, times) VALUES (?1, 1)
+                     ON CONFLICT(ip) DO UPDATE SET times = times + 1",
+                )
+                .map_err(err)?;
             for change in changes {
                 let text = change.ip.to_string();
                 let (allow, block) = change.listing.columns();
+                let before = was_blocked
+                    .query_row([&text], |r| r.get::<_, bool>(0))
+                    .optional()
+                    .map_err(err)?
+                    .unwrap_or(false);
+                if block > 0 && !before {
+                    count_block.execute([&text]).map_err(err)?;
+                }
                 let after = write
                     .query_row(params![text, allow, block], |row| {
                         row_to_record(text.clone(), row)
@@ -645,23 +695,65 @@ impl SqliteStore {
     /// Every address currently blocked, with when it was blocked (rows that are not valid
     /// addresses are skipped).
     pub fn blocked(&mut self) -> Result<Vec<(ClientIp, i64)>> {
+        Ok(self
+            .blocks()?
+            .into_iter()
+            .map(|b| (b.ip, b.since))
+            .collect())
+    }
+
+    /// Every address currently blocked, with when and how many times it was blocked
+    /// (rows that are not valid addresses are skipped).
+    pub fn blocks(&mut self) -> Result<Vec<Block>> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "read", &e);
         let mut stmt = self
             .conn
-            .prepare("SELECT ip, block FROM ip_records WHERE block > 0 ORDER BY ip")
+            .prepare(
+                "SELECT r.ip, r.block, c.times FROM ip_records r
+                 LEFT JOIN block_counts c ON c.ip = r.ip
+                 WHERE r.block > 0 ORDER BY r.ip",
+            )
             .map_err(err)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    times(r.get::<_, Option<i64>>(2)?),
+                ))
+            })
             .map_err(err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (text, since) = row.map_err(err)?;
+            let (text, since, times) = row.map_err(err)?;
             if let Some(ip) = ClientIp::parse_opt(&text) {
-                out.push((ip, since));
+                out.push(Block { ip, since, times });
             }
         }
         Ok(out)
+    }
+
+    /// How many times `ip` was blocked since the administrator last delisted or allowed
+    /// it (0: never, or only before sentry counted).
+    pub fn times_blocked(&mut self, ip: ClientIp) -> Result<u32> {
+        self.conn
+            .prepare_cached("SELECT times FROM block_counts WHERE ip = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([ip.to_string()], |r| r.get::<_, i64>(0))
+                    .optional()
+            })
+            .map(times)
+            .map_err(|e| self.error("read", &e))
+    }
+
+    /// Forgets how many times `ip` was blocked: the administrator delisted or allowed it,
+    /// so its next block is a first one again.
+    pub fn forget_times_blocked(&mut self, ip: ClientIp) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM block_counts WHERE ip = ?1", [ip.to_string()])
+            .map(|_| ())
+            .map_err(|e| self.error("update", &e))
     }
 
     /// Adds evidence counts and moves log cursors, in one transaction: a crash never
@@ -855,7 +947,9 @@ impl SqliteStore {
         self.conn
             .query_row(
                 "SELECT ifnull(sum(seen > 0), 0), count(*), ifnull(sum(seen), 0),
-                        ifnull(sum(allow > 0), 0), ifnull(sum(block > 0), 0)
+                        ifnull(sum(allow > 0), 0), ifnull(sum(block > 0), 0),
+                        (SELECT count(*) FROM block_counts c JOIN ip_records r ON r.ip = c.ip
+                         WHERE c.times > 1 AND r.block > 0)
                  FROM ip_records",
                 [],
                 |r| {
@@ -865,6 +959,7 @@ impl SqliteStore {
                         connections: r.get(2)?,
                         allowed: r.get(3)?,
                         blocked: r.get(4)?,
+                        blocked_again: r.get(5)?,
                     })
                 },
             )
