@@ -541,17 +541,14 @@ pub fn findings(
 
     match sentry.sync(true) {
         Ok(changes) => {
-            for c in changes
-                .iter()
-                .filter(|c| !c.added.is_empty() || !c.removed.is_empty())
-            {
+            for c in changes.iter().filter(|c| c.missing() + c.extra() > 0) {
                 problems.push((
                     State::Warning,
                     format!(
                         "{} differs from the database ({} missing, {} extra): run `sentry sync`",
                         c.backend,
-                        c.added.len(),
-                        c.removed.len()
+                        c.missing(),
+                        c.extra()
                     ),
                 ));
             }
@@ -690,7 +687,7 @@ pub fn metrics(sentry: &mut Sentry) -> Result<String> {
                     out,
                     "sentry_backend_out_of_sync{{backend=\"{}\"}} {}",
                     c.backend,
-                    c.added.len() + c.removed.len()
+                    c.missing() + c.extra()
                 );
             }
         }

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::printable::printable;
+use crate::store::prefixes::BlockedPrefix;
 use crate::store::sqlite::HistoryEntry;
 use crate::store::{EvidenceCount, IpRecord, SqliteStore, Summary};
 
@@ -29,6 +30,9 @@ pub struct Report {
     /// That address's listing decisions, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryEntry>,
+    /// IPv6 prefixes blocked whole, with how many of their addresses sentry knows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<BlockedPrefix>,
     /// The overview asked for with `--top N`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<Overview>,
@@ -150,6 +154,21 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
         s.blocked,
         plural(s.blocked, "IP is", "IPs are")
     )?;
+    if !report.prefixes.is_empty() {
+        let n = report.prefixes.len();
+        let are = plural(n as i64, "IPv6 prefix is", "IPv6 prefixes are");
+        writeln!(out, "{n:4} {are} blocked whole")?;
+        for p in &report.prefixes {
+            writeln!(
+                out,
+                "	{} ({} {}), since {}",
+                printable(&p.prefix),
+                p.members,
+                plural(p.members, "address", "addresses"),
+                local_time(p.block)
+            )?;
+        }
+    }
     if let Some(r) = &report.record {
         writeln!(out)?;
         writeln!(

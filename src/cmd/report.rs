@@ -47,6 +47,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
             record: ip.map(IpRecord::unseen),
             evidence: Vec::new(),
             history: Vec::new(),
+            prefixes: Vec::new(),
             overview: top.map(|_| report::Overview::default()),
             lines: None,
         },
@@ -97,11 +98,13 @@ fn gather(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result
         Some(n) => Some(report::Overview::gather(&mut sentry.store, n, now())?),
         None => None,
     };
+    let prefixes = sentry.store.blocked_prefix_report()?;
     Ok(Report {
         summary,
         record,
         evidence,
         history,
+        prefixes,
         overview,
         lines: None,
     })
