@@ -408,7 +408,10 @@ impl Sentry {
                  refusing to block it. Use --force if you really mean it."
             )));
         }
-        self.change(ip, Listing::Blocked { since: self.now })
+        let record = self.change(ip, Listing::Blocked { since: self.now })?;
+        // A third blocked address of a prefix blocks the prefix, by hand as by the logs.
+        self.decide_prefixes(&[ip], false)?;
+        Ok(record)
     }
 
     /// Takes the address off both lists and every deny list, and forgets its evidence so
@@ -528,11 +531,10 @@ impl Sentry {
         for list in self.lists.iter_mut() {
             progress.say(list.name().to_string());
             let result = (|| {
-                let blocked = if list.holds_networks() {
-                    &outside
-                } else {
-                    &blocked
-                };
+                let covers = outside.len() < blocked.len()
+                    && list.holds_networks()
+                    && matches!(list.unused_networks(), Ok(None));
+                let blocked = if covers { &outside } else { &blocked };
                 if !blocked.is_empty() {
                     list.add(blocked)?;
                 }
@@ -655,7 +657,12 @@ impl Sentry {
                         }
                     }
                     added_networks = missing.iter().map(|n| n.net).collect();
-                    &outside
+                    // A network set no rule uses drops nothing: keep the addresses too.
+                    if wanted_nets.is_empty() || matches!(list.unused_networks(), Ok(None)) {
+                        &outside
+                    } else {
+                        &wanted
+                    }
                 } else {
                     &wanted
                 };

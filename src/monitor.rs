@@ -539,6 +539,10 @@ pub fn findings(
         Err(e) => problems.push((State::Critical, e.to_string())),
     }
 
+    for advice in sentry.unused_network_sets() {
+        problems.push((State::Warning, advice));
+    }
+
     match sentry.sync(true) {
         Ok(changes) => {
             for c in changes.iter().filter(|c| c.missing() + c.extra() > 0) {

@@ -218,8 +218,8 @@ impl Sentry {
                 }
                 if !block_nets.is_empty() {
                     list.add_networks(&block_nets)?;
-                    // Only now that the list holds the prefix.
-                    if !covered.is_empty() {
+                    // Only now that the list holds the prefix, and a rule uses it.
+                    if !covered.is_empty() && matches!(list.unused_networks(), Ok(None)) {
                         list.remove(&covered)?;
                     }
                 }
@@ -330,6 +330,21 @@ impl Sentry {
             .map(|(ip, e)| (*ip, *e))
             .collect();
         Ok((nets, outside))
+    }
+
+    /// What `check` warns about: lists whose network set no rule uses yet (with the rule
+    /// to add). Nothing when prefixes are off.
+    pub fn unused_network_sets(&self) -> Vec<String> {
+        if self.config.ipv6_prefix >= 128 {
+            return Vec::new();
+        }
+        (self.lists.iter())
+            .filter(|l| l.holds_networks())
+            .filter_map(|l| match l.unused_networks() {
+                Ok(advice) => advice,
+                Err(e) => Some(e.to_string()),
+            })
+            .collect()
     }
 
     /// Entries of `blocked` that a list holding networks does not need: those inside a

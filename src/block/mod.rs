@@ -92,6 +92,12 @@ pub trait DenyList {
     fn network_members(&self) -> Result<Vec<Network>> {
         Ok(Vec::new())
     }
+    /// None when what holds the prefixes is in use; otherwise what the admin must do
+    /// (the rule to add). A kernel network set that no rule references drops nothing, so
+    /// until one does, the single addresses of a blocked prefix stay on the list too.
+    fn unused_networks(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
     /// Checks the settings' values (names that go into scripts, numbers in range), so that
     /// a bad value is reported when the configuration loads, not at the first block.
     fn check(&self) -> Result<()> {
