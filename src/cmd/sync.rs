@@ -80,7 +80,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
                 x.pushed_evidence,
                 x.pulled_decisions,
                 x.pulled_evidence,
-                x.applied.len()
+                x.applied.len() + x.applied_prefixes.len()
             )
             .map_err(write_err)?;
             for (host, [listings, evidence]) in &x.flooded {

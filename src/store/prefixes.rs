@@ -183,6 +183,19 @@ impl SqliteStore {
         Ok((members, evidence))
     }
 
+    /// Since when the prefix is blocked (0: it is not), and where its latest decision came
+    /// from ("" for this host or no history, else a fleet host id).
+    pub fn prefix_block_and_origin(&mut self, prefix: Network) -> Result<(i64, String)> {
+        let net = prefix.to_string();
+        let block = self.prefix_record(prefix)?.map_or(0, |r| r.block);
+        let origin: Option<String> = self
+            .conn
+            .prepare_cached("SELECT origin FROM decisions WHERE ip = ?1 ORDER BY id DESC LIMIT 1")
+            .and_then(|mut s| s.query_row([&net], |r| r.get(0)).optional())
+            .map_err(|e| self.error("read", &e))?;
+        Ok((block, origin.unwrap_or_default()))
+    }
+
     /// Blocks or unblocks prefixes, with their history lines, in one transaction.
     pub fn set_prefix_listings(&mut self, changes: &[PrefixChange]) -> Result<()> {
         let (path, busy) = (self.path.clone(), self.busy);
