@@ -559,6 +559,10 @@ impl Sentry {
         for line in syslog_notices(decisions) {
             crate::syslog::notice(&line);
         }
+        match self.lift_prefixes_of_allowed(decisions) {
+            Ok(more) => failures.extend(more),
+            Err(e) => failures.push(e),
+        }
         if !failures.is_empty()
             && let Err(e) = self
                 .store

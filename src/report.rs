@@ -33,6 +33,9 @@ pub struct Report {
     /// IPv6 prefixes blocked whole, with how many of their addresses sentry knows.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub prefixes: Vec<BlockedPrefix>,
+    /// The blocked prefix the address asked for is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_prefix: Option<BlockedPrefix>,
     /// The overview asked for with `--top N`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<Overview>,
@@ -186,6 +189,14 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
         }
         if r.allow == 0 && r.block == 0 {
             writeln!(out, "\tnot allowed or blocked")?;
+        }
+        if let Some(p) = &report.in_prefix {
+            writeln!(
+                out,
+                "\tin {}, blocked whole since {}",
+                printable(&p.prefix),
+                local_time(p.block)
+            )?;
         }
         if report.evidence.is_empty() {
             writeln!(out, "\tno evidence in the logs")?;

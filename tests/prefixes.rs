@@ -99,6 +99,12 @@ fn three_blocked_addresses_of_a_prefix_become_one_line() {
     }
     assert_eq!(root.row("2001:db8:1:2::99").map(|r| r.2), Some(0));
 
+    let report = root.ok(&["report", "2001:db8:1:2::99"]);
+    assert!(
+        report.contains("in 2001:db8:1:2::/64, blocked whole since"),
+        "{report}"
+    );
+
     // report lists the prefix with its members; delist lifts it and its addresses.
     let report = root.ok(&["report"]);
     assert!(
@@ -258,4 +264,31 @@ fn tcpd_denies_the_prefix_and_nothing_outside_it() {
     ] {
         assert_eq!(access(outside), "granted", "{outside}");
     }
+}
+
+#[test]
+fn allowing_an_address_lifts_the_block_of_its_prefix() {
+    let root = Root::new();
+    for ip in ["2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2::c"] {
+        root.ok(&["block", ip]);
+    }
+    assert_eq!(root.deny_text(), "ALL: [2001:db8:1:2::]/64 : deny\n");
+    // The colleague in that /64 who logs in (here: by hand) must not stay refused.
+    root.ok(&["allow", "2001:db8:1:2::77"]);
+    assert_eq!(
+        root.deny_text(),
+        "ALL: [2001:db8:1:2::a] : deny\nALL: [2001:db8:1:2::b] : deny\nALL: [2001:db8:1:2::c] : deny\n",
+        "the prefix is lifted, its blocked addresses listed one by one again"
+    );
+    let history = sqlite(
+        &root,
+        "SELECT action, reason FROM decisions WHERE ip = '2001:db8:1:2::/64'",
+    );
+    assert!(
+        history.contains("unlist|2001:db8:1:2::77 in it was allowed"),
+        "{history}"
+    );
+    // And it is not blocked whole again.
+    root.ok(&["block", "2001:db8:1:2::d"]);
+    assert!(!root.deny_text().contains("/64"));
 }

@@ -167,6 +167,55 @@ impl Sentry {
         }
         let _serialised =
             FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
+        self.apply_prefixes_locked(decisions)
+    }
+
+    /// Lifts the blocks of the prefixes that hold an address just allowed: a prefix with
+    /// an allowed address in it is never blocked whole (that address would stay refused).
+    /// Called with the lists lock held; returns the deny lists that failed.
+    pub(super) fn lift_prefixes_of_allowed(
+        &mut self,
+        decisions: &[Decision],
+    ) -> Result<Vec<crate::error::Error>> {
+        let allowed: Vec<(ClientIp, Network)> = decisions
+            .iter()
+            .filter(|d| matches!(d.listing, Listing::Allowed { .. }))
+            .filter_map(|d| self.config.prefix_of(d.ip).map(|p| (d.ip, p)))
+            .collect();
+        if allowed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let blocked = self.store.blocked_prefixes()?;
+        let lifts: Vec<PrefixDecision> = blocked
+            .iter()
+            .filter_map(|(net, _)| {
+                let (ip, _) = allowed.iter().find(|(ip, _)| net.contains(*ip))?;
+                Some(PrefixDecision {
+                    prefix: *net,
+                    listing: Listing::Unlisted,
+                    reason: format!("{ip} in it was allowed"),
+                    origin: String::new(),
+                })
+            })
+            .collect();
+        self.prefix_changes_locked(&lifts)
+    }
+
+    /// `apply_prefixes` once the lists lock is held.
+    fn apply_prefixes_locked(&mut self, decisions: &[PrefixDecision]) -> Result<()> {
+        let failures = self.prefix_changes_locked(decisions)?;
+        self.backend_failures(failures)
+    }
+
+    /// The changes of `apply_prefixes_locked`; the deny lists that failed are returned
+    /// (noted as pending), for the caller to report.
+    fn prefix_changes_locked(
+        &mut self,
+        decisions: &[PrefixDecision],
+    ) -> Result<Vec<crate::error::Error>> {
+        if decisions.is_empty() {
+            return Ok(Vec::new());
+        }
         // Another sentry may have blocked the same prefix meanwhile.
         let mut fresh = Vec::with_capacity(decisions.len());
         for d in decisions {
@@ -176,7 +225,7 @@ impl Sentry {
             }
         }
         if fresh.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let changes: Vec<PrefixChange> = fresh
             .iter()
@@ -248,7 +297,7 @@ impl Sentry {
         {
             failures.push(e);
         }
-        self.backend_failures(failures)
+        Ok(failures)
     }
 
     /// The deny-list entry for a prefix blocked at `since`.
