@@ -9,13 +9,15 @@ in the database, the command fails (exit 2), and the change is noted as pending:
 line, and `check` warns until one has.
 */
 
+mod prefixes;
+
 use std::time::Duration;
 
 use crate::atomic_file::FileLock;
-use crate::block::{self, DenyList, Entry};
+use crate::block::{self, DenyList, Entry, NetEntry};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::ip::ClientIp;
+use crate::ip::{ClientIp, Network};
 use crate::logs::{Kind, Service};
 use crate::policy::{self, Evidence, Verdict};
 use crate::progress::Progress;
@@ -23,6 +25,8 @@ use crate::scan;
 use crate::store::{
     EvidenceCount, IpRecord, Listing, ListingChange, Opened, SqliteStore, legacy_files,
 };
+
+pub use prefixes::PrefixDecision;
 
 /// Key in `sentry_meta` marking that the one-file-per-address tree was imported.
 const LEGACY_IMPORT_KEY: &str = "legacy_files_imported_at";
@@ -152,7 +156,10 @@ impl Sentry {
             self.say(|| format!("{ip}: block is older than {days} days, lifting it"));
             record = self.apply(&[expired(ip, days)])?.remove(0);
         }
-        if record.seen < i64::from(self.config.inspect_after) {
+        let Some(prefix_seen) = self.connect_prefix(ip)? else {
+            return Ok(record);
+        };
+        if !policy::inspect(record.seen, prefix_seen, self.config.inspect_after) {
             return Ok(record);
         }
         // Read what the logs added since the last look (unless another scanner is at it),
@@ -178,6 +185,9 @@ impl Sentry {
             self.decide(ip)?
         };
         self.decide_for_waiting(&outcome, ip, mine.into_iter().collect())?;
+        let mut judged: Vec<ClientIp> = outcome.addresses.iter().copied().collect();
+        judged.push(ip);
+        self.decide_prefixes(&judged, false)?;
         Ok(self.store.record(ip)?.unwrap_or(record))
     }
 
@@ -355,7 +365,9 @@ impl Sentry {
         dry_run: bool,
     ) -> Result<Vec<Decision>> {
         let mut decisions = Vec::new();
+        let mut judged = Vec::new();
         for ip in addresses {
+            judged.push(ip);
             let listed = self
                 .store
                 .record(ip)?
@@ -366,6 +378,9 @@ impl Sentry {
         }
         if !dry_run {
             self.apply_automatic(decisions.clone())?;
+        }
+        for prefix in self.decide_prefixes(&judged, dry_run)? {
+            self.say(|| format!("{}{prefix}", if dry_run { "would have " } else { "" }));
         }
         Ok(decisions)
     }
@@ -392,7 +407,10 @@ impl Sentry {
                  refusing to block it. Use --force if you really mean it."
             )));
         }
-        self.change(ip, Listing::Blocked { since: self.now })
+        let record = self.change(ip, Listing::Blocked { since: self.now })?;
+        // A third blocked address of a prefix blocks the prefix, by hand as by the logs.
+        self.decide_prefixes(&[ip], false)?;
+        Ok(record)
     }
 
     /// Takes the address off both lists and every deny list, and forgets its evidence so
@@ -488,6 +506,11 @@ impl Sentry {
             })
             .collect();
         let records = self.store.set_listings(&wanted)?;
+        let members: Vec<(ClientIp, crate::ip::Network)> = decisions
+            .iter()
+            .filter_map(|d| self.config.prefix_of(d.ip).map(|p| (d.ip, p)))
+            .collect();
+        self.store.note_prefix_members(&members)?;
         progress.step();
         let mut blocked: Vec<Entry> = Vec::new();
         for d in decisions {
@@ -501,12 +524,22 @@ impl Sentry {
             .filter(|d| !matches!(d.listing, Listing::Blocked { .. }))
             .map(|d| d.ip)
             .collect();
+        // Lists that hold networks already deny these through their prefix.
+        let covered = self.covered_by_prefixes(&blocked)?;
+        let outside: Vec<Entry> = (blocked.iter())
+            .filter(|e| !covered.contains(&e.ip))
+            .copied()
+            .collect();
         let mut failures = Vec::new();
         for list in self.lists.iter_mut() {
             progress.say(list.name().to_string());
             let result = (|| {
+                let covers = outside.len() < blocked.len()
+                    && list.holds_networks()
+                    && matches!(list.unused_networks(), Ok(None));
+                let blocked = if covers { &outside } else { &blocked };
                 if !blocked.is_empty() {
-                    list.add(&blocked)?;
+                    list.add(blocked)?;
                 }
                 if !freed.is_empty() {
                     list.remove(&freed)?;
@@ -528,6 +561,10 @@ impl Sentry {
         }
         for line in syslog_notices(decisions) {
             crate::syslog::notice(&line);
+        }
+        match self.lift_prefixes_of_allowed(decisions) {
+            Ok(more) => failures.extend(more),
+            Err(e) => failures.push(e),
         }
         if !failures.is_empty()
             && let Err(e) = self
@@ -560,10 +597,18 @@ impl Sentry {
     /// The deny-list entry for an address blocked at `since` for the `times`-th time:
     /// with the block's remaining life, for backends that can expire elements themselves.
     fn entry(&self, ip: ClientIp, since: i64, times: u32) -> Entry {
+        Entry {
+            ip,
+            expires_in: self.expires_in(since, times),
+        }
+    }
+
+    /// The remaining life of a block placed at `since` for the `times`-th time; None when
+    /// blocks never expire.
+    fn expires_in(&self, since: i64, times: u32) -> Option<u64> {
         let days = policy::block_days(self.config.expire_block_days, times);
-        let expires_in = policy::block_end(since, days)
-            .map(|end| u64::try_from(end.saturating_sub(self.now)).unwrap_or(0));
-        Entry { ip, expires_in }
+        policy::block_end(since, days)
+            .map(|end| u64::try_from(end.saturating_sub(self.now)).unwrap_or(0))
     }
 
     /// Makes every enabled backend's members equal to the database's blocked set: adds
@@ -579,6 +624,7 @@ impl Sentry {
             .map(|b| (b.ip, self.entry(b.ip, b.since, b.times)))
             .collect();
         let blocked: Vec<ClientIp> = wanted.keys().copied().collect();
+        let (wanted_nets, outside) = self.wanted_prefixes(&wanted)?;
         let mut changes = Vec::new();
         let mut failures = Vec::new();
         let progress = Progress::steps(self.show_progress, self.lists.len() as u64);
@@ -593,6 +639,39 @@ impl Sentry {
                     list.prepare()?;
                     list.adopt(&blocked)?;
                 }
+                // A list that holds networks gets the prefixes first, and drops their
+                // addresses only once it took them.
+                let mut added_networks = Vec::new();
+                let mut removed_networks = Vec::new();
+                let wanted = if list.holds_networks() {
+                    let present: std::collections::BTreeSet<Network> =
+                        list.network_members()?.into_iter().collect();
+                    let missing: Vec<NetEntry> = (wanted_nets.iter())
+                        .filter(|n| !present.contains(&n.net))
+                        .copied()
+                        .collect();
+                    removed_networks = (present.iter())
+                        .filter(|p| !wanted_nets.iter().any(|n| n.net == **p))
+                        .copied()
+                        .collect();
+                    if !dry_run {
+                        if !missing.is_empty() {
+                            list.add_networks(&missing)?;
+                        }
+                        if !removed_networks.is_empty() {
+                            list.remove_networks(&removed_networks)?;
+                        }
+                    }
+                    added_networks = missing.iter().map(|n| n.net).collect();
+                    // A network set no rule uses drops nothing: keep the addresses too.
+                    if wanted_nets.is_empty() || matches!(list.unused_networks(), Ok(None)) {
+                        &outside
+                    } else {
+                        &wanted
+                    }
+                } else {
+                    &wanted
+                };
                 let present: std::collections::BTreeSet<ClientIp> =
                     list.members()?.into_iter().collect();
                 let missing: Vec<Entry> = wanted
@@ -617,6 +696,8 @@ impl Sentry {
                     backend: list.name(),
                     added: missing.iter().map(|e| e.ip).collect(),
                     removed: extra,
+                    added_networks,
+                    removed_networks,
                 })
             })();
             progress.step();
@@ -661,6 +742,8 @@ impl Sentry {
         if !decisions.is_empty() {
             self.apply(&decisions)?;
         }
+        let prefixes = self.expired_prefixes()?;
+        self.apply_prefixes(&prefixes)?;
         Ok(decisions)
     }
 
@@ -799,6 +882,21 @@ pub struct SyncChange {
     pub backend: &'static str,
     pub added: Vec<ClientIp>,
     pub removed: Vec<ClientIp>,
+    /// IPv6 prefixes blocked whole, on lists that hold networks.
+    pub added_networks: Vec<Network>,
+    pub removed_networks: Vec<Network>,
+}
+
+impl SyncChange {
+    /// Entries missing from the list: addresses and prefixes.
+    pub fn missing(&self) -> usize {
+        self.added.len() + self.added_networks.len()
+    }
+
+    /// Entries on the list that the database does not block.
+    pub fn extra(&self) -> usize {
+        self.removed.len() + self.removed_networks.len()
+    }
 }
 
 /// One listing change and why it was made (for the syslog line and `-v`).

@@ -245,7 +245,7 @@ impl LegacyArgs {
             })
         } else if self.delist {
             Command::Delist(cmd::delist::Args {
-                ip: needs_ip("--delist")?,
+                ip: cmd::delist::Target::Ip(needs_ip("--delist")?),
             })
         } else if self.report {
             Command::Report(cmd::report::Args {

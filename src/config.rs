@@ -82,6 +82,10 @@ pub struct Config {
     pub max_attempts: u32,
     /// A login attempt as root counts as account guessing.
     pub root_is_naughty: bool,
+    /// The length of the IPv6 prefixes counted and blocked as one (`ipv6_prefix`); 128 = off.
+    pub ipv6_prefix: u8,
+    /// This many blocked addresses of one IPv6 prefix block the prefix (0 = never by count).
+    pub prefix_block_after: u32,
     /// Log files to read (`logs`, or `SENTRY_LOGS`); None = the default list, those that exist.
     pub logs: Option<Vec<PathBuf>>,
     /// Read the systemd journal: Some(true/false) as configured, None = when no log file is found.
@@ -221,6 +225,8 @@ struct FileConfig {
     services: Option<Vec<String>>,
     max_attempts: Option<u32>,
     root_is_naughty: Option<bool>,
+    ipv6_prefix: Option<u8>,
+    prefix_block_after: Option<u32>,
     logs: Option<Vec<PathBuf>>,
     journal: Option<bool>,
     journal_file: Option<PathBuf>,
@@ -468,6 +474,8 @@ impl Config {
             services: Services::default(),
             max_attempts: file.max_attempts.unwrap_or(10),
             root_is_naughty: file.root_is_naughty.unwrap_or(true),
+            ipv6_prefix: file.ipv6_prefix.unwrap_or(64),
+            prefix_block_after: file.prefix_block_after.unwrap_or(3),
             logs: file.logs.clone(),
             journal: file.journal,
             journal_file: file.journal_file.clone(),
@@ -522,6 +530,17 @@ impl Config {
         }
         if config.inspect_after == 0 {
             return Err(in_file("inspect_after", "must be at least 1".into()));
+        }
+        // A shorter prefix than a /32 (a regional registry's allocation) would block
+        // whole providers for three of their customers.
+        if !(32..=128).contains(&config.ipv6_prefix) {
+            return Err(in_file(
+                "ipv6_prefix",
+                format!(
+                    "{} is outside 32..=128 (64 is a typical customer's network; 128 turns prefixes off)",
+                    config.ipv6_prefix
+                ),
+            ));
         }
         for name in &config.backends {
             if !KNOWN_BACKENDS.contains(&name.as_str()) {
@@ -769,6 +788,17 @@ impl Config {
         }))
     }
 
+    /// The IPv6 prefix an address is counted and blocked with; None for IPv4 and when
+    /// `ipv6_prefix` is 128.
+    pub fn prefix_of(&self, ip: ClientIp) -> Option<Network> {
+        Network::prefix_of(ip, self.ipv6_prefix)
+    }
+
+    /// True when a prefix holds a never-block address (it is then never blocked whole).
+    pub fn is_never_blocked_prefix(&self, prefix: &Network) -> bool {
+        self.never_block.iter().any(|net| net.overlaps(prefix))
+    }
+
     /// True when automatic decisions must leave this address alone.
     pub fn is_never_blocked(&self, ip: ClientIp) -> bool {
         self.never_block.iter().any(|net| net.contains(ip))
@@ -1000,6 +1030,10 @@ mod tests {
         let err = load_with(Some("never_block = [\"10.0.0.0/40\"]\n"), &[])
             .expect_err("bad cidr refused");
         assert!(err.to_string().contains("never_block"), "{err}");
+        let err = load_with(Some("ipv6_prefix = 16\n"), &[]).expect_err("too short a prefix");
+        assert!(err.to_string().contains("ipv6_prefix"), "{err}");
+        let c = load_with(Some("ipv6_prefix = 56\nprefix_block_after = 5\n"), &[]).expect("valid");
+        assert_eq!((c.ipv6_prefix, c.prefix_block_after), (56, 5));
         let err =
             load_with(Some("[block]\nbackends = [\"iptablez\"]\n"), &[]).expect_err("bad backend");
         assert!(err.to_string().contains("iptablez"), "{err}");

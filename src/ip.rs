@@ -144,8 +144,9 @@ fn acceptable_ipv4(v4: Ipv4Addr) -> Option<Ipv4Addr> {
     (v4.octets()[0] != 0 && !v4.is_broadcast()).then_some(v4)
 }
 
-/// An address block such as `127.0.0.0/8` or `2001:db8::/32`, as used by `never_block`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An address block such as `127.0.0.0/8` or `2001:db8::/32`, as used by `never_block`,
+/// and the IPv6 prefixes sentry blocks whole (`ipv6_prefix`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Network {
     base: IpAddr,
     prefix: u8,
@@ -178,6 +179,55 @@ impl Network {
             },
         };
         Ok(Network { base, prefix })
+    }
+
+    /// The `len`-bit prefix an IPv6 address belongs to (`2001:db8:1:2::/64`), or None for
+    /// IPv4 and for `len` 128 or more (prefixes turned off).
+    pub fn prefix_of(ip: ClientIp, len: u8) -> Option<Network> {
+        match ip.addr() {
+            IpAddr::V6(v6) if len < 128 => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                Some(Network {
+                    base: IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask)),
+                    prefix: len,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Parses an IPv6 prefix as `delist` and the database take it: `ADDR/LEN` with LEN
+    /// below 128 and no host bits set (`2001:db8:1:2::/64`), so one prefix has one text.
+    pub fn parse_prefix(text: &str) -> Option<Network> {
+        let net = Network::parse(text).ok()?;
+        let canonical = Network::prefix_of(ClientIp::parse_opt(&net.base.to_string())?, net.prefix);
+        canonical.filter(|c| *c == net)
+    }
+
+    /// The prefix length.
+    pub fn length(&self) -> u8 {
+        self.prefix
+    }
+
+    /// True when the two blocks share an address (one holds the other).
+    pub fn overlaps(&self, other: &Network) -> bool {
+        let shorter = self.prefix.min(other.prefix);
+        match (self.base, other.base) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(shorter)).unwrap_or(0);
+                u32::from(a) & mask == u32::from(b) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(shorter)).unwrap_or(0);
+                u128::from(a) & mask == u128::from(b) & mask
+            }
+            _ => false,
+        }
+    }
+
+    /// The first address of the block (tcpd's and the firewalls' spelling need it apart).
+    pub fn base(&self) -> IpAddr {
+        self.base
     }
 
     /// True when the address falls inside this block.
@@ -294,6 +344,24 @@ mod tests {
         assert!(!net("2001:db8::/32").contains(ip("1.2.3.4")));
         assert!(net("0.0.0.0/0").contains(ip("8.8.8.8")));
         assert!(net("192.0.2.7").contains(ip("::ffff:192.0.2.7")));
+        let prefix = Network::prefix_of(ip("2001:DB8:1:2:aa::1"), 64).expect("v6");
+        assert_eq!(prefix.to_string(), "2001:db8:1:2::/64");
+        assert!(prefix.contains(ip("2001:db8:1:2:ffff::9")));
+        assert!(!prefix.contains(ip("2001:db8:1:3::9")));
+        assert_eq!(Network::prefix_of(ip("2001:db8::1"), 128), None);
+        assert_eq!(Network::prefix_of(ip("192.0.2.1"), 64), None);
+        assert_eq!(Network::parse_prefix("2001:db8:1:2::/64"), Some(prefix));
+        assert_eq!(
+            Network::parse_prefix("2001:db8:1:2::1/64"),
+            None,
+            "host bits"
+        );
+        assert_eq!(Network::parse_prefix("192.0.2.0/24"), None, "IPv4");
+        assert_eq!(Network::parse_prefix("2001:db8::1"), None, "an address");
+        assert!(prefix.overlaps(&net("2001:db8::/32")));
+        assert!(net("2001:db8:1:2::7").overlaps(&prefix));
+        assert!(!prefix.overlaps(&net("2001:db8:1:3::/64")));
+        assert!(!prefix.overlaps(&net("127.0.0.0/8")));
         for bad in [
             "1.2.3.4/33",
             "::/129",

@@ -95,6 +95,12 @@ More failed and probe events than this, and no successful login, block an addres
 .B root_is_naughty = true
 A login attempt as root blocks at once.
 .TP
+.B ipv6_prefix = 64
+IPv6 addresses are also counted and blocked by this prefix (32 to 128; 128: off).
+.TP
+.B prefix_block_after = 3
+This many blocked addresses of one IPv6 prefix block the prefix (0: never by count).
+.TP
 .B never_block = []
 Networks never blocked automatically (127.0.0.0/8 and ::1 always are).
 .TP

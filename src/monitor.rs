@@ -581,19 +581,20 @@ pub fn findings(
         Err(e) => problems.push((State::Critical, e.to_string())),
     }
 
+    for advice in sentry.unused_network_sets() {
+        problems.push((State::Warning, advice));
+    }
+
     match sentry.sync(true) {
         Ok(changes) => {
-            for c in changes
-                .iter()
-                .filter(|c| !c.added.is_empty() || !c.removed.is_empty())
-            {
+            for c in changes.iter().filter(|c| c.missing() + c.extra() > 0) {
                 problems.push((
                     State::Warning,
                     format!(
                         "{} differs from the database ({} missing, {} extra): run `sentry sync`",
                         c.backend,
-                        c.added.len(),
-                        c.removed.len()
+                        c.missing(),
+                        c.extra()
                     ),
                 ));
             }
@@ -732,7 +733,7 @@ pub fn metrics(sentry: &mut Sentry) -> Result<String> {
                     out,
                     "sentry_backend_out_of_sync{{backend=\"{}\"}} {}",
                     c.backend,
-                    c.added.len() + c.removed.len()
+                    c.missing() + c.extra()
                 );
             }
         }

@@ -107,6 +107,53 @@ pub fn decide_fleet(evidence: &Evidence, limits: Limits) -> Verdict {
     }
 }
 
+/// What is known about one IPv6 prefix (`ipv6_prefix`), for [`decide_prefix`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefixState {
+    /// The evidence of its addresses that are on no list, added together.
+    pub pooled: Evidence,
+    /// How many of those addresses gave any of that evidence.
+    pub contributors: u32,
+    /// How many of its addresses are blocked.
+    pub blocked: u32,
+    /// It holds a `never_block` address, an allowed one or one with current trust.
+    pub protected: bool,
+}
+
+/// Why a prefix is blocked whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixBlock {
+    /// `prefix_block_after` (or more) of its addresses are blocked.
+    Members(u32),
+    /// Its addresses together gave enough evidence to block one address.
+    Pooled,
+}
+
+/// The prefix rules: a prefix is blocked whole when `block_after` of its addresses are
+/// blocked (0 = never by that count), or when the evidence of its other addresses added
+/// together would block one address — the bot that rotates through its /64 is stopped
+/// after `max_attempts` failures in total, not per address. Evidence from a single
+/// address blocks that address alone (`decide`), never its neighbours. A protected prefix
+/// (one holding a never-block, allowed or trusted address) is never blocked whole, and
+/// neither is one with a login among its unlisted addresses.
+pub fn decide_prefix(state: &PrefixState, limits: Limits, block_after: u32) -> Option<PrefixBlock> {
+    if state.protected || state.pooled.success > 0 {
+        None
+    } else if block_after > 0 && state.blocked >= block_after {
+        Some(PrefixBlock::Members(state.blocked))
+    } else if state.contributors >= 2 && state.pooled.enough_to_block(limits) {
+        Some(PrefixBlock::Pooled)
+    } else {
+        None
+    }
+}
+
+/// Whether a connect reads the logs: once the address, or its IPv6 prefix as a whole
+/// (`prefix_seen`, 0 when prefixes are off), has connected `inspect_after` times.
+pub fn inspect(seen: i64, prefix_seen: i64, inspect_after: u32) -> bool {
+    seen.max(prefix_seen) >= i64::from(inspect_after)
+}
+
 /// True when a block placed at `blocked_at` has outlived `expire_days` (0 = never expires).
 pub fn block_expired(blocked_at: i64, now: i64, expire_days: u32) -> bool {
     expire_days > 0
@@ -216,6 +263,65 @@ mod tests {
         e.add(Kind::Naughty, 1);
         e.add(Kind::Success, 4);
         assert_eq!(e, evidence(4, 2, 1, 3));
+    }
+
+    #[test]
+    fn a_prefix_is_blocked_after_enough_blocked_members() {
+        let state = |blocked| PrefixState {
+            blocked,
+            ..PrefixState::default()
+        };
+        assert_eq!(decide_prefix(&state(2), lim(10), 3), None);
+        assert_eq!(
+            decide_prefix(&state(3), lim(10), 3),
+            Some(PrefixBlock::Members(3))
+        );
+        assert_eq!(decide_prefix(&state(9), lim(10), 0), None, "0 = off");
+    }
+
+    #[test]
+    fn a_prefix_pools_the_evidence_of_its_addresses() {
+        let pooled = |failed, contributors| PrefixState {
+            pooled: evidence(0, failed, 0, 0),
+            contributors,
+            ..PrefixState::default()
+        };
+        // A bot rotating addresses: one failure each, blocked after max_attempts in total.
+        assert_eq!(decide_prefix(&pooled(10, 10), lim(10), 3), None);
+        assert_eq!(
+            decide_prefix(&pooled(11, 11), lim(10), 3),
+            Some(PrefixBlock::Pooled)
+        );
+        // One address alone is judged alone: its neighbours are not blocked with it.
+        assert_eq!(decide_prefix(&pooled(50, 1), lim(10), 3), None);
+    }
+
+    #[test]
+    fn a_protected_prefix_is_never_blocked_whole() {
+        let base = PrefixState {
+            pooled: evidence(0, 40, 0, 0),
+            contributors: 4,
+            blocked: 5,
+            protected: false,
+        };
+        assert!(decide_prefix(&base, lim(10), 3).is_some());
+        let protected = PrefixState {
+            protected: true,
+            ..base
+        };
+        assert_eq!(decide_prefix(&protected, lim(10), 3), None);
+        let login = PrefixState {
+            pooled: evidence(1, 40, 0, 0),
+            ..base
+        };
+        assert_eq!(decide_prefix(&login, lim(10), 3), None);
+    }
+
+    #[test]
+    fn connections_count_per_prefix_toward_inspection() {
+        assert!(!inspect(1, 2, 3));
+        assert!(inspect(1, 3, 3), "the prefix's third connection");
+        assert!(inspect(3, 0, 3), "prefixes off");
     }
 
     #[test]

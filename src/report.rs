@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::printable::printable;
+use crate::store::prefixes::BlockedPrefix;
 use crate::store::sqlite::HistoryEntry;
 use crate::store::{EvidenceCount, IpRecord, SqliteStore, Summary};
 
@@ -32,6 +33,12 @@ pub struct Report {
     /// How many times that address was blocked, and how long its block lasts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocks: Option<Blocks>,
+    /// IPv6 prefixes blocked whole, with how many of their addresses sentry knows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<BlockedPrefix>,
+    /// The blocked prefix the address asked for is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_prefix: Option<BlockedPrefix>,
     /// The overview asked for with `--top N`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<Overview>,
@@ -187,6 +194,21 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
             s.blocked_again
         )?;
     }
+    if !report.prefixes.is_empty() {
+        let n = report.prefixes.len();
+        let are = plural(n as i64, "IPv6 prefix is", "IPv6 prefixes are");
+        writeln!(out, "{n:4} {are} blocked whole")?;
+        for p in &report.prefixes {
+            writeln!(
+                out,
+                "	{} ({} {}), since {}",
+                printable(&p.prefix),
+                p.members,
+                plural(p.members, "address", "addresses"),
+                local_time(p.block)
+            )?;
+        }
+    }
     if let Some(r) = &report.record {
         writeln!(out)?;
         writeln!(
@@ -233,6 +255,14 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
         }
         if r.allow == 0 && r.block == 0 {
             writeln!(out, "\tnot allowed or blocked")?;
+        }
+        if let Some(p) = &report.in_prefix {
+            writeln!(
+                out,
+                "\tin {}, blocked whole since {}",
+                printable(&p.prefix),
+                local_time(p.block)
+            )?;
         }
         if report.evidence.is_empty() {
             writeln!(out, "\tno evidence in the logs")?;

@@ -493,6 +493,68 @@ fn ipset_uses_sets_the_admin_made_and_names_from_the_config() {
     assert!(err.contains("set4"), "{err}");
 }
 
+#[test]
+fn ipset_puts_a_blocked_prefix_in_a_network_set_and_drops_its_addresses_once_a_rule_uses_it() {
+    let Some(ns) = Netns::new() else { return };
+    if !Kind::Ipset.available() || !common::require("ip6tables") {
+        return;
+    }
+    let root = root_for(Kind::Ipset, "");
+    for ip in ["2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2::c"] {
+        ns.sentry_ok(&root, &["block", ip]);
+    }
+    assert_eq!(
+        ipset_members(&ns, "sentry_blocklist6net"),
+        set_of(&["2001:db8:1:2::/64"])
+    );
+    let header = ns.run_ok("ipset", &["list", "-t", "sentry_blocklist6net"]);
+    assert!(header.contains("hash:net"), "{header}");
+    // Unused by any rule: the addresses stay in the address set, and check says so.
+    assert_eq!(ipset_members(&ns, "sentry_blocklist6").len(), 3);
+    let check = ns.sentry(&root, &["check"]);
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        said.contains("no rule uses set sentry_blocklist6net"),
+        "check warns until a rule uses the set: {said}"
+    );
+
+    // README's rule: the set is referenced, and sync drops the covered addresses.
+    ns.run_ok(
+        "ip6tables",
+        &[
+            "-I",
+            "INPUT",
+            "-m",
+            "set",
+            "--match-set",
+            "sentry_blocklist6net",
+            "src",
+            "-j",
+            "DROP",
+        ],
+    );
+    let out = ns.sentry_ok(&root, &["sync"]);
+    assert!(out.contains("ipset: added 0, removed 3"), "{out}");
+    assert!(ipset_members(&ns, "sentry_blocklist6").is_empty());
+    let check = ns.sentry(&root, &["check"]);
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(!said.contains("sentry_blocklist6net"), "{said}");
+    assert!(
+        ns.run(
+            "ipset",
+            &["test", "sentry_blocklist6net", "2001:db8:1:2::beef"]
+        )
+        .status
+        .success(),
+        "the kernel matches any address of the prefix"
+    );
+
+    ns.sentry_ok(&root, &["delist", "2001:db8:1:2::/64"]);
+    assert!(ipset_members(&ns, "sentry_blocklist6net").is_empty());
+    assert!(ipset_members(&ns, "sentry_blocklist6").is_empty());
+    assert_eq!(root.deny_text(), "");
+}
+
 /// The admin's rules around sentry's chain: an unrelated INPUT rule, the jump to SENTRY,
 /// and a chain of their own that drops one of the addresses sentry blocks too.
 fn admin_rules(kind: Kind, ns: &Netns) {

@@ -280,3 +280,93 @@ fn a_broken_backend_keeps_the_decision_and_sync_repairs_it() {
         set_of(&["203.0.113.77", "203.0.113.78"])
     );
 }
+
+#[test]
+fn a_blocked_prefix_goes_to_the_network_set_and_its_addresses_leave_once_a_rule_uses_it() {
+    let Some(ns) = Netns::new() else { return };
+    if !common::require("nft") {
+        return;
+    }
+    let root = nft_root("");
+    for ip in ["2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2::c"] {
+        ns.sentry_ok(&root, &["block", ip]);
+    }
+    assert_eq!(
+        elements_net(&ns, "blocklist6net"),
+        set_of(&["2001:db8:1:2::/64"]),
+        "the third blocked address blocks its /64"
+    );
+    assert_eq!(root.deny_text(), "ALL: [2001:db8:1:2::]/64 : deny\n");
+    // No rule uses the network set yet: the addresses stay, and check says what to add.
+    assert_eq!(elements(&ns, "blocklist6").len(), 3);
+    let check = ns.sentry(&root, &["check"]);
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        said.contains("no rule uses set blocklist6net"),
+        "check warns until a rule uses the set: {said}"
+    );
+    let out = ns.sentry_ok(&root, &["sync"]);
+    assert!(out.contains("nftables: added 0, removed 0"), "{out}");
+    assert_eq!(elements(&ns, "blocklist6").len(), 3);
+
+    // README's rule; then sync drops the single addresses, which the prefix covers.
+    ns.run_ok(
+        "nft",
+        &[
+            "add",
+            "chain",
+            "inet",
+            "sentry",
+            "input",
+            "{ type filter hook input priority -10; policy accept; }",
+        ],
+    );
+    ns.run_ok(
+        "nft",
+        &[
+            "add",
+            "rule",
+            "inet",
+            "sentry",
+            "input",
+            "ip6",
+            "saddr",
+            "@blocklist6net",
+            "drop",
+        ],
+    );
+    let out = ns.sentry_ok(&root, &["sync"]);
+    assert!(out.contains("nftables: added 0, removed 3"), "{out}");
+    assert!(elements(&ns, "blocklist6").is_empty());
+    let check = ns.sentry(&root, &["check"]);
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(!said.contains("blocklist6net"), "{said}");
+    // A fourth address of the prefix never reaches the address set.
+    ns.sentry_ok(&root, &["block", "2001:db8:1:2::d"]);
+    assert!(elements(&ns, "blocklist6").is_empty());
+    ns.sentry_ok(&root, &["block", "2001:db8:7::1"]);
+    assert_eq!(elements(&ns, "blocklist6"), set_of(&["2001:db8:7::1"]));
+
+    ns.sentry_ok(&root, &["delist", "2001:db8:1:2::/64"]);
+    assert!(elements_net(&ns, "blocklist6net").is_empty());
+    assert_eq!(elements(&ns, "blocklist6"), set_of(&["2001:db8:7::1"]));
+    assert_eq!(root.deny_text(), "ALL: [2001:db8:7::1] : deny\n");
+}
+
+/// The prefixes of an interval set, as `ADDR/LEN`.
+fn elements_net(ns: &Netns, set: &str) -> BTreeSet<String> {
+    let out = ns.run_ok("nft", &["-j", "list", "set", "inet", "sentry", set]);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("nft json");
+    let mut found = BTreeSet::new();
+    for item in json["nftables"].as_array().expect("nftables array") {
+        for elem in item["set"]["elem"].as_array().into_iter().flatten() {
+            let prefix = &elem["prefix"];
+            found.insert(format!(
+                "{}/{}",
+                prefix["addr"].as_str().expect("addr"),
+                prefix["len"]
+            ));
+        }
+    }
+    found
+}

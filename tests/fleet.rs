@@ -678,3 +678,74 @@ fn a_fleet_of_the_shared_role_migrates_by_readme() {
     assert!(blocked(&c, "203.0.113.50"), "x's row, now a member's");
     assert!(!allowed(&c, "203.0.113.51"), "the forged row is no one's");
 }
+
+#[test]
+fn a_prefix_blocked_on_one_host_reaches_the_others_within_their_own_rules() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let a = host(&cluster, "a");
+    let b = host(&cluster, "b");
+    // c counts /56 prefixes: a /64 is no wider, it is taken. d has prefixes off, as an
+    // older sentry, which skips a row that is not an address.
+    let c = Root::new();
+    cluster.add_host("c");
+    std::fs::write(
+        c.path().join("sentry.toml"),
+        format!(
+            "ipv6_prefix = 56\n[fleet]\nurl = \"{}?sslmode=disable\"\npassword_file = \"{}\"\nhost_id = \"c\"\n",
+            cluster.url("c"),
+            cluster.password_file("c").display()
+        ),
+    )
+    .expect("write config");
+    let d = Root::new();
+    cluster.add_host("d");
+    std::fs::write(
+        d.path().join("sentry.toml"),
+        format!(
+            "ipv6_prefix = 128\n[fleet]\nurl = \"{}?sslmode=disable\"\npassword_file = \"{}\"\nhost_id = \"d\"\n",
+            cluster.url("d"),
+            cluster.password_file("d").display()
+        ),
+    )
+    .expect("write config");
+    // b has allowed an address of the prefix: it never blocks the prefix whole.
+    let e = host(&cluster, "e");
+    e.ok(&["allow", "2001:db8:1:2::77"]);
+
+    for ip in ["2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2::c"] {
+        a.ok(&["block", ip]);
+    }
+    assert!(a.deny_text().contains("[2001:db8:1:2::]/64"));
+    let out = a.ok(&["sync"]);
+    assert!(out.contains("fleet: sent 4 decisions"), "{out}");
+    for other in [&b, &c] {
+        sync_until_ok(other);
+        let deny = other.deny_text();
+        assert!(
+            deny.contains("ALL: [2001:db8:1:2::]/64 : deny"),
+            "the prefix travels:\n{deny}"
+        );
+        let report = other.ok(&["report"]);
+        assert!(report.contains("2001:db8:1:2::/64"), "{report}");
+    }
+    for (other, why) in [(&d, "prefixes off"), (&e, "an allowed address inside")] {
+        let out = sync_until_ok(other);
+        let deny = other.deny_text();
+        assert!(!deny.contains("/64"), "{why}:\n{deny}\n{out}");
+        assert!(
+            deny.contains("[2001:db8:1:2::a]"),
+            "{why}: the single blocks come:\n{deny}"
+        );
+    }
+
+    // The delisting travels to the hosts that took the block from a.
+    a.ok(&["delist", "2001:db8:1:2::/64"]);
+    a.ok(&["sync"]);
+    for other in [&b, &c] {
+        sync_until_ok(other);
+        let deny = other.deny_text();
+        assert!(!deny.contains("2001:db8:1:2:"), "{deny}");
+    }
+}

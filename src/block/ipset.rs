@@ -12,6 +12,11 @@ the options differ (another `maxelem`, a `timeout`), so sentry first asks which 
 exist and only creates the missing ones. Removal reads the sets first and deletes only
 what is there, so a missing set is not an error and is not created just to be emptied.
 The sets carry no timeouts: `sentry expire` lifts old blocks.
+
+IPv6 prefixes blocked whole go into a third set, `hash:net` (`sentry_blocklist6net`): a
+`hash:ip` set cannot hold them, and cannot be recreated while a rule uses it. Until a rule
+uses the network set too (its references count, from `ipset list -t`), the addresses of
+a blocked prefix stay in the address set.
 */
 
 use std::collections::HashSet;
@@ -20,10 +25,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{DenyList, Entry, program, run};
+use super::{DenyList, Entry, NetEntry, program, run};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::ip::ClientIp;
+use crate::ip::{ClientIp, Network};
 
 /// `[ipset]` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +38,8 @@ pub struct Settings {
     pub set4: Option<String>,
     /// The IPv6 set; default `[block] firewall_table` + "6".
     pub set6: Option<String>,
+    /// The `hash:net` set of IPv6 prefixes; default `[block] firewall_table` + "6net".
+    pub set6net: Option<String>,
     /// Capacity of the sets sentry creates (ipset's own default is 65536; a full set
     /// refuses further additions).
     pub maxelem: u32,
@@ -45,6 +52,7 @@ impl Default for Settings {
         Settings {
             set4: None,
             set6: None,
+            set6net: None,
             maxelem: 65_536,
             ipset: "ipset".into(),
         }
@@ -56,6 +64,7 @@ pub struct Ipset {
     settings: Settings,
     set4: String,
     set6: String,
+    set6net: String,
 }
 
 /// The longest set name the kernel accepts (IPSET_MAXNAMELEN is 32 with the NUL).
@@ -71,10 +80,15 @@ impl Ipset {
             .set6
             .clone()
             .unwrap_or_else(|| format!("{}6", config.firewall_table));
+        let set6net = settings
+            .set6net
+            .clone()
+            .unwrap_or_else(|| format!("{}6net", config.firewall_table));
         Ipset {
             settings,
             set4,
             set6,
+            set6net,
         }
     }
 
@@ -91,6 +105,7 @@ impl Ipset {
         for (key, value, given) in [
             ("set4", &self.set4, self.settings.set4.is_some()),
             ("set6", &self.set6, self.settings.set6.is_some()),
+            ("set6net", &self.set6net, self.settings.set6net.is_some()),
         ] {
             if !plain(value) {
                 let origin = if given {
@@ -107,6 +122,12 @@ impl Ipset {
             return Err(Error::Input(format!(
                 "[ipset] set4 and set6 are both {:?}: a set holds one address family",
                 self.set4
+            )));
+        }
+        if self.set6net == self.set4 || self.set6net == self.set6 {
+            return Err(Error::Input(format!(
+                "[ipset] set6net is {:?} like an address set: prefixes need a hash:net set of their own",
+                self.set6net
             )));
         }
         if self.settings.maxelem == 0 {
@@ -130,11 +151,15 @@ impl Ipset {
         let text = String::from_utf8_lossy(&out.stdout);
         let existing: HashSet<&str> = text.lines().map(str::trim).collect();
         let mut script = String::new();
-        for (set, family) in [(&self.set4, "inet"), (&self.set6, "inet6")] {
+        for (set, kind, family) in [
+            (&self.set4, "hash:ip", "inet"),
+            (&self.set6, "hash:ip", "inet6"),
+            (&self.set6net, "hash:net", "inet6"),
+        ] {
             if !existing.contains(set.as_str()) {
                 let _ = writeln!(
                     script,
-                    "create {set} hash:ip family {family} maxelem {}",
+                    "create {set} {kind} family {family} maxelem {}",
                     self.settings.maxelem
                 );
             }
@@ -154,6 +179,11 @@ impl Ipset {
 
     /// The addresses in one set, from its `save` form (`add NAME ADDRESS [options]`).
     fn list_set(&self, set: &str) -> Result<Vec<ClientIp>> {
+        Ok(parse_members(&self.save(set)?, set))
+    }
+
+    /// One set in its `save` form; empty when it does not exist yet.
+    fn save(&self, set: &str) -> Result<String> {
         self.checked()?;
         let args: Vec<String> = ["list", set, "-output", "save"]
             .iter()
@@ -163,16 +193,35 @@ impl Ipset {
         if !out.status.success() {
             // A set that does not exist yet has no members; `sync` creates it.
             if out.stderr.contains("does not exist") {
-                return Ok(Vec::new());
+                return Ok(String::new());
             }
             return Err(Error::Runtime(format!(
                 "ipset: listing set {set} failed: {}",
                 out.complaint()
             )));
         }
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(parse_members(&text, set))
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+}
+
+/// The prefixes of `add SET NET ...` lines.
+fn parse_networks(text: &str, set: &str) -> Vec<Network> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some("add"), Some(name), Some(net)) if name == set => Network::parse_prefix(net),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The `References: N` line of `ipset list -t`.
+fn references(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("References:"))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 /// The addresses of `add SET ADDRESS ...` lines; anything else (the `create` line, entries
@@ -237,6 +286,59 @@ impl DenyList for Ipset {
         }
         self.restore(script)
     }
+
+    fn holds_networks(&self) -> bool {
+        true
+    }
+
+    fn add_networks(&mut self, nets: &[NetEntry]) -> Result<()> {
+        let mut script = self.creations()?;
+        for n in nets {
+            let _ = writeln!(script, "add {} {}", self.set6net, n.net);
+        }
+        if script.is_empty() {
+            return Ok(());
+        }
+        self.restore(script)
+    }
+
+    fn remove_networks(&mut self, nets: &[Network]) -> Result<()> {
+        let present: HashSet<Network> = self.network_members()?.into_iter().collect();
+        let mut script = String::new();
+        for net in nets.iter().filter(|n| present.contains(n)) {
+            let _ = writeln!(script, "del {} {net}", self.set6net);
+        }
+        if script.is_empty() {
+            return Ok(());
+        }
+        self.restore(script)
+    }
+
+    fn network_members(&self) -> Result<Vec<Network>> {
+        self.checked()?;
+        Ok(parse_networks(&self.save(&self.set6net)?, &self.set6net))
+    }
+
+    fn unused_networks(&self) -> Result<Option<String>> {
+        self.checked()?;
+        let args: Vec<String> = ["list", "-t", &self.set6net]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let out = crate::exec::run(&self.ipset()?, &args, None, super::PROGRAM_TIMEOUT)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if out.status.success() && references(&text).is_some_and(|n| n > 0) {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "ipset: no rule uses set {net} (IPv6 prefixes blocked whole), so the addresses of \
+             blocked prefixes stay in {six} one by one; add \
+             `ip6tables -I INPUT -m set --match-set {net} src -j DROP` beside your rule for {six} \
+             (README, Firewalls)",
+            net = self.set6net,
+            six = self.set6
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -253,5 +355,19 @@ mod tests {
             .map(|ip| ip.to_string())
             .collect();
         assert_eq!(got, ["1.2.3.4", "1.2.3.45", "2001:db8::9"]);
+    }
+
+    #[test]
+    fn networks_and_references_are_read_from_ipsets_output() {
+        let text = "create n6 hash:net family inet6 hashsize 1024 maxelem 65536\n\
+                    add n6 2001:db8:1:2::/64\nadd n6 2001:db8:1:3::1/64\nadd x 2001:db8:9::/64\n";
+        assert_eq!(
+            parse_networks(text, "n6"),
+            [Network::parse_prefix("2001:db8:1:2::/64").expect("prefix")]
+        );
+        let listing = "Name: n6\nType: hash:net\nRevision: 7\nHeader: family inet6\n\
+                       Size in memory: 1240\nReferences: 1\nNumber of entries: 0\n";
+        assert_eq!(references(listing), Some(1));
+        assert_eq!(references(&listing.replace(": 1\nN", ": 0\nN")), Some(0));
     }
 }

@@ -33,7 +33,7 @@ use serde::{Deserialize, Deserializer};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exec;
-use crate::ip::ClientIp;
+use crate::ip::{ClientIp, Network};
 
 pub use tcpwrappers::HostsDenyFile;
 
@@ -42,6 +42,14 @@ pub use tcpwrappers::HostsDenyFile;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
     pub ip: ClientIp,
+    /// Seconds until the block expires; None when blocks never expire.
+    pub expires_in: Option<u64>,
+}
+
+/// An IPv6 prefix blocked whole, and for how long the block still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetEntry {
+    pub net: Network,
     /// Seconds until the block expires; None when blocks never expire.
     pub expires_in: Option<u64>,
 }
@@ -65,6 +73,30 @@ pub trait DenyList {
     /// admin's (the deny file). Run by `sync` and `setup`, before `members`.
     fn adopt(&mut self, _blocked: &[ClientIp]) -> Result<()> {
         Ok(())
+    }
+    /// True when the list can hold a prefix as one entry (the deny file, the network sets
+    /// beside nftables' and ipset's address sets). Lists that cannot keep the single
+    /// addresses of a blocked prefix.
+    fn holds_networks(&self) -> bool {
+        false
+    }
+    /// Adds blocked prefixes (only called when [`DenyList::holds_networks`]).
+    fn add_networks(&mut self, _nets: &[NetEntry]) -> Result<()> {
+        Ok(())
+    }
+    /// Removes prefixes (exact matches only).
+    fn remove_networks(&mut self, _nets: &[Network]) -> Result<()> {
+        Ok(())
+    }
+    /// The prefixes currently listed, for `sync`.
+    fn network_members(&self) -> Result<Vec<Network>> {
+        Ok(Vec::new())
+    }
+    /// None when what holds the prefixes is in use; otherwise what the admin must do
+    /// (the rule to add). A kernel network set that no rule references drops nothing, so
+    /// until one does, the single addresses of a blocked prefix stay on the list too.
+    fn unused_networks(&self) -> Result<Option<String>> {
+        Ok(None)
     }
     /// Checks the settings' values (names that go into scripts, numbers in range), so that
     /// a bad value is reported when the configuration loads, not at the first block.

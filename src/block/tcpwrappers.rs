@@ -8,7 +8,8 @@ words `ALL:`, `:` and `deny` match no client, only the address does. Two quirks
 decide the exact spelling:
 - `ALL:` must have no space before the colon: a lone `ALL` word is the wildcard
   and would deny every client;
-- IPv6 addresses go in brackets (`[2001:db8::1]`), the only IPv6 form tcpd matches.
+- IPv6 addresses go in brackets (`[2001:db8::1]`), the only IPv6 form tcpd matches;
+  a blocked IPv6 prefix is tcpd's `[2001:db8:1:2::]/64`, the length outside the brackets.
 
 sentry's lines sit between two comment lines, `# BEGIN sentry ...` and `# END sentry`;
 every line outside them is the admin's and is kept as it is, even one spelled exactly as
@@ -25,10 +26,34 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{DenyList, Entry};
+use super::{DenyList, Entry, NetEntry};
 use crate::atomic_file::{self, FileLock};
 use crate::error::{Error, Result};
-use crate::ip::ClientIp;
+use crate::ip::{ClientIp, Network};
+
+/// What one of sentry's lines denies: an address or a whole IPv6 prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Listed {
+    Ip(ClientIp),
+    Net(Network),
+}
+
+impl Listed {
+    fn line(self) -> String {
+        match self {
+            Listed::Ip(ip) => deny_line(ip),
+            Listed::Net(net) => deny_line_net(net),
+        }
+    }
+}
+
+fn ips(ips: &[ClientIp]) -> Vec<Listed> {
+    ips.iter().copied().map(Listed::Ip).collect()
+}
+
+fn nets(nets: impl Iterator<Item = Network>) -> Vec<Listed> {
+    nets.map(Listed::Net).collect()
+}
 
 /// The deny file and the lock that serialises its writers.
 pub struct HostsDenyFile {
@@ -84,30 +109,72 @@ impl HostsDenyFile {
     }
 }
 
+impl HostsDenyFile {
+    /// What sentry's lines deny.
+    fn listed(&self) -> Result<Vec<Listed>> {
+        let text = self.read()?;
+        let ours = match Layout::of(&text) {
+            Layout::Marked { section, .. } => section,
+            Layout::Unmarked(lines) => lines,
+        };
+        Ok(ours.into_iter().filter_map(sentry_line_entry).collect())
+    }
+}
+
 impl DenyList for HostsDenyFile {
     fn name(&self) -> &'static str {
         "tcpwrappers"
     }
 
     fn add(&mut self, entries: &[Entry]) -> Result<()> {
-        let ips: Vec<ClientIp> = entries.iter().map(|e| e.ip).collect();
-        self.rewrite(|old| edit(old, &ips, &[])).map(|_| ())
+        let add: Vec<Listed> = entries.iter().map(|e| Listed::Ip(e.ip)).collect();
+        self.rewrite(|old| edit(old, &add, &[])).map(|_| ())
     }
 
-    fn remove(&mut self, ips: &[ClientIp]) -> Result<()> {
+    fn remove(&mut self, remove: &[ClientIp]) -> Result<()> {
         if !self.path.exists() {
             return Ok(());
         }
-        self.rewrite(|old| edit(old, &[], ips)).map(|_| ())
+        self.rewrite(|old| edit(old, &[], &ips(remove))).map(|_| ())
     }
 
     fn members(&self) -> Result<Vec<ClientIp>> {
-        let text = self.read()?;
-        let ours = match Layout::of(&text) {
-            Layout::Marked { section, .. } => section,
-            Layout::Unmarked(lines) => lines,
-        };
-        Ok(ours.into_iter().filter_map(sentry_line_address).collect())
+        Ok(self
+            .listed()?
+            .into_iter()
+            .filter_map(|l| match l {
+                Listed::Ip(ip) => Some(ip),
+                Listed::Net(_) => None,
+            })
+            .collect())
+    }
+
+    fn holds_networks(&self) -> bool {
+        true
+    }
+
+    fn add_networks(&mut self, entries: &[NetEntry]) -> Result<()> {
+        let add = nets(entries.iter().map(|e| e.net));
+        self.rewrite(|old| edit(old, &add, &[])).map(|_| ())
+    }
+
+    fn remove_networks(&mut self, remove: &[Network]) -> Result<()> {
+        if !self.path.exists() {
+            return Ok(());
+        }
+        let remove = nets(remove.iter().copied());
+        self.rewrite(|old| edit(old, &[], &remove)).map(|_| ())
+    }
+
+    fn network_members(&self) -> Result<Vec<Network>> {
+        Ok(self
+            .listed()?
+            .into_iter()
+            .filter_map(|l| match l {
+                Listed::Net(net) => Some(net),
+                Listed::Ip(_) => None,
+            })
+            .collect())
     }
 
     fn prepare(&mut self) -> Result<()> {
@@ -188,6 +255,30 @@ pub fn deny_line(ip: ClientIp) -> String {
     }
 }
 
+/// The line sentry writes for a blocked IPv6 prefix: tcpd's `[net]/len` pattern.
+pub fn deny_line_net(net: Network) -> String {
+    format!("ALL: [{}]/{} : deny", net.base(), net.length())
+}
+
+/// What a line written by sentry denies, or None for any other line.
+fn sentry_line_entry(line: &str) -> Option<Listed> {
+    if let Some(ip) = sentry_line_address(line) {
+        return Some(Listed::Ip(ip));
+    }
+    let mut words = line.split_whitespace();
+    let (Some("ALL:"), Some(pattern), Some(":"), Some("deny"), None) = (
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+    ) else {
+        return None;
+    };
+    let (base, len) = pattern.strip_prefix('[')?.split_once("]/")?;
+    Network::parse_prefix(&format!("{base}/{len}")).map(Listed::Net)
+}
+
 /// The address of a line written by sentry (or by the originals), or None for any other line.
 /// The originals wrote IPv6 without brackets and kept `::ffff:` prefixes; those are read too
 /// and rewritten in the form tcpd matches.
@@ -210,7 +301,7 @@ fn sentry_line_address(line: &str) -> Option<ClientIp> {
 }
 
 /// The pure text transformation behind `add` and `remove`: only sentry's section changes.
-fn edit(old: &str, add: &[ClientIp], remove: &[ClientIp]) -> String {
+fn edit(old: &str, add: &[Listed], remove: &[Listed]) -> String {
     match Layout::of(old) {
         Layout::Marked {
             before,
@@ -218,7 +309,7 @@ fn edit(old: &str, add: &[ClientIp], remove: &[ClientIp]) -> String {
             after,
         } => render(&before, &edit_lines(&section, add, remove), &after),
         // An older sentry's file: its lines in sentry's format are sentry's, until adopted.
-        Layout::Unmarked(lines) if lines.iter().any(|l| sentry_line_address(l).is_some()) => {
+        Layout::Unmarked(lines) if lines.iter().any(|l| sentry_line_entry(l).is_some()) => {
             let mut out = String::with_capacity(old.len() + add.len() * 24);
             for line in edit_lines(&lines, add, remove) {
                 out.push_str(&line);
@@ -232,20 +323,20 @@ fn edit(old: &str, add: &[ClientIp], remove: &[ClientIp]) -> String {
 
 /// Drops `remove`, appends missing `add`, canonicalises and de-duplicates sentry's lines;
 /// other lines are kept.
-fn edit_lines(lines: &[&str], add: &[ClientIp], remove: &[ClientIp]) -> Vec<String> {
-    let remove: HashSet<ClientIp> = remove.iter().copied().collect();
-    let mut listed: HashSet<ClientIp> = HashSet::new();
+fn edit_lines(lines: &[&str], add: &[Listed], remove: &[Listed]) -> Vec<String> {
+    let remove: HashSet<Listed> = remove.iter().copied().collect();
+    let mut listed: HashSet<Listed> = HashSet::new();
     let mut out = Vec::with_capacity(lines.len() + add.len());
     for line in lines {
-        match sentry_line_address(line) {
-            Some(ip) if remove.contains(&ip) || !listed.insert(ip) => {}
-            Some(ip) => out.push(deny_line(ip)),
+        match sentry_line_entry(line) {
+            Some(entry) if remove.contains(&entry) || !listed.insert(entry) => {}
+            Some(entry) => out.push(entry.line()),
             None => out.push(line.to_string()),
         }
     }
-    for ip in add {
-        if !remove.contains(ip) && listed.insert(*ip) {
-            out.push(deny_line(*ip));
+    for entry in add {
+        if !remove.contains(entry) && listed.insert(*entry) {
+            out.push(entry.line());
         }
     }
     out
@@ -288,7 +379,7 @@ mod tests {
                    sshd: 1.2.3.4\n\
                    ALL: [2001:db8::1] : deny\n\
                    ALL: [2001:db8::10] : deny\n";
-        let new = edit(old, &[], &[ip("1.2.3.4"), ip("2001:db8::1")]);
+        let new = edit(old, &[], &ips(&[ip("1.2.3.4"), ip("2001:db8::1")]));
         assert_eq!(
             new,
             "# admin's note\n\
@@ -305,14 +396,43 @@ mod tests {
         let old = "ALL: ::ffff:192.0.2.7 : deny\nALL: 2001:DB8::2 : deny\nALL: 192.0.2.7 : deny\n";
         let new = edit(
             old,
-            &[ip("192.0.2.7"), ip("198.51.100.1"), ip("198.51.100.1")],
+            &ips(&[ip("192.0.2.7"), ip("198.51.100.1"), ip("198.51.100.1")]),
             &[],
         );
         assert_eq!(
             new,
             "ALL: 192.0.2.7 : deny\nALL: [2001:db8::2] : deny\nALL: 198.51.100.1 : deny\n"
         );
-        assert_eq!(edit(&new, &[ip("198.51.100.1")], &[]), new);
+        assert_eq!(edit(&new, &ips(&[ip("198.51.100.1")]), &[]), new);
+    }
+
+    #[test]
+    fn a_prefix_has_tcpds_own_spelling_and_is_edited_as_one_line() {
+        let net = Network::parse_prefix("2001:db8:1:2::/64").expect("prefix");
+        assert_eq!(deny_line_net(net), "ALL: [2001:db8:1:2::]/64 : deny");
+        assert_eq!(
+            sentry_line_entry("ALL: [2001:db8:1:2::]/64 : deny"),
+            Some(Listed::Net(net))
+        );
+        for foreign in [
+            "ALL: [2001:db8:1:2::1]/64 : deny",
+            "ALL: [192.0.2.0]/24 : deny",
+            "ALL: [2001:db8:1:2::]/ : deny",
+        ] {
+            assert_eq!(sentry_line_entry(foreign), None, "{foreign}");
+        }
+        let old = edit("", &ips(&[ip("2001:db8:1:2::a"), ip("2001:db8:9::1")]), &[]);
+        let new = edit(&old, &[Listed::Net(net)], &ips(&[ip("2001:db8:1:2::a")]));
+        assert_eq!(
+            new,
+            format!(
+                "{BEGIN_LINE}\nALL: [2001:db8:9::1] : deny\nALL: [2001:db8:1:2::]/64 : deny\n{END}\n"
+            )
+        );
+        assert_eq!(
+            edit(&new, &[], &[Listed::Net(net)]).matches("/64").count(),
+            0
+        );
     }
 
     #[test]
@@ -331,7 +451,7 @@ mod tests {
 
     #[test]
     fn only_sentrys_section_is_edited() {
-        let new = edit("", &[ip("192.0.2.1")], &[]);
+        let new = edit("", &ips(&[ip("192.0.2.1")]), &[]);
         assert_eq!(new, format!("{BEGIN_LINE}\nALL: 192.0.2.1 : deny\n{END}\n"));
         // The admin's lines, in sentry's own spelling too, before and after the section.
         let old = format!(
@@ -339,8 +459,8 @@ mod tests {
         );
         let new = edit(
             &old,
-            &[ip("192.0.2.2"), ip("203.0.113.6")],
-            &[ip("203.0.113.5"), ip("192.0.2.1")],
+            &ips(&[ip("192.0.2.2"), ip("203.0.113.6")]),
+            &ips(&[ip("203.0.113.5"), ip("192.0.2.1")]),
         );
         assert_eq!(
             new,

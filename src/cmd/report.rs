@@ -48,6 +48,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
             evidence: Vec::new(),
             history: Vec::new(),
             blocks: None,
+            prefixes: Vec::new(),
+            in_prefix: None,
             overview: top.map(|_| report::Overview::default()),
             lines: None,
         },
@@ -106,12 +108,20 @@ fn gather(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result
         Some(n) => Some(report::Overview::gather(&mut sentry.store, n, now())?),
         None => None,
     };
+    let prefixes = sentry.store.blocked_prefix_report()?;
+    let in_prefix = ip.and_then(|ip| {
+        (prefixes.iter())
+            .find(|p| crate::ip::Network::parse_prefix(&p.prefix).is_some_and(|n| n.contains(ip)))
+            .cloned()
+    });
     Ok(Report {
         summary,
         record,
         evidence,
         history,
         blocks,
+        prefixes,
+        in_prefix,
         overview,
         lines: None,
     })

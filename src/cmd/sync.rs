@@ -47,16 +47,22 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
             out,
             "{}: {verb} {}, {verb2} {}",
             c.backend,
-            c.added.len(),
-            c.removed.len()
+            c.missing(),
+            c.extra()
         )
         .map_err(write_err)?;
         if ctx.verbose || dry_run {
+            for net in &c.added_networks {
+                writeln!(out, "  + {net}").map_err(write_err)?;
+            }
             for ip in &c.added {
                 writeln!(out, "  + {ip}").map_err(write_err)?;
             }
             for ip in &c.removed {
                 writeln!(out, "  - {ip}").map_err(write_err)?;
+            }
+            for net in &c.removed_networks {
+                writeln!(out, "  - {net}").map_err(write_err)?;
             }
         }
     }
@@ -74,7 +80,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
                 x.pushed_evidence,
                 x.pulled_decisions,
                 x.pulled_evidence,
-                x.applied.len()
+                x.applied.len() + x.applied_prefixes.len()
             )
             .map_err(write_err)?;
             for (host, [listings, evidence]) in &x.flooded {

@@ -10,7 +10,10 @@ the network: `sentry sync` (a timer) and `sentry ingest` call [`exchange`], whic
 2. pulls the other hosts' rows numbered above this host's cursor, and applies them:
    blocks and allows (as `share` says) to addresses not listed here; an allow or a
    delisting from host X also lifts a block that came from X, and nothing else. This
-   host's own decisions are never changed by the fleet;
+   host's own decisions are never changed by the fleet. An IPv6 prefix blocked whole
+   travels as a decision whose address is the prefix (`2001:db8:1:2::/64`), which older
+   sentries skip as not an address; here it is taken when prefixes are on, no wider than
+   `ipv6_prefix`, and nothing in it is never-block or allowed;
 3. blocks addresses whose evidence summed over the fleet passes the fleet rule
    (`policy::decide_fleet`). `never_block` stays local and wins; a local allow wins.
 
@@ -28,11 +31,11 @@ pub mod server;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::actions::{Decision, Sentry, add_stored};
+use crate::actions::{Decision, PrefixDecision, Sentry, add_stored};
 use crate::atomic_file::FileLock;
 use crate::config::FleetConfig;
 use crate::error::{Error, Result};
-use crate::ip::ClientIp;
+use crate::ip::{ClientIp, Network};
 
 use crate::policy::{self, Evidence, Verdict};
 use crate::store::fleet_state::HostEvidence;
@@ -65,6 +68,8 @@ pub struct Exchange {
     pub pulled_evidence: usize,
     /// Listing changes made here because of the fleet.
     pub applied: Vec<Decision>,
+    /// Prefixes blocked or unblocked here because of the fleet.
+    pub applied_prefixes: Vec<PrefixDecision>,
     /// Per host over `max_rows_per_host`: the listings and evidence rows dropped.
     pub flooded: BTreeMap<String, [u64; 2]>,
 }
@@ -344,6 +349,7 @@ fn apply_pulled(
         .collect();
     let mut pending = sentry.store.listings_and_origins(&addresses)?;
     let mut decisions: Vec<Decision> = Vec::new();
+    let mut prefixes: Vec<PrefixDecision> = Vec::new();
     for d in &pulled.decisions {
         if !from_another(&d.host)
             || d.action != "unlist" && !intake.take(&d.host, LISTINGS, &mut done.flooded)
@@ -351,6 +357,11 @@ fn apply_pulled(
             continue;
         }
         let Ok(ip) = ClientIp::parse(&d.ip) else {
+            if let Some(prefix) = Network::parse_prefix(&d.ip)
+                && let Some(decision) = pulled_prefix(sentry, fleet, d, prefix, now)?
+            {
+                prefixes.push(decision);
+            }
             continue;
         };
         let Some((listing, origin)) = pending.get(&ip).cloned() else {
@@ -396,7 +407,55 @@ fn apply_pulled(
         sentry.apply_from_fleet(&decisions)?;
         done.applied.extend(decisions);
     }
+    if !prefixes.is_empty() {
+        sentry.apply_prefixes(&prefixes)?;
+        done.applied_prefixes.extend(prefixes);
+    }
     Ok(())
+}
+
+/// Another host's block or delisting of a whole prefix, as a change here: a block only
+/// with prefixes on here, no wider than this host's `ipv6_prefix` (a member cannot block a
+/// provider), not expired, and over no never-block or allowed address; a delisting only
+/// of a block that came from that host.
+fn pulled_prefix(
+    sentry: &mut Sentry,
+    fleet: &FleetConfig,
+    d: &server::FleetDecision,
+    prefix: Network,
+    now: i64,
+) -> Result<Option<PrefixDecision>> {
+    let config = &sentry.config;
+    if config.ipv6_prefix >= 128 || prefix.length() < config.ipv6_prefix {
+        return Ok(None);
+    }
+    let (block, origin) = sentry.store.prefix_block_and_origin(prefix)?;
+    let since = d.at.clamp(1, now);
+    let listing = match d.action.as_str() {
+        "block"
+            if fleet.share_blocks
+                && block == 0
+                && !sentry.config.is_never_blocked_prefix(&prefix)
+                && !policy::block_expired(since, now, sentry.config.expire_block_days) =>
+        {
+            let (members, _) = sentry.store.prefix_members(prefix)?;
+            if members
+                .iter()
+                .any(|m| matches!(m.listing, Listing::Allowed { .. }))
+            {
+                return Ok(None);
+            }
+            Listing::Blocked { since }
+        }
+        "unlist" if block > 0 && origin == d.host => Listing::Unlisted,
+        _ => return Ok(None),
+    };
+    Ok(Some(PrefixDecision {
+        prefix,
+        listing,
+        reason: format!("fleet: {} on {}: {}", d.action, d.host, d.reason),
+        origin: d.host.clone(),
+    }))
 }
 
 /// Blocks for unlisted addresses whose evidence, summed over this host and the others,

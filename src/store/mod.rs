@@ -11,6 +11,7 @@ server (`crate::fleet`) is an exchange beside it, not a store.
 pub mod fleet_state;
 pub mod foreign;
 pub mod legacy_files;
+pub mod prefixes;
 pub mod sqlite;
 
 use crate::ip::ClientIp;

@@ -25,7 +25,7 @@ use crate::ip::ClientIp;
 const WAL_TRUNCATE_BYTES: u64 = 256 * 1024;
 
 /// The schema version this build writes. 0 is the bash original (or a new file).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// A connection to the local database.
 pub struct SqliteStore {
@@ -205,7 +205,10 @@ impl SqliteStore {
         if version < 3 {
             migrate_to_3(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         }
-        migrate_to_4(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        if version < 4 {
+            migrate_to_4(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        }
+        migrate_to_5(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.commit()
@@ -555,6 +558,25 @@ fn migrate_to_4(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
 /// A stored block count as the policy takes it (absent: never counted).
 fn times(stored: Option<i64>) -> u32 {
     stored.map_or(0, |n| u32::try_from(n.max(0)).unwrap_or(u32::MAX))
+}
+
+/// Version 4 → 5: IPv6 prefixes (`ipv6_prefix`). `prefixes` holds each prefix's
+/// connections and block (a prefix is not an address, so it stays out of `ip_records`);
+/// `prefix_members` says which prefix an IPv6 address with a record belongs to, so that a
+/// prefix's evidence and members are found by an index, not by parsing every address.
+fn migrate_to_5(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS prefixes (
+            prefix TEXT PRIMARY KEY,
+            seen INTEGER NOT NULL DEFAULT 0,
+            block INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE IF NOT EXISTS prefix_members (
+            ip TEXT PRIMARY KEY,
+            prefix TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS prefix_members_prefix ON prefix_members(prefix);",
+    )
 }
 
 fn is_busy(err: &rusqlite::Error) -> bool {
