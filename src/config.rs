@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::error::Error;
 use crate::ip::{ClientIp, Network};
 use crate::logs::{Event, Kind, Score, Service, ServiceGroup, services};
-use crate::policy::Limits;
+use crate::policy::{Limits, TrustLimits};
 use crate::update::{ReleaseKey, ReleaseSource};
 
 /// Where sentry keeps its database and deny file unless told otherwise.
@@ -48,6 +48,19 @@ pub fn default_logs(services: &Services) -> Vec<&'static str> {
 }
 
 /// Addresses that automatic decisions must never block, whatever the admin configures.
+/// Shared or self-service accounts whose logins confer no trust (`untrusted_users`): code
+/// forges on the host's sshd, anonymous and guest FTP.
+const DEFAULT_UNTRUSTED_USERS: [&str; 8] = [
+    "git",
+    "gitea",
+    "forgejo",
+    "gitlab",
+    "anonymous",
+    "ftp",
+    "guest",
+    "nobody",
+];
+
 const ALWAYS_NEVER_BLOCK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 
 /// Every blocking backend name sentry knows.
@@ -82,6 +95,15 @@ pub struct Config {
     pub max_attempts: u32,
     /// A login attempt as root counts as account guessing.
     pub root_is_naughty: bool,
+    /// Shared or self-service accounts (`git`, anonymous FTP): a login as one of them
+    /// makes its address trusted for nothing.
+    pub untrusted_users: Vec<String>,
+    /// Trust after a login ends this many days after the address's last login.
+    pub trust_days: u32,
+    /// From a trusted address, attempts for other accounts count within this many seconds.
+    pub trusted_window: u32,
+    /// From a trusted address, more attempts than this for other accounts block it.
+    pub trusted_max_attempts: u32,
     /// Log files to read (`logs`, or `SENTRY_LOGS`); None = the default list, those that exist.
     pub logs: Option<Vec<PathBuf>>,
     /// Read the systemd journal: Some(true/false) as configured, None = when no log file is found.
@@ -221,6 +243,10 @@ struct FileConfig {
     services: Option<Vec<String>>,
     max_attempts: Option<u32>,
     root_is_naughty: Option<bool>,
+    untrusted_users: Option<Vec<String>>,
+    trust_days: Option<u32>,
+    trusted_window: Option<u32>,
+    trusted_max_attempts: Option<u32>,
     logs: Option<Vec<PathBuf>>,
     journal: Option<bool>,
     journal_file: Option<PathBuf>,
@@ -468,6 +494,17 @@ impl Config {
             services: Services::default(),
             max_attempts: file.max_attempts.unwrap_or(10),
             root_is_naughty: file.root_is_naughty.unwrap_or(true),
+            untrusted_users: file.untrusted_users.clone().unwrap_or_else(|| {
+                DEFAULT_UNTRUSTED_USERS
+                    .iter()
+                    .map(|u| u.to_string())
+                    .collect()
+            }),
+            trust_days: file.trust_days.unwrap_or(90),
+            trusted_window: file.trusted_window.unwrap_or(86_400),
+            trusted_max_attempts: file
+                .trusted_max_attempts
+                .unwrap_or_else(|| file.max_attempts.unwrap_or(10).saturating_mul(3)),
             logs: file.logs.clone(),
             journal: file.journal,
             journal_file: file.journal_file.clone(),
@@ -522,6 +559,31 @@ impl Config {
         }
         if config.inspect_after == 0 {
             return Err(in_file("inspect_after", "must be at least 1".into()));
+        }
+        if config.trust_days == 0 {
+            return Err(in_file(
+                "trust_days",
+                "must be at least 1 (a `sentry allow` is the trust that never ends)".into(),
+            ));
+        }
+        if config.trusted_window == 0 {
+            return Err(in_file(
+                "trusted_window",
+                "must be at least 1 (seconds; 86400 is one day)".into(),
+            ));
+        }
+        if let Some(bad) = config.untrusted_users.iter().find(|u| {
+            u.is_empty()
+                || u.len() > crate::policy::ACCOUNT_NAME_MAX
+                || u.chars().any(char::is_control)
+        }) {
+            return Err(in_file(
+                "untrusted_users",
+                format!(
+                    "{bad:?} is not an account name (1 to {} bytes, no control characters)",
+                    crate::policy::ACCOUNT_NAME_MAX
+                ),
+            ));
         }
         for name in &config.backends {
             if !KNOWN_BACKENDS.contains(&name.as_str()) {
@@ -708,6 +770,16 @@ impl Config {
         };
         self.journal
             .unwrap_or_else(|| !files.iter().filter(syslog).any(|f| f.is_file()))
+    }
+
+    /// The bounds of trust after a login.
+    pub fn trust_limits(&self) -> TrustLimits {
+        TrustLimits {
+            trust_days: self.trust_days,
+            window_secs: i64::from(self.trusted_window),
+            max_attempts: self.trusted_max_attempts,
+            untrusted_users: self.untrusted_users.clone(),
+        }
     }
 
     /// The thresholds of the blocking rules.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::logs::{Event, Kind, Report, Service, ServiceGroup, journal, source};
 use crate::progress::Progress;
-use crate::store::{Cursor, EvidenceCount, SqliteStore};
+use crate::store::{AccountCount, Cursor, EvidenceCount, SqliteStore};
 
 /// journalctl gets this long before it is stopped (a first read of a big journal).
 const JOURNAL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -72,6 +72,36 @@ pub struct Tally {
     /// tcpd's refusals, kept aside until the store says whether sentry blocks the address
     /// (see [`Tally::admit_refusals`]).
     refusals: HashMap<(ClientIp, Service), Count>,
+    /// Logins and attempts per address and account, for trust (see `store::trust`).
+    accounts: HashMap<(ClientIp, String), AccountTally>,
+}
+
+/// One account's logins (count, last time) and attempts (count, first time) from one address.
+#[derive(Debug, Default, Clone, Copy)]
+struct AccountTally {
+    successes: i64,
+    last_success: Option<i64>,
+    attempts: i64,
+    first_attempt: Option<i64>,
+}
+
+/// Accounts told apart in one batch; past this, attempts are counted under "" (a batch is
+/// written after each source, so this bounds memory, not what is kept).
+const TALLY_ACCOUNTS: usize = 50_000;
+
+/// The name an account is kept under: the client's text as it is, or "" when there is
+/// none, or it is too long or holds control characters (kept together, trusted for nothing).
+fn account_key(user: Option<&str>) -> &str {
+    match user {
+        Some(u)
+            if u.len() <= crate::policy::ACCOUNT_NAME_MAX
+                && u != crate::policy::ANY_ACCOUNT
+                && !u.chars().any(char::is_control) =>
+        {
+            u
+        }
+        _ => "",
+    }
 }
 
 /// How many events, and the first and last time seen.
@@ -108,9 +138,62 @@ impl Tally {
                     (self.attempts).record(key, event.report, event.kind, event.count, time);
                 self.count(event, Kind::Failed, failed);
                 self.count(event, Kind::Naughty, naughty);
+                // The attempt goes to the account of the line that counted it first.
+                self.count_account(event, 0, failed.saturating_add(naughty));
+            }
+            (_, _, Kind::Success) => {
+                self.count(event, Kind::Success, count);
+                self.count_account(event, count, 0);
+            }
+            (_, _, Kind::Failed | Kind::Naughty) => {
+                self.count(event, event.kind, count);
+                self.count_account(event, 0, count);
             }
             _ => self.count(event, event.kind, count),
         }
+    }
+
+    fn count_account(&mut self, event: &Event, successes: i64, attempts: i64) {
+        if successes <= 0 && attempts <= 0 {
+            return;
+        }
+        let mut name = account_key(event.user);
+        if !self.accounts.contains_key(&(event.ip, name.to_string()))
+            && self.accounts.len() >= TALLY_ACCOUNTS
+            && successes <= 0
+        {
+            name = "";
+        }
+        let entry = self
+            .accounts
+            .entry((event.ip, name.to_string()))
+            .or_default();
+        if successes > 0 {
+            entry.successes += successes;
+            entry.last_success = entry.last_success.max(event.time);
+        }
+        if attempts > 0 {
+            entry.attempts += attempts;
+            entry.first_attempt = match (entry.first_attempt, event.time) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+
+    /// The per-account rows to add to the store.
+    pub fn drain_accounts(&mut self) -> Vec<AccountCount> {
+        self.accounts
+            .drain()
+            .map(|((ip, account), a)| AccountCount {
+                ip,
+                account,
+                successes: a.successes,
+                last_success: a.last_success,
+                attempts: a.attempts,
+                first_attempt: a.first_attempt,
+            })
+            .collect()
     }
 
     fn count(&mut self, event: &Event, kind: Kind, count: i64) {
@@ -125,7 +208,7 @@ impl Tally {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.counts.is_empty() && self.refusals.is_empty()
+        self.counts.is_empty() && self.refusals.is_empty() && self.accounts.is_empty()
     }
 
     /// Counts tcpd's refusals as probes, except those of addresses sentry blocks: tcpd
@@ -154,6 +237,7 @@ impl Tally {
     /// admitted are dropped).
     pub fn drain(&mut self, addresses: &mut BTreeSet<ClientIp>) -> Vec<EvidenceCount> {
         self.refusals.clear();
+        addresses.extend(self.accounts.keys().map(|(ip, _)| *ip));
         self.counts
             .drain()
             .map(|((ip, service, kind), (count, first, last))| {
@@ -354,6 +438,7 @@ pub fn scan(
         saved: Vec::new(),
         budget: budget.unwrap_or(u64::MAX),
         only: None,
+        now,
     };
     let files: Vec<PathBuf> = config.log_files();
     if from_start {
@@ -398,6 +483,8 @@ struct Reading<'a> {
     budget: u64,
     /// The only group whose lines count in the source being read (`Config::only_group`).
     only: Option<ServiceGroup>,
+    /// The scan's time: lines without one count as read then.
+    now: i64,
 }
 
 impl Reading<'_> {
@@ -440,10 +527,17 @@ impl Reading<'_> {
     fn record(&mut self, store: &mut SqliteStore, cursor: Cursor, moved: bool) -> Result<()> {
         (self.tally).admit_refusals(|ip| Ok(store.record(ip)?.is_some_and(|r| r.block > 0)))?;
         let counts = self.tally.drain(&mut self.outcome.addresses);
+        let accounts = self.tally.drain_accounts();
         let mut cursors = vec![cursor];
-        if moved || !counts.is_empty() {
+        if moved || !counts.is_empty() || !accounts.is_empty() {
             cursors.extend(self.state_change());
-            store.record_evidence(&counts, &cursors)?;
+            store.record_evidence_and_accounts(
+                &counts,
+                &accounts,
+                i64::from(self.config.trusted_window),
+                self.now,
+                &cursors,
+            )?;
         }
         Ok(())
     }
@@ -506,6 +600,7 @@ fn scan_file(
         Ok(next) => next,
         Err(e) => {
             reading.tally.drain(&mut std::collections::BTreeSet::new());
+            reading.tally.drain_accounts();
             reading.rewind_state();
             reading.outcome.errors.push(e.to_string());
             return Ok(());
@@ -654,6 +749,7 @@ mod tests {
             saved: Vec::new(),
             budget: u64::MAX,
             only: config.only_group(std::path::Path::new("/var/log/syslog")),
+            now: NOW,
         };
         for line in [
             "Nov 24 10:00:00 web1 pure-ftpd[5]: (?@203.0.113.5) [WARNING] Authentication failed for user [bob]",
