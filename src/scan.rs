@@ -76,11 +76,10 @@ pub struct Tally {
     accounts: HashMap<(ClientIp, String), AccountTally>,
 }
 
-/// One account's logins (count, last time) and attempts (count, first time) from one address.
+/// One account's logins and attempts (count, first time) from one address.
 #[derive(Debug, Default, Clone, Copy)]
 struct AccountTally {
     successes: i64,
-    last_success: Option<i64>,
     attempts: i64,
     first_attempt: Option<i64>,
 }
@@ -168,10 +167,7 @@ impl Tally {
             .accounts
             .entry((event.ip, name.to_string()))
             .or_default();
-        if successes > 0 {
-            entry.successes += successes;
-            entry.last_success = entry.last_success.max(event.time);
-        }
+        entry.successes += successes.max(0);
         if attempts > 0 {
             entry.attempts += attempts;
             entry.first_attempt = match (entry.first_attempt, event.time) {
@@ -189,7 +185,6 @@ impl Tally {
                 ip,
                 account,
                 successes: a.successes,
-                last_success: a.last_success,
                 attempts: a.attempts,
                 first_attempt: a.first_attempt,
             })

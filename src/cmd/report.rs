@@ -46,6 +46,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
             summary: Default::default(),
             record: ip.map(IpRecord::unseen),
             evidence: Vec::new(),
+            trust: Vec::new(),
             history: Vec::new(),
             overview: top.map(|_| report::Overview::default()),
             lines: None,
@@ -80,7 +81,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
 /// with `top` the overview.
 fn gather(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result<Report> {
     let summary = sentry.store.summary()?;
-    let (record, evidence, history) = match ip {
+    let (record, evidence, trust, history) = match ip {
         Some(ip) => (
             Some(
                 sentry
@@ -89,9 +90,10 @@ fn gather(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result
                     .unwrap_or_else(|| IpRecord::unseen(ip)),
             ),
             sentry.store.evidence(ip)?,
+            report::Trust::of(sentry.store.trust(ip)?, sentry.config.trust_days),
             sentry.store.history(ip)?,
         ),
-        None => (None, Vec::new(), Vec::new()),
+        None => (None, Vec::new(), Vec::new(), Vec::new()),
     };
     let overview = match top {
         Some(n) => Some(report::Overview::gather(&mut sentry.store, n, now())?),
@@ -101,6 +103,7 @@ fn gather(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result
         summary,
         record,
         evidence,
+        trust,
         history,
         overview,
         lines: None,

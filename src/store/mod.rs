@@ -164,8 +164,6 @@ pub struct AccountCount {
     /// "" for attempts that name no account (or one too long to keep apart).
     pub account: String,
     pub successes: i64,
-    /// Unix seconds of the last login, when its line had a time.
-    pub last_success: Option<i64>,
     /// Failed and naughty attempts.
     pub attempts: i64,
     /// Unix seconds of the first attempt, when its line had a time.

@@ -21,7 +21,9 @@ use crate::ip::ClientIp;
 pub const ACCOUNTS_PER_ADDRESS: i64 = 32;
 
 /// Adds a batch of per-account counts, in the caller's transaction. Attempts start a new
-/// window when the stored one began more than `window` seconds before them.
+/// window when the stored one began more than `window` seconds before them (by the lines'
+/// times: when they happened). A login counts from `now`, when sentry read it: sentry reads
+/// the logs as they are written, and a backlog read late grants no more than `trust_days`.
 pub(super) fn record_accounts(
     tx: &rusqlite::Transaction<'_>,
     accounts: &[AccountCount],
@@ -61,14 +63,14 @@ pub(super) fn record_accounts(
     )?;
     for a in accounts {
         // A line without a time (or from a clock ahead of ours) is taken as read now.
-        let at = |t: Option<i64>| t.map_or(now, |t| t.min(now));
+        let first_attempt = a.first_attempt.map_or(now, |t| t.min(now));
         add.execute(params![
             a.ip.to_string(),
             a.account,
             a.successes.max(0),
-            (a.successes > 0).then(|| at(a.last_success)),
+            (a.successes > 0).then_some(now),
             a.attempts.max(0),
-            at(a.first_attempt),
+            first_attempt,
             logged_in.contains(&a.ip),
             ACCOUNTS_PER_ADDRESS,
             window,
