@@ -978,6 +978,32 @@ mod tests {
         assert!(err.to_string().contains("http"), "{err}");
     }
 
+    #[test]
+    fn trust_keys_have_defaults_and_are_checked() {
+        let c = load_with(None, &[]).expect("defaults");
+        assert_eq!(
+            (c.trust_days, c.trusted_window, c.trusted_max_attempts),
+            (90, 86_400, 30)
+        );
+        assert!(c.untrusted_users.iter().any(|u| u == "git"));
+        let c = load_with(Some("max_attempts = 5\n"), &[]).expect("valid");
+        assert_eq!(c.trusted_max_attempts, 15, "3 × max_attempts");
+        let c = load_with(
+            Some("trusted_max_attempts = 7\nuntrusted_users = []\n"),
+            &[],
+        )
+        .expect("valid");
+        assert_eq!((c.trusted_max_attempts, c.untrusted_users.len()), (7, 0));
+        for (text, key) in [
+            ("trust_days = 0\n", "trust_days"),
+            ("trusted_window = 0\n", "trusted_window"),
+            ("untrusted_users = [\"\"]\n", "untrusted_users"),
+        ] {
+            let err = load_with(Some(text), &[]).expect_err(text);
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
     fn load_with(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, Error> {
         let dir = tempfile::tempdir().expect("tempdir");
         let overrides = Overrides {

@@ -114,13 +114,7 @@ pub fn block_expired(blocked_at: i64, now: i64, expire_days: u32) -> bool {
         && now.saturating_sub(blocked_at) > i64::from(expire_days) * 86_400
 }
 
-/// The account name that stands for any account: trust from an allow made before trust
-/// was scoped to accounts (an upgrade, an older fleet peer). No log line can name it.
-pub const ANY_ACCOUNT: &str = "*";
-
-/// Account names are the client's text: longer ones are not kept apart (they are counted
-/// together, and trusted for nothing), so a log cannot grow the database with them.
-pub const ACCOUNT_NAME_MAX: usize = 64;
+pub use crate::logs::{ACCOUNT_NAME_MAX, ANY_ACCOUNT};
 
 /// How trust after a login is bounded (`trust_days`, `trusted_window`,
 /// `trusted_max_attempts`, `untrusted_users`).

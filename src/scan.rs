@@ -88,21 +88,6 @@ struct AccountTally {
 /// written after each source, so this bounds memory, not what is kept).
 const TALLY_ACCOUNTS: usize = 50_000;
 
-/// The name an account is kept under: the client's text as it is, or "" when there is
-/// none, or it is too long or holds control characters (kept together, trusted for nothing).
-fn account_key(user: Option<&str>) -> &str {
-    match user {
-        Some(u)
-            if u.len() <= crate::policy::ACCOUNT_NAME_MAX
-                && u != crate::policy::ANY_ACCOUNT
-                && !u.chars().any(char::is_control) =>
-        {
-            u
-        }
-        _ => "",
-    }
-}
-
 /// How many events, and the first and last time seen.
 type Count = (i64, Option<i64>, Option<i64>);
 
@@ -156,7 +141,7 @@ impl Tally {
         if successes <= 0 && attempts <= 0 {
             return;
         }
-        let mut name = account_key(event.user);
+        let mut name = crate::logs::account_key(event.user);
         if !self.accounts.contains_key(&(event.ip, name.to_string()))
             && self.accounts.len() >= TALLY_ACCOUNTS
             && successes <= 0
@@ -679,6 +664,37 @@ mod tests {
             .collect();
         rows.sort();
         rows
+    }
+
+    /// An attempt reported by PAM and by sshd counts once for its account too; a line
+    /// naming no account, or an overlong one, counts under "".
+    #[test]
+    fn accounts_count_each_attempt_once_and_keep_long_names_together() {
+        let long = "x".repeat(65);
+        let lines = [
+            PAM_BOB.to_string(),
+            "Nov 24 10:00:01 web1 sshd[4001]: Failed password for bob from 198.51.100.7 port 5 ssh2".into(),
+            format!("Nov 24 10:00:02 web1 sshd[4002]: Invalid user {long} from 198.51.100.7 port 6"),
+            "Nov 24 10:00:03 web1 sshd[4003]: Accepted password for alice from 198.51.100.7 port 7 ssh2".into(),
+        ];
+        let mut parser = Parser::new(ParseOptions::default(), NOW);
+        let mut tally = Tally::default();
+        for line in &lines {
+            let event = parser.parse_line(line).expect("recognised");
+            tally.add(&event);
+        }
+        let mut rows: Vec<(String, i64, i64)> = (tally.drain_accounts().into_iter())
+            .map(|a| (a.account, a.successes, a.attempts))
+            .collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                (String::new(), 0, 1),
+                ("alice".to_string(), 1, 0),
+                ("bob".to_string(), 0, 1)
+            ]
+        );
     }
 
     fn row(ip: &str, kind: &str, count: i64) -> (String, String, i64) {

@@ -988,9 +988,7 @@ fn a_login_trusts_its_accounts_only_and_never_as_a_shared_account() {
     for (n, user) in (0..12).map(|n| format!("user{n}")).enumerate() {
         lines.push(line_now(
             &format!("sshd[{}]", 210 + n),
-            &format!("Invalid user {user} from {bot} port {} ", 4001 + n)
-                .trim_end()
-                .to_string(),
+            &format!("Invalid user {user} from {bot} port {}", 4001 + n),
         ));
     }
     lines.push(line_now(

@@ -569,7 +569,7 @@ fn migrate_to_4(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
            AND d.reason NOT LIKE '%: by the administrator'
            AND d.reason NOT LIKE 'imported from %'
            AND d.reason NOT LIKE '%: imported from %'",
-        [crate::policy::ANY_ACCOUNT],
+        [crate::logs::ANY_ACCOUNT],
     )?;
     Ok(())
 }
