@@ -853,7 +853,8 @@ impl Sentry {
         Ok(changes)
     }
 
-    /// Lifts every block older than `expire_block_days`, everywhere (the connect path does
+    /// Lifts every block older than `expire_block_days` and ends every trust older than
+    /// `trust_days`, everywhere (the connect path does
     /// it lazily for the connecting address only).
     pub fn expire(&mut self) -> Result<Vec<Decision>> {
         let days = self.config.expire_block_days;
