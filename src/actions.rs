@@ -136,8 +136,10 @@ impl Sentry {
         }
     }
 
-    /// Counts a connection and decides what it means. Allowed and blocked addresses stop at
-    /// the counter (the cheap path); an expired block is lifted on the way.
+    /// Counts a connection and decides what it means. Blocked addresses and those allowed by
+    /// hand stop at the counter (the cheap path); an expired block or trust is lifted on the
+    /// way; an address trusted after a login is judged like an undecided one, by the trust
+    /// rule (`decide_trusted`).
     pub fn connect(&mut self, ip: ClientIp) -> Result<IpRecord> {
         let (mut record, pending, last_login) = self.store.count_connection(ip)?;
         if pending.due(self.now) {
@@ -732,15 +734,20 @@ impl Sentry {
     }
 
     /// The accounts an allow trusts its address for: those of this host's automatic allow;
-    /// any account, from its time, for another fleet host's (it allowed on a login there);
-    /// none for a manual or imported allow (it lasts until delisted) or another listing.
+    /// any account, from its time, for another fleet host's automatic allow (a login there;
+    /// its reason is that host's, as the upgrade to scoped trust reads it too); none for a
+    /// manual or imported allow (it lasts until delisted) or another listing.
     fn trust_of(&self, d: &Decision) -> Vec<TrustedAccount> {
+        let by_hand =
+            d.reason.ends_with(": by the administrator") || d.reason.contains("imported from ");
         match d.listing {
-            Listing::Allowed { since } if !d.origin.is_empty() => vec![TrustedAccount {
-                account: policy::ANY_ACCOUNT.to_string(),
-                since,
-                last_success: since,
-            }],
+            Listing::Allowed { since } if !d.origin.is_empty() && !by_hand => {
+                vec![TrustedAccount {
+                    account: policy::ANY_ACCOUNT.to_string(),
+                    since,
+                    last_success: since,
+                }]
+            }
             Listing::Allowed { .. } => self.grants.get(&d.ip).cloned().unwrap_or_default(),
             _ => Vec::new(),
         }

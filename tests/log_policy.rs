@@ -1168,3 +1168,48 @@ fn trust_expires_trust_days_after_the_last_login_and_a_login_renews_it() {
         "the manual allow stays"
     );
 }
+
+#[test]
+fn scan_trusts_a_login_but_not_a_shared_accounts() {
+    let root = Root::new();
+    let (forge_user, colleague) = ("203.0.113.80", "198.51.100.80");
+    let mut lines = vec![
+        line_now(
+            "sshd[600]",
+            &format!("Accepted publickey for gitea from {forge_user} port 1 ssh2"),
+        ),
+        line_now(
+            "sshd[601]",
+            &format!("Invalid user oracle from {forge_user} port 2"),
+        ),
+        line_now(
+            "sshd[700]",
+            &format!("Accepted password for erin from {colleague} port 3 ssh2"),
+        ),
+    ];
+    for n in 0..40 {
+        lines.push(line_now(
+            "sshd[701]",
+            &format!(
+                "Failed password for erin from {colleague} port {} ssh2",
+                10 + n
+            ),
+        ));
+    }
+    append(&root, &lines);
+    root.ok(&["scan"]);
+    assert!(
+        root.row(forge_user).expect("row").2 > 0,
+        "gitea@ trusts nothing"
+    );
+    assert!(
+        root.row(colleague).expect("row").1 > 0,
+        "erin's own typos never block"
+    );
+    let history = history_reasons(&root, colleague);
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert!(
+        history[0].1.contains("trusted for erin until"),
+        "{history:?}"
+    );
+}
