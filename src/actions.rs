@@ -11,6 +11,7 @@ line, and `check` warns until one has.
 
 mod prefixes;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::atomic_file::FileLock;
@@ -23,7 +24,8 @@ use crate::policy::{self, Evidence, Verdict};
 use crate::progress::Progress;
 use crate::scan;
 use crate::store::{
-    EvidenceCount, IpRecord, Listing, ListingChange, Opened, SqliteStore, legacy_files,
+    AccountEvidence, EvidenceCount, IpRecord, Listing, ListingChange, Opened, SqliteStore,
+    TrustedAccount, legacy_files,
 };
 
 pub use prefixes::PrefixDecision;
@@ -90,6 +92,8 @@ pub struct Sentry {
     verbose: bool,
     /// Draw progress on long work: an admin command with stderr on a terminal.
     show_progress: bool,
+    /// The accounts each automatic allow decided but not yet applied trusts its address for.
+    grants: HashMap<ClientIp, Vec<TrustedAccount>>,
 }
 
 impl Sentry {
@@ -108,6 +112,7 @@ impl Sentry {
             now,
             verbose,
             show_progress: matches!(patience, Patience::Admin) && Progress::wanted(),
+            grants: HashMap::new(),
         })
     }
 
@@ -135,17 +140,30 @@ impl Sentry {
         }
     }
 
-    /// Counts a connection and decides what it means. Allowed and blocked addresses stop at
-    /// the counter (the cheap path); an expired block is lifted on the way.
+    /// Counts a connection and decides what it means. Blocked addresses and those allowed by
+    /// hand stop at the counter (the cheap path); an expired block or trust is lifted on the
+    /// way; an address trusted after a login is judged like an undecided one, by the trust
+    /// rule (`decide_trusted`).
     pub fn connect(&mut self, ip: ClientIp) -> Result<IpRecord> {
-        let (mut record, pending, times_blocked) = self.store.count_connection(ip)?;
+        let (mut record, pending, times_blocked, last_login) = self.store.count_connection(ip)?;
         if pending.due(self.now) {
             self.retry_pending_lists();
         }
         self.say(|| format!("{:4} connections from {ip}", record.seen));
+        let mut trusted = false;
         if record.allow > 0 {
-            self.say(|| format!("{ip} is allowed"));
-            return Ok(record);
+            // Allowed by hand (or imported): no trust to expire or to judge, the cheap path.
+            let Some(last_login) = last_login else {
+                self.say(|| format!("{ip} is allowed"));
+                return Ok(record);
+            };
+            if policy::trust_expired(last_login, self.now, self.config.trust_days) {
+                record = self.expire_trust(ip, last_login)?;
+            } else {
+                // Trusted after a login: its attempts for other accounts are still judged.
+                self.say(|| format!("{ip} is trusted after a login"));
+                trusted = true;
+            }
         }
         if record.block > 0 {
             let days = policy::block_days(self.config.expire_block_days, times_blocked);
@@ -159,7 +177,7 @@ impl Sentry {
         let Some(prefix_seen) = self.connect_prefix(ip)? else {
             return Ok(record);
         };
-        if !policy::inspect(record.seen, prefix_seen, self.config.inspect_after) {
+        if !policy::inspect(record.seen, prefix_seen, self.config.inspect_after) && !trusted {
             return Ok(record);
         }
         // Read what the logs added since the last look (unless another scanner is at it),
@@ -178,11 +196,10 @@ impl Sentry {
         // The scanner that held the lock meanwhile may have decided for this address. The
         // others this scan found evidence for are decided either way: their connects may
         // have given up waiting for this scan, and nobody else reads those lines again.
-        let listed_meanwhile = (self.store.record(ip)?).is_some_and(|r| r.allow > 0 || r.block > 0);
-        let mine = if listed_meanwhile {
-            None
-        } else {
+        let mine = if self.open_to_decision(ip)? {
             self.decide(ip)?
+        } else {
+            None
         };
         self.decide_for_waiting(&outcome, ip, mine.into_iter().collect())?;
         let mut judged: Vec<ClientIp> = outcome.addresses.iter().copied().collect();
@@ -202,9 +219,13 @@ impl Sentry {
         mut decisions: Vec<Decision>,
     ) -> Result<()> {
         for &other in outcome.addresses.iter().filter(|&&a| a != ip) {
-            let waiting = self.store.record(other)?.is_some_and(|r| {
-                r.allow == 0 && r.block == 0 && r.seen >= i64::from(self.config.inspect_after)
-            });
+            let waiting = match self.store.record(other)? {
+                Some(r) if r.allow == 0 && r.block == 0 => {
+                    r.seen >= i64::from(self.config.inspect_after)
+                }
+                Some(_) => self.open_to_decision(other)?,
+                None => false,
+            };
             if waiting && let Some(decision) = self.decide(other)? {
                 decisions.push(decision);
             }
@@ -257,9 +278,46 @@ impl Sentry {
         }
     }
 
-    /// What the stored evidence means for an unlisted address: a listing with its reason,
-    /// or None (not enough evidence, or protected by `never_block`).
+    /// Whether automatic decisions may still change the address's listing: unlisted, or
+    /// trusted after a login (its trust can be renewed, expire, or end in a block).
+    fn open_to_decision(&mut self, ip: ClientIp) -> Result<bool> {
+        Ok(match self.store.record(ip)? {
+            None => true,
+            Some(r) if r.block > 0 => false,
+            Some(r) if r.allow > 0 => !self.store.trust(ip)?.is_empty(),
+            Some(_) => true,
+        })
+    }
+
+    /// The logins stored for `ip` that confer trust now: accounts that are not shared,
+    /// whose last login is recent enough (a line's time ahead of ours counts as now).
+    fn logins(&self, accounts: &[AccountEvidence]) -> Vec<TrustedAccount> {
+        let limits = self.config.trust_limits();
+        accounts
+            .iter()
+            .filter(|a| a.successes > 0 && policy::confers_trust(&a.account, &limits))
+            .map(|a| {
+                let last = a.last_success.unwrap_or(self.now).min(self.now);
+                TrustedAccount {
+                    account: a.account.clone(),
+                    since: last,
+                    last_success: last,
+                }
+            })
+            .filter(|t| !policy::trust_expired(t.last_success, self.now, limits.trust_days))
+            .collect()
+    }
+
+    /// What the stored evidence means for an address open to decision (see
+    /// `open_to_decision`): a listing with its reason, or None (not enough evidence, or
+    /// protected by `never_block`). A trusted address is judged by `decide_trusted`.
     fn decide(&mut self, ip: ClientIp) -> Result<Option<Decision>> {
+        let accounts = self.store.account_evidence(ip)?;
+        let logins = self.logins(&accounts);
+        let trust = self.store.trust(ip)?;
+        if !trust.is_empty() && (self.store.record(ip)?).is_some_and(|r| r.allow > 0) {
+            return self.decide_trusted(ip, trust, logins, &accounts);
+        }
         let rows = self.store.evidence(ip)?;
         let mut evidence = Evidence::default();
         for row in &rows {
@@ -271,29 +329,159 @@ impl Sentry {
                 row.count,
             );
         }
+        // A login allows only through an account that confers trust (not `git@`).
+        let shared_logins = evidence.success > 0 && logins.is_empty();
+        evidence.success = u32::try_from(logins.len()).unwrap_or(u32::MAX);
+        let why = || {
+            let mut why = reason(&rows);
+            if shared_logins {
+                why.push_str("; its logins confer no trust (shared accounts, or none named)");
+            }
+            why
+        };
         let listing = match policy::decide(&evidence, self.config.limits()) {
-            Verdict::Allow => Listing::Allowed { since: self.now },
+            Verdict::Allow => {
+                let names: Vec<&str> = logins.iter().map(|l| l.account.as_str()).collect();
+                let until = logins
+                    .iter()
+                    .map(|l| l.last_success)
+                    .max()
+                    .unwrap_or(self.now);
+                let reason = format!(
+                    "{}; trusted for {} until {}",
+                    reason(&rows),
+                    names.join(", "),
+                    crate::report::local_time(policy::trust_until(until, self.config.trust_days))
+                );
+                self.grants.insert(ip, logins);
+                return Ok(Some(Decision {
+                    ip,
+                    listing: Listing::Allowed { since: self.now },
+                    reason,
+                    origin: String::new(),
+                }));
+            }
             Verdict::Block if self.config.is_never_blocked(ip) => {
-                self.say(|| {
-                    format!(
-                        "{ip}: {}; on the never-block list, not blocking",
-                        reason(&rows)
-                    )
-                });
+                self.say(|| format!("{ip}: {}; on the never-block list, not blocking", why()));
                 return Ok(None);
             }
             Verdict::Block => Listing::Blocked { since: self.now },
             Verdict::Undecided => {
-                self.say(|| format!("{ip}: {}; no decision yet", reason(&rows)));
+                self.say(|| format!("{ip}: {}; no decision yet", why()));
                 return Ok(None);
             }
         };
         Ok(Some(Decision {
             ip,
             listing,
-            reason: reason(&rows),
+            reason: why(),
             origin: String::new(),
         }))
+    }
+
+    /// An address trusted after a login: newer logins renew its trust (recorded in the
+    /// history at once), trust that has run out ends, and attempts for accounts it is
+    /// not trusted for block it past `trusted_max_attempts` within `trusted_window`.
+    fn decide_trusted(
+        &mut self,
+        ip: ClientIp,
+        mut trust: Vec<TrustedAccount>,
+        logins: Vec<TrustedAccount>,
+        accounts: &[AccountEvidence],
+    ) -> Result<Option<Decision>> {
+        let limits = self.config.trust_limits();
+        let renewed: Vec<TrustedAccount> = logins
+            .into_iter()
+            .filter(|l| {
+                !(trust.iter()).any(|t| t.account == l.account && t.last_success >= l.last_success)
+            })
+            .collect();
+        if !renewed.is_empty() {
+            let until = renewed
+                .iter()
+                .map(|l| l.last_success)
+                .max()
+                .unwrap_or(self.now);
+            let names: Vec<&str> = renewed.iter().map(|l| l.account.as_str()).collect();
+            let reason = format!(
+                "login as {}: trusted until {}",
+                names.join(", "),
+                crate::report::local_time(policy::trust_until(until, limits.trust_days))
+            );
+            if self.store.renew_trust(ip, &renewed, self.now, &reason)? {
+                self.say(|| format!("{ip}: {}", crate::printable::printable(&reason)));
+                crate::syslog::notice(&format!(
+                    "trust renewed for {ip}: {}",
+                    crate::printable::printable(&reason)
+                ));
+            }
+            trust = self.store.trust(ip)?;
+        }
+        let current: Vec<&str> = (trust.iter())
+            .filter(|t| !policy::trust_expired(t.last_success, self.now, limits.trust_days))
+            .map(|t| t.account.as_str())
+            .collect();
+        let Some(last) = trust.iter().map(|t| t.last_success).max() else {
+            return Ok(None);
+        };
+        if current.is_empty() {
+            return Ok(Some(self.trust_expiry(ip, last)));
+        }
+        let attempts: Vec<policy::AccountAttempts<'_>> = (accounts.iter())
+            .filter_map(|a| {
+                Some(policy::AccountAttempts {
+                    account: &a.account,
+                    attempts: u32::try_from(a.attempts.max(0)).unwrap_or(u32::MAX),
+                    window_start: a.window_start?,
+                })
+            })
+            .collect();
+        let Some(counted) = policy::trusted_address_blocks(&current, &attempts, self.now, &limits)
+        else {
+            return Ok(None);
+        };
+        let reason = format!(
+            "{counted} failed or invalid logins within {} s for accounts other than those it \
+             is trusted for ({}), more than trusted_max_attempts ({})",
+            limits.window_secs,
+            current.join(", "),
+            limits.max_attempts
+        );
+        if self.config.is_never_blocked(ip) {
+            self.say(|| format!("{ip}: {reason}; on the never-block list, not blocking"));
+            return Ok(None);
+        }
+        Ok(Some(Decision {
+            ip,
+            listing: Listing::Blocked { since: self.now },
+            reason,
+            origin: String::new(),
+        }))
+    }
+
+    /// The delisting that ends trust whose last login was at `last_login`.
+    fn trust_expiry(&self, ip: ClientIp, last_login: i64) -> Decision {
+        Decision {
+            ip,
+            listing: Listing::Unlisted,
+            reason: format!(
+                "trust expired: no login since {} (trust_days = {})",
+                crate::report::local_time(last_login),
+                self.config.trust_days
+            ),
+            origin: String::new(),
+        }
+    }
+
+    /// Ends an address's trust now (a connect found it expired) and returns its record.
+    fn expire_trust(&mut self, ip: ClientIp, last_login: i64) -> Result<IpRecord> {
+        let decision = self.trust_expiry(ip, last_login);
+        self.say(|| decision.to_string());
+        self.apply_automatic(vec![decision])?;
+        Ok(self
+            .store
+            .record(ip)?
+            .unwrap_or_else(|| IpRecord::unseen(ip)))
     }
 
     /// Reads every log source's new lines, then decides for every unlisted address that
@@ -351,7 +539,9 @@ impl Sentry {
         let store = &mut self.store;
         tally.admit_refusals(|ip| Ok(store.record(ip)?.is_some_and(|r| r.block > 0)))?;
         let counts = tally.drain(&mut addresses);
-        self.store.record_evidence(&counts, &[])?;
+        let accounts = tally.drain_accounts();
+        let window = i64::from(self.config.trusted_window);
+        (self.store).record_evidence_and_accounts(&counts, &accounts, window, self.now, &[])?;
         if self.store.lists_pending()?.due(self.now) {
             self.retry_pending_lists();
         }
@@ -368,11 +558,9 @@ impl Sentry {
         let mut judged = Vec::new();
         for ip in addresses {
             judged.push(ip);
-            let listed = self
-                .store
-                .record(ip)?
-                .is_some_and(|r| r.allow > 0 || r.block > 0);
-            if !listed && let Some(decision) = self.decide(ip)? {
+            if self.open_to_decision(ip)?
+                && let Some(decision) = self.decide(ip)?
+            {
                 decisions.push(decision);
             }
         }
@@ -474,11 +662,17 @@ impl Sentry {
             FileLock::acquire(&self.config.root.join(LISTS_LOCK), self.patience.wait())?;
         let mut still_unlisted = Vec::with_capacity(decisions.len());
         for decision in decisions {
-            let listed = self
-                .store
-                .record(decision.ip)?
-                .is_some_and(|r| r.allow > 0 || r.block > 0);
-            if !listed {
+            // A decision about a trusted address (a block, trust's end) still stands while
+            // it is trusted; an allow only while the address is on no list.
+            let stands = match self.store.record(decision.ip)? {
+                Some(r) if r.block > 0 => false,
+                Some(r) if r.allow > 0 => {
+                    !matches!(decision.listing, Listing::Allowed { .. })
+                        && !self.store.trust(decision.ip)?.is_empty()
+                }
+                _ => true,
+            };
+            if stands {
                 still_unlisted.push(decision);
             }
         }
@@ -503,8 +697,10 @@ impl Sentry {
                 at: self.now,
                 reason: d.reason.clone(),
                 origin: d.origin.clone(),
+                trust: self.trust_of(d),
             })
             .collect();
+        self.grants.clear();
         let records = self.store.set_listings(&wanted)?;
         let members: Vec<(ClientIp, crate::ip::Network)> = decisions
             .iter()
@@ -575,6 +771,26 @@ impl Sentry {
         }
         self.backend_failures(failures)?;
         Ok(records)
+    }
+
+    /// The accounts an allow trusts its address for: those of this host's automatic allow;
+    /// any account, from its time, for another fleet host's automatic allow (a login there;
+    /// its reason is that host's, as the upgrade to scoped trust reads it too); none for a
+    /// manual or imported allow (it lasts until delisted) or another listing.
+    fn trust_of(&self, d: &Decision) -> Vec<TrustedAccount> {
+        let by_hand =
+            d.reason.ends_with(": by the administrator") || d.reason.contains("imported from ");
+        match d.listing {
+            Listing::Allowed { since } if !d.origin.is_empty() && !by_hand => {
+                vec![TrustedAccount {
+                    account: policy::ANY_ACCOUNT.to_string(),
+                    since,
+                    last_success: since,
+                }]
+            }
+            Listing::Allowed { .. } => self.grants.get(&d.ip).cloned().unwrap_or_default(),
+            _ => Vec::new(),
+        }
     }
 
     /// Reports backend failures (stderr and syslog, with what to do) and turns them into
@@ -727,10 +943,12 @@ impl Sentry {
     }
 
     /// Lifts every block older than its length (`expire_block_days`, longer for a repeated
-    /// block), everywhere (the connect path does it lazily for the connecting address only).
+    /// block) and ends every trust older than
+    /// `trust_days`, everywhere (the connect path does
+    /// it lazily for the connecting address only).
     pub fn expire(&mut self) -> Result<Vec<Decision>> {
         let expire_days = self.config.expire_block_days;
-        let decisions: Vec<Decision> = self
+        let mut decisions: Vec<Decision> = self
             .store
             .blocks()?
             .into_iter()
@@ -739,6 +957,12 @@ impl Sentry {
                 policy::block_expired(b.since, self.now, days).then(|| expired(b.ip, days))
             })
             .collect();
+        for (ip, last) in self.store.trusted()? {
+            let allowed = (self.store.record(ip)?).is_some_and(|r| r.allow > 0);
+            if allowed && policy::trust_expired(last, self.now, self.config.trust_days) {
+                decisions.push(self.trust_expiry(ip, last));
+            }
+        }
         if !decisions.is_empty() {
             self.apply(&decisions)?;
         }

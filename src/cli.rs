@@ -146,7 +146,8 @@ pub enum Command {
     /// Read log lines on stdin and decide as they arrive (rsyslog omprog, journalctl -f -o json)
     Ingest,
     Sync(cmd::sync::Args),
-    /// Lift every block older than expire_block_days, everywhere (for a daily timer)
+    /// Lift every block older than expire_block_days, and end trust older than trust_days,
+    /// everywhere (for a daily timer)
     Expire,
     Check(cmd::check::Args),
     Doctor(cmd::check::DoctorArgs),

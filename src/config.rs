@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::error::Error;
 use crate::ip::{ClientIp, Network};
 use crate::logs::{Event, Kind, Score, Service, ServiceGroup, services};
-use crate::policy::Limits;
+use crate::policy::{Limits, TrustLimits};
 use crate::update::{ReleaseKey, ReleaseSource};
 
 /// Where sentry keeps its database and deny file unless told otherwise.
@@ -48,6 +48,19 @@ pub fn default_logs(services: &Services) -> Vec<&'static str> {
 }
 
 /// Addresses that automatic decisions must never block, whatever the admin configures.
+/// Shared or self-service accounts whose logins confer no trust (`untrusted_users`): code
+/// forges on the host's sshd, anonymous and guest FTP.
+const DEFAULT_UNTRUSTED_USERS: [&str; 8] = [
+    "git",
+    "gitea",
+    "forgejo",
+    "gitlab",
+    "anonymous",
+    "ftp",
+    "guest",
+    "nobody",
+];
+
 const ALWAYS_NEVER_BLOCK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 
 /// Every blocking backend name sentry knows.
@@ -86,6 +99,15 @@ pub struct Config {
     pub ipv6_prefix: u8,
     /// This many blocked addresses of one IPv6 prefix block the prefix (0 = never by count).
     pub prefix_block_after: u32,
+    /// Shared or self-service accounts (`git`, anonymous FTP): a login as one of them
+    /// makes its address trusted for nothing.
+    pub untrusted_users: Vec<String>,
+    /// Trust after a login ends this many days after the address's last login.
+    pub trust_days: u32,
+    /// From a trusted address, attempts for other accounts count within this many seconds.
+    pub trusted_window: u32,
+    /// From a trusted address, more attempts than this for other accounts block it.
+    pub trusted_max_attempts: u32,
     /// Log files to read (`logs`, or `SENTRY_LOGS`); None = the default list, those that exist.
     pub logs: Option<Vec<PathBuf>>,
     /// Read the systemd journal: Some(true/false) as configured, None = when no log file is found.
@@ -227,6 +249,10 @@ struct FileConfig {
     root_is_naughty: Option<bool>,
     ipv6_prefix: Option<u8>,
     prefix_block_after: Option<u32>,
+    untrusted_users: Option<Vec<String>>,
+    trust_days: Option<u32>,
+    trusted_window: Option<u32>,
+    trusted_max_attempts: Option<u32>,
     logs: Option<Vec<PathBuf>>,
     journal: Option<bool>,
     journal_file: Option<PathBuf>,
@@ -476,6 +502,17 @@ impl Config {
             root_is_naughty: file.root_is_naughty.unwrap_or(true),
             ipv6_prefix: file.ipv6_prefix.unwrap_or(64),
             prefix_block_after: file.prefix_block_after.unwrap_or(3),
+            untrusted_users: file.untrusted_users.clone().unwrap_or_else(|| {
+                DEFAULT_UNTRUSTED_USERS
+                    .iter()
+                    .map(|u| u.to_string())
+                    .collect()
+            }),
+            trust_days: file.trust_days.unwrap_or(90),
+            trusted_window: file.trusted_window.unwrap_or(86_400),
+            trusted_max_attempts: file
+                .trusted_max_attempts
+                .unwrap_or_else(|| file.max_attempts.unwrap_or(10).saturating_mul(3)),
             logs: file.logs.clone(),
             journal: file.journal,
             journal_file: file.journal_file.clone(),
@@ -539,6 +576,31 @@ impl Config {
                 format!(
                     "{} is outside 32..=128 (64 is a typical customer's network; 128 turns prefixes off)",
                     config.ipv6_prefix
+                ),
+            ));
+        }
+        if config.trust_days == 0 {
+            return Err(in_file(
+                "trust_days",
+                "must be at least 1 (a `sentry allow` is the trust that never ends)".into(),
+            ));
+        }
+        if config.trusted_window == 0 {
+            return Err(in_file(
+                "trusted_window",
+                "must be at least 1 (seconds; 86400 is one day)".into(),
+            ));
+        }
+        if let Some(bad) = config.untrusted_users.iter().find(|u| {
+            u.is_empty()
+                || u.len() > crate::policy::ACCOUNT_NAME_MAX
+                || u.chars().any(char::is_control)
+        }) {
+            return Err(in_file(
+                "untrusted_users",
+                format!(
+                    "{bad:?} is not an account name (1 to {} bytes, no control characters)",
+                    crate::policy::ACCOUNT_NAME_MAX
                 ),
             ));
         }
@@ -727,6 +789,16 @@ impl Config {
         };
         self.journal
             .unwrap_or_else(|| !files.iter().filter(syslog).any(|f| f.is_file()))
+    }
+
+    /// The bounds of trust after a login.
+    pub fn trust_limits(&self) -> TrustLimits {
+        TrustLimits {
+            trust_days: self.trust_days,
+            window_secs: i64::from(self.trusted_window),
+            max_attempts: self.trusted_max_attempts,
+            untrusted_users: self.untrusted_users.clone(),
+        }
     }
 
     /// The thresholds of the blocking rules.
@@ -934,6 +1006,32 @@ mod tests {
         );
         let err = load_with(Some("services = [\"nginx\"]\n"), &[]).expect_err("unknown");
         assert!(err.to_string().contains("http"), "{err}");
+    }
+
+    #[test]
+    fn trust_keys_have_defaults_and_are_checked() {
+        let c = load_with(None, &[]).expect("defaults");
+        assert_eq!(
+            (c.trust_days, c.trusted_window, c.trusted_max_attempts),
+            (90, 86_400, 30)
+        );
+        assert!(c.untrusted_users.iter().any(|u| u == "git"));
+        let c = load_with(Some("max_attempts = 5\n"), &[]).expect("valid");
+        assert_eq!(c.trusted_max_attempts, 15, "3 × max_attempts");
+        let c = load_with(
+            Some("trusted_max_attempts = 7\nuntrusted_users = []\n"),
+            &[],
+        )
+        .expect("valid");
+        assert_eq!((c.trusted_max_attempts, c.untrusted_users.len()), (7, 0));
+        for (text, key) in [
+            ("trust_days = 0\n", "trust_days"),
+            ("trusted_window = 0\n", "trusted_window"),
+            ("untrusted_users = [\"\"]\n", "untrusted_users"),
+        ] {
+            let err = load_with(Some(text), &[]).expect_err(text);
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 
     fn load_with(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, Error> {

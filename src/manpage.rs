@@ -101,6 +101,17 @@ IPv6 addresses are also counted and blocked by this prefix (32 to 128; 128: off)
 .B prefix_block_after = 3
 This many blocked addresses of one IPv6 prefix block the prefix (0: never by count).
 .TP
+.B untrusted_users = [\(dqgit\(dq, \(dqgitea\(dq, \(dqforgejo\(dq, \(dqgitlab\(dq, \(dqanonymous\(dq, \(dqftp\(dq, \(dqguest\(dq, \(dqnobody\(dq]
+Shared or self\-service accounts: a login as one of them trusts the address for nothing.
+.TP
+.B trust_days = 90
+A login trusts its address for the accounts that logged in, until this many days after
+the last login.
+.TP
+.B trusted_window = 86400, trusted_max_attempts
+From a trusted address, more failed or invalid logins than trusted_max_attempts
+(unset: 3 \(mu max_attempts) for other accounts within this many seconds block it.
+.TP
 .B never_block = []
 Networks never blocked automatically (127.0.0.0/8 and ::1 always are).
 .TP

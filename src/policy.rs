@@ -183,6 +183,72 @@ pub fn block_end(blocked_at: i64, days: u32) -> Option<i64> {
     (days > 0 && blocked_at > 0).then(|| blocked_at.saturating_add(i64::from(days) * 86_400))
 }
 
+pub use crate::logs::{ACCOUNT_NAME_MAX, ANY_ACCOUNT};
+
+/// How trust after a login is bounded (`trust_days`, `trusted_window`,
+/// `trusted_max_attempts`, `untrusted_users`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustLimits {
+    /// Trust ends this many days after the last login that conferred it.
+    pub trust_days: u32,
+    /// Attempts for other accounts count within this many seconds.
+    pub window_secs: i64,
+    /// More attempts than this for other accounts, within the window, block.
+    pub max_attempts: u32,
+    /// Shared or self-service accounts: a login as one of them confers no trust.
+    pub untrusted_users: Vec<String>,
+}
+
+/// Whether a login as `account` makes its address trusted. A login that names no account
+/// cannot scope trust, and shared or self-service accounts (`git`, anonymous FTP) let
+/// anyone in: neither says the address belongs to someone of ours.
+pub fn confers_trust(account: &str, limits: &TrustLimits) -> bool {
+    !account.is_empty()
+        && account != ANY_ACCOUNT
+        && !limits.untrusted_users.iter().any(|u| u == account)
+}
+
+/// When trust from a login at `last_success` ends.
+pub fn trust_until(last_success: i64, trust_days: u32) -> i64 {
+    last_success.saturating_add(i64::from(trust_days) * 86_400)
+}
+
+/// True when trust from a login at `last_success` has ended at `now`.
+pub fn trust_expired(last_success: i64, now: i64, trust_days: u32) -> bool {
+    now > trust_until(last_success, trust_days)
+}
+
+/// Attempts for one account from a trusted address: how many, and when the window they
+/// were counted in began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountAttempts<'a> {
+    pub account: &'a str,
+    pub attempts: u32,
+    pub window_start: i64,
+}
+
+/// The rule for an address trusted for `trusted` accounts (those whose trust is current):
+/// attempts for the trusted accounts never count (the colleague who mistypes his own
+/// password); attempts for any other account (failed, invalid user, root) that began
+/// within the window count, and more than `max_attempts` of them block. Returns the
+/// attempts that count when they block, None otherwise.
+pub fn trusted_address_blocks(
+    trusted: &[&str],
+    attempts: &[AccountAttempts<'_>],
+    now: i64,
+    limits: &TrustLimits,
+) -> Option<u32> {
+    if trusted.contains(&ANY_ACCOUNT) {
+        return None;
+    }
+    let counted = attempts
+        .iter()
+        .filter(|a| !trusted.contains(&a.account))
+        .filter(|a| now.saturating_sub(a.window_start) <= limits.window_secs)
+        .fold(0u32, |sum, a| sum.saturating_add(a.attempts));
+    (counted > limits.max_attempts).then_some(counted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,5 +422,75 @@ mod tests {
         assert_eq!(block_end(blocked_at, third), Some(blocked_at + 360 * day));
         assert_eq!(block_end(blocked_at, 0), None, "never expires");
         assert_eq!(block_end(0, 90), None, "not blocked");
+    }
+
+    fn trust_limits() -> TrustLimits {
+        TrustLimits {
+            trust_days: 90,
+            window_secs: 86_400,
+            max_attempts: 30,
+            untrusted_users: ["git", "ftp", "anonymous"].map(String::from).to_vec(),
+        }
+    }
+
+    #[test]
+    fn shared_accounts_and_nameless_logins_confer_no_trust() {
+        let limits = trust_limits();
+        assert!(confers_trust("alice", &limits));
+        assert!(confers_trust("root", &limits));
+        for account in ["git", "ftp", "anonymous", "", ANY_ACCOUNT] {
+            assert!(!confers_trust(account, &limits), "{account:?}");
+        }
+        assert!(confers_trust("Git", &limits), "names compare exactly");
+    }
+
+    #[test]
+    fn trust_ends_trust_days_after_the_last_login() {
+        let day = 86_400;
+        assert_eq!(trust_until(1_000, 90), 1_000 + 90 * day);
+        assert!(!trust_expired(1_000, 1_000 + 90 * day, 90));
+        assert!(trust_expired(1_000, 1_000 + 90 * day + 1, 90));
+        // A renewal moves the last login, and with it the end.
+        assert!(!trust_expired(1_000 + 50 * day, 1_000 + 100 * day, 90));
+    }
+
+    #[test]
+    fn a_trusted_address_is_blocked_only_for_other_accounts_within_the_window() {
+        let limits = trust_limits();
+        let now = 10 * 86_400;
+        let at = |account, attempts, window_start| AccountAttempts {
+            account,
+            attempts,
+            window_start,
+        };
+        // The colleague's own typos never count.
+        let typos = [at("alice", 500, now - 10)];
+        assert_eq!(
+            trusted_address_blocks(&["alice"], &typos, now, &limits),
+            None
+        );
+        // Other accounts: up to the threshold, not more.
+        let guesses = [
+            at("alice", 9, now),
+            at("bob", 20, now - 60),
+            at("", 10, now),
+        ];
+        assert_eq!(
+            trusted_address_blocks(&["alice"], &guesses, now, &limits),
+            None
+        );
+        let more = [at("bob", 20, now - 60), at("", 11, now)];
+        assert_eq!(
+            trusted_address_blocks(&["alice"], &more, now, &limits),
+            Some(31)
+        );
+        // Attempts whose window began more than a window ago count no more.
+        let old = [at("bob", 20, now - 86_401), at("", 11, now)];
+        assert_eq!(trusted_address_blocks(&["alice"], &old, now, &limits), None);
+        // Trust for any account (an allow from before trust was scoped) never blocks.
+        assert_eq!(
+            trusted_address_blocks(&["alice", ANY_ACCOUNT], &more, now, &limits),
+            None
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::printable::printable;
 use crate::store::prefixes::BlockedPrefix;
 use crate::store::sqlite::HistoryEntry;
-use crate::store::{EvidenceCount, IpRecord, SqliteStore, Summary};
+use crate::store::{EvidenceCount, IpRecord, SqliteStore, Summary, TrustedAccount};
 
 /// Everything the report shows, also its `--json` shape.
 #[derive(Debug, Serialize)]
@@ -27,6 +27,9 @@ pub struct Report {
     /// That address's evidence from the logs, per service and kind.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<EvidenceCount>,
+    /// The accounts that address is trusted for after logins (none: no automatic trust).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trust: Vec<Trust>,
     /// That address's listing decisions, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryEntry>,
@@ -71,6 +74,33 @@ impl Blocks {
             days,
             until: crate::policy::block_end(record.block, days),
         }
+    }
+}
+
+/// One account an address is trusted for, and until when (unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trust {
+    /// The account's name as the logs gave it; `*` for any account (an allow made before
+    /// trust was scoped to accounts).
+    pub account: String,
+    pub since: i64,
+    pub last_login: i64,
+    /// `last_login` + `trust_days`.
+    pub until: i64,
+}
+
+impl Trust {
+    /// The report's view of stored trust, with its end under `trust_days`.
+    pub fn of(accounts: Vec<TrustedAccount>, trust_days: u32) -> Vec<Trust> {
+        accounts
+            .into_iter()
+            .map(|a| Trust {
+                until: crate::policy::trust_until(a.last_success, trust_days),
+                account: a.account,
+                since: a.since,
+                last_login: a.last_success,
+            })
+            .collect()
     }
 }
 
@@ -264,6 +294,24 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
                 local_time(p.block)
             )?;
         }
+        if r.allow > 0 && report.trust.is_empty() {
+            writeln!(out, "\tallowed until delisted (by hand, or imported)")?;
+        }
+        for t in &report.trust {
+            let account = match t.account.as_str() {
+                crate::policy::ANY_ACCOUNT => {
+                    "any account (allowed before trust was scoped)".into()
+                }
+                name => format!("account {}", printable(name)),
+            };
+            writeln!(
+                out,
+                "\ttrusted for {account} since {}, last login {}, until {}",
+                local_time(t.since),
+                local_time(t.last_login),
+                local_time(t.until)
+            )?;
+        }
         if report.evidence.is_empty() {
             writeln!(out, "\tno evidence in the logs")?;
         }
@@ -286,6 +334,7 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
             let verb = match h.action.as_str() {
                 "allow" => "allowed",
                 "block" => "blocked",
+                "trust" => "trust renewed",
                 _ => "delisted",
             };
             let origin = match h.origin.as_str() {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::logs::{Event, Kind, Report, Service, ServiceGroup, journal, source};
 use crate::progress::Progress;
-use crate::store::{Cursor, EvidenceCount, SqliteStore};
+use crate::store::{AccountCount, Cursor, EvidenceCount, SqliteStore};
 
 /// journalctl gets this long before it is stopped (a first read of a big journal).
 const JOURNAL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -72,7 +72,21 @@ pub struct Tally {
     /// tcpd's refusals, kept aside until the store says whether sentry blocks the address
     /// (see [`Tally::admit_refusals`]).
     refusals: HashMap<(ClientIp, Service), Count>,
+    /// Logins and attempts per address and account, for trust (see `store::trust`).
+    accounts: HashMap<(ClientIp, String), AccountTally>,
 }
+
+/// One account's logins and attempts (count, first time) from one address.
+#[derive(Debug, Default, Clone, Copy)]
+struct AccountTally {
+    successes: i64,
+    attempts: i64,
+    first_attempt: Option<i64>,
+}
+
+/// Accounts told apart in one batch; past this, attempts are counted under "" (a batch is
+/// written after each source, so this bounds memory, not what is kept).
+const TALLY_ACCOUNTS: usize = 50_000;
 
 /// How many events, and the first and last time seen.
 type Count = (i64, Option<i64>, Option<i64>);
@@ -108,9 +122,58 @@ impl Tally {
                     (self.attempts).record(key, event.report, event.kind, event.count, time);
                 self.count(event, Kind::Failed, failed);
                 self.count(event, Kind::Naughty, naughty);
+                // The attempt goes to the account of the line that counted it first.
+                self.count_account(event, 0, failed.saturating_add(naughty));
+            }
+            (_, _, Kind::Success) => {
+                self.count(event, Kind::Success, count);
+                self.count_account(event, count, 0);
+            }
+            (_, _, Kind::Failed | Kind::Naughty) => {
+                self.count(event, event.kind, count);
+                self.count_account(event, 0, count);
             }
             _ => self.count(event, event.kind, count),
         }
+    }
+
+    fn count_account(&mut self, event: &Event, successes: i64, attempts: i64) {
+        if successes <= 0 && attempts <= 0 {
+            return;
+        }
+        let mut name = crate::logs::account_key(event.user);
+        if !self.accounts.contains_key(&(event.ip, name.to_string()))
+            && self.accounts.len() >= TALLY_ACCOUNTS
+            && successes <= 0
+        {
+            name = "";
+        }
+        let entry = self
+            .accounts
+            .entry((event.ip, name.to_string()))
+            .or_default();
+        entry.successes += successes.max(0);
+        if attempts > 0 {
+            entry.attempts += attempts;
+            entry.first_attempt = match (entry.first_attempt, event.time) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+
+    /// The per-account rows to add to the store.
+    pub fn drain_accounts(&mut self) -> Vec<AccountCount> {
+        self.accounts
+            .drain()
+            .map(|((ip, account), a)| AccountCount {
+                ip,
+                account,
+                successes: a.successes,
+                attempts: a.attempts,
+                first_attempt: a.first_attempt,
+            })
+            .collect()
     }
 
     fn count(&mut self, event: &Event, kind: Kind, count: i64) {
@@ -125,7 +188,7 @@ impl Tally {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.counts.is_empty() && self.refusals.is_empty()
+        self.counts.is_empty() && self.refusals.is_empty() && self.accounts.is_empty()
     }
 
     /// Counts tcpd's refusals as probes, except those of addresses sentry blocks: tcpd
@@ -154,6 +217,7 @@ impl Tally {
     /// admitted are dropped).
     pub fn drain(&mut self, addresses: &mut BTreeSet<ClientIp>) -> Vec<EvidenceCount> {
         self.refusals.clear();
+        addresses.extend(self.accounts.keys().map(|(ip, _)| *ip));
         self.counts
             .drain()
             .map(|((ip, service, kind), (count, first, last))| {
@@ -354,6 +418,7 @@ pub fn scan(
         saved: Vec::new(),
         budget: budget.unwrap_or(u64::MAX),
         only: None,
+        now,
     };
     let files: Vec<PathBuf> = config.log_files();
     if from_start {
@@ -398,6 +463,8 @@ struct Reading<'a> {
     budget: u64,
     /// The only group whose lines count in the source being read (`Config::only_group`).
     only: Option<ServiceGroup>,
+    /// The scan's time: lines without one count as read then.
+    now: i64,
 }
 
 impl Reading<'_> {
@@ -440,10 +507,17 @@ impl Reading<'_> {
     fn record(&mut self, store: &mut SqliteStore, cursor: Cursor, moved: bool) -> Result<()> {
         (self.tally).admit_refusals(|ip| Ok(store.record(ip)?.is_some_and(|r| r.block > 0)))?;
         let counts = self.tally.drain(&mut self.outcome.addresses);
+        let accounts = self.tally.drain_accounts();
         let mut cursors = vec![cursor];
-        if moved || !counts.is_empty() {
+        if moved || !counts.is_empty() || !accounts.is_empty() {
             cursors.extend(self.state_change());
-            store.record_evidence(&counts, &cursors)?;
+            store.record_evidence_and_accounts(
+                &counts,
+                &accounts,
+                i64::from(self.config.trusted_window),
+                self.now,
+                &cursors,
+            )?;
         }
         Ok(())
     }
@@ -506,6 +580,7 @@ fn scan_file(
         Ok(next) => next,
         Err(e) => {
             reading.tally.drain(&mut std::collections::BTreeSet::new());
+            reading.tally.drain_accounts();
             reading.rewind_state();
             reading.outcome.errors.push(e.to_string());
             return Ok(());
@@ -591,6 +666,37 @@ mod tests {
         rows
     }
 
+    /// An attempt reported by PAM and by sshd counts once for its account too; a line
+    /// naming no account, or an overlong one, counts under "".
+    #[test]
+    fn accounts_count_each_attempt_once_and_keep_long_names_together() {
+        let long = "x".repeat(65);
+        let lines = [
+            PAM_BOB.to_string(),
+            "Nov 24 10:00:01 web1 sshd[4001]: Failed password for bob from 198.51.100.7 port 5 ssh2".into(),
+            format!("Nov 24 10:00:02 web1 sshd[4002]: Invalid user {long} from 198.51.100.7 port 6"),
+            "Nov 24 10:00:03 web1 sshd[4003]: Accepted password for alice from 198.51.100.7 port 7 ssh2".into(),
+        ];
+        let mut parser = Parser::new(ParseOptions::default(), NOW);
+        let mut tally = Tally::default();
+        for line in &lines {
+            let event = parser.parse_line(line).expect("recognised");
+            tally.add(&event);
+        }
+        let mut rows: Vec<(String, i64, i64)> = (tally.drain_accounts().into_iter())
+            .map(|a| (a.account, a.successes, a.attempts))
+            .collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                (String::new(), 0, 1),
+                ("alice".to_string(), 1, 0),
+                ("bob".to_string(), 0, 1)
+            ]
+        );
+    }
+
     fn row(ip: &str, kind: &str, count: i64) -> (String, String, i64) {
         (ip.to_string(), kind.to_string(), count)
     }
@@ -654,6 +760,7 @@ mod tests {
             saved: Vec::new(),
             budget: u64::MAX,
             only: config.only_group(std::path::Path::new("/var/log/syslog")),
+            now: NOW,
         };
         for line in [
             "Nov 24 10:00:00 web1 pure-ftpd[5]: (?@203.0.113.5) [WARNING] Authentication failed for user [bob]",

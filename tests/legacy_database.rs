@@ -171,7 +171,7 @@ fn bash_database_is_migrated_in_place() {
         "1|0|1700000500",
         "of allow and block, the later decision stays"
     );
-    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "5");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "6");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode"), "wal");
     assert_eq!(
         sqlite3(&db, "PRAGMA table_info(ip_records)"),
@@ -189,7 +189,7 @@ fn bash_one_liners_keep_working_on_the_migrated_database() {
     let fixture = bash_original_database(&root);
     let db = root.db();
     root.ok(&["--ip=::ffff:198.51.100.7", "--connect"]);
-    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "5", "migrated");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "6", "migrated");
 
     // sentry.sh's do_report, init_db and load_ip_record, verbatim.
     assert_eq!(sqlite3(&db, "SELECT COUNT(*) FROM ip_records;"), "5");
@@ -294,7 +294,7 @@ fn concurrent_first_opens_migrate_once() {
         format!("198.51.100.7|55|0|{}", fixture.mapped_block),
         "merged once: 2 + 3 + 50 connections"
     );
-    assert_eq!(sqlite3(&root.db(), "PRAGMA user_version"), "5");
+    assert_eq!(sqlite3(&root.db(), "PRAGMA user_version"), "6");
 }
 
 /// The bash database says blocked but its deny file is gone (or never had the line):
@@ -345,7 +345,7 @@ fn block_counts_start_from_the_history_on_upgrade() {
     );
     let json: serde_json::Value =
         serde_json::from_str(&root.ok(&["report", "--json", "198.51.100.7"])).expect("json");
-    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "5");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "6");
     assert_eq!(json["blocks"]["count"], 2, "{json}");
     assert_eq!(json["blocks"]["days"], 180, "{json}");
     assert_eq!(json["blocked_again"], 1, "{json}");
@@ -353,4 +353,100 @@ fn block_counts_start_from_the_history_on_upgrade() {
         sqlite3(&db, "SELECT ip, times FROM block_counts ORDER BY ip"),
         "192.0.2.9|1\n198.51.100.7|2"
     );
+}
+
+/// A database as sentry wrote it at schema version 3 (before trust was scoped to accounts):
+/// the history tells automatic allows from those made by hand.
+#[test]
+fn automatic_allows_become_expiring_trust_for_any_account_on_upgrade() {
+    let root = Root::new();
+    let conn = rusqlite::Connection::open(root.db()).expect("open");
+    conn.execute_batch(
+        "CREATE TABLE ip_records (ip TEXT PRIMARY KEY, seen INTEGER DEFAULT 0,
+             allow INTEGER DEFAULT 0, block INTEGER DEFAULT 0);
+         CREATE INDEX ip_records_blocked ON ip_records(block) WHERE block > 0;
+         CREATE TABLE sentry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE evidence (ip TEXT NOT NULL, service TEXT NOT NULL, kind TEXT NOT NULL,
+             count INTEGER NOT NULL DEFAULT 0, first INTEGER, last INTEGER,
+             version INTEGER NOT NULL DEFAULT 0,
+             PRIMARY KEY (ip, service, kind)) WITHOUT ROWID;
+         CREATE TABLE log_cursors (source TEXT PRIMARY KEY, device INTEGER NOT NULL,
+             inode INTEGER NOT NULL, offset INTEGER NOT NULL, fingerprint BLOB NOT NULL,
+             updated INTEGER NOT NULL DEFAULT 0);
+         CREATE TABLE decisions (id INTEGER PRIMARY KEY AUTOINCREMENT, ip TEXT NOT NULL,
+             action TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL,
+             origin TEXT NOT NULL DEFAULT '');
+         CREATE TABLE fleet_evidence (host TEXT NOT NULL, ip TEXT NOT NULL,
+             service TEXT NOT NULL, kind TEXT NOT NULL, count INTEGER NOT NULL,
+             PRIMARY KEY (host, ip, service, kind)) WITHOUT ROWID;
+         PRAGMA user_version = 3;",
+    )
+    .expect("a version 3 schema");
+    let day = 86_400;
+    let allows = [
+        // (address, allowed days ago, reason, origin)
+        ("192.0.2.10", 10, "1 success (sshd)", ""),
+        ("192.0.2.11", 100, "1 success, 2 failed (sshd)", ""),
+        ("192.0.2.12", 200, "by the administrator", ""),
+        ("192.0.2.13", 200, "imported from fail2ban.sqlite3", ""),
+        (
+            "192.0.2.14",
+            10,
+            "fleet: allow on web2: 1 success (sshd)",
+            "web2",
+        ),
+        ("192.0.2.15", 300, "listed before sentry kept a history", ""),
+    ];
+    for (ip, days_ago, reason, origin) in allows {
+        let at = now() - days_ago * day;
+        conn.execute(
+            "INSERT INTO ip_records (ip, seen, allow, block) VALUES (?1, 5, ?2, 0)",
+            rusqlite::params![ip, at],
+        )
+        .expect("record");
+        conn.execute(
+            "INSERT INTO decisions (ip, action, at, reason, origin) VALUES (?1, 'allow', ?2, ?3, ?4)",
+            rusqlite::params![ip, at, reason, origin],
+        )
+        .expect("history");
+    }
+    drop(conn);
+
+    let trust = |ip: &str| -> serde_json::Value {
+        let report: serde_json::Value =
+            serde_json::from_str(&root.ok(&["report", ip, "--json"])).expect("JSON");
+        report["trust"].clone()
+    };
+    let recent = trust("192.0.2.10");
+    assert_eq!(recent[0]["account"], "*", "any account: {recent}");
+    assert_eq!(
+        recent[0]["until"].as_i64().expect("until")
+            - recent[0]["last_login"].as_i64().expect("last"),
+        90 * day
+    );
+    assert_eq!(
+        trust("192.0.2.14")[0]["account"],
+        "*",
+        "another host's login"
+    );
+    for manual in ["192.0.2.12", "192.0.2.13", "192.0.2.15"] {
+        assert!(
+            trust(manual).is_null(),
+            "{manual} stays allowed until delisted"
+        );
+    }
+
+    // Each next connect judges by it: the old automatic allow has run out; the others stay.
+    for ip in ["192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.15"] {
+        root.ok(&["connect", ip]);
+    }
+    assert_eq!(root.row("192.0.2.11").map(|r| (r.1, r.2)), Some((0, 0)));
+    for stays in ["192.0.2.10", "192.0.2.12", "192.0.2.15"] {
+        assert!(
+            root.row(stays).expect("row").1 > 0,
+            "{stays} is still allowed"
+        );
+    }
+    let report = root.ok(&["report", "192.0.2.11"]);
+    assert!(report.contains("trust expired"), "{report}");
 }

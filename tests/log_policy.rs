@@ -924,3 +924,292 @@ fn parse_shows_how_many_events_a_line_stands_for() {
     // The summary counts events, not lines.
     assert!(stderr(&out).contains("failed   3"), "{}", stderr(&out));
 }
+
+/// An rsyslog line stamped now: trust counts attempts within `trusted_window` of now.
+fn line_now(program: &str, message: &str) -> String {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
+    format!("{now} web1 {program}: {message}")
+}
+
+fn history_reasons(root: &Root, ip: &str) -> Vec<(String, String)> {
+    let report: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", ip, "--json"])).expect("report JSON");
+    (report["history"].as_array().cloned().unwrap_or_default())
+        .iter()
+        .map(|h| {
+            (
+                h["action"].as_str().unwrap_or_default().to_string(),
+                h["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_login_trusts_its_accounts_only_and_never_as_a_shared_account() {
+    let root = Root::new();
+    let (bot, colleague, visitor) = ("203.0.113.50", "198.51.100.50", "198.51.100.51");
+    let mut lines = vec![
+        line_now(
+            "sshd[200]",
+            &format!("Accepted publickey for git from {bot} port 4000 ssh2"),
+        ),
+        line_now(
+            "sshd[300]",
+            &format!("Accepted password for alice from {colleague} port 5000 ssh2"),
+        ),
+        line_now(
+            "sshd[400]",
+            &format!("Accepted password for carol from {visitor} port 6000 ssh2"),
+        ),
+    ];
+    append(&root, &lines);
+    for ip in [bot, colleague, visitor] {
+        for _ in 0..3 {
+            root.ok(&["connect", ip]);
+        }
+    }
+    assert_eq!(
+        root.row(bot).map(|r| (r.1, r.2)),
+        Some((0, 0)),
+        "git@ confers no trust"
+    );
+    assert!(
+        root.row(colleague).expect("row").1 > 0,
+        "alice's login trusts"
+    );
+    assert!(
+        root.row(visitor).expect("row").1 > 0,
+        "carol's login trusts"
+    );
+
+    // The git@ user guesses 12 other accounts and root: blocked, and the reason says why.
+    lines.clear();
+    for (n, user) in (0..12).map(|n| format!("user{n}")).enumerate() {
+        lines.push(line_now(
+            &format!("sshd[{}]", 210 + n),
+            &format!("Invalid user {user} from {bot} port {}", 4001 + n),
+        ));
+    }
+    lines.push(line_now(
+        "sshd[230]",
+        &format!("Failed password for root from {bot} port 4100 ssh2"),
+    ));
+    // The colleague mistypes his own password a hundred times: never blocked.
+    for n in 0..100 {
+        lines.push(line_now(
+            "sshd[301]",
+            &format!(
+                "Failed password for alice from {colleague} port {} ssh2",
+                5001 + n
+            ),
+        ));
+    }
+    // The visitor guesses 12 other accounts and root: counted, under trusted_max_attempts (30).
+    for n in 0..12 {
+        lines.push(line_now(
+            &format!("sshd[{}]", 410 + n),
+            &format!("Invalid user guess{n} from {visitor} port {}", 6001 + n),
+        ));
+    }
+    lines.push(line_now(
+        "sshd[430]",
+        &format!("Failed password for root from {visitor} port 6100 ssh2"),
+    ));
+    append(&root, &lines);
+    for ip in [bot, colleague, visitor] {
+        root.ok(&["connect", ip]);
+    }
+    assert!(
+        root.row(bot).expect("row").2 > 0,
+        "the git@ guesser is blocked"
+    );
+    let (_, reason) = history_reasons(&root, bot).pop().expect("a decision");
+    assert!(reason.contains("confer no trust"), "{reason}");
+    assert!(
+        root.row(colleague).expect("row").1 > 0,
+        "alice's typos never block"
+    );
+    assert!(
+        root.row(visitor).expect("row").1 > 0,
+        "13 attempts are not more than 30"
+    );
+
+    // 18 more guesses from the visitor's address: 31 within the window block it.
+    lines.clear();
+    for n in 0..18 {
+        lines.push(line_now(
+            &format!("sshd[{}]", 440 + n),
+            &format!(
+                "Failed password for bob from {visitor} port {} ssh2",
+                6200 + n
+            ),
+        ));
+    }
+    append(&root, &lines);
+    root.ok(&["connect", visitor]);
+    let (_, _, blocked) = root.row(visitor).expect("row");
+    assert!(
+        blocked > 0,
+        "a trusted address guessing other accounts is blocked"
+    );
+    let (action, reason) = history_reasons(&root, visitor).pop().expect("a decision");
+    assert_eq!(action, "block");
+    assert!(
+        reason.contains("31 failed or invalid logins")
+            && reason.contains("(carol)")
+            && reason.contains("trusted_max_attempts (30)"),
+        "{reason}"
+    );
+    assert!(root.deny_text().contains(visitor));
+    assert!(!root.deny_text().contains(colleague));
+
+    // The report shows whom the colleague's address is trusted for, and until when.
+    let report: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", colleague, "--json"])).expect("JSON");
+    let trust = report["trust"].as_array().expect("trust in the report");
+    assert_eq!(trust.len(), 1, "{report}");
+    assert_eq!(trust[0]["account"], "alice");
+    let (last, until) = (
+        trust[0]["last_login"].as_i64().expect("last_login"),
+        trust[0]["until"].as_i64().expect("until"),
+    );
+    assert_eq!(until - last, 90 * 86_400);
+    let text = root.ok(&["report", colleague]);
+    assert!(text.contains("trusted for account alice since"), "{text}");
+}
+
+#[test]
+fn trust_expires_trust_days_after_the_last_login_and_a_login_renews_it() {
+    let root = Root::new();
+    let ip = "198.51.100.60";
+    append(
+        &root,
+        &[line_now(
+            "sshd[500]",
+            &format!("Accepted publickey for dave from {ip} port 7000 ssh2"),
+        )],
+    );
+    for _ in 0..3 {
+        root.ok(&["connect", ip]);
+    }
+    assert!(root.row(ip).expect("row").1 > 0, "allowed after the login");
+
+    // A newer login renews the trust, and the history says so.
+    append(
+        &root,
+        &[line_now(
+            "sshd[501]",
+            &format!("Accepted publickey for dave from {ip} port 7001 ssh2"),
+        )],
+    );
+    let conn = rusqlite::Connection::open(root.db()).expect("open");
+    conn.execute("UPDATE trust SET last_success = last_success - 86400", [])
+        .expect("age the login a day");
+    root.ok(&["connect", ip]);
+    let history = history_reasons(&root, ip);
+    assert_eq!(
+        history.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(),
+        ["allow", "trust"],
+        "{history:?}"
+    );
+    assert!(history[1].1.contains("login as dave"), "{history:?}");
+
+    // 91 days without a login: the next connect ends the trust and says why.
+    conn.execute(
+        "UPDATE trust SET last_success = last_success - 91 * 86400",
+        [],
+    )
+    .expect("age the trust");
+    drop(conn);
+    root.ok(&["connect", ip]);
+    assert_eq!(
+        root.row(ip).map(|r| (r.1, r.2)),
+        Some((0, 0)),
+        "trust expired"
+    );
+    let (action, reason) = history_reasons(&root, ip).pop().expect("a decision");
+    assert_eq!(action, "unlist");
+    assert!(reason.starts_with("trust expired"), "{reason}");
+    let report: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", ip, "--json"])).expect("JSON");
+    assert!(report.get("trust").is_none(), "no trust is left: {report}");
+
+    // A manual allow is not trust: it stays until delisted, with no end shown.
+    root.ok(&["allow", "198.51.100.61"]);
+    let text = root.ok(&["report", "198.51.100.61"]);
+    assert!(text.contains("allowed until delisted"), "{text}");
+
+    // Expiry through `sentry expire` as well.
+    append(
+        &root,
+        &[line_now(
+            "sshd[502]",
+            &format!("Accepted publickey for dave from {ip} port 7002 ssh2"),
+        )],
+    );
+    root.ok(&["connect", ip]);
+    assert!(root.row(ip).expect("row").1 > 0, "a new login trusts again");
+    let conn = rusqlite::Connection::open(root.db()).expect("open");
+    conn.execute(
+        "UPDATE trust SET last_success = last_success - 91 * 86400",
+        [],
+    )
+    .expect("age the trust");
+    drop(conn);
+    root.ok(&["expire"]);
+    assert_eq!(
+        root.row(ip).map(|r| (r.1, r.2)),
+        Some((0, 0)),
+        "expired by expire"
+    );
+    assert!(
+        root.row("198.51.100.61").expect("row").1 > 0,
+        "the manual allow stays"
+    );
+}
+
+#[test]
+fn scan_trusts_a_login_but_not_a_shared_accounts() {
+    let root = Root::new();
+    let (forge_user, colleague) = ("203.0.113.80", "198.51.100.80");
+    let mut lines = vec![
+        line_now(
+            "sshd[600]",
+            &format!("Accepted publickey for gitea from {forge_user} port 1 ssh2"),
+        ),
+        line_now(
+            "sshd[601]",
+            &format!("Invalid user oracle from {forge_user} port 2"),
+        ),
+        line_now(
+            "sshd[700]",
+            &format!("Accepted password for erin from {colleague} port 3 ssh2"),
+        ),
+    ];
+    for n in 0..40 {
+        lines.push(line_now(
+            "sshd[701]",
+            &format!(
+                "Failed password for erin from {colleague} port {} ssh2",
+                10 + n
+            ),
+        ));
+    }
+    append(&root, &lines);
+    root.ok(&["scan"]);
+    assert!(
+        root.row(forge_user).expect("row").2 > 0,
+        "gitea@ trusts nothing"
+    );
+    assert!(
+        root.row(colleague).expect("row").1 > 0,
+        "erin's own typos never block"
+    );
+    let history = history_reasons(&root, colleague);
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert!(
+        history[0].1.contains("trusted for erin until"),
+        "{history:?}"
+    );
+}

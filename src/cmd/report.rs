@@ -46,6 +46,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
             summary: Default::default(),
             record: ip.map(IpRecord::unseen),
             evidence: Vec::new(),
+            trust: Vec::new(),
             history: Vec::new(),
             blocks: None,
             prefixes: Vec::new(),
@@ -83,7 +84,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
 /// with `top` the overview.
 fn gather(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result<Report> {
     let summary = sentry.store.summary()?;
-    let (record, evidence, history) = match ip {
+    let (record, evidence, trust, history) = match ip {
         Some(ip) => (
             Some(
                 sentry
@@ -92,9 +93,10 @@ fn gather(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result
                     .unwrap_or_else(|| IpRecord::unseen(ip)),
             ),
             sentry.store.evidence(ip)?,
+            report::Trust::of(sentry.store.trust(ip)?, sentry.config.trust_days),
             sentry.store.history(ip)?,
         ),
-        None => (None, Vec::new(), Vec::new()),
+        None => (None, Vec::new(), Vec::new(), Vec::new()),
     };
     let blocks = match (ip, &record) {
         (Some(ip), Some(record)) => Some(report::Blocks::of(
@@ -118,6 +120,7 @@ fn gather(sentry: &mut Sentry, ip: Option<ClientIp>, top: Option<u32>) -> Result
         summary,
         record,
         evidence,
+        trust,
         history,
         blocks,
         prefixes,

@@ -284,7 +284,10 @@ fn push(
             .filter(|r| match r.action.as_str() {
                 "block" => fleet.share_blocks,
                 "allow" => fleet.share_allows,
-                _ => true,
+                "unlist" => true,
+                // `trust` (a renewal) is this host's own bookkeeping: the server's
+                // decisions hold allows, blocks and delistings only.
+                _ => false,
             })
             .map(|r| (r.id, r.ip.clone(), r.action.clone(), r.at, r.reason.clone()))
             .collect();

@@ -119,6 +119,31 @@ pub struct Event<'a> {
     pub pid: Option<u32>,
 }
 
+/// The account name that stands for any account: trust from an allow made before trust
+/// was scoped to accounts (an upgrade, another fleet host's allow). No log line can name it
+/// (see [`account_key`]).
+pub const ANY_ACCOUNT: &str = "*";
+
+/// Account names are the client's text: longer ones are not kept apart (they are counted
+/// together, and trusted for nothing), so a log cannot grow the database with them.
+pub const ACCOUNT_NAME_MAX: usize = 64;
+
+/// The name an event's account is kept under: the client's text as it is, or "" when
+/// there is none, or it is too long, holds control characters or is [`ANY_ACCOUNT`]
+/// (such attempts are counted together, and trust nothing).
+pub fn account_key(user: Option<&str>) -> &str {
+    match user {
+        Some(u)
+            if u.len() <= ACCOUNT_NAME_MAX
+                && u != ANY_ACCOUNT
+                && !u.chars().any(char::is_control) =>
+        {
+            u
+        }
+        _ => "",
+    }
+}
+
 /// A spam score in tenths (17.3 is 173): exact to compare, and `Event` stays `Eq`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,

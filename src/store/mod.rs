@@ -13,6 +13,7 @@ pub mod foreign;
 pub mod legacy_files;
 pub mod prefixes;
 pub mod sqlite;
+pub mod trust;
 
 use crate::ip::ClientIp;
 
@@ -111,6 +112,9 @@ pub struct ListingChange {
     /// "" for this host's own decisions; otherwise the fleet host it came from, or
     /// [`FLEET_ORIGIN`] for a block on evidence summed over the fleet.
     pub origin: String,
+    /// The accounts an automatic allow trusts the address for; they replace any trust it
+    /// had (none: a manual allow, which lasts until delisted, or another listing).
+    pub trust: Vec<TrustedAccount>,
 }
 
 /// The origin of a block made on the fleet's summed evidence.
@@ -163,4 +167,40 @@ pub struct Block {
     pub ip: ClientIp,
     pub since: i64,
     pub times: u32,
+}
+
+/// One account's logins and attempts from one address, as a scan counted them. The name
+/// is the client's text: compared for equality with trusted accounts, never interpreted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCount {
+    pub ip: ClientIp,
+    /// "" for attempts that name no account (or one too long to keep apart).
+    pub account: String,
+    pub successes: i64,
+    /// Failed and naughty attempts.
+    pub attempts: i64,
+    /// Unix seconds of the first attempt, when its line had a time.
+    pub first_attempt: Option<i64>,
+}
+
+/// What the store keeps of one account's logins and attempts from one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEvidence {
+    pub account: String,
+    pub successes: i64,
+    pub last_success: Option<i64>,
+    /// Attempts counted since `window_start`.
+    pub attempts: i64,
+    pub window_start: Option<i64>,
+}
+
+/// One account an address is trusted for after a login as it ([`crate::policy::ANY_ACCOUNT`]
+/// for an allow made before trust was scoped).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrustedAccount {
+    pub account: String,
+    /// The first login that conferred it (unix seconds).
+    pub since: i64,
+    /// The last one; trust ends `trust_days` after it.
+    pub last_success: i64,
 }

@@ -308,6 +308,7 @@ mod tests {
                 at: 7,
                 reason: "test".into(),
                 origin: String::new(),
+                trust: Vec::new(),
             }])
             .expect("block");
         let (members, _) = store.prefix_members(prefix).expect("members");

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::{Block, Cursor, EvidenceCount, IpRecord, ListingChange, Summary};
+use super::{
+    AccountCount, Block, Cursor, EvidenceCount, IpRecord, Listing, ListingChange, Summary,
+};
 use crate::error::{Error, Result};
 use crate::ip::ClientIp;
 
@@ -25,7 +27,7 @@ use crate::ip::ClientIp;
 const WAL_TRUNCATE_BYTES: u64 = 256 * 1024;
 
 /// The schema version this build writes. 0 is the bash original (or a new file).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// A connection to the local database.
 pub struct SqliteStore {
@@ -38,7 +40,7 @@ pub struct SqliteStore {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HistoryEntry {
     pub at: i64,
-    /// `allow`, `block` or `unlist`.
+    /// `allow`, `block`, `unlist`, or `trust` (trust renewed by a newer login).
     pub action: String,
     pub reason: String,
     /// "" for this host; the fleet host it came from, or `*fleet`.
@@ -208,7 +210,10 @@ impl SqliteStore {
         if version < 4 {
             migrate_to_4(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         }
-        migrate_to_5(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        if version < 5 {
+            migrate_to_5(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        }
+        migrate_to_6(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.commit()
@@ -318,9 +323,14 @@ impl SqliteStore {
     }
 
     /// Counts a connection (`record_connection`) and, in the same statement, reads
-    /// whether deny-list updates are pending and how many times the address was blocked
-    /// (what a block's expiry depends on), so that a listed address costs one statement.
-    pub fn count_connection(&mut self, ip: ClientIp) -> Result<(IpRecord, ListsPending, u32)> {
+    /// whether deny-list updates are pending, how many times the address was blocked (what
+    /// a block's expiry depends on) and its last login that conferred trust (None: no
+    /// automatic trust), so that a listed address costs one statement.
+    #[allow(clippy::type_complexity)]
+    pub fn count_connection(
+        &mut self,
+        ip: ClientIp,
+    ) -> Result<(IpRecord, ListsPending, u32, Option<i64>)> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "count a connection in", &e);
         let text = ip.to_string();
@@ -337,7 +347,8 @@ impl SqliteStore {
                  RETURNING seen, ifnull(allow, 0), ifnull(block, 0),
                      (SELECT CAST(value AS INTEGER) FROM sentry_meta WHERE key = ?2),
                      (SELECT CAST(value AS INTEGER) FROM sentry_meta WHERE key = ?3),
-                     (SELECT times FROM block_counts WHERE ip = ?1)",
+                     (SELECT times FROM block_counts WHERE ip = ?1),
+                     (SELECT max(last_success) FROM trust WHERE ip = ?1)",
                 params![text, LISTS_PENDING, LISTS_RETRY_AT],
                 |row| {
                     let pending = ListsPending {
@@ -345,7 +356,13 @@ impl SqliteStore {
                         retry_at: row.get::<_, Option<i64>>(4)?.unwrap_or(0),
                     };
                     let times = times(row.get::<_, Option<i64>>(5)?);
-                    Ok((row_to_record(text.clone(), row)?, pending, times))
+                    let last_login: Option<i64> = row.get(6)?;
+                    Ok((
+                        row_to_record(text.clone(), row)?,
+                        pending,
+                        times,
+                        last_login,
+                    ))
                 },
             )
             .map_err(err)?;
@@ -579,6 +596,45 @@ fn migrate_to_5(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
+/// Version 5 → 6: trust after a login, scoped to accounts (`store::trust`). An allow in
+/// force that sentry made on evidence (here or on another fleet host) becomes trust for any
+/// account from its time, so it expires `trust_days` after it unless a login renews it;
+/// one made by hand, imported, or older than the history, stays until delisted.
+fn migrate_to_6(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS trust (
+            ip TEXT NOT NULL,
+            account TEXT NOT NULL,
+            since INTEGER NOT NULL,
+            last_success INTEGER NOT NULL,
+            PRIMARY KEY (ip, account)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS account_evidence (
+            ip TEXT NOT NULL,
+            account TEXT NOT NULL,
+            successes INTEGER NOT NULL DEFAULT 0,
+            last_success INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            window_start INTEGER,
+            PRIMARY KEY (ip, account)
+        ) WITHOUT ROWID;",
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO trust (ip, account, since, last_success)
+         SELECT r.ip, ?1, r.allow, r.allow FROM ip_records r
+         JOIN decisions d ON d.id = (SELECT max(id) FROM decisions
+                                     WHERE ip = r.ip AND action = 'allow')
+         WHERE r.allow > 0
+           AND d.reason <> 'listed before sentry kept a history'
+           AND d.reason <> 'by the administrator'
+           AND d.reason NOT LIKE '%: by the administrator'
+           AND d.reason NOT LIKE 'imported from %'
+           AND d.reason NOT LIKE '%: imported from %'",
+        [crate::logs::ANY_ACCOUNT],
+    )?;
+    Ok(())
+}
+
 fn is_busy(err: &rusqlite::Error) -> bool {
     matches!(
         err.sqlite_error_code(),
@@ -635,7 +691,7 @@ impl SqliteStore {
     /// Counts one connection (seen + 1, done by the database so that concurrent
     /// callers never lose an update) and returns the record as it now stands.
     pub fn record_connection(&mut self, ip: ClientIp) -> Result<IpRecord> {
-        self.count_connection(ip).map(|(record, _, _)| record)
+        self.count_connection(ip).map(|(record, ..)| record)
     }
 
     /// The record of one address, if sentry has one.
@@ -697,6 +753,10 @@ impl SqliteStore {
                     .query_row(params![text, allow, block], |row| {
                         row_to_record(text.clone(), row)
                     })
+                    .map_err(err)?;
+                // A block or delisting forgets what the accounts did, as it does the evidence.
+                let forget_accounts = !matches!(change.listing, Listing::Allowed { .. });
+                super::trust::replace_trust(&tx, &text, &change.trust, forget_accounts)
                     .map_err(err)?;
                 history
                     .execute(params![
@@ -781,6 +841,20 @@ impl SqliteStore {
     /// Adds evidence counts and moves log cursors, in one transaction: a crash never
     /// counts a line twice or loses one.
     pub fn record_evidence(&mut self, counts: &[EvidenceCount], cursors: &[Cursor]) -> Result<()> {
+        self.record_evidence_and_accounts(counts, &[], 0, 0, cursors)
+    }
+
+    /// `record_evidence`, with what each account did (see `store::trust`) in the same
+    /// transaction: attempts start a new window when the stored one began more than
+    /// `window` seconds before them; lines without a time count as read at `now`.
+    pub fn record_evidence_and_accounts(
+        &mut self,
+        counts: &[EvidenceCount],
+        accounts: &[AccountCount],
+        window: i64,
+        now: i64,
+        cursors: &[Cursor],
+    ) -> Result<()> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "record evidence in", &e);
         let tx = self
@@ -818,6 +892,7 @@ impl SqliteStore {
                 ])
                 .map_err(err)?;
             }
+            super::trust::record_accounts(&tx, accounts, window, now).map_err(err)?;
             if !cursors.is_empty() {
                 tx.prepare_cached(
                     "INSERT OR IGNORE INTO sentry_meta (key, value)
