@@ -82,8 +82,8 @@ A group that may read the database: the root becomes 0750 and the database 0640.
 Unset: root alone (0700, 0600).
 .TP
 .B expire_block_days = 90
-Blocks older than this are lifted; 0: never. An address blocked again after its block
-expired stays blocked twice as long each time, up to 8 times as long; an administrator's
+Blocks older than this are lifted; 0: never. An address or IPv6 prefix blocked again after
+its block expired stays blocked twice as long each time, up to 8 times as long; an administrator's
 delist or allow resets the count.
 .TP
 .B inspect_after = 3

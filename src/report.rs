@@ -231,11 +231,12 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
         for p in &report.prefixes {
             writeln!(
                 out,
-                "	{} ({} {}), since {}",
+                "	{} ({} {}), since {}{}",
                 printable(&p.prefix),
                 p.members,
                 plural(p.members, "address", "addresses"),
-                local_time(p.block)
+                local_time(p.block),
+                times_blocked(p.count)
             )?;
         }
     }
@@ -289,9 +290,10 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
         if let Some(p) = &report.in_prefix {
             writeln!(
                 out,
-                "\tin {}, blocked whole since {}",
+                "\tin {}, blocked whole since {}{}",
                 printable(&p.prefix),
-                local_time(p.block)
+                local_time(p.block),
+                times_blocked(p.count)
             )?;
         }
         if r.allow > 0 && report.trust.is_empty() {
@@ -354,6 +356,14 @@ pub fn write_text(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
         write_overview(out, overview)?;
     }
     Ok(())
+}
+
+/// A prefix's block count after its time: nothing for a first block (or an uncounted one).
+fn times_blocked(count: u32) -> String {
+    match count {
+        0 | 1 => String::new(),
+        n => format!(", blocked {n} times"),
+    }
 }
 
 /// The original's wording for every count but one.

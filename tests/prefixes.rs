@@ -292,3 +292,77 @@ fn allowing_an_address_lifts_the_block_of_its_prefix() {
     root.ok(&["block", "2001:db8:1:2::d"]);
     assert!(!root.deny_text().contains("/64"));
 }
+
+#[test]
+fn a_prefix_blocked_again_after_its_block_expired_stays_blocked_twice_as_long() {
+    let root = Root::new();
+    let day = 86_400;
+    let prefix = "2001:db8:1:2::/64";
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64
+    };
+    let age = |days: i64| {
+        rusqlite::Connection::open(root.db())
+            .expect("open")
+            .execute(
+                "UPDATE prefixes SET block = ?1 WHERE prefix = ?2",
+                rusqlite::params![now() - days * day, prefix],
+            )
+            .expect("age the prefix's block");
+    };
+    let blocked_prefix = || -> Option<serde_json::Value> {
+        let json: serde_json::Value =
+            serde_json::from_str(&root.ok(&["report", "--json"])).expect("json");
+        json["prefixes"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["prefix"] == prefix).cloned())
+    };
+    for ip in ["2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2::c"] {
+        root.ok(&["block", ip]);
+    }
+    let p = blocked_prefix().expect("blocked whole");
+    assert_eq!(p["count"].as_i64(), Some(1), "{p}");
+
+    // Its first block ends after 90 days (its addresses' own blocks are younger).
+    age(91);
+    root.ok(&["expire"]);
+    assert!(blocked_prefix().is_none(), "lifted after 90 days");
+    assert!(!root.deny_text().contains("/64"));
+
+    // Blocked again: the second time, for 180 days, by `connect` and `expire` alike.
+    root.ok(&["block", "2001:db8:1:2::d"]);
+    let p = blocked_prefix().expect("blocked whole again");
+    assert_eq!(p["count"].as_i64(), Some(2), "{p}");
+    assert!(
+        root.ok(&["report"]).contains(", blocked 2 times"),
+        "report shows the count"
+    );
+    age(179);
+    root.ok(&["--connect", "--ip=2001:db8:1:2::99"]);
+    root.ok(&["expire"]);
+    assert!(blocked_prefix().is_some(), "still blocked after 179 days");
+    age(181);
+    root.ok(&["--connect", "--ip=2001:db8:1:2::99"]);
+    assert!(
+        blocked_prefix().is_none(),
+        "a connect lifts it after 180 days"
+    );
+
+    // The administrator's delisting makes the next block a first one again.
+    root.ok(&["block", "2001:db8:1:2::e"]);
+    assert_eq!(
+        blocked_prefix().expect("blocked")["count"].as_i64(),
+        Some(3)
+    );
+    root.ok(&["delist", prefix]);
+    for ip in ["2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2::c"] {
+        root.ok(&["block", ip]);
+    }
+    assert_eq!(
+        blocked_prefix().expect("blocked")["count"].as_i64(),
+        Some(1)
+    );
+}

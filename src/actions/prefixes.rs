@@ -45,15 +45,15 @@ impl std::fmt::Display for PrefixDecision {
 impl Sentry {
     /// Counts a connect toward the address's prefix. Returns the prefix's connections
     /// (0 when prefixes are off or the address is IPv4), or None when the prefix is blocked
-    /// whole (the connect stops there, as for a blocked address); a block past
-    /// `expire_block_days` is lifted on the way.
+    /// whole (the connect stops there, as for a blocked address); a block past its length
+    /// (`expire_block_days`, longer for a repeated block) is lifted on the way.
     pub(super) fn connect_prefix(&mut self, ip: ClientIp) -> Result<Option<i64>> {
         let Some(prefix) = self.config.prefix_of(ip) else {
             return Ok(Some(0));
         };
         let record = self.store.count_prefix_connection(ip, prefix)?;
         if record.block > 0 {
-            let days = self.config.expire_block_days;
+            let days = policy::block_days(self.config.expire_block_days, record.times);
             if !policy::block_expired(record.block, self.now, days) {
                 self.say(|| format!("{ip} is in the blocked prefix {prefix}"));
                 return Ok(None);
@@ -188,7 +188,7 @@ impl Sentry {
         let blocked = self.store.blocked_prefixes()?;
         let lifts: Vec<PrefixDecision> = blocked
             .iter()
-            .filter_map(|(net, _)| {
+            .filter_map(|(net, _, _)| {
                 let (ip, _) = allowed.iter().find(|(ip, _)| net.contains(*ip))?;
                 Some(PrefixDecision {
                     prefix: *net,
@@ -247,7 +247,8 @@ impl Sentry {
             let inside = (blocked_singles.iter()).filter(|b| d.prefix.contains(b.ip));
             match d.listing {
                 Listing::Blocked { since } => {
-                    block_nets.push(self.net_entry(d.prefix, since));
+                    let times = (self.store.prefix_record(d.prefix)?).map_or(1, |r| r.times);
+                    block_nets.push(self.net_entry(d.prefix, since, times));
                     covered.extend(inside.map(|b| b.ip));
                 }
                 _ => {
@@ -300,12 +301,12 @@ impl Sentry {
         Ok(failures)
     }
 
-    /// The deny-list entry for a prefix blocked at `since`.
-    pub(super) fn net_entry(&self, net: Network, since: i64) -> NetEntry {
+    /// The deny-list entry for a prefix blocked at `since` for the `times`-th time: a
+    /// repeated prefix block lasts longer, as an address's does.
+    pub(super) fn net_entry(&self, net: Network, since: i64, times: u32) -> NetEntry {
         NetEntry {
             net,
-            // A prefix's first block: repeat offenders are counted per address.
-            expires_in: self.expires_in(since, 1),
+            expires_in: self.expires_in(since, times),
         }
     }
 
@@ -342,22 +343,27 @@ impl Sentry {
         for m in &members {
             self.store.forget_evidence(m.ip)?;
         }
+        // As for an address: the administrator's delisting makes a later block a first one.
+        self.store.forget_prefix_times_blocked(prefix)?;
         Ok(Some(singles.len()))
     }
 
-    /// Blocked prefixes whose block outlived `expire_block_days`, as delistings.
+    /// Blocked prefixes whose block outlived its length (`expire_block_days`, longer for
+    /// a repeated block), as delistings.
     pub(super) fn expired_prefixes(&mut self) -> Result<Vec<PrefixDecision>> {
-        let days = self.config.expire_block_days;
+        let expire_days = self.config.expire_block_days;
         Ok(self
             .store
             .blocked_prefixes()?
             .into_iter()
-            .filter(|(_, since)| policy::block_expired(*since, self.now, days))
-            .map(|(prefix, _)| PrefixDecision {
-                prefix,
-                listing: Listing::Unlisted,
-                reason: format!("block expired after {days} days"),
-                origin: String::new(),
+            .filter_map(|(prefix, since, times)| {
+                let days = policy::block_days(expire_days, times);
+                policy::block_expired(since, self.now, days).then(|| PrefixDecision {
+                    prefix,
+                    listing: Listing::Unlisted,
+                    reason: format!("block expired after {days} days"),
+                    origin: String::new(),
+                })
             })
             .collect())
     }
@@ -372,7 +378,7 @@ impl Sentry {
             .store
             .blocked_prefixes()?
             .into_iter()
-            .map(|(net, since)| self.net_entry(net, since))
+            .map(|(net, since, times)| self.net_entry(net, since, times))
             .collect();
         let outside = wanted
             .iter()
@@ -406,7 +412,7 @@ impl Sentry {
         let nets = self.store.blocked_prefixes()?;
         Ok(blocked
             .iter()
-            .filter(|e| nets.iter().any(|(n, _)| n.contains(e.ip)))
+            .filter(|e| nets.iter().any(|(n, _, _)| n.contains(e.ip)))
             .map(|e| e.ip)
             .collect())
     }

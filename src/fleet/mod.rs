@@ -372,12 +372,20 @@ fn apply_pulled(
         };
         let since = d.at.clamp(1, now);
         let reason = format!("fleet: {} on {}: {}", d.action, d.host, d.reason);
+        // A block is judged by how long it lasts here: one more than this host counted
+        // (another host's count is its own word, and only lengthens its own blocks).
+        let block_days = if d.action == "block" {
+            let times = sentry.store.times_blocked(ip)?;
+            policy::block_days(sentry.config.expire_block_days, times.saturating_add(1))
+        } else {
+            0
+        };
         let change = match d.action.as_str() {
             "block"
                 if fleet.share_blocks
                     && listing == Listing::Unlisted
                     && !sentry.config.is_never_blocked(ip)
-                    && !policy::block_expired(since, now, sentry.config.expire_block_days) =>
+                    && !policy::block_expired(since, now, block_days) =>
             {
                 Some(Listing::Blocked { since })
             }
@@ -419,7 +427,7 @@ fn apply_pulled(
 
 /// Another host's block or delisting of a whole prefix, as a change here: a block only
 /// with prefixes on here, no wider than this host's `ipv6_prefix` (a member cannot block a
-/// provider), not expired, and over no never-block or allowed address; a delisting only
+/// provider), not expired by this host's count of the prefix's blocks, and over no never-block or allowed address; a delisting only
 /// of a block that came from that host.
 fn pulled_prefix(
     sentry: &mut Sentry,
@@ -434,12 +442,15 @@ fn pulled_prefix(
     }
     let (block, origin) = sentry.store.prefix_block_and_origin(prefix)?;
     let since = d.at.clamp(1, now);
+    // As for an address: the block it would be here, one more than this host counted.
+    let times = (sentry.store.prefix_record(prefix)?).map_or(0, |r| r.times);
+    let days = policy::block_days(sentry.config.expire_block_days, times.saturating_add(1));
     let listing = match d.action.as_str() {
         "block"
             if fleet.share_blocks
                 && block == 0
                 && !sentry.config.is_never_blocked_prefix(&prefix)
-                && !policy::block_expired(since, now, sentry.config.expire_block_days) =>
+                && !policy::block_expired(since, now, days) =>
         {
             let (members, _) = sentry.store.prefix_members(prefix)?;
             if members

@@ -13,12 +13,17 @@ use super::{EvidenceCount, Listing, SqliteStore};
 use crate::error::Result;
 use crate::ip::{ClientIp, Network};
 
-/// A prefix's row: connections from all its addresses, and since when it is blocked.
+/// A prefix's row: connections from all its addresses, since when it is blocked, and how
+/// many times it was (`block_counts`, keyed by the prefix's text, which no address can
+/// take: a repeated prefix block lasts longer, by the same `policy::block_days` as an
+/// address's).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PrefixRecord {
     pub seen: i64,
     /// Unix seconds, 0 when the prefix is not blocked whole.
     pub block: i64,
+    /// Times blocked whole since the administrator last delisted it (0: never counted).
+    pub times: u32,
 }
 
 /// One of a prefix's addresses and its listing.
@@ -46,6 +51,8 @@ pub struct BlockedPrefix {
     pub block: i64,
     /// Its addresses sentry has a record of.
     pub members: i64,
+    /// Times it was blocked whole since the administrator last delisted it.
+    pub count: u32,
 }
 
 impl SqliteStore {
@@ -77,12 +84,22 @@ impl SqliteStore {
                     Ok(PrefixRecord {
                         seen: r.get(0)?,
                         block: r.get(1)?,
+                        times: 0,
                     })
                 })
             })
             .map_err(err)?;
+        // Only a blocked prefix's connect needs its count (for the block's length).
+        let times = if record.block > 0 {
+            tx.prepare_cached("SELECT times FROM block_counts WHERE ip = ?1")
+                .and_then(|mut s| s.query_row([&net], |r| r.get(0)).optional())
+                .map(super::sqlite::times)
+                .map_err(err)?
+        } else {
+            0
+        };
         tx.commit().map_err(err)?;
-        Ok(record)
+        Ok(PrefixRecord { times, ..record })
     }
 
     /// Notes which prefix each address belongs to (addresses with evidence or a listing).
@@ -114,12 +131,16 @@ impl SqliteStore {
     /// The prefix's row, if it has one.
     pub fn prefix_record(&mut self, prefix: Network) -> Result<Option<PrefixRecord>> {
         self.conn
-            .prepare_cached("SELECT seen, block FROM prefixes WHERE prefix = ?1")
+            .prepare_cached(
+                "SELECT p.seen, p.block, c.times FROM prefixes p
+                 LEFT JOIN block_counts c ON c.ip = p.prefix WHERE p.prefix = ?1",
+            )
             .and_then(|mut s| {
                 s.query_row([prefix.to_string()], |r| {
                     Ok(PrefixRecord {
                         seen: r.get(0)?,
                         block: r.get(1)?,
+                        times: super::sqlite::times(r.get(2)?),
                     })
                 })
                 .optional()
@@ -196,7 +217,20 @@ impl SqliteStore {
         Ok((block, origin.unwrap_or_default()))
     }
 
-    /// Blocks or unblocks prefixes, with their history lines, in one transaction.
+    /// Forgets how many times `prefix` was blocked: the administrator delisted it, so its
+    /// next block is a first one again.
+    pub fn forget_prefix_times_blocked(&mut self, prefix: Network) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM block_counts WHERE ip = ?1",
+                [prefix.to_string()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error("update", &e))
+    }
+
+    /// Blocks or unblocks prefixes, with their history lines, in one transaction; a block
+    /// counts when it starts (as an address's does in `set_listings`).
     pub fn set_prefix_listings(&mut self, changes: &[PrefixChange]) -> Result<()> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| db_error(&path, busy, "update", &e);
@@ -216,9 +250,26 @@ impl SqliteStore {
                     "INSERT INTO decisions (ip, action, at, reason, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(err)?;
+            let mut was_blocked = tx
+                .prepare_cached("SELECT block > 0 FROM prefixes WHERE prefix = ?1")
+                .map_err(err)?;
+            let mut count_block = tx
+                .prepare_cached(
+                    "INSERT INTO block_counts (ip, times) VALUES (?1, 1)
+                     ON CONFLICT(ip) DO UPDATE SET times = times + 1",
+                )
+                .map_err(err)?;
             for change in changes {
                 let net = change.prefix.to_string();
                 let (_, block) = change.listing.columns();
+                let before = was_blocked
+                    .query_row([&net], |r| r.get::<_, bool>(0))
+                    .optional()
+                    .map_err(err)?
+                    .unwrap_or(false);
+                if block > 0 && !before {
+                    count_block.execute([&net]).map_err(err)?;
+                }
                 write.execute(params![net, block]).map_err(err)?;
                 history
                     .execute(params![
@@ -234,13 +285,13 @@ impl SqliteStore {
         tx.commit().map_err(err)
     }
 
-    /// Every prefix blocked whole, with when it was blocked (rows that are not prefixes
-    /// are skipped).
-    pub fn blocked_prefixes(&mut self) -> Result<Vec<(Network, i64)>> {
+    /// Every prefix blocked whole, with when it was blocked and how many times (rows that
+    /// are not prefixes are skipped).
+    pub fn blocked_prefixes(&mut self) -> Result<Vec<(Network, i64, u32)>> {
         Ok(self
             .blocked_prefix_report()?
             .into_iter()
-            .filter_map(|p| Network::parse_prefix(&p.prefix).map(|net| (net, p.block)))
+            .filter_map(|p| Network::parse_prefix(&p.prefix).map(|net| (net, p.block, p.count)))
             .collect())
     }
 
@@ -252,8 +303,10 @@ impl SqliteStore {
             .conn
             .prepare_cached(
                 "SELECT p.prefix, p.block,
-                     (SELECT count(*) FROM prefix_members m WHERE m.prefix = p.prefix)
-                 FROM prefixes p WHERE p.block > 0 ORDER BY p.prefix",
+                     (SELECT count(*) FROM prefix_members m WHERE m.prefix = p.prefix),
+                     c.times
+                 FROM prefixes p LEFT JOIN block_counts c ON c.ip = p.prefix
+                 WHERE p.block > 0 ORDER BY p.prefix",
             )
             .map_err(err)?;
         let rows = stmt
@@ -262,6 +315,7 @@ impl SqliteStore {
                     prefix: r.get(0)?,
                     block: r.get(1)?,
                     members: r.get(2)?,
+                    count: super::sqlite::times(r.get(3)?),
                 })
             })
             .map_err(err)?;
@@ -334,7 +388,7 @@ mod tests {
                 origin: String::new(),
             }])
             .expect("block the prefix");
-        assert_eq!(store.blocked_prefixes().expect("read"), [(prefix, 9)]);
+        assert_eq!(store.blocked_prefixes().expect("read"), [(prefix, 9, 1)]);
         assert_eq!(
             store.blocked_prefix_report().expect("read")[0].members,
             2,
@@ -342,7 +396,34 @@ mod tests {
         );
         assert_eq!(
             store.prefix_record(prefix).expect("read"),
-            Some(PrefixRecord { seen: 2, block: 9 })
+            Some(PrefixRecord {
+                seen: 2,
+                block: 9,
+                times: 1
+            })
+        );
+        // Blocked again after a lift: counted again, as an address is; not when renewed.
+        let change = |listing, at| PrefixChange {
+            prefix,
+            listing,
+            at,
+            reason: "test".into(),
+            origin: String::new(),
+        };
+        store
+            .set_prefix_listings(&[change(Listing::Blocked { since: 10 }, 10)])
+            .expect("renew");
+        store
+            .set_prefix_listings(&[change(Listing::Unlisted, 11)])
+            .expect("lift");
+        store
+            .set_prefix_listings(&[change(Listing::Blocked { since: 12 }, 12)])
+            .expect("block again");
+        assert_eq!(store.blocked_prefixes().expect("read"), [(prefix, 12, 2)]);
+        store.forget_prefix_times_blocked(prefix).expect("forget");
+        assert_eq!(
+            store.prefix_record(prefix).expect("read").map(|r| r.times),
+            Some(0)
         );
     }
 }

@@ -573,7 +573,7 @@ fn migrate_to_4(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
 }
 
 /// A stored block count as the policy takes it (absent: never counted).
-fn times(stored: Option<i64>) -> u32 {
+pub(super) fn times(stored: Option<i64>) -> u32 {
     stored.map_or(0, |n| u32::try_from(n.max(0)).unwrap_or(u32::MAX))
 }
 
