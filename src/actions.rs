@@ -408,7 +408,10 @@ impl Sentry {
                 names.join(", "),
                 crate::report::local_time(policy::trust_until(until, limits.trust_days))
             );
-            if self.store.renew_trust(ip, &renewed, self.now, &reason)? {
+            if self
+                .store
+                .renew_trust(ip, &renewed, self.now, &reason, "")?
+            {
                 self.say(|| format!("{ip}: {}", crate::printable::printable(&reason)));
                 crate::syslog::notice(&format!(
                     "trust renewed for {ip}: {}",
@@ -641,8 +644,14 @@ impl Sentry {
     }
 
     /// Decisions that arrived from the fleet, applied as they are (`fleet::exchange`
-    /// checked them against this host's listings).
-    pub(crate) fn apply_from_fleet(&mut self, decisions: &[Decision]) -> Result<()> {
+    /// checked them against this host's listings); `grants`: the accounts an allow that
+    /// named them trusts its address for.
+    pub(crate) fn apply_from_fleet(
+        &mut self,
+        decisions: &[Decision],
+        grants: HashMap<ClientIp, Vec<TrustedAccount>>,
+    ) -> Result<()> {
+        self.grants = grants;
         self.apply(decisions).map(|_| ())
     }
 
@@ -774,19 +783,22 @@ impl Sentry {
     }
 
     /// The accounts an allow trusts its address for: those of this host's automatic allow;
-    /// any account, from its time, for another fleet host's automatic allow (a login there;
-    /// its reason is that host's, as the upgrade to scoped trust reads it too); none for a
-    /// manual or imported allow (it lasts until delisted) or another listing.
+    /// for another fleet host's automatic allow (a login there; its reason is that host's,
+    /// as the upgrade to scoped trust reads it too) the accounts it named, or any account
+    /// from its time when it named none (an older host); none for a manual or imported
+    /// allow (it lasts until delisted) or another listing.
     fn trust_of(&self, d: &Decision) -> Vec<TrustedAccount> {
         let by_hand =
             d.reason.ends_with(": by the administrator") || d.reason.contains("imported from ");
         match d.listing {
             Listing::Allowed { since } if !d.origin.is_empty() && !by_hand => {
-                vec![TrustedAccount {
-                    account: policy::ANY_ACCOUNT.to_string(),
-                    since,
-                    last_success: since,
-                }]
+                self.grants.get(&d.ip).cloned().unwrap_or_else(|| {
+                    vec![TrustedAccount {
+                        account: policy::ANY_ACCOUNT.to_string(),
+                        since,
+                        last_success: since,
+                    }]
+                })
             }
             Listing::Allowed { .. } => self.grants.get(&d.ip).cloned().unwrap_or_default(),
             _ => Vec::new(),

@@ -218,6 +218,36 @@ pub fn trust_expired(last_success: i64, now: i64, trust_days: u32) -> bool {
     now > trust_until(last_success, trust_days)
 }
 
+/// The trust another fleet host's automatic allow may confer here: the accounts it names
+/// (`(account, last login)`, the other host's word) that a login here would trust for —
+/// the same names (`logs::account_key`: at most [`ACCOUNT_NAME_MAX`] bytes, no control
+/// characters, not [`ANY_ACCOUNT`]), none of `untrusted_users` — with each last login no
+/// later than the allow (`at`) or `now` and not expired under this host's `trust_days`,
+/// at most `max_accounts` of them (the most recent, each name once). Empty: the allow
+/// trusts nothing here, and is not taken (an allow without trust would last for ever).
+pub fn fleet_trust<'a>(
+    accounts: &[(&'a str, i64)],
+    at: i64,
+    now: i64,
+    max_accounts: usize,
+    limits: &TrustLimits,
+) -> Vec<(&'a str, i64)> {
+    let latest = at.clamp(1, now);
+    let mut taken: Vec<(&'a str, i64)> = accounts
+        .iter()
+        .filter(|(name, _)| {
+            crate::logs::account_key(Some(name)) == *name && confers_trust(name, limits)
+        })
+        .map(|&(name, last)| (name, last.clamp(1, latest)))
+        .filter(|&(_, last)| !trust_expired(last, now, limits.trust_days))
+        .collect();
+    taken.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut seen = std::collections::BTreeSet::new();
+    taken.retain(|(name, _)| seen.insert(*name));
+    taken.truncate(max_accounts);
+    taken
+}
+
 /// Attempts for one account from a trusted address: how many, and when the window they
 /// were counted in began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -442,6 +472,39 @@ mod tests {
             assert!(!confers_trust(account, &limits), "{account:?}");
         }
         assert!(confers_trust("Git", &limits), "names compare exactly");
+    }
+
+    #[test]
+    fn another_hosts_allow_trusts_only_valid_current_accounts_within_the_limit() {
+        let limits = trust_limits();
+        let day = 86_400;
+        let now = 1_000 * day;
+        let long = "x".repeat(ACCOUNT_NAME_MAX + 1);
+        let sent = [
+            ("alice", now - day),
+            ("bob", now - 100 * day),   // expired here (trust_days 90)
+            ("git", now - day),         // shared: confers nothing
+            (ANY_ACCOUNT, now - day),   // no host may send "any" this way
+            ("", now - day),            // nameless
+            ("ev\nil", now - day),      // control character
+            (long.as_str(), now - day), // too long
+            ("carol", now + 50 * day),  // in the future: no later than the allow
+            ("alice", now - 5 * day),   // twice: the latest counts
+        ];
+        assert_eq!(
+            fleet_trust(&sent, now - 2 * 3600, now, 32, &limits),
+            [("carol", now - 2 * 3600), ("alice", now - day)]
+        );
+        // At most max_accounts, the most recent.
+        let many: Vec<(String, i64)> = (0..40).map(|i| (format!("u{i:02}"), now - i)).collect();
+        let many: Vec<(&str, i64)> = many.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        let taken = fleet_trust(&many, now, now, 32, &limits);
+        assert_eq!(taken.len(), 32);
+        assert_eq!(taken[0], ("u00", now));
+        assert_eq!(taken[31], ("u31", now - 31));
+        // Nothing valid: nothing trusted (the caller drops the allow).
+        assert!(fleet_trust(&[("git", now)], now, now, 32, &limits).is_empty());
+        assert!(fleet_trust(&[], now, now, 32, &limits).is_empty());
     }
 
     #[test]

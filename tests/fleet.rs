@@ -749,3 +749,184 @@ fn a_prefix_blocked_on_one_host_reaches_the_others_within_their_own_rules() {
         assert!(!deny.contains("2001:db8:1:2:"), "{deny}");
     }
 }
+
+/// Adds top-level keys to a fleet host's configuration (before its `[fleet]` section).
+fn top_level(root: &Root, keys: &str) {
+    let path = root.path().join("sentry.toml");
+    let text = std::fs::read_to_string(&path).expect("read config");
+    std::fs::write(&path, text.replace("[fleet]", &format!("{keys}[fleet]"))).expect("write");
+}
+
+/// A syslog line of now (trust counts attempts within `trusted_window` of now).
+fn sshd_now(pid: u32, message: &str) -> String {
+    format!(
+        "{} host sshd[{pid}]: {message}\n",
+        chrono::Local::now().format("%b %e %H:%M:%S")
+    )
+}
+
+fn trust_json(root: &Root, ip: &str) -> serde_json::Value {
+    let json: serde_json::Value =
+        serde_json::from_str(&root.ok(&["report", "--json", ip])).expect("json");
+    json["trust"].clone()
+}
+
+fn last_login(root: &Root, ip: &str, account: &str) -> i64 {
+    rusqlite::Connection::open(root.db())
+        .expect("open")
+        .query_row(
+            "SELECT last_success FROM trust WHERE ip = ?1 AND account = ?2",
+            [ip, account],
+            |r| r.get(0),
+        )
+        .expect("a trusted account")
+}
+
+#[test]
+fn an_allow_carries_its_accounts_and_last_login_to_the_other_hosts() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let day = 86_400;
+    let (a, b, c) = (
+        host(&cluster, "a"),
+        host(&cluster, "b"),
+        host(&cluster, "c"),
+    );
+    top_level(&b, "trust_days = 30\ntrusted_max_attempts = 5\n");
+    let ip = "192.0.2.99";
+    std::fs::write(
+        a.auth_log(),
+        sshd_now(
+            999,
+            &format!("Accepted password for alice from {ip} port 50999 ssh2"),
+        ),
+    )
+    .expect("write log");
+    a.ok(&["scan"]);
+    assert!(allowed(&a, ip), "alice logged in on a");
+    let last = last_login(&a, ip, "alice");
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    c.ok(&["sync"]);
+    assert!(allowed(&b, ip));
+    // b trusts the address for alice only, until her last login on a + b's own 30 days.
+    let trust = trust_json(&b, ip);
+    assert_eq!(trust.as_array().map(Vec::len), Some(1), "{trust}");
+    assert_eq!(trust[0]["account"], "alice", "{trust}");
+    assert_eq!(trust[0]["last_login"].as_i64(), Some(last), "{trust}");
+    assert_eq!(trust[0]["until"].as_i64(), Some(last + 30 * day), "{trust}");
+    assert_eq!(
+        trust_json(&c, ip)[0]["until"].as_i64(),
+        Some(last + 90 * day)
+    );
+
+    // Failures for bob from there count on b against trusted_max_attempts (5).
+    let bob: String = (0..6)
+        .map(|i| {
+            sshd_now(
+                200 + i,
+                &format!("Failed password for bob from {ip} port 4{i:04} ssh2"),
+            )
+        })
+        .collect();
+    std::fs::write(b.auth_log(), bob).expect("write log");
+    b.ok(&["scan"]);
+    assert!(blocked(&b, ip), "{}", b.ok(&["report", ip]));
+    assert!(
+        b.ok(&["report", ip])
+            .contains("more than trusted_max_attempts (5)"),
+        "{}",
+        b.ok(&["report", ip])
+    );
+
+    // A newer login on a renews its trust there, and the renewal travels as an allow.
+    for root in [&a, &c] {
+        rusqlite::Connection::open(root.db())
+            .expect("open")
+            .execute(
+                "UPDATE trust SET since = since - 10 * 86400, \
+                 last_success = last_success - 10 * 86400",
+                [],
+            )
+            .expect("age the trust");
+    }
+    let mut log = std::fs::read_to_string(a.auth_log()).expect("read log");
+    log.push_str(&sshd_now(
+        1000,
+        &format!("Accepted password for alice from {ip} port 51000 ssh2"),
+    ));
+    std::fs::write(a.auth_log(), log).expect("write log");
+    a.ok(&["scan"]);
+    let renewed = last_login(&a, ip, "alice");
+    assert!(renewed >= last, "renewed on a");
+    let sent = a.ok(&["sync"]);
+    assert!(sent.contains("fleet: sent 1 decisions"), "{sent}");
+    c.ok(&["sync"]);
+    let trust = trust_json(&c, ip);
+    assert_eq!(trust[0]["last_login"].as_i64(), Some(renewed), "{trust}");
+    assert!(blocked(&b, ip), "b's own block stays");
+}
+
+#[test]
+fn allows_from_older_hosts_or_through_an_older_server_trust_any_account() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    // A server without the optional step: hosts of this version work with it as before.
+    cluster.set_up_database_without_trust("plain");
+    let (d, e) = (cluster.add_host("d"), cluster.add_host("e"));
+    let plain = |host: &str, password: &std::path::Path| {
+        let url = cluster.url(host);
+        configured(
+            &format!(
+                "{}/plain?sslmode=disable",
+                url.strip_suffix("/sentry").expect("db")
+            ),
+            password,
+            host,
+            "",
+        )
+    };
+    let (d, e) = (plain("d", &d), plain("e", &e));
+    let ip = "192.0.2.98";
+    std::fs::write(
+        d.auth_log(),
+        sshd_now(
+            999,
+            &format!("Accepted password for alice from {ip} port 50999 ssh2"),
+        ),
+    )
+    .expect("write log");
+    d.ok(&["scan"]);
+    d.ok(&["sync"]);
+    e.ok(&["sync"]);
+    let trust = trust_json(&e, ip);
+    assert_eq!(trust[0]["account"], "*", "any account, as before: {trust}");
+
+    // On a server with the step, an older host's push (the version 2 sentry.push) too;
+    // and an allow naming only accounts that trust nothing here is not taken.
+    let (f, g) = (host(&cluster, "f"), host(&cluster, "g"));
+    f.ok(&["sync"]);
+    let install = "(SELECT install FROM sentry.hosts WHERE host = 'f')";
+    let now = chrono::Utc::now().timestamp();
+    let pushed = cluster.psql_as(
+        "f",
+        &format!(
+            "SELECT sentry.push({install}, 'old', ARRAY[900]::bigint[], \
+             ARRAY['192.0.2.97'], ARRAY['allow'], ARRAY[{now}]::bigint[], ARRAY['login'], \
+             ARRAY[]::text[], ARRAY[]::text[], ARRAY[]::text[], ARRAY[]::bigint[]); \
+             SELECT sentry.push({install}, 'new', ARRAY[901]::bigint[], \
+             ARRAY['192.0.2.96'], ARRAY['allow'], ARRAY[{now}]::bigint[], ARRAY['login'], \
+             ARRAY[]::text[], ARRAY[]::text[], ARRAY[]::text[], ARRAY[]::bigint[], \
+             ARRAY['{{\"git\": {now}, \"*\": {now}}}'])"
+        ),
+    );
+    assert!(pushed.is_ok(), "{pushed:?}");
+    g.ok(&["sync"]);
+    assert_eq!(trust_json(&g, "192.0.2.97")[0]["account"], "*");
+    assert!(
+        !allowed(&g, "192.0.2.96"),
+        "an allow that trusts nothing here"
+    );
+}

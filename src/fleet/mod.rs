@@ -39,7 +39,8 @@ use crate::ip::{ClientIp, Network};
 
 use crate::policy::{self, Evidence, Verdict};
 use crate::store::fleet_state::HostEvidence;
-use crate::store::{FLEET_ORIGIN, Listing};
+use crate::store::trust::ACCOUNTS_PER_ADDRESS;
+use crate::store::{FLEET_ORIGIN, Listing, TrustedAccount};
 use server::{FleetServer, Pulled};
 
 const PUSHED_DECISION: &str = "fleet_pushed_decision";
@@ -56,6 +57,9 @@ const INSTALL_ID: &str = "fleet_install_id";
 pub const FLOOD: &str = "fleet_flood";
 /// Decisions per push transaction.
 const PUSH_BATCH: u32 = 5000;
+/// The longest trust text taken from another host: `ACCOUNTS_PER_ADDRESS` names of
+/// `ACCOUNT_NAME_MAX` bytes (JSON-escaped) and their times fit well below it.
+const MAX_TRUST_TEXT: usize = 16_384;
 /// The longest wait between attempts while the server is unreachable.
 const MAX_BACKOFF: i64 = 300;
 
@@ -279,18 +283,39 @@ fn push(
             return Ok(());
         }
         first = false;
-        let shared: Vec<(i64, String, String, i64, String)> = rows
-            .iter()
-            .filter(|r| match r.action.as_str() {
-                "block" => fleet.share_blocks,
-                "allow" => fleet.share_allows,
-                "unlist" => true,
-                // `trust` (a renewal) is this host's own bookkeeping: the server's
-                // decisions hold allows, blocks and delistings only.
-                _ => false,
-            })
-            .map(|r| (r.id, r.ip.clone(), r.action.clone(), r.at, r.reason.clone()))
-            .collect();
+        let mut shared: Vec<server::PushedDecision> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let trust = match r.action.as_str() {
+                "allow" if fleet.share_allows && server.carries_trust() => {
+                    pushed_trust(sentry, &r.ip)?
+                }
+                // A renewal travels as a new allow with its accounts, where the server
+                // can carry them (without them it would be an allow of any account).
+                "trust" if fleet.share_allows && server.carries_trust() => {
+                    match pushed_trust(sentry, &r.ip)? {
+                        Some(trust) => Some(trust),
+                        None => continue,
+                    }
+                }
+                "block" if fleet.share_blocks => None,
+                "allow" if fleet.share_allows => None,
+                "unlist" => None,
+                _ => continue,
+            };
+            let action = if r.action == "trust" {
+                "allow"
+            } else {
+                &r.action
+            };
+            shared.push((
+                r.id,
+                r.ip.clone(),
+                action.to_string(),
+                r.at,
+                r.reason.clone(),
+                trust,
+            ));
+        }
         let totals: Vec<(String, String, String, i64)> = evidence
             .iter()
             .map(|e| (e.ip.clone(), e.service.clone(), e.kind.clone(), e.count))
@@ -311,6 +336,55 @@ fn push(
         }
         sentry.store.set_meta(&markers)?;
     }
+}
+
+/// What an allow of `ip` sends as its trust: the accounts it is trusted for now and their
+/// last logins (`{"alice": 1764590000}`, at most `ACCOUNTS_PER_ADDRESS`); None for an
+/// allow without automatic trust (by hand, imported) or with trust for any account, which
+/// other hosts take as before.
+fn pushed_trust(sentry: &Sentry, ip: &str) -> Result<Option<String>> {
+    let Some(ip) = ClientIp::parse_opt(ip) else {
+        return Ok(None);
+    };
+    let trust = sentry.store.trust(ip)?;
+    if trust.is_empty() || trust.iter().any(|t| t.account == policy::ANY_ACCOUNT) {
+        return Ok(None);
+    }
+    let accounts: BTreeMap<&str, i64> = trust
+        .iter()
+        .take(usize::try_from(ACCOUNTS_PER_ADDRESS).unwrap_or(usize::MAX))
+        .map(|t| (t.account.as_str(), t.last_success))
+        .collect();
+    Ok(serde_json::to_string(&accounts).ok())
+}
+
+/// The accounts another host's allow names (see `pushed_trust`): None when it names none
+/// (an older host, or a server without the `trust` column: any account, as before); else
+/// those `policy::fleet_trust` accepts here, perhaps none (then the allow is not taken).
+fn pulled_trust(
+    sentry: &Sentry,
+    d: &server::FleetDecision,
+    now: i64,
+) -> Option<Vec<TrustedAccount>> {
+    let text = d.trust.as_deref()?;
+    // Another host's text: a bounded object of names and times, or it trusts nothing.
+    let sent: BTreeMap<String, i64> = (text.len() <= MAX_TRUST_TEXT)
+        .then(|| serde_json::from_str(text).ok())
+        .flatten()
+        .unwrap_or_default();
+    let sent: Vec<(&str, i64)> = sent.iter().map(|(a, t)| (a.as_str(), *t)).collect();
+    let limits = sentry.config.trust_limits();
+    let max = usize::try_from(ACCOUNTS_PER_ADDRESS).unwrap_or(usize::MAX);
+    Some(
+        policy::fleet_trust(&sent, d.at, now, max, &limits)
+            .into_iter()
+            .map(|(account, last)| TrustedAccount {
+                account: account.to_string(),
+                since: last,
+                last_success: last,
+            })
+            .collect(),
+    )
 }
 
 /// Stores the other hosts' evidence and applies their decisions, in change order.
@@ -353,6 +427,9 @@ fn apply_pulled(
     let mut pending = sentry.store.listings_and_origins(&addresses)?;
     let mut decisions: Vec<Decision> = Vec::new();
     let mut prefixes: Vec<PrefixDecision> = Vec::new();
+    // The accounts each allow taken trusts its address for, and renewals of allows in force.
+    let mut grants: HashMap<ClientIp, Vec<TrustedAccount>> = HashMap::new();
+    let mut renewals: Vec<(ClientIp, Vec<TrustedAccount>, String, String)> = Vec::new();
     for d in &pulled.decisions {
         if !from_another(&d.host)
             || d.action != "unlist" && !intake.take(&d.host, LISTINGS, &mut done.flooded)
@@ -389,13 +466,28 @@ fn apply_pulled(
             {
                 Some(Listing::Blocked { since })
             }
-            // Only the host that made a block here may lift it.
-            "allow"
-                if fleet.share_allows
-                    && (listing == Listing::Unlisted
-                        || matches!(listing, Listing::Blocked { .. }) && origin == d.host) =>
-            {
-                Some(Listing::Allowed { since })
+            "allow" if fleet.share_allows => {
+                let trust = pulled_trust(sentry, d, now);
+                match (listing, trust) {
+                    // It names accounts, none of which a login here would trust for.
+                    (_, Some(accounts)) if accounts.is_empty() => None,
+                    // Only the host that made a block here may lift it.
+                    (Listing::Unlisted | Listing::Blocked { .. }, trust)
+                        if listing == Listing::Unlisted || origin == d.host =>
+                    {
+                        if let Some(accounts) = trust {
+                            grants.insert(ip, accounts);
+                        }
+                        Some(Listing::Allowed { since })
+                    }
+                    // A newer login on the host whose allow is in force here renews its
+                    // trust (an allow without trust here, by hand, stays as it is).
+                    (Listing::Allowed { .. }, Some(accounts)) if origin == d.host => {
+                        renewals.push((ip, accounts, reason.clone(), d.host.clone()));
+                        None
+                    }
+                    _ => None,
+                }
             }
             "unlist" => {
                 forget.push((d.host.clone(), ip.to_string()));
@@ -415,8 +507,13 @@ fn apply_pulled(
     }
     sentry.store.store_fleet_evidence(&rows, &forget)?;
     if !decisions.is_empty() {
-        sentry.apply_from_fleet(&decisions)?;
+        sentry.apply_from_fleet(&decisions, grants)?;
         done.applied.extend(decisions);
+    }
+    for (ip, accounts, reason, host) in renewals {
+        sentry
+            .store
+            .renew_trust(ip, &accounts, now, &reason, &host)?;
     }
     if !prefixes.is_empty() {
         sentry.apply_prefixes(&prefixes)?;

@@ -9,6 +9,11 @@ DEFINER function that stamps every row with the host the session's role stands f
 host cannot write, change or delete another host's rows. sentry refuses a role that could
 write around that function (see [`privileges`]) unless the admin allows it.
 
+An optional step of the same schema version (README, "allows with their accounts") adds
+`sentry.decisions.trust` and a `sentry.push` taking it: a host finds out whether the
+server has it when it connects, so hosts that predate it, and servers that lack it, keep
+working as before (a version bump would lock older hosts out).
+
 Every row pushed gets a number from one sequence, `sentry.change_id`, and each host pulls
 what is numbered above its cursor. For that to lose nothing, numbers must become visible
 in order: `sentry.push` takes a transaction-scoped advisory lock before drawing numbers, so
@@ -42,7 +47,13 @@ pub struct FleetDecision {
     pub action: String,
     pub at: i64,
     pub reason: String,
+    /// An automatic allow's accounts and their last logins (`{"alice": 1764590000}`), as
+    /// its host sent them; None from hosts or servers without the `trust` column.
+    pub trust: Option<String>,
 }
+
+/// A decision as this host pushes it: local id, address, action, time, reason, trust.
+pub type PushedDecision = (i64, String, String, i64, String, Option<String>);
 
 /// One host's evidence total for an address, service and kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +80,13 @@ pub struct Pulled {
 /// A connection to the fleet server.
 pub struct FleetServer {
     client: Client,
+    /// The server has the optional `trust` column and the `sentry.push` that takes it.
+    carries_trust: bool,
 }
+
+/// The `sentry.push` of the optional step: the version 2 one with `in_trusts` added.
+const PUSH_WITH_TRUST: &str = "sentry.push(text, text, bigint[], text[], text[], bigint[], \
+     text[], text[], text[], text[], bigint[], text[])";
 
 impl FleetServer {
     /// Connects (TLS when the URL's sslmode asks for it) and checks the schema's version,
@@ -100,8 +117,12 @@ impl FleetServer {
         let client = pg
             .connect(tls)
             .map_err(|e| unreachable_error(&config.url, &e))?;
-        let mut server = FleetServer { client };
+        let mut server = FleetServer {
+            client,
+            carries_trust: false,
+        };
         server.check_schema(&config.url)?;
+        server.carries_trust = server.has_trust(&config.url)?;
         if !config.allow_privileged_role
             && let Some(why) = server.privileges(&config.url)?
         {
@@ -150,6 +171,27 @@ impl FleetServer {
                  (README \"The fleet server\")"
             ))),
         }
+    }
+
+    /// Whether the optional step that carries an allow's accounts was applied.
+    fn has_trust(&mut self, url: &str) -> Result<bool> {
+        self.client
+            .query_one(
+                &format!(
+                    "SELECT pg_catalog.to_regprocedure('{PUSH_WITH_TRUST}') IS NOT NULL
+                        AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                                    WHERE attrelid = 'sentry.decisions'::regclass
+                                      AND attname = 'trust' AND NOT attisdropped)"
+                ),
+                &[],
+            )
+            .map(|row| row.get(0))
+            .map_err(|e| unreachable_error(url, &e))
+    }
+
+    /// Whether allows travel with their accounts (the server has the optional step).
+    pub fn carries_trust(&self) -> bool {
+        self.carries_trust
     }
 
     /// Why this session's role could write around `sentry.push`, if it could: a superuser
@@ -225,7 +267,7 @@ impl FleetServer {
         &mut self,
         host: &str,
         install: &str,
-        decisions: &[(i64, String, String, i64, String)],
+        decisions: &[PushedDecision],
         evidence: &[(String, String, String, i64)],
     ) -> Result<()> {
         let err = |e: postgres::Error| Error::Runtime(format!("fleet push failed: {e}"));
@@ -239,27 +281,31 @@ impl FleetServer {
         let services: Vec<&str> = evidence.iter().map(|e| e.1.as_str()).collect();
         let kinds: Vec<&str> = evidence.iter().map(|e| e.2.as_str()).collect();
         let counts: Vec<i64> = evidence.iter().map(|e| e.3).collect();
-        let accepted: bool = self
-            .client
-            .query_one(
-                "SELECT sentry.push($1, $2, $3::bigint[], $4::text[], $5::text[], $6::bigint[],
-                                    $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])",
-                &[
-                    &install,
-                    &env!("CARGO_PKG_VERSION"),
-                    &local_ids,
-                    &ips,
-                    &actions,
-                    &ats,
-                    &reasons,
-                    &evidence_ips,
-                    &services,
-                    &kinds,
-                    &counts,
-                ],
-            )
-            .map_err(err)?
-            .get(0);
+        let trusts: Vec<Option<&str>> = decisions.iter().map(|d| d.5.as_deref()).collect();
+        let version = env!("CARGO_PKG_VERSION");
+        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
+            &install,
+            &version,
+            &local_ids,
+            &ips,
+            &actions,
+            &ats,
+            &reasons,
+            &evidence_ips,
+            &services,
+            &kinds,
+            &counts,
+        ];
+        let call = if self.carries_trust {
+            params.push(&trusts);
+            "SELECT sentry.push($1, $2, $3::bigint[], $4::text[], $5::text[], $6::bigint[],
+                                $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+                                $12::text[])"
+        } else {
+            "SELECT sentry.push($1, $2, $3::bigint[], $4::text[], $5::text[], $6::bigint[],
+                                $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])"
+        };
+        let accepted: bool = self.client.query_one(call, &params).map_err(err)?.get(0);
         if !accepted {
             return Err(Error::Runtime(format!(
                 "fleet host_id {host:?} is already used by another sentry database (a cloned \
@@ -284,12 +330,20 @@ impl FleetServer {
             .read_only(true)
             .start()
             .map_err(err)?;
+        let trust = if self.carries_trust {
+            "trust"
+        } else {
+            "NULL::text"
+        };
         let decisions: Vec<FleetDecision> = tx
             .query(
-                "SELECT change_id, host, local_id, ip, action, at, reason FROM sentry.decisions
-                 WHERE change_id > $1 AND host <> $2
-                   AND host IN (SELECT host FROM sentry.members)
-                 ORDER BY change_id LIMIT $3",
+                &format!(
+                    "SELECT change_id, host, local_id, ip, action, at, reason, {trust}
+                     FROM sentry.decisions
+                     WHERE change_id > $1 AND host <> $2
+                       AND host IN (SELECT host FROM sentry.members)
+                     ORDER BY change_id LIMIT $3"
+                ),
                 &[&cursor, &host, &PULL_BATCH],
             )
             .map_err(err)?
@@ -302,6 +356,7 @@ impl FleetServer {
                 action: r.get(4),
                 at: r.get(5),
                 reason: r.get(6),
+                trust: r.get(7),
             })
             .collect();
         let evidence: Vec<FleetEvidence> = tx
@@ -516,6 +571,7 @@ mod tests {
             action: "block".into(),
             at: 1,
             reason: String::new(),
+            trust: None,
         }
     }
 

@@ -152,7 +152,8 @@ impl SqliteStore {
     }
 
     /// Renews an allowed address's trust with newer logins (`accounts`: added, or their
-    /// last login moved), and records it in the history (`trust`), in one transaction.
+    /// last login moved), and records it in the history (`trust`, from `origin`: "" for
+    /// this host's logins, else the fleet host whose renewal it is), in one transaction.
     /// Nothing changes if the address lost its trust meanwhile (another sentry blocked it).
     pub fn renew_trust(
         &mut self,
@@ -160,6 +161,7 @@ impl SqliteStore {
         accounts: &[TrustedAccount],
         at: i64,
         reason: &str,
+        origin: &str,
     ) -> Result<bool> {
         let (path, busy) = (self.path.clone(), self.busy);
         let err = |e: rusqlite::Error| super::sqlite::db_error(&path, busy, "update", &e);
@@ -193,8 +195,8 @@ impl SqliteStore {
             }
         }
         tx.execute(
-            "INSERT INTO decisions (ip, action, at, reason, origin) VALUES (?1, 'trust', ?2, ?3, '')",
-            params![text, at, reason],
+            "INSERT INTO decisions (ip, action, at, reason, origin) VALUES (?1, 'trust', ?2, ?3, ?4)",
+            params![text, at, reason, origin],
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;

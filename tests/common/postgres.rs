@@ -104,8 +104,21 @@ impl PgCluster {
     }
 
     /// Database `db` with the fleet schema, by README's steps (the database, then each
-    /// schema version in one transaction).
+    /// schema version in one transaction, then the optional step that carries an allow's
+    /// accounts).
     pub fn set_up_database(&self, db: &str) {
+        self.set_up_database_without_trust(db);
+        self.psql_on(
+            db,
+            &format!(
+                "BEGIN;\n{}\nCOMMIT;\n",
+                readme_step("allows with their accounts")
+            ),
+        );
+    }
+
+    /// The same without the optional step: a server as sentry before it found it.
+    pub fn set_up_database_without_trust(&self, db: &str) {
         self.psql_on(
             "postgres",
             &readme_step("database").replace("DATABASE sentry", &format!("DATABASE {db}")),
