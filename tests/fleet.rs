@@ -930,3 +930,47 @@ fn allows_from_older_hosts_or_through_an_older_server_trust_any_account() {
         "an allow that trusts nothing here"
     );
 }
+
+#[test]
+fn a_pulled_block_is_judged_by_this_hosts_count_of_the_addresss_blocks() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let (a, b) = (host(&cluster, "a"), host(&cluster, "b"));
+    let ip = "203.0.113.60";
+    let days_ago = |days: i64| chrono::Utc::now().timestamp() - days * 86_400;
+    // b took a's first block, which expired on both.
+    a.ok(&["block", ip]);
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    assert!(blocked(&b, ip));
+    for root in [&a, &b] {
+        rusqlite::Connection::open(root.db())
+            .expect("open")
+            .execute(
+                "UPDATE ip_records SET block = ?1 WHERE ip = ?2",
+                rusqlite::params![days_ago(91), ip],
+            )
+            .expect("age the block");
+        root.ok(&["expire"]);
+        assert!(!blocked(root, ip));
+    }
+    // a's second block, 100 days old when it arrives: a second block lasts 180 days on b,
+    // which counted the first; a new host c has counted none, so there it has ended.
+    a.ok(&["block", ip]);
+    a.ok(&["sync"]);
+    cluster.psql(&format!(
+        "UPDATE sentry.decisions SET at = {} WHERE host = 'a' AND action = 'block' \
+         AND local_id = (SELECT max(local_id) FROM sentry.decisions WHERE host = 'a')",
+        days_ago(100)
+    ));
+    let c = host(&cluster, "c");
+    b.ok(&["sync"]);
+    c.ok(&["sync"]);
+    assert!(blocked(&b, ip), "b's second block of it");
+    let json: serde_json::Value =
+        serde_json::from_str(&b.ok(&["report", "--json", ip])).expect("json");
+    assert_eq!(json["blocks"]["count"].as_i64(), Some(2), "{json}");
+    assert_eq!(json["blocks"]["days"].as_i64(), Some(180), "{json}");
+    assert!(!blocked(&c, ip), "a first block here would have ended");
+}
