@@ -106,7 +106,8 @@ Shared or self\-service accounts: a login as one of them trusts the address for 
 .TP
 .B trust_days = 90
 A login trusts its address for the accounts that logged in, until this many days after
-the last login.
+the last login; so does another fleet host's allow, for the accounts it names (none named,
+by an older sentry: any account).
 .TP
 .B trusted_window = 86400, trusted_max_attempts
 From a trusted address, more failed or invalid logins than trusted_max_attempts

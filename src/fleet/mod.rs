@@ -9,7 +9,11 @@ the network: `sentry sync` (a timer) and `sentry ingest` call [`exchange`], whic
    changed since the last push — what was not sent, for any reason, is sent next time;
 2. pulls the other hosts' rows numbered above this host's cursor, and applies them:
    blocks and allows (as `share` says) to addresses not listed here; an allow or a
-   delisting from host X also lifts a block that came from X, and nothing else. This
+   delisting from host X also lifts a block that came from X, and nothing else. An
+   automatic allow carries its accounts and last logins where the server has the optional
+   `trust` column (a renewal travels as another allow): they are trusted here by this
+   host's rules (`policy::fleet_trust`), and an allow without them, for any account. A
+   block is taken while it would still be in force here, by this host's count of blocks. This
    host's own decisions are never changed by the fleet. An IPv6 prefix blocked whole
    travels as a decision whose address is the prefix (`2001:db8:1:2::/64`), which older
    sentries skip as not an address; here it is taken when prefixes are on, no wider than
@@ -511,6 +515,18 @@ fn apply_pulled(
         done.applied.extend(decisions);
     }
     for (ip, accounts, reason, host) in renewals {
+        // Renewals add accounts only up to the per-address limit, however many arrive.
+        let mut trusted: BTreeSet<String> = (sentry.store.trust(ip)?.into_iter())
+            .map(|t| t.account)
+            .collect();
+        let limit = usize::try_from(ACCOUNTS_PER_ADDRESS).unwrap_or(usize::MAX);
+        let accounts: Vec<TrustedAccount> = accounts
+            .into_iter()
+            .filter(|a| {
+                trusted.contains(&a.account)
+                    || trusted.len() < limit && trusted.insert(a.account.clone())
+            })
+            .collect();
         sentry
             .store
             .renew_trust(ip, &accounts, now, &reason, &host)?;
