@@ -117,7 +117,8 @@ From a trusted address, more failed or invalid logins than trusted_max_attempts
 Networks never blocked automatically (127.0.0.0/8 and ::1 always are).
 .TP
 .B services = [\(dqssh\(dq, \(dqftp\(dq, \(dqmua\(dq]
-Whose logs are read: ssh, ftp, mua (POP3 and IMAP), smtp.
+Whose logs are read: ssh, ftp, mua (POP3 and IMAP), smtp; and, only when listed, cockpit,
+openvpn, asterisk, http (Apache basic and digest auth).
 .TP
 .B logs
 The log files to read. Unset: those of the usual places that exist.
