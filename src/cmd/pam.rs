@@ -104,10 +104,11 @@ pub fn main(ctx: &Context) -> u8 {
     match run(ctx) {
         Ok(()) | Err(Error::OutputClosed) => {}
         Err(e) => {
-            let message = format!(
-                "pam hook failed, login left to PAM: {}",
-                crate::printable::printable_lines(&e.to_string())
-            );
+            let text = crate::printable::printable_lines(&e.to_string());
+            let message = match e {
+                Error::Input(_) => format!("pam: {text}"),
+                _ => format!("pam: failed, nothing recorded (the login is PAM's alone): {text}"),
+            };
             eprintln!("sentry: {message}");
             crate::syslog::warn(&message);
         }
@@ -164,11 +165,7 @@ fn run(ctx: &Context) -> Result<()> {
     let mut tally = Tally::of_hook();
     tally.add(&event);
     let mut sentry = ctx.open(&config, Patience::Login)?;
-    for decision in sentry.record_and_decide(&mut tally)? {
-        if ctx.verbose {
-            eprintln!("{decision}");
-        }
-    }
+    sentry.record_and_decide(&mut tally)?;
     if ctx.verbose {
         eprintln!(
             "sentry: recorded {} from {} ({}, {})",
