@@ -133,6 +133,10 @@ pub(super) fn join(
         } else {
             None
         };
+        if found.is_none() && !keep {
+            // Nothing to join with, now or later: counted as it is.
+            continue;
+        }
         let (mut log, mut hook) = ([0; 3], [0; 3]);
         let before = match &found {
             Some((_, _, _, l, h)) => {
@@ -175,7 +179,7 @@ pub(super) fn join(
                     hook[2]
                 ])?;
             }
-            None if keep => {
+            None => {
                 tx.prepare_cached(
                     "INSERT INTO attempt_reports (ip, service, first, last,
                          log_failed, log_naughty, log_success, hook_failed, hook_naughty, hook_success)
@@ -195,7 +199,6 @@ pub(super) fn join(
                 ])?;
                 wrote = true;
             }
-            None => {}
         }
     }
     if wrote {
