@@ -88,6 +88,8 @@ pub struct Tally {
 /// Reports kept apart in one batch; past this, attempts are counted without being joined
 /// (a batch is written after each source, so this bounds memory).
 const TALLY_REPORTS: usize = 50_000;
+/// Stretches of time kept apart per address, service and account in one batch.
+const STRETCHES_PER_KEY: usize = 16;
 
 /// One account's logins and attempts (count, first time) from one address.
 #[derive(Debug, Default, Clone, Copy)]
@@ -191,10 +193,15 @@ impl Tally {
             return;
         }
         let stretches = self.reports.entry(key.clone()).or_default();
-        match (stretches.iter_mut()).find(|r| {
-            time >= r.first - attempts::JOIN_SECONDS && time <= r.last + attempts::JOIN_SECONDS
+        // Lines come in time order: the last stretch is the likely one. Past
+        // STRETCHES_PER_KEY the last one grows (a wider join, bounded memory and work).
+        let full = stretches.len() >= STRETCHES_PER_KEY;
+        match (stretches.iter_mut().rev()).enumerate().find(|(i, r)| {
+            (full && *i == 0)
+                || (time >= r.first - attempts::JOIN_SECONDS
+                    && time <= r.last + attempts::JOIN_SECONDS)
         }) {
-            Some(r) => {
+            Some((_, r)) => {
                 r.first = r.first.min(time);
                 r.last = r.last.max(time);
                 for (total, n) in r.counts.iter_mut().zip(counts) {
