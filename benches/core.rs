@@ -3,7 +3,9 @@
 //! - `connect` of a known address (the per-connection cost) vs. starting `/bin/true`;
 //! - `report` on a database of 1,000,000 records vs. the four `sqlite3` queries the bash
 //!   original runs for the same figures (when `sqlite3` is installed);
-//! - peak memory (max RSS) of both, via `/usr/bin/time` when present.
+//! - peak memory (max RSS) of both, via `/usr/bin/time` when present;
+//! - `sentry pam` as pam_exec runs it, the time it adds to one login (a failed login's
+//!   auth call, a login's session call, a local session it ignores) vs. `/bin/true`.
 //!
 //! Run with `cargo bench --bench core` (or `bench/run`). Wall-clock figures, so run on an
 //! otherwise idle machine; the ratios are what to compare between versions.
@@ -55,6 +57,55 @@ fn main() {
         println!("/bin/true peak RSS {:.1} MiB", kib as f64 / 1024.0);
     }
     let connect = median(runs, |_| run_quiet(root, &["connect", "192.0.2.7"]));
+
+    // --- sentry pam: what pam_exec adds to one login ------------------------------------
+    let hook = |kind: &str, service: &str, ip: &str| {
+        let status = Command::new(SENTRY)
+            .arg("pam")
+            .env_clear()
+            .env("ROOT_DIR", root)
+            .env("SENTRY_LOGS", root.join("auth.log"))
+            .env("PAM_TYPE", kind)
+            .env("PAM_SERVICE", service)
+            .env("PAM_USER", "alice")
+            .env("PAM_RHOST", ip)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run sentry pam");
+        assert!(status.success(), "sentry pam exits 0");
+    };
+    hook("open_session", "sshd", "192.0.2.50"); // a trusted address, logging in again
+    let pam_cases: [(&str, &dyn Fn(u32)); 4] = [
+        ("failed login, auth", &|i| {
+            hook(
+                "auth",
+                "sshd",
+                &format!("203.1.{}.{}", i / 250, i % 250 + 1),
+            )
+        }),
+        ("login of a trusted address, session", &|_| {
+            hook("open_session", "sshd", "192.0.2.50")
+        }),
+        ("first login of an address, session", &|i| {
+            hook(
+                "open_session",
+                "sshd",
+                &format!("203.2.{}.{}", i / 250, i % 250 + 1),
+            )
+        }),
+        ("a local session it ignores (cron)", &|_| {
+            hook("open_session", "cron", "")
+        }),
+    ];
+    for (what, call) in pam_cases {
+        let took = median(runs, call);
+        println!(
+            "pam ({what}) median {:>7.3} ms   /bin/true {:>6.3} ms   ratio {:.1}x",
+            ms(took),
+            ms(baseline),
+            took.as_secs_f64() / baseline.as_secs_f64()
+        );
+    }
 
     // --- report over a million records ------------------------------------------------
     let started = Instant::now();

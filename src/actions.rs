@@ -543,8 +543,16 @@ impl Sentry {
         tally.admit_refusals(|ip| Ok(store.record(ip)?.is_some_and(|r| r.block > 0)))?;
         let counts = tally.drain(&mut addresses);
         let accounts = tally.drain_accounts();
+        let reports = tally.drain_reports();
         let window = i64::from(self.config.trusted_window);
-        (self.store).record_evidence_and_accounts(&counts, &accounts, window, self.now, &[])?;
+        (self.store).record_evidence_and_accounts(
+            &counts,
+            &accounts,
+            &reports,
+            window,
+            self.now,
+            &[],
+        )?;
         if self.store.lists_pending()?.due(self.now) {
             self.retry_pending_lists();
         }

@@ -145,6 +145,9 @@ pub enum Command {
     Scan(cmd::scan::Args),
     /// Read log lines on stdin and decide as they arrive (rsyslog omprog, journalctl -f -o json)
     Ingest,
+    /// Record a failed login (PAM_TYPE=auth) or a login (open_session) from a daemon's PAM
+    /// stack, run by pam_exec with PAM_RHOST, PAM_SERVICE and PAM_USER; always exits 0
+    Pam,
     Sync(cmd::sync::Args),
     /// Lift every block older than expire_block_days, and end trust older than trust_days,
     /// everywhere (for a daily timer)
@@ -296,6 +299,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         // `check` speaks the Nagios plugin protocol: its state is the exit code.
         Command::Check(args) => return nagios(cmd::check::run(&ctx, args)),
         Command::Doctor(args) => return nagios(cmd::check::run_doctor(&ctx, args)),
+        // A PAM stack never fails because of sentry: errors are said, the exit is 0.
+        Command::Pam => return cmd::pam::main(&ctx),
         // The address is valid (clap parsed it): from here on, fail open.
         Command::Connect(args) => (args.ip, cmd::connect::run(&ctx, args)),
         command => (None, run(&ctx, command)),
@@ -338,6 +343,10 @@ pub fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Parse(args) => cmd::parse::run(ctx, args),
         Command::Scan(args) => cmd::scan::run(ctx, args),
         Command::Ingest => cmd::ingest::run(ctx),
+        Command::Pam => {
+            cmd::pam::main(ctx);
+            Ok(())
+        }
         Command::Sync(args) => cmd::sync::run(ctx, args),
         Command::Expire => cmd::expire::run(ctx),
         Command::Check(args) => cmd::check::run(ctx, args).1,

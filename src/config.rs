@@ -108,6 +108,8 @@ pub struct Config {
     pub trusted_window: u32,
     /// From a trusted address, more attempts than this for other accounts block it.
     pub trusted_max_attempts: u32,
+    /// Where logins and failed attempts are learnt from (`evidence`).
+    pub evidence: EvidenceSources,
     /// Log files to read (`logs`, or `SENTRY_LOGS`); None = the default list, those that exist.
     pub logs: Option<Vec<PathBuf>>,
     /// Read the systemd journal: Some(true/false) as configured, None = when no log file is found.
@@ -228,6 +230,52 @@ impl Services {
     }
 }
 
+/// Where logins and failed attempts are learnt from (`evidence = ["logs", "pam"]`). A log
+/// line is text any local user can write in the daemon's name (`logger -t sshd`); what
+/// `sentry pam` records comes from the daemon's own PAM stack, with the address the daemon
+/// took from the socket. Without `logs`, log lines still count failures and probes (a
+/// forgery can only blame) but no login in them makes an address trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvidenceSources {
+    /// Logins read in log lines make addresses trusted.
+    pub logs: bool,
+    /// `sentry pam` records failures and logins.
+    pub pam: bool,
+}
+
+impl Default for EvidenceSources {
+    fn default() -> Self {
+        EvidenceSources {
+            logs: true,
+            pam: true,
+        }
+    }
+}
+
+impl EvidenceSources {
+    fn from_names(names: &[String]) -> Result<EvidenceSources, String> {
+        let mut sources = EvidenceSources {
+            logs: false,
+            pam: false,
+        };
+        for name in names {
+            match name.as_str() {
+                "logs" => sources.logs = true,
+                "pam" => sources.pam = true,
+                other => {
+                    return Err(format!(
+                        "unknown evidence {other:?}: write \"logs\", \"pam\" or both"
+                    ));
+                }
+            }
+        }
+        if !sources.logs && !sources.pam {
+            return Err("is empty: write [\"logs\", \"pam\"], [\"logs\"] or [\"pam\"]".into());
+        }
+        Ok(sources)
+    }
+}
+
 impl Default for Services {
     /// The original's: ssh, ftp and POP3/IMAP; mail verdicts and the web and application
     /// services only when the admin lists them.
@@ -253,6 +301,7 @@ struct FileConfig {
     trust_days: Option<u32>,
     trusted_window: Option<u32>,
     trusted_max_attempts: Option<u32>,
+    evidence: Option<Vec<String>>,
     logs: Option<Vec<PathBuf>>,
     journal: Option<bool>,
     journal_file: Option<PathBuf>,
@@ -513,6 +562,7 @@ impl Config {
             trusted_max_attempts: file
                 .trusted_max_attempts
                 .unwrap_or_else(|| file.max_attempts.unwrap_or(10).saturating_mul(3)),
+            evidence: EvidenceSources::default(),
             logs: file.logs.clone(),
             journal: file.journal,
             journal_file: file.journal_file.clone(),
@@ -552,6 +602,10 @@ impl Config {
         {
             let network = Network::parse(&text).map_err(|msg| in_file("never_block", msg))?;
             config.never_block.push(network);
+        }
+        if let Some(names) = &file.evidence {
+            config.evidence =
+                EvidenceSources::from_names(names).map_err(|msg| in_file("evidence", msg))?;
         }
         if let Some(names) = &file.services {
             config.services =
@@ -1031,6 +1085,21 @@ mod tests {
         ] {
             let err = load_with(Some(text), &[]).expect_err(text);
             assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn evidence_defaults_to_both_and_is_checked() {
+        let c = load_with(None, &[]).expect("defaults");
+        assert_eq!(c.evidence, EvidenceSources::default());
+        assert!(c.evidence.logs && c.evidence.pam);
+        let c = load_with(Some("evidence = [\"pam\"]\n"), &[]).expect("valid");
+        assert_eq!((c.evidence.logs, c.evidence.pam), (false, true));
+        let c = load_with(Some("evidence = [\"logs\"]\n"), &[]).expect("valid");
+        assert_eq!((c.evidence.logs, c.evidence.pam), (true, false));
+        for text in ["evidence = []\n", "evidence = [\"journal\"]\n"] {
+            let err = load_with(Some(text), &[]).expect_err(text);
+            assert!(err.to_string().contains("`evidence`"), "{err}");
         }
     }
 

@@ -21,6 +21,7 @@ pub mod ip;
 pub mod logs;
 pub mod manpage;
 pub mod monitor;
+pub mod pam_stack;
 pub mod policy;
 pub mod printable;
 pub mod progress;

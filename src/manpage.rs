@@ -113,6 +113,12 @@ by an older sentry: any account).
 From a trusted address, more failed or invalid logins than trusted_max_attempts
 (unset: 3 \(mu max_attempts) for other accounts within this many seconds block it.
 .TP
+.B evidence = [\(dqlogs\(dq, \(dqpam\(dq]
+Where logins and failures are learnt from: log lines, and
+.B sentry pam
+run by pam_exec from the daemons' PAM stacks. Without logs, log lines still count
+failures and probes, but no login in them trusts an address (any local user can write one).
+.TP
 .B never_block = []
 Networks never blocked automatically (127.0.0.0/8 and ::1 always are).
 .TP
@@ -168,6 +174,13 @@ The address for
 .B connect
 when none is given (tcpserver, pam_exec).
 .TP
+.B PAM_TYPE, PAM_SERVICE, PAM_USER, PAM_RHOST
+What
+.B pam
+records, as pam_exec sets them: auth (placed after the last authentication module)
+is a failed login, open_session a login; the address is PAM_RHOST only, and a host
+name or none records nothing.
+.TP
 .B ADD_TO_TCPWRAPPERS, ADD_TO_PF, ADD_TO_IPTABLES
 1 or 0: enable or disable the tcpwrappers, pf and ipset backends.
 .TP
@@ -209,6 +222,17 @@ replaces a file there, keeping the previous one as
 .I $ROOT/.*.lock
 Lock files that serialise scans and deny\-list changes, mode 0600.
 .TP
+.I /usr/share/pam\-configs/sentry
+The Debian package's pam\-auth\-update profile (not enabled by itself:
+.BR "pam\-auth\-update \-\-enable sentry" )
+that puts
+.B sentry pam
+into common\-auth and common\-session;
+.B sentry setup \-\-pam
+prints the lines, and
+.B check
+judges their order.
+.TP
 .I /etc/hosts.allow
 Where
 .B sentry setup
@@ -229,11 +253,14 @@ A failure at run time (database, files, a firewall program).
 .B connect
 (\fB\-\-connect\fR) exits 0 on runtime failures, so that the login proceeds; the reason
 goes to stderr and syslog.
+.B pam
+always exits 0, whatever happened (said on stderr and in syslog).
 .B check
 exits as a Nagios plugin does: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 .SH "SEE ALSO"
 .BR hosts_access (5),
 .BR tcpd (8),
+.BR pam_exec (8),
 and the README,
 .IR /usr/share/doc/bruteforce\-sentry/README.md .
 "##;

@@ -140,6 +140,8 @@ pub struct System {
     pub crontabs: Vec<PathBuf>,
     pub rsyslog_dir: PathBuf,
     pub proc_dir: PathBuf,
+    /// Where the PAM stacks are (`SENTRY_PAM_DIR`, else /etc/pam.d).
+    pub pam_dir: PathBuf,
 }
 
 impl System {
@@ -156,6 +158,7 @@ impl System {
                 .collect(),
             rsyslog_dir: path("SENTRY_RSYSLOG_DIR", "/etc/rsyslog.d"),
             proc_dir: path("SENTRY_PROC", "/proc"),
+            pam_dir: path("SENTRY_PAM_DIR", "/etc/pam.d"),
         }
     }
 }
@@ -529,6 +532,7 @@ pub fn findings(
     found.extend(protection_findings(&config, system));
     found.extend(missing_logs(&config));
     found.extend(deny_file_size(&config));
+    found.extend(pam_findings(&config, system));
     found.extend(silent_daemons(sentry, system, now));
 
     let binary = config.installed_binary();
@@ -603,6 +607,55 @@ pub fn findings(
     }
 
     found.extend(problems.into_iter().map(Finding::from));
+    found
+}
+
+/// The PAM stacks that run `sentry pam` (the shared `common-*` files and the daemons'
+/// own): each in a working order (`pam_stack::judge`), both hooks there, and `evidence`
+/// listening to them.
+fn pam_findings(config: &Config, system: &System) -> Vec<Finding> {
+    let fix = "sentry setup --pam prints the lines for this host (Debian: pam-auth-update --enable sentry)";
+    let mut found = Vec::new();
+    let (mut auth, mut session) = (false, false);
+    let names = ["common-auth", "common-session"]
+        .into_iter()
+        .chain(crate::pam_stack::daemon_services());
+    for name in names {
+        let Ok(text) = std::fs::read_to_string(system.pam_dir.join(name)) else {
+            continue;
+        };
+        auth |= crate::pam_stack::has_hook(&text, "auth");
+        session |= crate::pam_stack::has_hook(&text, "session");
+        for (state, problem) in crate::pam_stack::judge(name, &text) {
+            found.push(Finding {
+                state,
+                problem,
+                fix: Some(fix.into()),
+            });
+        }
+    }
+    let problem = if !config.evidence.pam && (auth || session) {
+        Some(
+            "the PAM stack runs sentry pam, but evidence leaves out \"pam\": what it tells is ignored",
+        )
+    } else if !config.evidence.pam {
+        None
+    } else if auth && !session {
+        Some("sentry pam runs for auth but not for session: logins are not recorded from PAM")
+    } else if session && !auth {
+        Some(
+            "sentry pam runs for session but not for auth: failed logins are not recorded from PAM",
+        )
+    } else if !auth && !config.evidence.logs {
+        Some("evidence = [\"pam\"] but no PAM stack runs sentry pam: no address can become trusted")
+    } else {
+        None
+    };
+    found.extend(problem.map(|p| Finding {
+        state: State::Warning,
+        problem: p.into(),
+        fix: Some(fix.into()),
+    }));
     found
 }
 

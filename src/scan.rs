@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::logs::{Event, Kind, Report, Service, ServiceGroup, journal, source};
 use crate::progress::Progress;
+use crate::store::attempts::{self, AttemptReport, Reporter};
 use crate::store::{AccountCount, Cursor, EvidenceCount, SqliteStore};
 
 /// journalctl gets this long before it is stopped (a first read of a big journal).
@@ -74,7 +75,21 @@ pub struct Tally {
     refusals: HashMap<(ClientIp, Service), Count>,
     /// Logins and attempts per address and account, for trust (see `store::trust`).
     accounts: HashMap<(ClientIp, String), AccountTally>,
+    /// Who reports these attempts, and whether they are joined with the other reporter's
+    /// (`store::attempts`); None: not joined (`evidence` without `pam`).
+    reporter: Option<Reporter>,
+    /// False when logins in log lines make nobody trusted (`evidence` without `logs`).
+    ignore_log_logins: bool,
+    /// The attempts as this reporter saw them, per address, service and account: stretches
+    /// of time, each with its `[failed, naughty, success]`.
+    reports: HashMap<(ClientIp, Service, String), Vec<AttemptReport>>,
 }
+
+/// Reports kept apart in one batch; past this, attempts are counted without being joined
+/// (a batch is written after each source, so this bounds memory).
+const TALLY_REPORTS: usize = 50_000;
+/// Stretches of time kept apart per address, service and account in one batch.
+const STRETCHES_PER_KEY: usize = 16;
 
 /// One account's logins and attempts (count, first time) from one address.
 #[derive(Debug, Default, Clone, Copy)]
@@ -92,9 +107,30 @@ const TALLY_ACCOUNTS: usize = 50_000;
 type Count = (i64, Option<i64>, Option<i64>);
 
 impl Tally {
+    /// A tally of log lines as `evidence` wants them: joined with `sentry pam`'s reports
+    /// when it records, logins left out when logs make nobody trusted.
+    pub fn of_logs(config: &Config) -> Tally {
+        Tally {
+            reporter: config.evidence.pam.then_some(Reporter::Log),
+            ignore_log_logins: !config.evidence.logs,
+            ..Tally::default()
+        }
+    }
+
+    /// A tally of `sentry pam`'s reports, joined with the log's.
+    pub fn of_hook() -> Tally {
+        Tally {
+            reporter: Some(Reporter::Hook),
+            ..Tally::default()
+        }
+    }
+
     /// Counts an event: as many as it stands for, except that an attempt the daemon reported
     /// on two lines (its own result and PAM's) counts once.
     pub fn add(&mut self, event: &Event) {
+        if self.ignore_log_logins && event.kind == Kind::Success {
+            return;
+        }
         let count = i64::from(event.count);
         // sshd's two reports come from one process (the connection's monitor), proftpd's
         // too (the session); dovecot's from two (login and auth), vsftpd's from two (the
@@ -123,23 +159,76 @@ impl Tally {
                 self.count(event, Kind::Failed, failed);
                 self.count(event, Kind::Naughty, naughty);
                 // The attempt goes to the account of the line that counted it first.
-                self.count_account(event, 0, failed.saturating_add(naughty));
+                let account = self.count_account(event, 0, failed.saturating_add(naughty));
+                self.report(event, account, [failed, naughty, 0]);
             }
             (_, _, Kind::Success) => {
                 self.count(event, Kind::Success, count);
-                self.count_account(event, count, 0);
+                let account = self.count_account(event, count, 0);
+                self.report(event, account, [0, 0, count]);
             }
             (_, _, Kind::Failed | Kind::Naughty) => {
                 self.count(event, event.kind, count);
-                self.count_account(event, 0, count);
+                let account = self.count_account(event, 0, count);
+                let naughty = i64::from(event.kind == Kind::Naughty);
+                self.report(event, account, [count * (1 - naughty), count * naughty, 0]);
             }
             _ => self.count(event, event.kind, count),
         }
     }
 
-    fn count_account(&mut self, event: &Event, successes: i64, attempts: i64) {
-        if successes <= 0 && attempts <= 0 {
+    /// Adds what one event counted to the reports to join with the other reporter's: to
+    /// the account's stretch the event's time falls in, or a new one.
+    fn report(&mut self, event: &Event, account: Option<String>, counts: [i64; 3]) {
+        let (Some(reporter), Some(time)) = (self.reporter, event.time) else {
             return;
+        };
+        // Nothing counted for an account (a failure turned naughty): the line's own.
+        let account = account.unwrap_or_else(|| crate::logs::account_key(event.user).to_string());
+        if counts == [0; 3] {
+            return;
+        }
+        let key = (event.ip, event.service, account);
+        if !self.reports.contains_key(&key) && self.reports.len() >= TALLY_REPORTS {
+            return;
+        }
+        let stretches = self.reports.entry(key.clone()).or_default();
+        // Lines come in time order: the last stretch is the likely one. Past
+        // STRETCHES_PER_KEY the last one grows (a wider join, bounded memory and work).
+        let full = stretches.len() >= STRETCHES_PER_KEY;
+        match (stretches.iter_mut().rev()).enumerate().find(|(i, r)| {
+            (full && *i == 0)
+                || (time >= r.first - attempts::JOIN_SECONDS
+                    && time <= r.last + attempts::JOIN_SECONDS)
+        }) {
+            Some((_, r)) => {
+                r.first = r.first.min(time);
+                r.last = r.last.max(time);
+                for (total, n) in r.counts.iter_mut().zip(counts) {
+                    *total += n;
+                }
+            }
+            None => stretches.push(AttemptReport {
+                ip: event.ip,
+                service: event.service.name(),
+                account: key.2,
+                reporter,
+                first: time,
+                last: time,
+                counts,
+            }),
+        }
+    }
+
+    /// The reports to join with the other reporter's.
+    pub fn drain_reports(&mut self) -> Vec<AttemptReport> {
+        self.reports.drain().flat_map(|(_, r)| r).collect()
+    }
+
+    /// Counts what an account did; returns the name it was counted under, if it was.
+    fn count_account(&mut self, event: &Event, successes: i64, attempts: i64) -> Option<String> {
+        if successes <= 0 && attempts <= 0 {
+            return None;
         }
         let mut name = crate::logs::account_key(event.user);
         if !self.accounts.contains_key(&(event.ip, name.to_string()))
@@ -160,6 +249,7 @@ impl Tally {
                 (a, b) => a.or(b),
             };
         }
+        Some(name.to_string())
     }
 
     /// The per-account rows to add to the store.
@@ -188,7 +278,10 @@ impl Tally {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.counts.is_empty() && self.refusals.is_empty() && self.accounts.is_empty()
+        self.counts.is_empty()
+            && self.refusals.is_empty()
+            && self.accounts.is_empty()
+            && self.reports.is_empty()
     }
 
     /// Counts tcpd's refusals as probes, except those of addresses sentry blocks: tcpd
@@ -412,7 +505,7 @@ pub fn scan(
     let mut reading = Reading {
         config,
         parser: Parser::new(parse_options(config), now),
-        tally: Tally::default(),
+        tally: Tally::of_logs(config),
         outcome,
         progress,
         saved: Vec::new(),
@@ -508,12 +601,14 @@ impl Reading<'_> {
         (self.tally).admit_refusals(|ip| Ok(store.record(ip)?.is_some_and(|r| r.block > 0)))?;
         let counts = self.tally.drain(&mut self.outcome.addresses);
         let accounts = self.tally.drain_accounts();
+        let reports = self.tally.drain_reports();
         let mut cursors = vec![cursor];
-        if moved || !counts.is_empty() || !accounts.is_empty() {
+        if moved || !counts.is_empty() || !accounts.is_empty() || !reports.is_empty() {
             cursors.extend(self.state_change());
             store.record_evidence_and_accounts(
                 &counts,
                 &accounts,
+                &reports,
                 i64::from(self.config.trusted_window),
                 self.now,
                 &cursors,
@@ -1017,5 +1112,113 @@ mod tests {
         }
         assert!(ledger.by_process.len() <= LEDGER_ENTRIES);
         assert!(ledger.recent(SAVED_ENTRIES).len() <= SAVED_ENTRIES);
+    }
+
+    /// sentry pam and the log report the same attempts: each counts once, whoever comes
+    /// first, and a login once too (and for the account that logged in).
+    #[test]
+    fn the_hooks_and_the_logs_report_of_one_attempt_count_once() {
+        use crate::store::attempts::Reporter;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store =
+            SqliteStore::open(&dir.path().join("sentry.db"), Duration::from_secs(1)).expect("open");
+        store.migrate().expect("migrate");
+        let ip = ClientIp::parse("198.51.100.7").expect("ip");
+        let at = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .expect("time")
+                .with_timezone(&chrono::Local)
+                .format("%b %e %H:%M:%S")
+                .to_string()
+        };
+        let hook = |store: &mut SqliteStore, kind: Kind, user: &str, t: i64| {
+            let mut tally = Tally::of_hook();
+            tally.add(&Event {
+                service: Service::Sshd,
+                kind,
+                ip,
+                user: Some(user),
+                time: Some(t),
+                score: None,
+                count: 1,
+                report: Report::Sole,
+                pid: None,
+            });
+            write(store, &mut tally, t);
+        };
+        let log = |store: &mut SqliteStore, lines: &[String], now: i64| {
+            let mut parser = Parser::new(ParseOptions::default(), now);
+            let mut tally = Tally {
+                reporter: Some(Reporter::Log),
+                ..Tally::default()
+            };
+            for line in lines {
+                tally.add(&parser.parse_line(line).expect(line));
+            }
+            write(store, &mut tally, now);
+        };
+        fn write(store: &mut SqliteStore, tally: &mut Tally, now: i64) {
+            let counts = tally.drain(&mut BTreeSet::new());
+            let accounts = tally.drain_accounts();
+            let reports = tally.drain_reports();
+            store
+                .record_evidence_and_accounts(&counts, &accounts, &reports, 86_400, now, &[])
+                .expect("record");
+        }
+        let counts = |store: &mut SqliteStore| -> Vec<(String, i64)> {
+            (store.evidence(ip).expect("evidence").into_iter())
+                .filter(|r| r.count > 0)
+                .map(|r| (r.kind, r.count))
+                .collect()
+        };
+        let now = 1_790_000_000;
+        let failed = |pid: u32, t: i64| {
+            vec![
+                format!(
+                    "{} web1 sshd[{pid}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7  user=alice",
+                    at(t)
+                ),
+                format!(
+                    "{} web1 sshd[{pid}]: Failed password for alice from 198.51.100.7 port 5 ssh2",
+                    at(t + 2)
+                ),
+            ]
+        };
+        // The hook first, then a scan minutes later.
+        hook(&mut store, Kind::Failed, "alice", now);
+        hook(&mut store, Kind::Failed, "alice", now + 3);
+        assert_eq!(counts(&mut store), [("failed".to_string(), 2)]);
+        let mut lines = failed(100, now);
+        lines.extend(failed(100, now + 3));
+        log(&mut store, &lines, now + 600);
+        assert_eq!(counts(&mut store), [("failed".to_string(), 2)]);
+        // The log first (read as it is written), then the hook: still one each.
+        log(&mut store, &failed(101, now + 20), now + 22);
+        hook(&mut store, Kind::Failed, "alice", now + 21);
+        assert_eq!(counts(&mut store), [("failed".to_string(), 3)]);
+        // A login: the log's line, then the session's hook.
+        let accepted = format!(
+            "{} web1 sshd[102]: Accepted password for alice from 198.51.100.7 port 6 ssh2",
+            at(now + 30)
+        );
+        log(&mut store, &[accepted], now + 30);
+        hook(&mut store, Kind::Success, "alice", now + 31);
+        assert_eq!(
+            counts(&mut store),
+            [("failed".to_string(), 3), ("success".to_string(), 1)]
+        );
+        let accounts = store.account_evidence(ip).expect("accounts");
+        assert_eq!(
+            (accounts.iter())
+                .map(|a| (a.account.as_str(), a.successes))
+                .collect::<Vec<_>>(),
+            [("alice", 1)]
+        );
+        // A day later, more attempts the hook alone saw (no log line): they count.
+        hook(&mut store, Kind::Failed, "alice", now + 86_400);
+        assert_eq!(
+            counts(&mut store),
+            [("failed".to_string(), 4), ("success".to_string(), 1)]
+        );
     }
 }

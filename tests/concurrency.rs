@@ -115,7 +115,7 @@ fn two_hundred_connects(root: &Root) {
         "one row per address"
     );
     assert_eq!(pragma(&root.db(), "journal_mode"), "wal");
-    assert_eq!(pragma(&root.db(), "user_version"), "6");
+    assert_eq!(pragma(&root.db(), "user_version"), "7");
 }
 
 #[test]

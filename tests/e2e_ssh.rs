@@ -3,10 +3,11 @@
 //! mount namespaces it creates and deletes, makes real failed logins with sshpass + ssh,
 //! and checks that sentry blocks the attackers (tcpd spawn, nftables, `scan`, `ingest`)
 //! and never the user who once logged in, nor a bystander named at the end of forged log
-//! lines cut at sshd's 500 characters. See the script's header for the scenarios.
+//! lines cut at sshd's 500 characters; with `UsePAM yes` and pam_exec running `sentry pam`
+//! (scenario E), evidence no log line can forge. See the script's header for the scenarios.
 //!
 //! Needs root and openssh-server, openssh-client, sshpass, rsyslog, nftables, iproute2,
-//! python3-paramiko.
+//! python3-paramiko, libpam-runtime (pam-auth-update) and libpam-modules (pam_exec).
 //! Without them the test is skipped (`common::skip`); in CI (`CI=true`) they are mandatory.
 
 mod common;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The programs the script runs, and the Debian package that brings each.
-const TOOLS: [(&str, &str); 11] = [
+const TOOLS: [(&str, &str); 13] = [
     ("sshd", "openssh-server"),
     ("ssh", "openssh-client"),
     ("ssh-keygen", "openssh-client"),
@@ -27,6 +28,8 @@ const TOOLS: [(&str, &str); 11] = [
     ("ss", "iproute2"),
     ("unshare", "util-linux"),
     ("nsenter", "util-linux"),
+    ("setpriv", "util-linux"),
+    ("pam-auth-update", "libpam-runtime"),
 ];
 
 /// The Python modules the script imports with Debian's interpreter, and their packages.

@@ -171,7 +171,7 @@ fn bash_database_is_migrated_in_place() {
         "1|0|1700000500",
         "of allow and block, the later decision stays"
     );
-    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "6");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "7");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode"), "wal");
     assert_eq!(
         sqlite3(&db, "PRAGMA table_info(ip_records)"),
@@ -189,7 +189,7 @@ fn bash_one_liners_keep_working_on_the_migrated_database() {
     let fixture = bash_original_database(&root);
     let db = root.db();
     root.ok(&["--ip=::ffff:198.51.100.7", "--connect"]);
-    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "6", "migrated");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "7", "migrated");
 
     // sentry.sh's do_report, init_db and load_ip_record, verbatim.
     assert_eq!(sqlite3(&db, "SELECT COUNT(*) FROM ip_records;"), "5");
@@ -294,7 +294,7 @@ fn concurrent_first_opens_migrate_once() {
         format!("198.51.100.7|55|0|{}", fixture.mapped_block),
         "merged once: 2 + 3 + 50 connections"
     );
-    assert_eq!(sqlite3(&root.db(), "PRAGMA user_version"), "6");
+    assert_eq!(sqlite3(&root.db(), "PRAGMA user_version"), "7");
 }
 
 /// The bash database says blocked but its deny file is gone (or never had the line):
@@ -345,7 +345,7 @@ fn block_counts_start_from_the_history_on_upgrade() {
     );
     let json: serde_json::Value =
         serde_json::from_str(&root.ok(&["report", "--json", "198.51.100.7"])).expect("json");
-    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "6");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version"), "7");
     assert_eq!(json["blocks"]["count"], 2, "{json}");
     assert_eq!(json["blocks"]["days"], 180, "{json}");
     assert_eq!(json["blocked_again"], 1, "{json}");

@@ -194,6 +194,69 @@ fn check_is_ok_on_a_sound_installation() {
     );
 }
 
+/// The PAM hook judged where it stands in the stack: pam-auth-update's stack is fine, the
+/// line pasted without raising pam_unix's jump is CRITICAL (every login would land on
+/// pam_deny), `evidence = ["pam"]` without any hook a warning; `setup --pam` says the same.
+#[test]
+fn check_judges_the_pam_hooks_order() {
+    let (root, hosts_allow) = installed();
+    let pam = root.path().join("pam.d");
+    std::fs::create_dir_all(&pam).expect("pam.d");
+    let pam_dir = pam.to_str().expect("utf-8").to_string();
+    let hook = "pam_exec.so quiet /usr/sbin/sentry pam";
+    let write = |auth_jump: u32| {
+        std::fs::write(
+            pam.join("common-auth"),
+            format!(
+                "auth\t[success={auth_jump} default=ignore]\tpam_unix.so nullok\n\
+                 auth\t[default=ignore]\t{hook}\nauth\trequisite\tpam_deny.so\n\
+                 auth\trequired\tpam_permit.so\n"
+            ),
+        )
+        .expect("common-auth");
+        std::fs::write(
+            pam.join("common-session"),
+            format!("session\trequired\tpam_unix.so\nsession\toptional\t{hook}\n"),
+        )
+        .expect("common-session");
+    };
+    write(2);
+    let (code, line) = check_on(&root, &hosts_allow, &[("SENTRY_PAM_DIR", &pam_dir)]);
+    assert_eq!(code, 0, "{line}");
+    write(1);
+    let (code, line) = check_on(&root, &hosts_allow, &[("SENTRY_PAM_DIR", &pam_dir)]);
+    assert_eq!(code, 2, "{line}");
+    assert!(
+        line.contains("common-auth: pam_unix.so's success=1"),
+        "{line}"
+    );
+    let out = system(
+        &root,
+        "doctor",
+        &hosts_allow,
+        &[("SENTRY_PAM_DIR", &pam_dir)],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("fix: sentry setup --pam"), "{text}");
+    let setup = root
+        .command(&["setup", "--pam"])
+        .env("SENTRY_PAM_DIR", &pam_dir)
+        .output()
+        .expect("setup --pam");
+    let text = String::from_utf8_lossy(&setup.stdout);
+    assert!(
+        text.contains("CRITICAL: common-auth: pam_unix.so's success=1"),
+        "{text}"
+    );
+    assert!(text.contains("pam_exec.so quiet"), "{text}");
+    std::fs::remove_file(pam.join("common-auth")).expect("rm");
+    std::fs::remove_file(pam.join("common-session")).expect("rm");
+    std::fs::write(root.path().join("sentry.toml"), "evidence = [\"pam\"]\n").expect("config");
+    let (code, line) = check_on(&root, &hosts_allow, &[("SENTRY_PAM_DIR", &pam_dir)]);
+    assert_eq!(code, 1, "{line}");
+    assert!(line.contains("no PAM stack runs sentry pam"), "{line}");
+}
+
 /// tcpd reads the whole deny file on every connection: past `DENY_FILE_WARN_LINES` (5,000,
 /// from benches/tcpd.rs) `check` warns and `doctor` says to block in the kernel instead.
 #[test]
@@ -571,8 +634,9 @@ fn the_man_page_documents_every_command_and_refers_only_to_shipped_pages() {
         assert!(text.contains(variable), "{variable}");
     }
     // Every page it names is one that is installed with sentry or the packages it
-    // recommends: no sentry-connect(8) and the like.
-    let shipped = ["hosts_access(5)", "tcpd(8)"];
+    // recommends, or with every Debian system (pam_exec: libpam-modules, priority
+    // required): no sentry-connect(8) and the like.
+    let shipped = ["hosts_access(5)", "tcpd(8)", "pam_exec(8)"];
     let plain = text
         .replace("\\fB", "")
         .replace("\\fR", "")

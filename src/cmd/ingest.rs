@@ -39,7 +39,7 @@ fn ingest<R: Read>(
 ) -> Result<()> {
     let mut parser = Parser::new(crate::scan::parse_options(&sentry.config), now());
     let trust = journal::Trust::load(&sentry.config.journal_trusted_exe);
-    let mut tally = Tally::default();
+    let mut tally = Tally::of_logs(&sentry.config);
     let mut buf = Vec::with_capacity(512);
     loop {
         buf.clear();

@@ -35,6 +35,7 @@ pub mod import;
 pub mod ingest;
 pub mod manpage;
 pub mod metrics;
+pub mod pam;
 pub mod parse;
 pub mod report;
 pub mod scan;

@@ -187,6 +187,9 @@ pub struct Row {
     pub watched_process: Option<&'static str>,
     /// What `setup` writes into hosts.allow for it, if it uses libwrap.
     pub tcpd: Option<Tcpd>,
+    /// Its PAM service names (`PAM_SERVICE`), for `sentry pam`: the daemons that hand
+    /// PAM the client's address from the socket (`PAM_RHOST`).
+    pub pam: &'static [&'static str],
     /// Its parser: a message (with the header's pid) to a finding.
     pub parse: ParseFn,
 }
@@ -280,6 +283,7 @@ const fn row(
         logs_when_protected: false,
         watched_process: None,
         tcpd: None,
+        pam: &[],
         parse,
     }
 }
@@ -288,6 +292,7 @@ const fn row(
 pub const TABLE: [Row; 21] = [
     Row {
         watched_process: Some("sshd"),
+        pam: &["sshd"],
         tcpd: Some(Tcpd {
             installed: None,
             daemons: &["sshd"],
@@ -330,6 +335,7 @@ pub const TABLE: [Row; 21] = [
         logs: &["/var/log/dovecot.log", "/var/log/dovecot-info.log"],
         logs_when_protected: true,
         watched_process: Some("dovecot"),
+        pam: &["dovecot"],
         tcpd: Some(Tcpd {
             installed: Some("dovecot"),
             daemons: &["imap", "pop3"],
@@ -376,6 +382,7 @@ pub const TABLE: [Row; 21] = [
         logs: &["/var/log/xferlog", "/var/log/vsftpd.log"],
         logs_when_protected: true,
         watched_process: Some("vsftpd"),
+        pam: &["vsftpd"],
         tcpd: Some(Tcpd {
             installed: Some("vsftpd"),
             daemons: &["vsftpd"],
@@ -394,6 +401,8 @@ pub const TABLE: [Row; 21] = [
         logs: &["/var/log/proftpd/proftpd.log"],
         logs_when_protected: true,
         watched_process: Some("proftpd"),
+        // Debian's `AuthPAMConfig proftpd`; mod_auth_pam's own default is `ftp`.
+        pam: &["proftpd", "ftp"],
         tcpd: Some(Tcpd {
             installed: Some("proftpd"),
             daemons: &["proftpd"],
@@ -746,6 +755,14 @@ impl Service {
     ) -> Option<Finding<'a>> {
         (self.row().parse)(joins, pid, message, options)
     }
+}
+
+/// The service a PAM service name (`PAM_SERVICE`) belongs to, if `sentry pam` records it.
+pub fn service_of_pam(name: &str) -> Option<Service> {
+    TABLE
+        .iter()
+        .find(|r| r.pam.contains(&name))
+        .map(|r| r.service)
 }
 
 /// The service a syslog program name belongs to, if sentry reads it.

@@ -8,6 +8,7 @@ around for what it did not offer, only hid where the database is. A fleet's Post
 server (`crate::fleet`) is an exchange beside it, not a store.
 */
 
+pub mod attempts;
 pub mod fleet_state;
 pub mod foreign;
 pub mod legacy_files;

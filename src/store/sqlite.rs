@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+use super::attempts::{AttemptReport, Correction};
 use super::{
     AccountCount, Block, Cursor, EvidenceCount, IpRecord, Listing, ListingChange, Summary,
 };
@@ -27,7 +28,7 @@ use crate::ip::ClientIp;
 const WAL_TRUNCATE_BYTES: u64 = 256 * 1024;
 
 /// The schema version this build writes. 0 is the bash original (or a new file).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// A connection to the local database.
 pub struct SqliteStore {
@@ -213,7 +214,11 @@ impl SqliteStore {
         if version < 5 {
             migrate_to_5(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         }
-        migrate_to_6(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        if version < 6 {
+            migrate_to_6(&tx).map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
+        }
+        super::attempts::create_table(&tx)
+            .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| db_error(&self.path, self.busy, "migrate", &e))?;
         tx.commit()
@@ -635,6 +640,44 @@ fn migrate_to_6(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// `counts` and `accounts` with the corrections of `store::attempts::join` added (counts
+/// may go negative: the stored count is lowered, never below 0).
+fn corrected(
+    counts: &[EvidenceCount],
+    accounts: &[AccountCount],
+    corrections: &[Correction],
+) -> (Vec<EvidenceCount>, Vec<AccountCount>) {
+    let (mut counts, mut accounts) = (counts.to_vec(), accounts.to_vec());
+    for c in corrections {
+        let ip = c.ip.to_string();
+        for (kind, &n) in ["failed", "naughty", "success"].iter().zip(&c.counts) {
+            if n == 0 {
+                continue;
+            }
+            match (counts.iter_mut())
+                .find(|e| e.ip == ip && e.service == c.service && e.kind == *kind)
+            {
+                Some(e) => e.count += n,
+                None => counts.push(EvidenceCount {
+                    ip: ip.clone(),
+                    service: c.service.to_string(),
+                    kind: kind.to_string(),
+                    count: n,
+                    first: None,
+                    last: None,
+                }),
+            }
+        }
+        if let Some(a) = (accounts.iter_mut()).find(|a| a.ip == c.ip && a.account == c.account) {
+            a.attempts = (a.attempts + c.counts[0] + c.counts[1]).max(0);
+            a.successes = (a.successes + c.counts[2]).max(0);
+        }
+    }
+    counts.retain(|e| e.count != 0);
+    accounts.retain(|a| a.attempts > 0 || a.successes > 0);
+    (counts, accounts)
+}
+
 fn is_busy(err: &rusqlite::Error) -> bool {
     matches!(
         err.sqlite_error_code(),
@@ -841,16 +884,19 @@ impl SqliteStore {
     /// Adds evidence counts and moves log cursors, in one transaction: a crash never
     /// counts a line twice or loses one.
     pub fn record_evidence(&mut self, counts: &[EvidenceCount], cursors: &[Cursor]) -> Result<()> {
-        self.record_evidence_and_accounts(counts, &[], 0, 0, cursors)
+        self.record_evidence_and_accounts(counts, &[], &[], 0, 0, cursors)
     }
 
     /// `record_evidence`, with what each account did (see `store::trust`) in the same
     /// transaction: attempts start a new window when the stored one began more than
-    /// `window` seconds before them; lines without a time count as read at `now`.
+    /// `window` seconds before them; lines without a time count as read at `now`. `reports`
+    /// are the attempts in `counts` as one reporter saw them, joined with the other
+    /// reporter's (`store::attempts`): what the other counted already is taken off.
     pub fn record_evidence_and_accounts(
         &mut self,
         counts: &[EvidenceCount],
         accounts: &[AccountCount],
+        reports: &[AttemptReport],
         window: i64,
         now: i64,
         cursors: &[Cursor],
@@ -862,6 +908,8 @@ impl SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         {
+            let corrections = super::attempts::join(&tx, reports, now).map_err(err)?;
+            let (counts, accounts) = &corrected(counts, accounts, &corrections);
             // One change number per transaction, so a fleet exchange can send what changed.
             let version: i64 = if counts.is_empty() {
                 0

@@ -44,6 +44,12 @@ mkdir -m 1777 /var/tmp
 for f in hosts.allow hosts.deny passwd shadow group; do
     mount --bind "$T/etc/$f" "/etc/$f"
 done
+# PAM: a private /etc/pam.d and pam-auth-update's profiles and state (scenario E writes
+# common-* with pam-auth-update from the package's profile).
+mount --bind "$T/pam.d" /etc/pam.d
+mount --bind "$T/pam-configs" /usr/share/pam-configs
+mkdir -p /var/lib/pam /var/cache/debconf
+mount --bind "$T/debconf" /var/cache/debconf
 
 echo $$ >"$T/holder.pid.tmp"
 mv "$T/holder.pid.tmp" "$T/holder.pid"

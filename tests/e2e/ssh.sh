@@ -14,6 +14,14 @@
 # Scenario B: the same with the nftables backend: a blocked client's packets are dropped.
 # Scenario C: no spawn line; `sentry scan` from a timer-like loop, then `sentry ingest` fed by
 #             rsyslog's omprog.
+# Scenario E: no spawn line; sshd with UsePAM yes, common-auth and common-session written by
+#             pam-auth-update from the Debian package's profile (pam_exec runs `sentry pam`),
+#             evidence = ["pam"]: a wrong password and a login are recorded by the hook alone,
+#             once more each after `sentry scan` reads the same attempts in auth.log; 11 wrong
+#             passwords block; `logger -t sshd "Accepted ..."` run as nobody trusts nobody
+#             (a root with the default evidence reading the same log does trust the forgery);
+#             with the binary missing, or the database locked, the right password still
+#             logs in and a wrong one is still refused.
 # Scenario D: (tcpd spawn) forgers send user names of control bytes (crafted-user.py: OpenSSH's
 #             client refuses them) sized so that sshd's escaped message is cut at syslog's 500
 #             characters right after a fake ` 198.51.100.17 port 22 [preauth]`: the bystander
@@ -45,6 +53,9 @@ ALICE_PASSWORD='c0rrect-h0rse-e2e'
 VICTIM=198.51.100.17
 FORGER1=198.51.100.20
 FORGER2=198.51.100.21
+PAMBOT=198.51.100.30
+PAMUSER=198.51.100.31
+FORGED=198.51.100.40
 
 N=0
 PASSED=0
@@ -82,11 +93,15 @@ die() {
 
 # ---- preconditions -------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "must run as root (network and mount namespaces)"
-for tool in ip nft unshare nsenter openssl ssh ssh-keygen sshpass rsyslogd logger timeout ss; do
+for tool in ip nft unshare nsenter openssl ssh ssh-keygen sshpass rsyslogd logger timeout ss \
+    pam-auth-update setpriv; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
 done
 [ -x /usr/sbin/sshd ] || die "/usr/sbin/sshd is not installed (openssh-server)"
 /usr/bin/python3 -c 'import paramiko' 2>/dev/null || die "python3-paramiko is not installed"
+for f in /usr/share/pam-configs/unix /lib/x86_64-linux-gnu/security/pam_exec.so; do
+    [ -e "$f" ] || [ -e "${f/\/lib\//\/usr\/lib\/}" ] || die "$f is missing (libpam-runtime, libpam-modules)"
+done
 [ -x "$SENTRY_BIN" ] || die "no sentry binary at $SENTRY_BIN (cargo build, or set SENTRY_BIN)"
 for f in /etc/hosts.allow /etc/hosts.deny /etc/passwd /etc/shadow /etc/group; do
     [ -f "$f" ] || die "$f is missing: the server's private copy is bind-mounted over it"
@@ -155,7 +170,7 @@ ip -n "$SRV" addr add "$SERVER4/24" dev e2e-srv
 ip -n "$SRV" addr add "$SERVER6/64" dev e2e-srv nodad
 ip -n "$CLI" addr add "$ATTACKER/24" dev e2e-cli # first: the source of plain connects
 ip -n "$CLI" addr add "$USER_IP/24" dev e2e-cli
-for ip in "$VICTIM" "$FORGER1" "$FORGER2"; do
+for ip in "$VICTIM" "$FORGER1" "$FORGER2" "$PAMBOT" "$PAMUSER"; do
     ip -n "$CLI" addr add "$ip/24" dev e2e-cli
 done
 ip -n "$CLI" addr add "$ATTACKER6/64" dev e2e-cli nodad
@@ -166,7 +181,15 @@ ip -n "$SRV" link set e2e-srv up
 ip -n "$CLI" link set e2e-cli up
 
 # ---- the server's private files --------------------------------------------------------
-mkdir -p "$T/etc" "$T/rsyslog" "$T/dev" || die "mkdir"
+mkdir -p "$T/etc" "$T/rsyslog" "$T/dev" "$T/pam.d" "$T/pam-configs" || die "mkdir"
+# Scenario E's PAM: Debian's unix profile and the package's own; sshd's file as Debian's,
+# without the modules a namespace cannot serve (loginuid, selinux, systemd's session).
+cp /usr/share/pam-configs/unix "$T/pam-configs/" || die "no /usr/share/pam-configs/unix"
+printf '@include common-auth\n@include common-account\n@include common-session\n' >"$T/pam.d/sshd"
+# pam-auth-update asks debconf, whose database lives in /var (private in the namespace):
+# a copy of its configuration and templates (not its passwords).
+mkdir -p "$T/debconf" && cp /var/cache/debconf/config.dat /var/cache/debconf/templates.dat "$T/debconf/" ||
+    die "no debconf database in /var/cache/debconf (debconf)"
 grep -v '^alice:' /etc/passwd >"$T/etc/passwd"
 grep -v '^alice:' /etc/group >"$T/etc/group"
 grep -v '^alice:' /etc/shadow >"$T/etc/shadow"
@@ -185,6 +208,7 @@ sed "s|@TMP@|$T|g" "$HERE/sshd_config.in" >"$T/sshd_config"
 if /usr/sbin/sshd -t -f "$T/sshd_config" -h "$T/hostkey" -o PerSourcePenalties=no 2>/dev/null; then
     echo "PerSourcePenalties no" >>"$T/sshd_config"
 fi
+sed 's/^UsePAM no$/UsePAM yes/' "$T/sshd_config" >"$T/sshd_config_pam"
 
 ip netns exec "$SRV" unshare --mount --propagation private \
     bash "$HERE/server-init.sh" "$T" $$ "$SRV" "$CLI" 9</proc/self/ns/mnt >"$T/holder.log" 2>&1 &
@@ -193,6 +217,7 @@ HOLDER=$(cat "$T/holder.pid")
 # srv COMMAND...: run in the server's network and mount namespaces.
 srv() { nsenter -t "$HOLDER" -m -n -- "$@"; }
 srv /usr/sbin/sshd -t -f "$T/sshd_config" || die "sshd -t rejects the config"
+srv /usr/sbin/sshd -t -f "$T/sshd_config_pam" || die "sshd -t rejects the config with UsePAM yes"
 
 # ---- daemons -----------------------------------------------------------------------------
 stop_pid() {
@@ -231,7 +256,7 @@ start_sshd() {
     SSHD_PID=
     : "$root"
     nsenter -t "$HOLDER" -m -n -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-        /usr/sbin/sshd -D -f "$T/sshd_config" >>"$T/sshd.err" 2>&1 &
+        /usr/sbin/sshd -D -f "${SSHD_CONFIG:-$T/sshd_config}" >>"$T/sshd.err" 2>&1 &
     SSHD_PID=$!
     wait_for 5 sshd_listening || die "sshd does not listen on $SERVER4 and $SERVER6"
 }
@@ -531,6 +556,119 @@ check "C2: rsyslogd runs '$ROOT/sentry --root $ROOT ingest' (omprog)" wait_for 5
 common_scenario C2 "$LOG_C2" 3 3
 check "C2: nothing spawned sentry: no connection was counted for $ATTACKER" \
     report_says "$ATTACKER" "^ *0 connections from $ATTACKER"
+
+echo "# $(($(date +%s) - START)) s: E"
+# ==== Scenario E: sshd's PAM stack runs `sentry pam` (pam_exec); evidence = ["pam"] ==========
+LOG_E=$T/auth-E.log
+failed_before=$FAILED
+start_rsyslog "$LOG_E"
+new_root E "$LOG_E" '"tcpwrappers"'
+sed -i '1i evidence = ["pam"]' "$ROOT/sentry.toml"
+grep -m 1 '^sshd : .* : deny$' "$T/E.hosts.allow" >"$T/E.deny-only.allow"
+use_hosts_allow "$T/E.deny-only.allow"
+# The package's profile, pointed at this root's binary (the package's is /usr/sbin/sentry
+# with the default root), written into common-* by pam-auth-update as an admin would.
+sed "s|/usr/sbin/sentry pam|$ROOT/sentry --root $ROOT pam|" "$REPO/packaging/pam-configs/sentry" \
+    >"$T/pam-configs/sentry"
+srv pam-auth-update --force --package --enable sentry >"$T/pam-auth-update.out" 2>&1 ||
+    die "pam-auth-update: $(cat "$T/pam-auth-update.out")"
+hook_re="pam_exec\.so quiet $ROOT/sentry --root $ROOT pam"
+stack=$(grep -v -e '^#' -e '^[[:space:]]*$' "$T/pam.d/common-auth" | tr -s '\t ' ' ')
+check "E: pam-auth-update put the auth hook between pam_unix (success raised to 2) and pam_deny" \
+    eval 'test "$(sed -n 1p <<<"$stack")" = "auth [success=2 default=ignore] pam_unix.so nullok" &&
+        [[ "$(sed -n 2p <<<"$stack")" =~ ^"auth [default=ignore] "$hook_re$ ]] &&
+        test "$(sed -n 3p <<<"$stack")" = "auth requisite pam_deny.so"'
+check "E: and the session hook into common-session" \
+    grep -qE "^session[[:space:]]+optional[[:space:]]+$hook_re\$" "$T/pam.d/common-session"
+check "E: sentry doctor finds nothing wrong with the PAM stack" \
+    eval '! srv "$ROOT/sentry" --root "$ROOT" doctor 2>&1 | grep -E "sentry pam|hook|success="'
+SSHD_CONFIG=$T/sshd_config_pam start_sshd "$ROOT"
+evidence_of() { # IP KIND: the count of KIND sshd evidence in report -v IP (0 when none)
+    local out
+    out=$(report -v "$1")
+    awk -v kind="$2" '$2 == kind && $3 ~ /^sshd/ { print $1; found = 1 } END { if (!found) print 0 }' <<<"$out"
+}
+login "$PAMBOT" alice wrong-1
+got=$?
+check "E: a wrong password from $PAMBOT is refused by sshd's PAM stack (status $got)" test "$got" = 5
+check "E: the hook recorded it, with nothing reading the log: 1 failed (sshd) for $PAMBOT" \
+    test "$(evidence_of "$PAMBOT" failed)" = 1
+login "$PAMUSER" alice "$ALICE_PASSWORD"
+got=$?
+check "E: alice logs in from $PAMUSER through PAM (status $got)" test "$got" = 0
+check "E: the session hook made $PAMUSER trusted for alice, with nothing reading the log" \
+    eval 'report_says "$PAMUSER" "allowed since" && report_says "$PAMUSER" "trusted for account alice"'
+check "E: auth.log has pam_unix's and sshd's lines of the same attempts" \
+    eval 'log_has "$LOG_E" "pam_unix\(sshd:auth\): authentication failure;.*rhost=$PAMBOT" &&
+        log_has "$LOG_E" "Failed password for alice from $PAMBOT port" &&
+        log_has "$LOG_E" "Accepted password for alice from $PAMUSER port"'
+"$ROOT/sentry" --root "$ROOT" scan >>"$T/scan-E.out" 2>&1
+check "E: after sentry scan read them: still 1 failed for $PAMBOT, 1 success for $PAMUSER" \
+    test "$(evidence_of "$PAMBOT" failed)/$(evidence_of "$PAMUSER" success)" = 1/1
+# The hook alone blocks: 10 more wrong passwords, the 11th failure is past max_attempts.
+fail_logins "$PAMBOT" 10
+check "E: 11 wrong passwords from $PAMBOT: blocked (hosts.deny) on the hook's evidence" \
+    wait_for 3 in_deny "$ROOT" "$PAMBOT"
+"$ROOT/sentry" --root "$ROOT" scan >>"$T/scan-E.out" 2>&1
+check "E: with the log read again: 11 failed, not 22 (each attempt counted once)" \
+    test "$(evidence_of "$PAMBOT" failed)" = 11
+# A local user forges sshd's line: nobody, through the same syslog socket.
+srv setpriv --reuid=65534 --regid=65534 --clear-groups logger -p auth.info -t sshd --id=31337 \
+    "Accepted password for alice from $FORGED port 40000 ssh2"
+check "E: the forgery is in auth.log, looking like sshd's own line" \
+    wait_for 3 log_has "$LOG_E" "sshd\[31337\]: Accepted password for alice from $FORGED port 40000 ssh2"
+"$ROOT/sentry" --root "$ROOT" scan >>"$T/scan-E.out" 2>&1
+check "E: evidence = [\"pam\"]: the forged login trusts nobody ($FORGED not allowed, no success)" \
+    eval '! report_says "$FORGED" "allowed since" && test "$(evidence_of "$FORGED" success)" = 0'
+E_ROOT=$ROOT
+mkdir -p "$T/root-E-logs"
+printf 'logs = ["%s"]\n' "$LOG_E" >"$T/root-E-logs/sentry.toml"
+"$SENTRY_BIN" --root "$T/root-E-logs" scan >>"$T/scan-E.out" 2>&1
+check "E: (the same log with the default evidence: the forgery does allow $FORGED)" \
+    eval '"$SENTRY_BIN" --root "$T/root-E-logs" report -v "$FORGED" | grep -q "allowed since"'
+ROOT=$E_ROOT
+# Sentry broken: the binary gone. pam_exec fails; the stack decides alone.
+mv "$ROOT/sentry" "$ROOT/sentry.away"
+login "$USER_IP" alice "$ALICE_PASSWORD"
+a=$?
+login "$USER_IP" alice wrong-away
+b=$?
+mv "$ROOT/sentry.away" "$ROOT/sentry"
+check "E: binary missing: the right password logs in ($a), a wrong one is refused ($b)" \
+    test "$a/$b" = 0/5
+# Sentry broken: the database locked by another process for the whole login.
+rm -f "$T/locked"
+/usr/bin/python3 -c '
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(40)
+' "$ROOT/sentry.db" "$T/locked" &
+LOCKER=$!
+wait_for 5 test -e "$T/locked" || die "could not lock $ROOT/sentry.db"
+t0=$(date +%s%N)
+login "$USER_IP" alice "$ALICE_PASSWORD"
+a=$?
+t1=$(date +%s%N)
+login "$USER_IP" alice wrong-locked
+b=$?
+t2=$(date +%s%N)
+kill "$LOCKER" 2>/dev/null
+wait "$LOCKER" 2>/dev/null
+ms_ok=$(((t1 - t0) / 1000000))
+ms_bad=$(((t2 - t1) / 1000000))
+check "E: database locked: the right password logs in ($a, ${ms_ok} ms), a wrong one is refused ($b, ${ms_bad} ms), each within 10 s" \
+    test "$a/$b" = 0/5 -a "$ms_ok" -lt 10000 -a "$ms_bad" -lt 10000
+check "E: and sentry said why in syslog ('sentry[pid]: pam: failed, nothing recorded ...')" \
+    wait_for 3 log_has "$LOG_E" "sentry\[[0-9]+\]: pam: failed, nothing recorded"
+if [ "$FAILED" -gt "$failed_before" ]; then
+    echo "# E: report -v $PAMBOT, $PAMUSER; auth.log:"
+    report -v "$PAMBOT" | sed 's/^/#   /'
+    report -v "$PAMUSER" | sed 's/^/#   /'
+    tail -n 40 "$LOG_E" | cut -c 1-200 | sed 's/^/#   /'
+fi
+SSHD_CONFIG= start_sshd "$ROOT"
 
 echo "# $(($(date +%s) - START)) s: D"
 # ==== Scenario D: forged lines (user names cut at 500 characters) blame no bystander ==========
