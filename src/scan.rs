@@ -389,7 +389,10 @@ pub fn parse_options(config: &Config) -> ParseOptions {
 /// Reads every configured source's new lines into the store. `lock_wait` bounds the wait
 /// for another scanner; `budget` the bytes read (None: all there is); `from_start` forgets
 /// all evidence and cursors and re-reads every file, rotated and compressed generations
-/// included.
+/// included. `journal` false leaves the journal to the next reader that asks for it:
+/// `--connect` never runs journalctl (14 ms and 18× `/bin/true` on an empty journal, seconds
+/// on a large one), the scan timer or `ingest` reads it (`check` says when none does).
+#[allow(clippy::too_many_arguments)] // one call per kind of caller; a struct would only rename them
 pub fn scan(
     config: &Config,
     store: &mut SqliteStore,
@@ -397,6 +400,7 @@ pub fn scan(
     lock_wait: Duration,
     budget: Option<u64>,
     from_start: bool,
+    journal: bool,
     progress: &Progress,
 ) -> Result<ScanOutcome> {
     let mut outcome = ScanOutcome::default();
@@ -443,7 +447,7 @@ pub fn scan(
             break;
         }
     }
-    if config.use_journal(&files) {
+    if journal && config.use_journal(&files) {
         progress.say("the systemd journal");
         scan_journal(&mut reading, store, from_start)?;
     }
@@ -722,6 +726,7 @@ mod tests {
             wait,
             None,
             false,
+            true,
             &Progress::none(),
         )
     }
