@@ -43,10 +43,21 @@ fn main() {
         ("known address", &|_| "198.51.100.1".to_string()),
         ("allowed address", &|_| "192.0.2.7".to_string()),
     ];
+    let true_rss = max_rss_kib_of(&["/bin/true"]);
     for (what, address) in cases {
         let took = median(runs, |i| run_quiet(root, &["connect", &address(i)]));
-        let rss = max_rss_kib(root, &["connect", &address(9_999)])
-            .map(|kib| format!("{:.1} MiB", kib as f64 / 1024.0))
+        // The spawn line's spelling, which tcpd runs.
+        let ip = address(9_999);
+        let rss = max_rss_kib(root, &["--connect", &format!("--ip={ip}")])
+            .map(|kib| match true_rss {
+                Some(t) => format!(
+                    "{:.1} MiB (/bin/true {:.1} MiB, {:.1}x)",
+                    kib as f64 / 1024.0,
+                    t as f64 / 1024.0,
+                    kib as f64 / t as f64
+                ),
+                None => format!("{:.1} MiB", kib as f64 / 1024.0),
+            })
             .unwrap_or_else(|| "n/a".into());
         println!(
             "connect ({what}) median {:>7.3} ms   /bin/true {:>6.3} ms   ratio {:.1}x   peak RSS {rss}",
@@ -55,7 +66,7 @@ fn main() {
             took.as_secs_f64() / baseline.as_secs_f64()
         );
     }
-    if let Some(kib) = max_rss_kib_of(&["/bin/true"]) {
+    if let Some(kib) = true_rss {
         println!("/bin/true peak RSS {:.1} MiB", kib as f64 / 1024.0);
     }
     let connect = median(runs, |_| run_quiet(root, &["connect", "192.0.2.7"]));
