@@ -23,6 +23,7 @@ A shape is tried only when the line's first bytes can start it, so a syslog line
 byte comparison here.
 */
 
+use super::header::Cut;
 use super::header::{Clock, LogLine, days_from_civil, digits, parse_hms};
 
 /// The line as one of the known own log files writes it, or None.
@@ -37,7 +38,7 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
 
 /// `[TIME] LEVEL[THREAD]...: message`: the message handed on starts at the level.
 fn split_asterisk<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
-    let (stamp, message) = line.strip_prefix('[')?.split_once("] ")?;
+    let (stamp, message) = line.strip_prefix('[')?.cut("] ")?;
     let time = if stamp.as_bytes().first()?.is_ascii_digit() {
         let (date, hms) = stamp.split_once(' ')?;
         let d = date.as_bytes();
@@ -171,9 +172,9 @@ const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// `[Www Mmm dd HH:MM:SS[.ffffff] YYYY] [module:level] [pid N[:tid N]] message`, or 2.2's
 /// `[Www Mmm dd HH:MM:SS YYYY] [level] message` (handed on from `[level]`).
 fn split_apache<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
-    let (stamp, rest) = line.strip_prefix('[')?.split_once("] [")?;
+    let (stamp, rest) = line.strip_prefix('[')?.cut("] [")?;
     let time = apache_time(stamp, clock)?;
-    let (module_level, rest) = rest.split_once("] ")?;
+    let (module_level, rest) = rest.cut("] ")?;
     let Some((module, level)) = module_level.split_once(':') else {
         if !is_word(module_level) {
             return None;
@@ -191,8 +192,8 @@ fn split_apache<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         return None;
     }
     let rest = rest.strip_prefix("[pid ")?;
-    let (pid_tid, message) = rest.split_once("] ")?;
-    let pid = match pid_tid.split_once(":tid ") {
+    let (pid_tid, message) = rest.cut("] ")?;
+    let pid = match pid_tid.cut(":tid ") {
         Some((pid, tid)) => {
             digits::<u64>(tid)?;
             pid

@@ -15,6 +15,7 @@ first and is read from the left, the name in host-name characters only; a cut li
 names the right address.
 */
 
+use super::lex::Cut;
 use super::lex::is_host_name;
 use super::{Finding, address};
 use crate::logs::Kind;
@@ -31,7 +32,7 @@ pub fn parse(message: &str) -> Option<Finding<'_>> {
     if !named {
         return None;
     }
-    let (addr, rest) = bracketed.split_once("] ")?;
+    let (addr, rest) = bracketed.cut("] ")?;
     if rest.is_empty() {
         return None;
     }

@@ -51,6 +51,7 @@ syslog goes out in pieces tagged `[1/2] `, `[2/2] `: none is read (a set_id coul
 start a piece with an authenticator line of its own).
 */
 
+use super::lex::Cut;
 use super::lex::{failure_kind, is_host_name};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
@@ -65,7 +66,7 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
     if let Some(rest) = message.strip_prefix("SMTP ") {
         return protocol_probe(rest).map(|ip| Finding::new(Kind::Probe, ip, None));
     }
-    let (name, rest) = message.split_once(" authenticator failed for ")?;
+    let (name, rest) = message.cut(" authenticator failed for ")?;
     // The authenticator's name from the admin's configuration: letters, digits, `_`.
     if name.is_empty()
         || !name
@@ -119,7 +120,7 @@ fn protocol_probe(rest: &str) -> Option<ClientIp> {
         // `"%s" %s %s`: the command, the client, the error; only the AUTH error is read,
         // and the command must be AUTH in its exact shape, so that its closing quote is
         // the first one.
-        let (command, rest) = rest.split_once("\" H=")?;
+        let (command, rest) = rest.cut("\" H=")?;
         if !is_auth_command(command) {
             return None;
         }
@@ -150,7 +151,7 @@ fn sent_too_soon(rest: &str) -> Option<ClientIp> {
     if rest.len() >= SENT_TOO_SOON_CAP || rest.bytes().filter(|&b| b == b'"').count() != 3 {
         return None;
     }
-    let (_command, rest) = rest.split_once("\" H=")?;
+    let (_command, rest) = rest.cut("\" H=")?;
     let (ip, rest) = client(rest, " next input=\"")?;
     let input = rest.strip_prefix(" next input=\"")?.strip_suffix('"')?;
     (!input.is_empty()).then_some(ip)
@@ -201,7 +202,7 @@ fn strip_own_prefix(message: &str) -> &str {
             rest = after;
         }
     }
-    if let Some((pid, after)) = rest.strip_prefix('[').and_then(|r| r.split_once("] "))
+    if let Some((pid, after)) = rest.strip_prefix('[').and_then(|r| r.cut("] "))
         && !pid.is_empty()
         && pid.bytes().all(|b| b.is_ascii_digit())
     {
@@ -247,7 +248,7 @@ fn full_host(text: &str) -> Option<(ClientIp, &str)> {
         rest = after;
     }
     if let Some(helo) = rest.strip_prefix('(') {
-        let (helo, after) = helo.split_once(") ")?;
+        let (helo, after) = helo.cut(") ")?;
         if !(is_host_name(helo) || is_address_literal(helo)) {
             return None;
         }

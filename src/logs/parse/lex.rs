@@ -8,6 +8,8 @@ Each parser file keeps its own message rules; what they share is read here, once
 use super::{Finding, ParseOptions, address};
 use crate::logs::{Kind, Report};
 
+pub use crate::logs::header::Cut;
+
 /// A host name as resolvers print it, or postfix's `unknown`: letters, digits, `.-_`.
 pub fn is_host_name(text: &str) -> bool {
     !text.is_empty()
@@ -57,7 +59,7 @@ pub fn tcpd_refusal(m: &str) -> Option<Finding<'static>> {
     let client = m.strip_prefix("refused connect from ")?;
     let addr = match client.strip_suffix(')') {
         Some(body) => {
-            let (name, addr) = body.split_once(" (")?;
+            let (name, addr) = body.cut(" (")?;
             if name.is_empty() || name.contains([' ', '(']) {
                 return None;
             }
@@ -116,7 +118,7 @@ pub fn pam_auth_failure<'a>(
             if !PAM_FAILURE_MODULES.contains(&module) {
                 return None;
             }
-            let (service, rest) = rest.split_once(":auth): ")?;
+            let (service, rest) = rest.cut(":auth): ")?;
             if !services.contains(&service) {
                 return None;
             }
@@ -200,6 +202,42 @@ pub fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `cut` and `rcut` are std's `split_once` and `rsplit_once`, only faster.
+    #[test]
+    fn cut_is_split_once() {
+        let hays = [
+            "",
+            "a",
+            "aa",
+            "aaa",
+            "aaaa",
+            "abab ab",
+            " from  from ",
+            "x port 1 port 2",
+            "é from ü from ",
+            "ssh2: a ssh2: b",
+            "  ",
+            "from",
+        ];
+        let needles = [
+            "a", "aa", "ab", " ", " from ", " port ", "ssh2: ", "ü", "é f", "from", "zz",
+        ];
+        for hay in hays {
+            for needle in needles {
+                assert_eq!(
+                    hay.cut(needle),
+                    hay.split_once(needle),
+                    "{hay:?} {needle:?}"
+                );
+                assert_eq!(
+                    hay.rcut(needle),
+                    hay.rsplit_once(needle),
+                    "{hay:?} {needle:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn clients_in_brackets() {
