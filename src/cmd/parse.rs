@@ -109,38 +109,45 @@ fn parse(
             Box::new(std::fs::File::open(path).map_err(|e| Error::io("open", path, &e))?)
         };
         let mut reader = BufReader::with_capacity(64 * 1024, reader);
-        let mut buf = Vec::with_capacity(512);
         let mut number = 0u64;
-        loop {
-            buf.clear();
-            let n = source::read_line_bounded(&mut reader, &mut buf, source::MAX_LINE)
-                .map_err(|e| Error::io("read", path, &e))?;
-            if n == 0 {
-                break;
-            }
+        let mut failed: Option<Error> = None;
+        source::each_line_bounded(&mut reader, source::MAX_LINE, &mut |line| {
             number += 1;
             lines += 1;
-            if source::overlong(&buf, source::MAX_LINE) {
-                continue;
+            if source::overlong(line, source::MAX_LINE) {
+                return true;
             }
-            let text = line_text(buf.strip_suffix(b"\n").unwrap_or(&buf));
+            let text = line_text(line.strip_suffix(b"\n").unwrap_or(line));
             let event = event_of(&mut parser, &mut clock, &text, filter);
-            match event {
+            let written = match event {
                 Some(event) => {
                     matched += 1;
                     *summary
                         .entry((event.service.name(), event.kind.name()))
                         .or_default() += u64::from(event.count);
-                    if !unmatched {
-                        write_event(&mut out, &name_json, number, &event)?;
+                    if unmatched {
+                        Ok(())
+                    } else {
+                        write_event(&mut out, &name_json, number, &event)
                     }
                 }
                 None if unmatched && from_known_program(&mut clock, &text, filter) => {
                     writeln!(out, "{}", crate::printable::printable(&text))
-                        .map_err(|e| Error::output(&e))?;
+                        .map_err(|e| Error::output(&e))
                 }
-                None => {}
+                None => Ok(()),
+            };
+            match written {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
             }
+        })
+        .map_err(|e| Error::io("read", path, &e))?;
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     out.flush().map_err(|e| Error::output(&e))?;

@@ -241,7 +241,7 @@ pub(super) fn is_priority_name(text: &str) -> bool {
     {
         return false;
     }
-    text.split_once('.')
+    text.cut(".")
         .is_some_and(|(f, l)| FACILITIES.contains(&f) && LEVELS.contains(&l))
 }
 
@@ -260,7 +260,7 @@ fn is_priority_token(token: &str) -> bool {
         Some(inner) => {
             is_priority_name(inner)
                 || inner
-                    .split_once('.')
+                    .cut(".")
                     .is_some_and(|(f, l)| digits::<u8>(f).is_some() && digits::<u8>(l).is_some())
         }
         None => is_priority_name(token),
@@ -349,7 +349,7 @@ fn split_tai64n(text: &str) -> Option<LogLine<'_>> {
 /// syslog header: `2026-11-24 10:00:00[.123] #PID(PROCESS) message`, local time; `text`
 /// starts at `#`.
 fn split_rspamd(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
-    let (pid, rest) = text.strip_prefix('#')?.split_once('(')?;
+    let (pid, rest) = text.strip_prefix('#')?.cut("(")?;
     let (process, message) = rest.cut(") ")?;
     if process.is_empty() || !process.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
         return None;
@@ -638,7 +638,7 @@ fn skip_asl_level(text: &str) -> &str {
         "Debug",
     ];
     if let Some(inner) = text.strip_prefix(" <")
-        && let Some((level, rest)) = inner.split_once('>')
+        && let Some((level, rest)) = inner.cut(">")
         && ASL.contains(&level)
         && rest.starts_with(':')
     {

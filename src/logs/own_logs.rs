@@ -122,7 +122,7 @@ pub(super) fn split_proftpd<'a>(
 /// left to the syslog formats.
 pub(super) fn split_proftpd_bsd(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
     let line = proftpd_session(time, text)?;
-    let (server, _) = line.message.split_once(' ')?;
+    let (server, _) = line.message.cut(" ")?;
     (!server.is_empty() && line.message[server.len()..].starts_with(" (")).then_some(line)
 }
 

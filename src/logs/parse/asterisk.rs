@@ -58,13 +58,13 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
 /// After `NOTICE[`: `1234][C-0000001a]: chan_sip.c:28501 handle_request_register: TEXT` (and
 /// the older and syslog spellings): the source file and TEXT.
 fn source_file(m: &str) -> Option<(&str, &str)> {
-    let (thread, rest) = m.split_once(']')?;
+    let (thread, rest) = m.cut("]")?;
     if thread.is_empty() || !thread.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let rest = match rest.strip_prefix("[C-") {
         Some(call) => {
-            let (call, rest) = call.split_once(']')?;
+            let (call, rest) = call.cut("]")?;
             if !call.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return None;
             }
@@ -73,8 +73,8 @@ fn source_file(m: &str) -> Option<(&str, &str)> {
         None => rest,
     };
     let rest = rest.strip_prefix(':').unwrap_or(rest).strip_prefix(' ')?;
-    let (place, rest) = rest.split_once(' ')?;
-    let (file, line) = place.split_once(':')?;
+    let (place, rest) = rest.cut(" ")?;
+    let (file, line) = place.cut(":")?;
     if line.is_empty() {
         return Some((file, rest));
     }
@@ -112,7 +112,7 @@ const CHAN_SIP_REASONS: [(&str, Kind); 7] = [
 /// client's `Username:` header (one line of the AMI protocol). A nonexistent user's attempt
 /// writes both lines (the second as the failure of the same attempt).
 fn manager(text: &str) -> Option<Finding<'_>> {
-    let (addr, rest) = text.split_once(' ')?;
+    let (addr, rest) = text.cut(" ")?;
     let ip = bare_address(addr)?;
     let (kind, user) = if let Some(user) = rest.strip_prefix("failed to authenticate as '") {
         (Kind::Failed, user)
@@ -132,7 +132,7 @@ fn manager(text: &str) -> Option<Finding<'_>> {
 /// the name, and a message this short is never cut (see [`MESSAGE_CAP`]).
 fn iax2(text: &str) -> Option<Finding<'_>> {
     if let Some(rest) = text.strip_prefix("Host ") {
-        let (addr, rest) = rest.split_once(' ')?;
+        let (addr, rest) = rest.cut(" ")?;
         let ip = bare_address(addr)?;
         if let Some(user) = rest.strip_prefix("failed to authenticate as ") {
             let user = user
@@ -182,16 +182,16 @@ fn security_event(text: &str) -> Option<Finding<'_>> {
         return None;
     }
     // `IPV4/UDP/203.0.113.9/5060` or `IPV6/TCP/2001:db8::1/5060`.
-    let (value, tail) = after.split_once('"')?;
+    let (value, tail) = after.cut("\"")?;
     if !(tail.is_empty() || tail.starts_with(',')) {
         return None;
     }
-    let (family, value) = value.split_once('/')?;
+    let (family, value) = value.cut("/")?;
     if family != "IPV4" && family != "IPV6" {
         return None;
     }
-    let (_transport, value) = value.split_once('/')?;
-    let (addr, port) = value.rsplit_once('/')?;
+    let (_transport, value) = value.cut("/")?;
+    let (addr, port) = value.rcut("/")?;
     if !is_port(port) {
         return None;
     }
@@ -295,7 +295,7 @@ fn socket_address(text: &str) -> Option<ClientIp> {
         let (addr, port) = v6.cut("]:")?;
         return is_port(port).then(|| address(addr))?;
     }
-    match text.rsplit_once(':') {
+    match text.rcut(":") {
         Some((addr, port)) => is_port(port).then(|| address(addr))?,
         None => address(text),
     }

@@ -24,7 +24,7 @@ use crate::logs::Kind;
 pub fn parse(message: &str) -> Option<Finding<'_>> {
     let rest = message.strip_prefix("badlogin: ")?;
     // The name runs to the first `[` (host-name characters hold none), then ` ` or not.
-    let (name, bracketed) = rest.split_once('[')?;
+    let (name, bracketed) = rest.cut("[")?;
     let named = match name.strip_suffix(' ') {
         Some(name) => is_host_name(name),
         None => name.is_empty() || is_host_name(name),

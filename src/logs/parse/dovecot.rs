@@ -140,7 +140,7 @@ fn disconnect_kind(reason: &str) -> Option<(Kind, u32)> {
         .or_else(|| reason.strip_prefix("Aborted login"))
         .or_else(|| reason.strip_prefix("Login aborted"))?;
     let rest = strip_reason_code(rest);
-    let (_, last) = rest.rsplit_once('(')?;
+    let (_, last) = rest.rcut("(")?;
     let inner = last.strip_suffix(')')?;
     // A proxy's backend refused the password: `(proxy dest auth failed)`, since 2.3.x
     // with `, N attempts in S secs` or `, S/N successful auths in S secs` (the proxy's
@@ -312,7 +312,7 @@ fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     if let Some(finding) = auth_named_by_process(text, options) {
         return Some(finding);
     }
-    let (driver, rest) = text.split_once('(')?;
+    let (driver, rest) = text.cut("(")?;
     if !DRIVERS.contains(&driver) {
         return None;
     }
@@ -326,7 +326,7 @@ fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
         return None;
     }
     let inner = strip_session(inner);
-    let (user, addr) = inner.rsplit_once(',')?;
+    let (user, addr) = inner.rcut(",")?;
     if user.len() > MAX_AUTH_USER {
         return None;
     }
@@ -365,7 +365,7 @@ fn auth_named_by_process<'a>(text: &'a str, options: &ParseOptions) -> Option<Fi
     // `<PID>` of a worker, then `<SESSION>`; both dovecot's, neither holds `<`.
     let mut head = head;
     for _ in 0..2 {
-        match head.strip_suffix('>').and_then(|h| h.rsplit_once('<')) {
+        match head.strip_suffix('>').and_then(|h| h.rcut("<")) {
             Some((h, id)) if is_session_id(id) => head = h,
             _ => break,
         }
@@ -376,7 +376,7 @@ fn auth_named_by_process<'a>(text: &'a str, options: &ParseOptions) -> Option<Fi
         Some((h, mech)) if is_mechanism(mech) => h,
         _ => inner,
     };
-    let (user, addr) = inner.rsplit_once(',')?;
+    let (user, addr) = inner.rcut(",")?;
     if user.len() > MAX_AUTH_USER {
         return None;
     }

@@ -99,7 +99,7 @@ fn quoted_user_from(rest: &str) -> Option<(&str, ClientIp)> {
 
 /// `ADDR:PORT`, the address possibly in brackets.
 fn host_port(text: &str) -> Option<ClientIp> {
-    let (host, port) = text.rsplit_once(':')?;
+    let (host, port) = text.rcut(":")?;
     if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

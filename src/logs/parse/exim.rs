@@ -188,13 +188,13 @@ fn client<'t>(text: &'t str, end: &str) -> Option<(ClientIp, &'t str)> {
 /// `2026-11-24 10:00:00[.123][ +0100] ` and `[PID] ` before a message exim sent to syslog.
 fn strip_own_prefix(message: &str) -> &str {
     let mut rest = message;
-    if let Some((date, after)) = rest.split_once(' ')
+    if let Some((date, after)) = rest.cut(" ")
         && is_date(date)
-        && let Some((time, after)) = after.split_once(' ')
+        && let Some((time, after)) = after.cut(" ")
         && is_time(time)
     {
         rest = after;
-        if let Some((zone, after)) = rest.split_once(' ')
+        if let Some((zone, after)) = rest.cut(" ")
             && zone.len() == 5
             && zone.starts_with(['+', '-'])
             && zone[1..].bytes().all(|b| b.is_ascii_digit())
@@ -223,7 +223,7 @@ fn is_date(text: &str) -> bool {
 
 /// `HH:MM:SS` with `log_selector = +millisec`'s `.mmm`.
 fn is_time(text: &str) -> bool {
-    let (hms, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let (hms, fraction) = text.cut(".").unwrap_or((text, "0"));
     let b = hms.as_bytes();
     b.len() == 8
         && b[2] == b':'
@@ -240,7 +240,7 @@ fn full_host(text: &str) -> Option<(ClientIp, &str)> {
     let mut rest = text;
     // A verified host name (exim looked it up and checked it resolves back).
     if !rest.starts_with(['(', '['])
-        && let Some((name, after)) = rest.split_once(' ')
+        && let Some((name, after)) = rest.cut(" ")
     {
         if !is_host_name(name) {
             return None;
@@ -254,7 +254,7 @@ fn full_host(text: &str) -> Option<(ClientIp, &str)> {
         }
         rest = after;
     }
-    let (addr, after) = rest.strip_prefix('[')?.split_once(']')?;
+    let (addr, after) = rest.strip_prefix('[')?.cut("]")?;
     let ip = address(addr)?;
     Some((ip, skip_port(after)))
 }
@@ -290,7 +290,7 @@ fn skip_interface(text: &str) -> Option<&str> {
     let Some(iface) = text.strip_prefix(" I=[") else {
         return Some(text);
     };
-    let (addr, after) = iface.split_once(']')?;
+    let (addr, after) = iface.cut("]")?;
     address(addr)?;
     Some(skip_port(after))
 }

@@ -83,7 +83,7 @@ fn strip_vsftpd_pid(message: &str) -> &str {
 fn vsftpd_from_right(message: &str) -> Option<VsftpdLogin<'_>> {
     let at = message.rfind(VSFTPD_CLIENT)?;
     let (head, tail) = (&message[..at], &message[at + VSFTPD_CLIENT.len()..]);
-    let (addr, after) = tail.split_once('"')?;
+    let (addr, after) = tail.cut("\"")?;
     let note_ok = after.is_empty()
         || after
             .strip_prefix(", \"")
@@ -133,7 +133,7 @@ fn vsftpd_anonymous(message: &str) -> Option<VsftpdLogin<'_>> {
         Some(rest) => (true, rest),
         None => (false, rest.strip_prefix("FAIL ")?),
     };
-    let (addr, after) = rest.strip_prefix(VSFTPD_CLIENT)?.split_once('"')?;
+    let (addr, after) = rest.strip_prefix(VSFTPD_CLIENT)?.cut("\"")?;
     if !after.starts_with(", anon password \"") || !after.ends_with('"') {
         return None;
     }
@@ -166,7 +166,7 @@ pub fn parse_proftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Fin
         }
         (Kind::Naughty, Some("root"))
     } else if let Some(rest) = text.strip_prefix("Maximum login attempts (") {
-        let (n, rest) = rest.split_once(')')?;
+        let (n, rest) = rest.cut(")")?;
         if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -191,11 +191,11 @@ fn proftpd_client(message: &str) -> Option<(&str, &str)> {
     if server.is_empty() || server.contains(' ') {
         return None;
     }
-    let (name, rest) = rest.split_once('[')?;
+    let (name, rest) = rest.cut("[")?;
     if !is_host_or_address(name) {
         return None;
     }
-    let (addr, rest) = rest.split_once(']')?;
+    let (addr, rest) = rest.cut("]")?;
     let text = rest
         .strip_prefix(") - ")
         .or_else(|| rest.strip_prefix("): "))?;
@@ -266,7 +266,7 @@ pub fn parse_pure_ftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<F
     // (virtual users), so the address is after the last one; the message must repeat the
     // account exactly, which pins where the client part ends.
     let (client, text) = rest.cut(") [INFO] ")?;
-    let (user, host) = client.rsplit_once('@')?;
+    let (user, host) = client.rcut("@")?;
     if text.strip_suffix(" is now logged in")? != user || user.is_empty() {
         return None;
     }
@@ -398,9 +398,9 @@ fn connection_address(rest: &str) -> Option<ClientIp> {
         _ => rest,
     };
     let enclosed = if let Some(body) = rest.strip_suffix(')') {
-        body.rsplit_once('(').map(|(_, a)| a)
+        body.rcut("(").map(|(_, a)| a)
     } else if let Some(body) = rest.strip_suffix(']') {
-        body.rsplit_once('[').map(|(_, a)| a)
+        body.rcut("[").map(|(_, a)| a)
     } else {
         None
     };

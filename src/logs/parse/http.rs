@@ -52,7 +52,7 @@ pub fn parse_apache<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     };
     let (client, rest) = m.cut("] ")?;
     // `%a` with its port: `203.0.113.9:51234`, `2001:db8::1:51234` (IPv6 unbracketed).
-    let (addr, port) = client.rsplit_once(':')?;
+    let (addr, port) = client.rcut(":")?;
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

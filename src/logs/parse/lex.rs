@@ -31,11 +31,11 @@ pub fn is_host_or_address(text: &str) -> bool {
 /// postscreen's `[ADDR]:PORT` when `nameless` allows an empty name): the address text
 /// and the rest after it. The name is a host name or nothing is taken.
 pub fn bracketed_client(text: &str, nameless: bool) -> Option<(&str, &str)> {
-    let (name, rest) = text.split_once('[')?;
+    let (name, rest) = text.cut("[")?;
     if !(is_host_name(name) || nameless && name.is_empty()) {
         return None;
     }
-    let (addr, rest) = rest.split_once(']')?;
+    let (addr, rest) = rest.cut("]")?;
     // `]: SASL ...`: a colon without digits belongs to the message, not a port.
     let rest = match rest.strip_prefix(':') {
         Some(port) if port.starts_with(|c: char| c.is_ascii_digit()) => {
@@ -114,7 +114,7 @@ pub fn pam_auth_failure<'a>(
         // Linux-PAM before 0.99 named no service: the ident says whose line it is.
         Some(rest) => rest,
         None => {
-            let (module, rest) = m.split_once('(')?;
+            let (module, rest) = m.cut("(")?;
             if !PAM_FAILURE_MODULES.contains(&module) {
                 return None;
             }
@@ -154,7 +154,7 @@ pub fn pam_auth_failure<'a>(
 /// rhost=ADDR` has no space in R: its first word is all of it, and ADDR is pam_unix's.
 pub fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     fn word<'s>(s: &'s str, key: &str) -> Option<(&'s str, &'s str)> {
-        s.strip_prefix(key)?.split_once(' ')
+        s.strip_prefix(key)?.cut(" ")
     }
     fn is_digits(s: &str) -> bool {
         !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
@@ -168,7 +168,7 @@ pub fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     if !is_digits(uid) || !is_digits(euid) {
         return None;
     }
-    let (host, user) = match s.split_once(' ') {
+    let (host, user) = match s.cut(" ") {
         None => (s, None),
         // pam_unix writes `rhost=ADDR ` (trailing space) without a user, `rhost=ADDR  user=U`
         // with one; some relays squeeze the double space, and pam_sss writes one

@@ -50,7 +50,7 @@ pub fn parse_postfix<'a>(message: &'a str, options: &ParseOptions) -> Option<Fin
 fn sasl_failure<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     let (addr, rest) = bracketed_client(text, false)?;
     let rest = rest.strip_prefix(": SASL ")?;
-    let (mechanism, rest) = rest.split_once(' ')?;
+    let (mechanism, rest) = rest.cut(" ")?;
     if mechanism.is_empty()
         || !mechanism
             .bytes()
@@ -136,7 +136,7 @@ pub fn parse_vchkpw<'a>(message: &'a str, options: &ParseOptions) -> Option<Find
     let (login, ip) = vchkpw_address(rest, account)?;
     // `password fail (pass: 'PASSWORD') bob@example.com`: the account is the last word.
     let login = if rest.starts_with("(pass: '") {
-        login.rsplit_once(' ').map_or(login, |(_, l)| l)
+        login.rcut(" ").map_or(login, |(_, l)| l)
     } else {
         login
     };
@@ -164,7 +164,7 @@ fn strip_vchkpw_tag(message: &str) -> &str {
 
 /// Splits `LOGIN:ADDR` into the login and the address (see the module doc).
 fn vchkpw_address(rest: &str, account: Account) -> Option<(&str, ClientIp)> {
-    let (login, last) = rest.rsplit_once(':')?;
+    let (login, last) = rest.rcut(":")?;
     if last.contains('.') {
         // Dotted: the whole IPv4 address, or the tail of `::ffff:a.b.c.d`.
         let ip = address(last)?;

@@ -275,19 +275,19 @@ fn rbl_reject<'a>(queue: &str, text: &'a str) -> Option<Finding<'a>> {
         return None;
     }
     let (ip, reply) = stage_and_client(text)?;
-    let (code, reply) = reply.split_once(' ')?;
+    let (code, reply) = reply.cut(" ")?;
     if code.len() != 3 || !code.starts_with(['4', '5']) || !code.bytes().all(|b| b.is_ascii_digit())
     {
         return None;
     }
-    let (status, reply) = reply.split_once(' ')?;
+    let (status, reply) = reply.cut(" ")?;
     if !status.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return None;
     }
     let listed = reply
         .strip_prefix("Service unavailable; Client host [")
         .or_else(|| reply.strip_prefix("Service unavailable; client ["))?;
-    let (named, rest) = listed.split_once(']')?;
+    let (named, rest) = listed.cut("]")?;
     if address(named)? != ip || !rest.starts_with(" blocked using ") {
         return None;
     }
@@ -314,11 +314,11 @@ fn milter_reject<'a>(queue: &str, text: &'a str) -> Option<Finding<'a>> {
     }
     let (ip, reply) = stage_and_client(text)?;
     // `[CODE ]X.Y.Z TEXT`: postfix logs the enhanced status, sometimes after the code.
-    let reply = match reply.split_once(' ') {
+    let reply = match reply.cut(" ") {
         Some((code, rest)) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()) => rest,
         _ => reply,
     };
-    let (status, reason) = reply.split_once(' ')?;
+    let (status, reason) = reply.cut(" ")?;
     if !is_enhanced_status(status) {
         return None;
     }
@@ -367,7 +367,7 @@ pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
     {
         return None;
     }
-    let (action, rest) = rest.split_once(' ')?;
+    let (action, rest) = rest.cut(" ")?;
     if !matches!(
         action,
         "Blocked" | "Passed" | "Bounced" | "Rejected" | "Discarded" | "Not-Delivered"
@@ -389,7 +389,7 @@ pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
         rest = &names[close + 1..];
     }
     if let Some(flags) = rest.strip_prefix(" {") {
-        let (flags, after) = flags.split_once('}')?;
+        let (flags, after) = flags.cut("}")?;
         if !flags
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b',')
@@ -405,7 +405,7 @@ pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
         if rest.starts_with('[') {
             break;
         }
-        let (bank, after) = rest.split_once(' ')?;
+        let (bank, after) = rest.cut(" ")?;
         if bank.is_empty()
             || !bank
                 .bytes()
@@ -464,7 +464,7 @@ pub fn parse_rspamd(message: &str) -> Option<Finding<'_>> {
     let (_, verdict) = text.cut(" (default: ")?;
     let (is_spam, verdict) = verdict.cut(" (")?;
     let (action, verdict) = verdict.cut("): [")?;
-    let (score, _) = verdict.split_once('/')?;
+    let (score, _) = verdict.cut("/")?;
     let spam = match (is_spam, action) {
         (_, "soft reject" | "greylist" | "no action") => false,
         ("T", _) => true,
@@ -482,7 +482,7 @@ pub fn parse_spamd<'a>(
 ) -> Option<Finding<'a>> {
     let text = message.strip_prefix("spamd: ").unwrap_or(message);
     if let Some(rest) = text.strip_prefix("identified spam (") {
-        let score = Score::parse(rest.split_once('/')?.0)?;
+        let score = Score::parse(rest.cut("/")?.0)?;
         trail.spamd_score.insert(pid?, score);
         return None;
     }
@@ -491,15 +491,15 @@ pub fn parse_spamd<'a>(
         return None;
     }
     let rest = text.strip_prefix("result: ")?;
-    let (flag, rest) = rest.split_once(' ')?;
+    let (flag, rest) = rest.cut(" ")?;
     let pending = pid.and_then(|p| trail.spamd_score.remove(&p));
     if flag != "Y" {
         return None;
     }
-    let (whole, _) = rest.split_once(' ')?;
+    let (whole, _) = rest.cut(" ")?;
     let score = pending.or_else(|| Score::parse(whole));
     let (_, id) = rest.cut(",mid=<")?;
-    let (id, _) = id.split_once('>')?;
+    let (id, _) = id.cut(">")?;
     let ip = (*trail.message_client.get(&id.to_string())?)?;
     Some(Finding::spam(ip, score))
 }

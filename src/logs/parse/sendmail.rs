@@ -117,12 +117,12 @@ const MAX_AUTH_COUNT: u32 = 100;
 /// The address in `$_`: `[IDENT@]NAME [ADDR][ (may be forged)]` or `[IDENT@][ADDR]`.
 fn client_address(relay: &str) -> Option<&str> {
     let relay = relay.strip_suffix(" (may be forged)").unwrap_or(relay);
-    let relay = match relay.split_once('@') {
+    let relay = match relay.cut("@") {
         Some((ident, host)) if is_word(ident) => host,
         Some(_) => return None,
         None => relay,
     };
-    let bracketed = match relay.split_once(' ') {
+    let bracketed = match relay.cut(" ") {
         Some((name, bracketed)) if is_host_name(name) => bracketed,
         Some(_) => return None,
         None => relay,

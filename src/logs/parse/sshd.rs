@@ -344,7 +344,7 @@ enum Who<'a> {
 /// address is the last word, the preamble is sshd's text at the start, the user name in
 /// between is the client's.
 fn who_addr(s: &str) -> Option<(Who<'_>, ClientIp)> {
-    let Some((preamble, addr)) = s.rsplit_once(' ') else {
+    let Some((preamble, addr)) = s.rcut(" ") else {
         return Some((Who::Nobody, ip(s)?));
     };
     let who = if let Some(u) = preamble.strip_prefix("invalid user ") {
@@ -402,7 +402,7 @@ fn is_method(method: &str) -> bool {
 
 /// `Accepted METHOD for USER from ADDR port N ssh2[: KEYINFO]`.
 fn accepted(rest: &str) -> Option<Finding<'_>> {
-    let (method, rest) = rest.split_once(' ')?;
+    let (method, rest) = rest.cut(" ")?;
     let rest = rest.strip_prefix("for ")?;
     if !is_method(method) {
         return None;
@@ -433,7 +433,7 @@ fn is_ssh1_method(method: &str) -> bool {
 /// not know under the client's own name (`Failed XYZ for ...`), so any one word is a
 /// failed attempt; only the known methods with key info have a ` ssh2: ` tail.
 fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (method, rest) = rest.split_once(' ')?;
+    let (method, rest) = rest.cut(" ")?;
     let rest = rest.strip_prefix("for ")?;
     if method.is_empty() {
         return None;
@@ -452,7 +452,7 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     // it is the client's, and neither address can be trusted.
     let head = match rest.rcut(" ssh2: ") {
         Some((head, info)) if has_key_info(method) => {
-            let (key_type, fingerprint) = info.split_once(' ')?;
+            let (key_type, fingerprint) = info.cut(" ")?;
             if key_type.is_empty() || fingerprint.is_empty() || fingerprint.contains(' ') {
                 return None;
             }
@@ -501,7 +501,7 @@ fn hostbased_from_left<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a
     }
     let client = match info.cut(", client user \"") {
         Some((key, client)) => {
-            let (key_type, fingerprint) = key.split_once(' ')?;
+            let (key_type, fingerprint) = key.cut(" ")?;
             if key_type.is_empty() || fingerprint.is_empty() || fingerprint.contains(' ') {
                 return None;
             }
@@ -600,7 +600,7 @@ fn pam_unix<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 
 /// `PAM N more authentication failure[s]; logname= ... rhost=ADDR  user=USER`.
 fn pam_more<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (count, rest) = m.strip_prefix("PAM ")?.split_once(' ')?;
+    let (count, rest) = m.strip_prefix("PAM ")?.cut(" ")?;
     if !is_digits(count) {
         return None;
     }
@@ -679,7 +679,7 @@ fn client_gave_up(rest: &str) -> Option<Finding<'_>> {
     let rest = required_preauth(rest)?;
     let (addr, code, reason) = match rest.cut(" port ") {
         Some((addr, rest)) => {
-            let (port, rest) = rest.split_once(':')?;
+            let (port, rest) = rest.cut(":")?;
             let (code, reason) = rest.cut(": ")?;
             if !is_digits(port) {
                 return None;
@@ -746,11 +746,11 @@ fn root_refused(rest: &str) -> Option<Finding<'_>> {
 /// [ADDR]:PORT penalty: REASON`. No client text at all; the reason says what the source
 /// was penalised for.
 fn penalty(rest: &str) -> Option<Finding<'static>> {
-    let (n, rest) = rest.split_once(' ')?;
+    let (n, rest) = rest.cut(" ")?;
     let (addr, rest) = rest.strip_prefix("from [")?.cut("]:")?;
-    let (remote_port, rest) = rest.split_once(' ')?;
+    let (remote_port, rest) = rest.cut(" ")?;
     let (_local, rest) = rest.strip_prefix("on [")?.cut("]:")?;
-    let (local_port, reason) = rest.split_once(' ')?;
+    let (local_port, reason) = rest.cut(" ")?;
     if !is_digits(n) || !is_digits(remote_port) || !is_digits(local_port) {
         return None;
     }
@@ -778,7 +778,7 @@ fn no_identification(rest: &str) -> Option<Finding<'_>> {
 /// What follows is sshd's error text; a connection id with a user preamble
 /// (`authenticating user X ADDR`) does not start with an address and is not a probe.
 fn leading_address(rest: &str) -> Option<Finding<'_>> {
-    let (addr, tail) = rest.split_once(' ')?;
+    let (addr, tail) = rest.cut(" ")?;
     if !tail.starts_with("port ") {
         return None;
     }
@@ -798,7 +798,7 @@ fn grace_timeout(rest: &str) -> Option<Finding<'_>> {
 /// `Unable to negotiate with ADDR port N: no matching ... Their offer: CLIENT TEXT`.
 /// The client's offer comes after the address, so the address is read from the start.
 fn unable_to_negotiate(rest: &str) -> Option<Finding<'_>> {
-    let addr = match rest.split_once(' ') {
+    let addr = match rest.cut(" ") {
         Some((addr, tail)) if tail.starts_with("port ") => addr,
         // OpenSSH 6.8-7.2 named no port: `Unable to negotiate with ADDR: no matching`.
         _ => rest.cut(": no matching ")?.0,
