@@ -4,8 +4,9 @@
 //! - `report` on a database of 1,000,000 records vs. the four `sqlite3` queries the bash
 //!   original runs for the same figures (when `sqlite3` is installed);
 //! - peak memory (max RSS) of both, via `/usr/bin/time` when present;
-//! - a journald-only host (a journal file of `SENTRY_BENCH_JOURNAL_MB`, 1024 by default,
-//!   written by systemd-journal-remote, never this machine's journal): `connect` of a known
+//! - a journald-only host (a journal file of `SENTRY_BENCH_JOURNAL_MB`, 100 by default:
+//!   journald caps one file at 128 MiB, and `journal_file` names one; written by
+//!   systemd-journal-remote, never this machine's journal): `connect` of a known
 //!   address vs. `/bin/true`, and `journalctl` on the same journal (what every such connect
 //!   ran before `--connect` left the journal to the scan timer); `setup`'s first read of it.
 //!
@@ -135,7 +136,7 @@ fn journald_only(runs: u32, true_took: Duration) {
     let mb: u64 = std::env::var("SENTRY_BENCH_JOURNAL_MB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1024);
+        .unwrap_or(100);
     let dir = tempfile::tempdir().expect("temporary root");
     let root = dir.path();
     let journal = root.join("bench.journal");
@@ -241,8 +242,8 @@ fn write_journal(remote: &str, journal: &Path, mb: u64) {
         .expect("run systemd-journal-remote");
     {
         let mut stdin = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
-        // About 550 bytes of journal file per entry (fields, data objects, entry arrays).
-        let entries = mb * 1_000_000 / 550;
+        // About 275 bytes of journal file per entry (fields, data objects, entry arrays).
+        let entries = mb * 1_000_000 / 275;
         for n in 0..entries {
             let ip = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255 | 1);
             let message = if n % 50 == 0 {
