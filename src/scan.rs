@@ -404,6 +404,8 @@ pub fn scan(
     progress: &Progress,
 ) -> Result<ScanOutcome> {
     let mut outcome = ScanOutcome::default();
+    let files: Vec<PathBuf> = config.log_files();
+    let journal = journal && config.use_journal(&files);
     // Only a lock another scanner holds lets this one go without reading; a lock file that
     // cannot be opened is an error like any other (a scan that never runs must not pass
     // for one that someone else ran).
@@ -413,6 +415,11 @@ pub fn scan(
         Err(e) => return Err(e.into()),
     };
     outcome.scanned = true;
+    if files.is_empty() && !journal && !from_start {
+        // Nothing to read (a journald-only host's `--connect`): not even the parsers'
+        // saved state, which after a large first read is thousands of joins to decode.
+        return Ok(outcome);
+    }
     let mut reading = Reading {
         config,
         parser: Parser::new(parse_options(config), now),
@@ -424,7 +431,6 @@ pub fn scan(
         only: None,
         now,
     };
-    let files: Vec<PathBuf> = config.log_files();
     if from_start {
         store.forget_all_evidence()?;
     } else if let Some(state) = store.cursor(STATE_SOURCE)? {
@@ -447,7 +453,7 @@ pub fn scan(
             break;
         }
     }
-    if journal && config.use_journal(&files) {
+    if journal {
         progress.say("the systemd journal");
         scan_journal(&mut reading, store, from_start)?;
     }
