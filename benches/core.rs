@@ -6,6 +6,11 @@
 //! - peak memory (max RSS) of both, via `/usr/bin/time` when present;
 //! - `sentry pam` as pam_exec runs it, the time it adds to one login (a failed login's
 //!   auth call, a login's session call, a local session it ignores) vs. `/bin/true`.
+//! - a journald-only host (a journal file of `SENTRY_BENCH_JOURNAL_MB`, 100 by default:
+//!   journald caps one file at 128 MiB, and `journal_file` names one; written by
+//!   systemd-journal-remote, never this machine's journal): `connect` of a known
+//!   address vs. `/bin/true`, and `journalctl` on the same journal (what every such connect
+//!   ran before `--connect` left the journal to the scan timer); `setup`'s first read of it.
 //!
 //! Run with `cargo bench --bench core` (or `bench/run`). Wall-clock figures, so run on an
 //! otherwise idle machine; the ratios are what to compare between versions.
@@ -41,10 +46,21 @@ fn main() {
         ("known address", &|_| "198.51.100.1".to_string()),
         ("allowed address", &|_| "192.0.2.7".to_string()),
     ];
+    let true_rss = max_rss_kib_of(&["/bin/true"]);
     for (what, address) in cases {
         let took = median(runs, |i| run_quiet(root, &["connect", &address(i)]));
-        let rss = max_rss_kib(root, &["connect", &address(9_999)])
-            .map(|kib| format!("{:.1} MiB", kib as f64 / 1024.0))
+        // The spawn line's spelling, which tcpd runs.
+        let ip = address(9_999);
+        let rss = max_rss_kib(root, &["--connect", &format!("--ip={ip}")])
+            .map(|kib| match true_rss {
+                Some(t) => format!(
+                    "{:.1} MiB (/bin/true {:.1} MiB, {:.1}x)",
+                    kib as f64 / 1024.0,
+                    t as f64 / 1024.0,
+                    kib as f64 / t as f64
+                ),
+                None => format!("{:.1} MiB", kib as f64 / 1024.0),
+            })
             .unwrap_or_else(|| "n/a".into());
         println!(
             "connect ({what}) median {:>7.3} ms   /bin/true {:>6.3} ms   ratio {:.1}x   peak RSS {rss}",
@@ -53,10 +69,11 @@ fn main() {
             took.as_secs_f64() / baseline.as_secs_f64()
         );
     }
-    if let Some(kib) = max_rss_kib_of(&["/bin/true"]) {
+    if let Some(kib) = true_rss {
         println!("/bin/true peak RSS {:.1} MiB", kib as f64 / 1024.0);
     }
     let connect = median(runs, |_| run_quiet(root, &["connect", "192.0.2.7"]));
+    journald_only(runs, baseline);
 
     // --- sentry pam: what pam_exec adds to one login ------------------------------------
     let hook = |kind: &str, service: &str, ip: &str| {
@@ -153,6 +170,157 @@ fn main() {
         ms(connect_big),
         ms(connect)
     );
+}
+
+/// The connect of a known address on a host whose only log is the journal, against
+/// `/bin/true` and against the `journalctl` each such connect ran before.
+fn journald_only(runs: u32, true_took: Duration) {
+    let Some(remote) = [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists()) else {
+        println!("(journald-only figures skipped: systemd-journal-remote not installed)");
+        return;
+    };
+    let mb: u64 = std::env::var("SENTRY_BENCH_JOURNAL_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let dir = tempfile::tempdir().expect("temporary root");
+    let root = dir.path();
+    let journal = root.join("bench.journal");
+    let started = Instant::now();
+    write_journal(remote, &journal, mb);
+    let size = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "journal of {:.0} MB written by systemd-journal-remote in {:.1} s",
+        size as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    std::fs::write(
+        root.join("sentry.toml"),
+        format!(
+            "logs = []\njournal = true\njournal_file = \"{}\"\n",
+            journal.display()
+        ),
+    )
+    .expect("config");
+    let systemd = root.join("systemd");
+    std::fs::create_dir(&systemd).expect("mkdir");
+    let sentry = |args: &[&str]| {
+        let status = Command::new(SENTRY)
+            .args(args)
+            .env("ROOT_DIR", root)
+            .env("SENTRY_SYSTEMD_DIR", &systemd)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run sentry");
+        assert!(status.success(), "sentry {args:?} failed");
+    };
+    let started = Instant::now();
+    sentry(&["setup"]);
+    let first_read = started.elapsed();
+    for _ in 0..3 {
+        sentry(&["connect", "198.51.100.1"]); // known: past inspect_after, undecided
+    }
+    let took = median(runs, |_| sentry(&["connect", "198.51.100.1"]));
+    println!(
+        "connect (known address, journald-only, {:.0} MB journal) median {:>7.3} ms   /bin/true {:>6.3} ms   ratio {:.1}x",
+        size as f64 / 1e6,
+        ms(took),
+        ms(true_took),
+        took.as_secs_f64() / true_took.as_secs_f64()
+    );
+    // What every such connect ran before: journalctl after the stored cursor, with the
+    // default services' matches.
+    let config = sentry::config::Config::load(
+        &sentry::config::Overrides {
+            root: Some(root.to_path_buf()),
+            config: None,
+        },
+        &|_| None,
+    )
+    .expect("config");
+    let matches = sentry::logs::journal::matches(&|g| config.services.enabled(g));
+    let last = Command::new("journalctl")
+        .arg(format!("--file={}", journal.display()))
+        .args(["-n", "1", "-o", "export", "--no-pager", "-q"])
+        .output()
+        .expect("run journalctl");
+    let cursor = String::from_utf8_lossy(&last.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("__CURSOR=").map(str::to_string))
+        .expect("a cursor");
+    let journalctl = |after: Option<&str>| {
+        let mut cmd = Command::new("journalctl");
+        cmd.arg(format!("--file={}", journal.display()))
+            .args(["-o", "json", "--no-pager", "-q"]);
+        if let Some(c) = after {
+            cmd.arg(format!("--after-cursor={c}"));
+        }
+        cmd.args(&matches)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run journalctl");
+    };
+    let before = median(runs.min(51), |_| journalctl(Some(&cursor)));
+    println!(
+        "journalctl --after-cursor on the same journal (each connect's read before) median {:>7.3} ms   ratio to connect {:.1}x",
+        ms(before),
+        before.as_secs_f64() / took.as_secs_f64()
+    );
+    let started = Instant::now();
+    journalctl(None);
+    println!(
+        "journal first read: sentry setup {:.2} s   journalctl -o json of the whole journal {:.2} s (neither on a login's path)",
+        first_read.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// A journal file of about `mb` MB of sshd entries with the trusted fields journald would
+/// set: failures from many addresses, some logins.
+fn write_journal(remote: &str, journal: &Path, mb: u64) {
+    use std::io::Write;
+    let mut child = Command::new(remote)
+        .arg(format!("--output={}", journal.display()))
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run systemd-journal-remote");
+    {
+        let mut stdin = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
+        // About 275 bytes of journal file per entry (fields, data objects, entry arrays).
+        let entries = mb * 1_000_000 / 275;
+        for n in 0..entries {
+            let ip = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255 | 1);
+            let message = if n % 50 == 0 {
+                format!(
+                    "Accepted publickey for alice from {ip} port {} ssh2: ED25519 SHA256:abc",
+                    1024 + n % 60000
+                )
+            } else {
+                format!(
+                    "Failed password for invalid user admin{} from {ip} port {} ssh2",
+                    n % 997,
+                    1024 + n % 60000
+                )
+            };
+            write!(
+                stdin,
+                "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=web1\n_TRANSPORT=syslog\nPRIORITY=6\nSYSLOG_FACILITY=4\nSYSLOG_IDENTIFIER=sshd\n_PID={}\n_UID=0\n_GID=0\n_COMM=sshd\n_EXE=/usr/sbin/sshd\n_CMDLINE=sshd: admin [priv]\n_SYSTEMD_UNIT=ssh.service\nMESSAGE={message}\n\n",
+                1_795_514_400_000_000u64 + n * 100_000,
+                1_000 + n * 100_000,
+                1000 + n % 30_000,
+            )
+            .expect("write export");
+        }
+    }
+    let status = child.wait().expect("systemd-journal-remote");
+    assert!(status.success(), "systemd-journal-remote failed");
 }
 
 fn run_quiet(root: &Path, args: &[&str]) {

@@ -2,7 +2,8 @@
 //! `sentry ingest` fed through a pipe, a running `fail2ban-server` with its sshd jail, and
 //! `sshguard`, all watching the same small auth.log. The peers run inside a network
 //! namespace of the bench's own, with fail2ban's `dummy` action, so nothing touches this
-//! machine's firewall. A peer that is not installed is reported as skipped.
+//! machine's firewall. A peer that is not installed is reported as skipped. Then
+//! `sentry ingest`'s memory while a day of gen-authlog traffic (86,400 lines) goes through.
 //!
 //! Run with `cargo bench --bench idle` (or `bench/run`).
 
@@ -40,9 +41,42 @@ fn main() {
     .expect("feed");
     std::thread::sleep(Duration::from_secs(2));
     let sentry_kib = rss_kib(sentry.id());
+    println!("idle RSS: sentry ingest {}", show(sentry_kib));
+    // Then a day of generated traffic (one line a second) through the same follower: its
+    // memory must stay flat, whatever the log holds.
+    let day = root.join("day.log");
+    let generated = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen-authlog"))
+        .args(["--lines", "86400", "--span", "86400", "--seed", "2", "-o"])
+        .arg(&day)
+        .status()
+        .is_ok_and(|s| s.success());
+    if generated {
+        let text = std::fs::read_to_string(&day).expect("day log");
+        let mut samples = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            writeln!(stdin, "{line}").expect("feed");
+            if n % 8_640 == 8_639 {
+                stdin.flush().expect("flush");
+                std::thread::sleep(Duration::from_millis(200));
+                samples.extend(rss_kib(sentry.id()));
+            }
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        let after = rss_kib(sentry.id());
+        let max = samples.iter().copied().max();
+        println!(
+            "ingest RSS through a day of traffic (86,400 lines): idle before {}, at most {} while it ran ({} samples), idle after {}",
+            show(sentry_kib),
+            show(max),
+            samples.len(),
+            show(after)
+        );
+    } else {
+        println!("(a day of traffic skipped: gen-authlog did not run)");
+    }
     drop(stdin);
     let _ = sentry.wait();
-    println!("idle RSS: sentry ingest {}", show(sentry_kib));
 
     let root_user = Command::new("id")
         .arg("-u")

@@ -5,6 +5,8 @@
 //!   `fail2ban-regex FILE sshd` (Debian package fail2ban) on the same file, and to an earlier
 //!   build's `parse` (`SENTRY_BENCH_BASELINE`, which bench/run builds) to show that new
 //!   formats and rules cost no throughput;
+//! - `sentry parse` of a 200,000-line log vs. `fail2ban-regex` and SSHGuard's `sshg-parser`
+//!   (both from `SENTRY_BENCH_TOOLS`, where bench/run unpacks their Debian packages);
 //! - a `--connect` that triggers a scan of 1,000 new lines, vs. a `--connect` of an allowed
 //!   address (no scan);
 //! - a `--connect` facing 1,500,000 new lines from as many addresses (a flood since the last
@@ -81,6 +83,8 @@ fn main() {
             before.as_secs_f64() / parse.as_secs_f64()
         );
     }
+
+    parse_vs_peers(dir.path(), &gen_authlog);
 
     // --- scan: parse + evidence into SQLite + decisions ---------------------------------
     let root = dir.path().join("root");
@@ -299,10 +303,90 @@ fn report(what: &str, took: Duration, mb: f64, lines: u64) {
     );
 }
 
+/// `sentry parse` against fail2ban-regex (its sshd filter) and SSHGuard's `sshg-parser`
+/// on the same 200,000-line log, in this run: the fastest of a few runs each (the slow
+/// fail2ban-regex once), output discarded.
+fn parse_vs_peers(dir: &Path, gen_authlog: &Path) {
+    let lines = 200_000u64;
+    let log = dir.join("auth200k.log");
+    let ok = Command::new("python3")
+        .arg(gen_authlog)
+        .args(["--lines", &lines.to_string(), "--seed", "1", "-o"])
+        .arg(&log)
+        .status()
+        .expect("run gen-authlog")
+        .success();
+    assert!(ok, "gen-authlog failed");
+    let mb = std::fs::metadata(&log).expect("log").len() as f64 / 1e6;
+    let fastest = |runs: u32, f: &dyn Fn()| (0..runs).map(|_| time(f)).min().expect("a run");
+    let parse = fastest(7, &|| {
+        let ok = Command::new(SENTRY)
+            .arg("parse")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run sentry parse")
+            .success();
+        assert!(ok, "sentry parse failed");
+    });
+    report("sentry parse (200k lines)", parse, mb, lines);
+    if let Some(sshg) = find("sshg-parser") {
+        let took = fastest(7, &|| {
+            let input = std::fs::File::open(&log).expect("log");
+            let ok = Command::new(&sshg)
+                .stdin(input)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run sshg-parser")
+                .success();
+            assert!(ok, "sshg-parser failed");
+        });
+        report("sshg-parser (200k lines)", took, mb, lines);
+        println!(
+            "ratio: sentry parse is {:.1}x faster than sshg-parser (200k lines)",
+            took.as_secs_f64() / parse.as_secs_f64()
+        );
+    } else {
+        println!("(sshg-parser baseline skipped: not found; bench/run unpacks Debian's sshguard)");
+    }
+    if let Some(f2b) = find("fail2ban-regex") {
+        let took = fastest(1, &|| {
+            let ok = Command::new(&f2b)
+                .arg(&log)
+                .arg("sshd")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run fail2ban-regex")
+                .success();
+            assert!(ok, "fail2ban-regex failed");
+        });
+        report("fail2ban-regex (200k lines)", took, mb, lines);
+        println!(
+            "ratio: sentry parse is {:.0}x faster than fail2ban-regex (200k lines)",
+            took.as_secs_f64() / parse.as_secs_f64()
+        );
+    } else {
+        println!(
+            "(fail2ban-regex baseline skipped: not found; bench/run unpacks Debian's fail2ban)"
+        );
+    }
+}
+
+/// A peer's tool: from `SENTRY_BENCH_TOOLS` (where bench/run unpacked Debian's packages
+/// without installing them), else installed.
 fn find(tool: &str) -> Option<PathBuf> {
-    ["/usr/bin", "/usr/local/bin", "/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(tool))
+    let unpacked = std::env::var_os("SENTRY_BENCH_TOOLS").map(PathBuf::from);
+    unpacked
+        .into_iter()
+        .chain(
+            ["/usr/bin", "/usr/local/bin", "/bin"]
+                .iter()
+                .map(PathBuf::from),
+        )
+        .map(|d| d.join(tool))
         .find(|p| p.is_file())
 }
 

@@ -74,6 +74,12 @@ impl Patience {
         }
     }
 
+    /// Whether to run journalctl: never while a user waits for a login (the scan timer or
+    /// `ingest` reads the journal; `setup` enables the timer where the journal is the log).
+    fn reads_journal(self) -> bool {
+        matches!(self, Patience::Admin)
+    }
+
     fn scan_wait(self) -> Duration {
         match self {
             Patience::Login => Duration::from_millis(200),
@@ -189,6 +195,7 @@ impl Sentry {
             self.patience.scan_wait(),
             self.patience.read_budget(),
             false,
+            self.patience.reads_journal(),
             &Progress::none(),
         )?;
         self.say(|| describe_scan(&outcome));
@@ -528,6 +535,7 @@ impl Sentry {
             self.patience.scan_wait(),
             self.patience.read_budget(),
             from_start,
+            self.patience.reads_journal(),
             &Progress::lines(self.show_progress),
         )?;
         self.say(|| describe_scan(&outcome));

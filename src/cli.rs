@@ -279,11 +279,14 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         eprintln!("For more information, try '--help'.");
         return EXIT_USAGE;
     }
-    let parsed = match Args::try_parse_from(&args) {
-        Ok(parsed) => parsed,
-        Err(e) => return clap_failure(&e),
+    let invocation = match hot_invocation(&args[1..]) {
+        Some(invocation) => Ok(invocation),
+        None => match Args::try_parse_from(&args) {
+            Ok(parsed) => parsed.into_invocation(&env),
+            Err(e) => return clap_failure(&e),
+        },
     };
-    let invocation = match parsed.into_invocation(&env) {
+    let invocation = match invocation {
         Ok(invocation) => invocation,
         Err(e) => {
             eprintln!("sentry: {e}");
@@ -329,6 +332,67 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             }
         },
     }
+}
+
+/// The spawn line's `--connect --ip=ADDR` (and `connect ADDR`), and `ingest`, with the
+/// global options `--root`, `--config`, `-v`, read without clap: tcpd runs the first for
+/// every connection, and building clap's definition of every command costs that process
+/// more of the program's pages than the connect itself (0.5 MiB of resident memory, which
+/// the long-lived `ingest` would keep for good). Anything else — another spelling, a repeated or unknown
+/// flag, an address that does not parse — is None, and clap reads it (with its messages).
+fn hot_invocation(args: &[OsString]) -> Option<Invocation> {
+    let (mut connect, mut subcommand, mut ingest, mut verbose) = (false, false, false, false);
+    let (mut ip, mut root, mut config): (Option<&str>, Option<&str>, Option<&str>) =
+        (None, None, None);
+    let mut words = args.iter().map(|a| a.to_str());
+    // A flag given twice, an empty or dash-led value: clap's to judge.
+    fn set<'a>(slot: &mut Option<&'a str>, value: Option<&'a str>) -> Option<()> {
+        let value = value.filter(|v| !v.is_empty() && !v.starts_with('-'))?;
+        slot.is_none().then_some(())?;
+        *slot = Some(value);
+        Some(())
+    }
+    while let Some(word) = words.next() {
+        let word = word?;
+        match word.split_once('=') {
+            Some(("--ip", value)) if !subcommand => set(&mut ip, Some(value))?,
+            Some(("--root", value)) => set(&mut root, Some(value))?,
+            Some(("--config", value)) => set(&mut config, Some(value))?,
+            Some(_) => return None,
+            None => match word {
+                "--connect" | "-c" if !connect && !subcommand => connect = true,
+                "connect" if !connect && !subcommand && !ingest && ip.is_none() => {
+                    subcommand = true
+                }
+                "ingest" if !connect && !subcommand && !ingest => ingest = true,
+                "-v" | "--verbose" if !verbose => verbose = true,
+                "--ip" if !subcommand => set(&mut ip, words.next()?)?,
+                "--root" => set(&mut root, words.next()?)?,
+                "--config" => set(&mut config, words.next()?)?,
+                address if subcommand && ip.is_none() && !address.starts_with('-') => {
+                    ip = Some(address)
+                }
+                _ => return None,
+            },
+        }
+    }
+    let command = match (connect, subcommand, ingest, ip) {
+        (false, false, true, None) => Command::Ingest,
+        (true, false, false, Some(ip)) | (false, true, false, Some(ip)) => {
+            Command::Connect(cmd::connect::Args {
+                ip: Some(crate::ip::ClientIp::parse(ip).ok()?),
+            })
+        }
+        _ => return None,
+    };
+    Some(Invocation {
+        command,
+        verbose,
+        overrides: Overrides {
+            root: root.map(PathBuf::from),
+            config: config.map(PathBuf::from),
+        },
+    })
 }
 
 /// Runs one command. Its arguments were validated when parsed, so bad input never creates
@@ -413,6 +477,73 @@ fn clap_failure(e: &clap::Error) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast path reads exactly what clap reads, or leaves the line to clap.
+    #[test]
+    fn the_connect_fast_path_agrees_with_clap() {
+        let seen = |i: &Invocation| {
+            (
+                format!("{:?}", i.command),
+                i.verbose,
+                i.overrides.root.clone(),
+                i.overrides.config.clone(),
+            )
+        };
+        let taken = [
+            "--connect --ip=192.0.2.7",
+            "--ip=192.0.2.7 --connect",
+            "--ip 192.0.2.7 -c",
+            "--root /r --config /r/x.toml --connect --ip=::ffff:192.0.2.7",
+            "--root=/r -v --connect --ip=2001:db8::1",
+            "connect 192.0.2.7",
+            "--root /r connect 192.0.2.7 --verbose",
+            "connect --config=/c 192.0.2.7",
+            "ingest",
+            "--root /r ingest -v",
+        ];
+        let left = [
+            "--connect",
+            "--connect --ip=010.1.1.1",
+            "--connect --ip=",
+            "--connect --ip=192.0.2.7 --ip=192.0.2.8",
+            "--connect --connect --ip=192.0.2.7",
+            "--connect --ip=192.0.2.7 --block",
+            "--connect 192.0.2.7",
+            "connect --ip=192.0.2.7",
+            "--ip=192.0.2.7 connect",
+            "connect 192.0.2.7 192.0.2.8",
+            "connect -- 192.0.2.7",
+            "-vv --connect --ip=192.0.2.7",
+            "--root --connect --ip=192.0.2.7",
+            "--root= --connect --ip=192.0.2.7",
+            "--verbose=true --connect --ip=192.0.2.7",
+            "--ip=192.0.2.7 --report",
+            "report 192.0.2.7",
+            "ingest 192.0.2.7",
+            "--ip=192.0.2.7 ingest",
+            "--connect ingest",
+            "ingest --connect --ip=192.0.2.7",
+            "ingest ingest",
+            "connect ingest",
+        ];
+        let argv = |line: &str| -> Vec<OsString> { line.split(' ').map(OsString::from).collect() };
+        for line in taken {
+            let fast = hot_invocation(&argv(line)).unwrap_or_else(|| panic!("taken: {line}"));
+            let mut full = vec![OsString::from("sentry")];
+            full.extend(argv(line));
+            let clap = Args::try_parse_from(full)
+                .expect(line)
+                .into_invocation(&|_| None)
+                .expect(line);
+            assert_eq!(seen(&fast), seen(&clap), "{line}");
+        }
+        for line in left {
+            assert!(
+                hot_invocation(&argv(line)).is_none(),
+                "left to clap: {line}"
+            );
+        }
+    }
 
     fn action(args: &[&str], env: &[(&str, &str)]) -> Result<Command> {
         let mut argv = vec!["sentry"];

@@ -845,6 +845,14 @@ impl Config {
             .unwrap_or_else(|| !files.iter().filter(syslog).any(|f| f.is_file()))
     }
 
+    /// Whether the journal is where this host's evidence is: configured so, or by default
+    /// on a host without a syslog file. Not when it is only the fallback for configured
+    /// `logs` that are all missing (a typo `check` names as such). `--connect` never reads
+    /// it, so `setup` enables the scan timer and `check` wants a reader.
+    pub fn journal_holds_evidence(&self) -> bool {
+        (self.journal == Some(true) || self.logs.is_none()) && self.use_journal(&self.log_files())
+    }
+
     /// The bounds of trust after a login.
     pub fn trust_limits(&self) -> TrustLimits {
         TrustLimits {

@@ -131,6 +131,17 @@ The log files to read. Unset: those of the usual places that exist.
 .TP
 .B journal, journal_file, journal_trusted_exe
 Whether and which systemd journal to read, and the executables whose entries count.
+The journal is read by
+.BR scan ,
+.B setup
+and
+.BR ingest ,
+never by
+.BR \-\-connect ;
+where it holds the evidence,
+.B sentry setup
+enables
+.IR sentry\-scan.timer .
 .TP
 .B smtp_spam_messages, smtp_spam_score, smtp_trusted_relays
 What counts as spam, and this host's own relays.
@@ -237,6 +248,14 @@ judges their order.
 Where
 .B sentry setup
 shows (or inserts) the two lines that run sentry.
+.TP
+.I /etc/systemd/system/sentry\-scan.timer
+The scan timer
+.B sentry setup
+enables (and writes, with its service, when no package installed them) where the
+journal holds the evidence;
+.B $SENTRY_SYSTEMD_DIR
+points elsewhere.
 .SH "EXIT STATUS"
 .TP
 .B 0

@@ -129,6 +129,9 @@ impl From<(State, String)> for Finding {
     }
 }
 
+/// Where the admin's (and `systemctl enable`'s) units are.
+pub const SYSTEMD_DIR: &str = "/etc/systemd/system";
+
 /// Where `check` looks on this system; the environment can point elsewhere (tests, odd
 /// layouts): `SENTRY_SSHD`, `SENTRY_SYSTEMD_DIR`, `SENTRY_CRONTABS` (colon-separated
 /// files or directories), `SENTRY_RSYSLOG_DIR`, `SENTRY_PROC` (where running processes are
@@ -149,7 +152,7 @@ impl System {
         let path = |var: &str, default: &str| PathBuf::from(env(var).unwrap_or(default.into()));
         System {
             sshd: path("SENTRY_SSHD", "/usr/sbin/sshd"),
-            systemd_dir: path("SENTRY_SYSTEMD_DIR", "/etc/systemd/system"),
+            systemd_dir: path("SENTRY_SYSTEMD_DIR", SYSTEMD_DIR),
             crontabs: env("SENTRY_CRONTABS")
                 .unwrap_or("/etc/crontab:/etc/cron.d:/var/spool/cron/crontabs".into())
                 .split(':')
@@ -303,25 +306,66 @@ fn mentions(path: &Path, words: &[&str]) -> bool {
     })
 }
 
+/// What reads the logs besides `--connect`: the scan timer (systemd or cron), the ingest
+/// follower (systemd, or rsyslog's omprog).
+#[derive(Debug, Clone, Copy)]
+pub struct Readers {
+    pub timer: bool,
+    pub ingest: bool,
+}
+
+impl Readers {
+    /// Looks at the enabled units and the crontabs as `system` places them.
+    pub fn of(system: &System) -> Readers {
+        let enabled = |unit: &str, target: &str| {
+            system
+                .systemd_dir
+                .join(format!("{target}.wants"))
+                .join(unit)
+                .exists()
+        };
+        Readers {
+            timer: enabled("sentry-scan.timer", "timers.target")
+                || system
+                    .crontabs
+                    .iter()
+                    .any(|c| mentions(c, &["sentry", "scan"])),
+            ingest: enabled("sentry-ingest.service", "multi-user.target")
+                || mentions(&system.rsyslog_dir, &["sentry", "ingest"]),
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.timer || self.ingest
+    }
+}
+
+/// `--connect` never reads the journal (journalctl costs a login 14 ms, a large first read
+/// seconds): where the evidence is in the journal, the scan timer or `ingest` must read it,
+/// or nothing is ever decided.
+fn journal_findings(config: &Config, system: &System) -> Vec<Finding> {
+    if !config.journal_holds_evidence() || Readers::of(system).any() {
+        return Vec::new();
+    }
+    vec![Finding {
+        state: State::Critical,
+        problem: "the evidence is in the systemd journal, which `--connect` does not read, and \
+                  no scan timer or ingest reads it: nothing is decided"
+            .into(),
+        fix: Some(
+            "run `sentry setup` (it enables sentry-scan.timer where the journal is the log), or \
+             `systemctl enable --now sentry-scan.timer` (or sentry-ingest.service) from contrib/"
+                .into(),
+        ),
+    }]
+}
+
 /// sshd without libwrap ignores hosts.allow: then something else must run sentry.
 fn protection_findings(config: &Config, system: &System) -> Vec<Finding> {
     if !config.services.enabled(ServiceGroup::Ssh) || links_libwrap(&system.sshd) != Some(false) {
         return Vec::new();
     }
-    let enabled = |unit: &str, target: &str| {
-        system
-            .systemd_dir
-            .join(format!("{target}.wants"))
-            .join(unit)
-            .exists()
-    };
-    let timer = enabled("sentry-scan.timer", "timers.target")
-        || system
-            .crontabs
-            .iter()
-            .any(|c| mentions(c, &["sentry", "scan"]));
-    let ingest = enabled("sentry-ingest.service", "multi-user.target")
-        || mentions(&system.rsyslog_dir, &["sentry", "ingest"]);
+    let Readers { timer, ingest } = Readers::of(system);
     let firewall = config.backends.iter().any(|b| b != "tcpwrappers");
     let sshd = system.sshd.display();
     if !timer && !ingest && !firewall {
@@ -530,6 +574,7 @@ pub fn findings(
         found.extend(hosts_allow_findings(&config, hosts_allow));
     }
     found.extend(protection_findings(&config, system));
+    found.extend(journal_findings(&config, system));
     found.extend(missing_logs(&config));
     found.extend(deny_file_size(&config));
     found.extend(pam_findings(&config, system));

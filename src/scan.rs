@@ -482,7 +482,10 @@ pub fn parse_options(config: &Config) -> ParseOptions {
 /// Reads every configured source's new lines into the store. `lock_wait` bounds the wait
 /// for another scanner; `budget` the bytes read (None: all there is); `from_start` forgets
 /// all evidence and cursors and re-reads every file, rotated and compressed generations
-/// included.
+/// included. `journal` false leaves the journal to the next reader that asks for it:
+/// `--connect` never runs journalctl (14 ms and 18× `/bin/true` on an empty journal, seconds
+/// on a large one), the scan timer or `ingest` reads it (`check` says when none does).
+#[allow(clippy::too_many_arguments)] // one call per kind of caller; a struct would only rename them
 pub fn scan(
     config: &Config,
     store: &mut SqliteStore,
@@ -490,9 +493,12 @@ pub fn scan(
     lock_wait: Duration,
     budget: Option<u64>,
     from_start: bool,
+    journal: bool,
     progress: &Progress,
 ) -> Result<ScanOutcome> {
     let mut outcome = ScanOutcome::default();
+    let files: Vec<PathBuf> = config.log_files();
+    let journal = journal && config.use_journal(&files);
     // Only a lock another scanner holds lets this one go without reading; a lock file that
     // cannot be opened is an error like any other (a scan that never runs must not pass
     // for one that someone else ran).
@@ -502,6 +508,11 @@ pub fn scan(
         Err(e) => return Err(e.into()),
     };
     outcome.scanned = true;
+    if files.is_empty() && !journal && !from_start {
+        // Nothing to read (a journald-only host's `--connect`): not even the parsers'
+        // saved state, which after a large first read is thousands of joins to decode.
+        return Ok(outcome);
+    }
     let mut reading = Reading {
         config,
         parser: Parser::new(parse_options(config), now),
@@ -513,7 +524,6 @@ pub fn scan(
         only: None,
         now,
     };
-    let files: Vec<PathBuf> = config.log_files();
     if from_start {
         store.forget_all_evidence()?;
     } else if let Some(state) = store.cursor(STATE_SOURCE)? {
@@ -536,7 +546,7 @@ pub fn scan(
             break;
         }
     }
-    if config.use_journal(&files) {
+    if journal {
         progress.say("the systemd journal");
         scan_journal(&mut reading, store, from_start)?;
     }
@@ -817,6 +827,7 @@ mod tests {
             wait,
             None,
             false,
+            true,
             &Progress::none(),
         )
     }

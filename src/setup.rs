@@ -21,6 +21,7 @@ use crate::atomic_file;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::logs::{ServiceGroup, services};
+use crate::monitor::{Readers, System};
 use crate::tcpd::{self, Access, Client, Rule, Table, Tables, Verdict};
 
 /// The two hosts.allow lines for this configuration and these tcpd daemon names, deny
@@ -483,4 +484,104 @@ mod tests {
         .expect_err("refused");
         assert!(err.to_string().contains("hosts.deny line 1"), "{err}");
     }
+}
+
+/// The scan timer's two units (contrib's, shipped in the binary), running this root's
+/// sentry with the options hosts.allow's spawn line carries.
+pub fn scan_units(config: &Config) -> [(&'static str, String); 2] {
+    let spawn = &hosts_allow_lines(config, &[])[1];
+    // The spawn line's `BINARY [--root R] [--config C] --connect`, as the timer's command.
+    let command = spawn
+        .split_once("spawn ")
+        .and_then(|(_, rest)| rest.split_once(" --connect"))
+        .map(|(command, _)| command.to_string())
+        .unwrap_or_else(|| config.installed_binary().display().to_string());
+    [
+        (
+            "sentry-scan.service",
+            include_str!("../contrib/sentry-scan.service")
+                .replace("/var/db/sentry/sentry scan", &format!("{command} scan")),
+        ),
+        (
+            "sentry-scan.timer",
+            include_str!("../contrib/sentry-scan.timer").to_string(),
+        ),
+    ]
+}
+
+/// Where a distribution's package installs units (`systemctl enable` links to them).
+const PACKAGED_UNITS: [&str; 2] = ["/lib/systemd/system", "/usr/lib/systemd/system"];
+
+/// What [`enable_journal_reader`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JournalReader {
+    /// The evidence is in log files (`--connect` reads them), or something already reads
+    /// the journal.
+    NotNeeded,
+    /// The scan timer was enabled in `systemd_dir` (and started when systemd runs there).
+    Enabled { started: bool },
+    /// No systemd directory: the admin must schedule `sentry scan` another way.
+    NoSystemd,
+}
+
+/// On a host whose evidence is in the journal, enables the scan timer: `--connect` never
+/// reads the journal (see `scan::scan`), so without it nothing would be decided. The units
+/// are linked from where the package put them, else written into `systemd_dir` for this
+/// root; systemd is told only when it runs and `systemd_dir` is its own (tests and other
+/// layouts point `SENTRY_SYSTEMD_DIR` elsewhere).
+pub fn enable_journal_reader(config: &Config, system: &System) -> Result<JournalReader> {
+    if !config.journal_holds_evidence() || Readers::of(system).any() {
+        return Ok(JournalReader::NotNeeded);
+    }
+    let dir = &system.systemd_dir;
+    if !dir.is_dir() {
+        return Ok(JournalReader::NoSystemd);
+    }
+    let write_error = |path: &Path, e: std::io::Error| {
+        Error::Runtime(format!("cannot write {}: {e}", path.display()))
+    };
+    let mut timer = dir.join("sentry-scan.timer");
+    for (name, text) in scan_units(config) {
+        let ours = dir.join(name);
+        let packaged = (PACKAGED_UNITS.iter())
+            .map(|d| Path::new(d).join(name))
+            .find(|p| std::fs::read_to_string(p).is_ok_and(|t| t == text));
+        let unit = match packaged {
+            Some(path) if !ours.exists() => path,
+            _ => {
+                // An admin's own unit of that name is theirs to keep.
+                if !ours.exists() {
+                    atomic_file::replace(&ours, text.as_bytes(), 0o644)?;
+                }
+                ours
+            }
+        };
+        if name.ends_with(".timer") {
+            timer = unit;
+        }
+    }
+    let wants = dir.join("timers.target.wants");
+    std::fs::create_dir_all(&wants).map_err(|e| write_error(&wants, e))?;
+    let link = wants.join("sentry-scan.timer");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(&timer, &link).map_err(|e| write_error(&link, e))?;
+    }
+    let systemd_runs = Path::new("/run/systemd/system").is_dir()
+        && dir.as_path() == Path::new(crate::monitor::SYSTEMD_DIR);
+    let started = systemd_runs && start_timer();
+    Ok(JournalReader::Enabled { started })
+}
+
+/// `systemctl daemon-reload` and start the timer now (enabled, it would wait for a boot).
+fn start_timer() -> bool {
+    let Some(systemctl) = crate::exec::find_program("systemctl") else {
+        return false;
+    };
+    let timeout = std::time::Duration::from_secs(30);
+    [&["daemon-reload"][..], &["start", "sentry-scan.timer"]]
+        .iter()
+        .all(|args| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            crate::exec::run(&systemctl, &args, None, timeout).is_ok_and(|c| c.status.success())
+        })
 }

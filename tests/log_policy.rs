@@ -663,6 +663,80 @@ fn journal_entries_are_read_from_a_journal_file() {
     assert_eq!(root.row("203.0.113.70").map(|r| r.2), Some(0));
 }
 
+/// On a journald-only host `--connect` never runs journalctl: it judges what a reader
+/// stored. `setup` reads the journal once and enables the scan timer; `check` is CRITICAL
+/// while nothing reads the journal.
+#[test]
+fn connect_leaves_the_journal_to_the_scan_timer_setup_enables() {
+    let Some(remote) = journal_remote() else {
+        return;
+    };
+    let root = Root::new();
+    let journal = journal_file(&root, remote, &journal_entries());
+    std::fs::write(
+        root.path().join("sentry.toml"),
+        format!("journal = true\njournal_file = \"{}\"\n", journal.display()),
+    )
+    .expect("config");
+    let systemd = root.path().join("systemd");
+    let empty = root.path().join("empty");
+    for dir in [&systemd, &empty] {
+        std::fs::create_dir(dir).expect("mkdir");
+    }
+    let hosts_allow = root.path().join("hosts.allow");
+    let with_system = |args: &[&str], systemd_dir: &std::path::Path| {
+        let out = root
+            .command(args)
+            .env("SENTRY_SSHD", "/nonexistent/sshd")
+            .env("SENTRY_SYSTEMD_DIR", systemd_dir)
+            .env("SENTRY_CRONTABS", &empty)
+            .env("SENTRY_RSYSLOG_DIR", &empty)
+            .output()
+            .expect("run sentry");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let check = |dir: &std::path::Path| {
+        with_system(
+            &[
+                "check",
+                "--hosts-allow",
+                hosts_allow.to_str().expect("utf-8"),
+            ],
+            dir,
+        )
+    };
+    for _ in 0..4 {
+        root.ok(&["--connect", "--ip=203.0.113.70"]);
+    }
+    assert_eq!(
+        root.row("203.0.113.70").map(|r| r.2),
+        Some(0),
+        "the journal is not read"
+    );
+    let before = check(&empty);
+    assert!(
+        before.starts_with("SENTRY CRITICAL") && before.contains("in the systemd journal"),
+        "{before}"
+    );
+
+    let out = with_system(&["setup"], &systemd);
+    assert!(out.contains("sentry-scan.timer"), "{out}");
+    let link = systemd.join("timers.target.wants/sentry-scan.timer");
+    assert!(std::fs::symlink_metadata(&link).is_ok(), "timer enabled");
+    let service = std::fs::read_to_string(systemd.join("sentry-scan.service")).expect("unit");
+    assert!(
+        service.contains(&format!("--root {} scan", root.path().display())),
+        "{service}"
+    );
+    assert!(!check(&systemd).contains("systemd journal"));
+
+    root.ok(&["--connect", "--ip=203.0.113.70"]);
+    assert!(
+        root.row("203.0.113.70").expect("row").2 > 0,
+        "judged on what setup read"
+    );
+}
+
 #[test]
 fn the_journal_is_read_for_every_program_of_a_service() {
     let Some(remote) = journal_remote() else {

@@ -16,8 +16,9 @@ use crate::monitor::State;
 /// Judges hosts.allow and hosts.deny by tcpd's rules: CRITICAL when a blocked address
 /// would be let in or an address let in would not run this sentry (wrong order, a rule
 /// above, a spawn line for another root or a missing binary). CRITICAL too when sshd is
-/// not linked with libwrap and no scan timer, ingest or firewall backend is set up.
-/// Also checks that $ROOT/sentry is executable, that the database passes SQLite's quick
+/// not linked with libwrap and no scan timer, ingest or firewall backend is set up, and
+/// when the evidence is in the systemd journal and no scan timer or ingest reads it
+/// (`--connect` does not). Also checks that $ROOT/sentry is executable, that the database passes SQLite's quick
 /// check, that the configured logs exist and were read in the last day, and that every
 /// backend holds what the database blocks. `sentry doctor` says how to fix each finding.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]

@@ -1,6 +1,6 @@
 /*!
-`sentry setup`: the root, database and deny lists made, the existing logs read once, and
-the hosts.allow lines shown (or, with `--write-hosts-allow`, put in place; the edit itself is
+`sentry setup`: the root, database and deny lists made, the existing logs read once, the
+scan timer enabled where the journal holds the evidence, and the hosts.allow lines shown (or, with `--write-hosts-allow`, put in place; the edit itself is
 `crate::setup`'s).
 */
 
@@ -140,6 +140,23 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         outcome.events,
         outcome.addresses.len()
     )?;
+    // `--connect` never reads the journal: where it holds the evidence, the timer must.
+    let system = crate::monitor::System::from_env(ctx.env);
+    match setup::enable_journal_reader(config, &system)? {
+        setup::JournalReader::NotNeeded => {}
+        setup::JournalReader::Enabled { started } => out!(
+            "  journal:   read every minute by sentry-scan.timer, enabled in {}{} \
+             (`--connect` only judges what it stored)",
+            system.systemd_dir.display(),
+            if started { " and started" } else { "" }
+        )?,
+        setup::JournalReader::NoSystemd => out!(
+            "  journal:   {} does not exist: run `{} scan` every minute from cron, or pipe \
+             `journalctl -f -o json` into `sentry ingest` (`--connect` does not read the journal)",
+            system.systemd_dir.display(),
+            config.installed_binary().display()
+        )?,
+    }
     if write_hosts_allow {
         match setup::write_hosts_allow(hosts_allow, config, &daemons)? {
             Some(edit) => {

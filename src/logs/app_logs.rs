@@ -23,6 +23,7 @@ A shape is tried only when the line's first bytes can start it, so a syslog line
 byte comparison here.
 */
 
+use super::header::Cut;
 use super::header::{Clock, LogLine, days_from_civil, digits, parse_hms};
 
 /// The line as one of the known own log files writes it, or None.
@@ -37,9 +38,9 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
 
 /// `[TIME] LEVEL[THREAD]...: message`: the message handed on starts at the level.
 fn split_asterisk<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
-    let (stamp, message) = line.strip_prefix('[')?.split_once("] ")?;
+    let (stamp, message) = line.strip_prefix('[')?.cut("] ")?;
     let time = if stamp.as_bytes().first()?.is_ascii_digit() {
-        let (date, hms) = stamp.split_once(' ')?;
+        let (date, hms) = stamp.cut(" ")?;
         let d = date.as_bytes();
         if d.len() != 10 || d[4] != b'-' || d[7] != b'-' {
             return None;
@@ -55,10 +56,10 @@ fn split_asterisk<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         let seconds = parse_hms(fraction_dropped(hms)?)?;
         clock.local(days_from_civil(year, month, day), seconds)
     } else {
-        let (month, rest) = stamp.split_once(' ')?;
+        let (month, rest) = stamp.cut(" ")?;
         let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
         let rest = rest.strip_prefix(' ').unwrap_or(rest);
-        let (day, hms) = rest.split_once(' ')?;
+        let (day, hms) = rest.cut(" ")?;
         let day: u32 = digits(day)?;
         if !(1..=31).contains(&day) {
             return None;
@@ -66,8 +67,8 @@ fn split_asterisk<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         clock.bsd_time(month, day, parse_hms(fraction_dropped(hms)?)?)
     };
     // `NOTICE[1234]`: an upper-case level and the thread.
-    let (level, rest) = message.split_once('[')?;
-    let (thread, _) = rest.split_once(']')?;
+    let (level, rest) = message.cut("[")?;
+    let (thread, _) = rest.cut("]")?;
     if level.is_empty() || !level.bytes().all(|b| b.is_ascii_uppercase()) {
         return None;
     }
@@ -83,7 +84,7 @@ fn split_asterisk<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
 
 /// `09:14:03` of `09:14:03.123`, or None when the fraction is not digits.
 fn fraction_dropped(hms: &str) -> Option<&str> {
-    match hms.split_once('.') {
+    match hms.cut(".") {
         Some((hms, fraction)) => digits::<u32>(fraction).map(|_| hms),
         None => Some(hms),
     }
@@ -143,8 +144,8 @@ fn split_openvpn_ctime<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'
 /// after the last `/`), or `TLS Error: ` alone. Only those lines are read, so nothing else is
 /// taken from the syslog files' ISO lines.
 fn openvpn_line(time: Option<i64>, message: &str) -> Option<LogLine<'_>> {
-    let prefixed = message.split_once(' ').is_some_and(|(first, rest)| {
-        let real = first.rsplit_once('/').map_or(first, |(_, real)| real);
+    let prefixed = message.cut(" ").is_some_and(|(first, rest)| {
+        let real = first.rcut("/").map_or(first, |(_, real)| real);
         rest.starts_with("TLS")
             && real.contains(':')
             && real
@@ -171,10 +172,10 @@ const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// `[Www Mmm dd HH:MM:SS[.ffffff] YYYY] [module:level] [pid N[:tid N]] message`, or 2.2's
 /// `[Www Mmm dd HH:MM:SS YYYY] [level] message` (handed on from `[level]`).
 fn split_apache<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
-    let (stamp, rest) = line.strip_prefix('[')?.split_once("] [")?;
+    let (stamp, rest) = line.strip_prefix('[')?.cut("] [")?;
     let time = apache_time(stamp, clock)?;
-    let (module_level, rest) = rest.split_once("] ")?;
-    let Some((module, level)) = module_level.split_once(':') else {
+    let (module_level, rest) = rest.cut("] ")?;
+    let Some((module, level)) = module_level.cut(":") else {
         if !is_word(module_level) {
             return None;
         }
@@ -191,8 +192,8 @@ fn split_apache<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         return None;
     }
     let rest = rest.strip_prefix("[pid ")?;
-    let (pid_tid, message) = rest.split_once("] ")?;
-    let pid = match pid_tid.split_once(":tid ") {
+    let (pid_tid, message) = rest.cut("] ")?;
+    let pid = match pid_tid.cut(":tid ") {
         Some((pid, tid)) => {
             digits::<u64>(tid)?;
             pid
@@ -217,18 +218,18 @@ fn apache_time(stamp: &str, clock: &mut Clock) -> Option<Option<i64>> {
 /// C's ctime without the newline, `Sat Mar  2 09:14:03 2024`, with an optional fraction of
 /// the second (`09:14:03.123456`).
 fn ctime(stamp: &str, clock: &mut Clock) -> Option<Option<i64>> {
-    let (weekday, rest) = stamp.split_once(' ')?;
+    let (weekday, rest) = stamp.cut(" ")?;
     if !WEEKDAYS.contains(&weekday) {
         return None;
     }
-    let (month, rest) = rest.split_once(' ')?;
+    let (month, rest) = rest.cut(" ")?;
     let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
     let rest = rest.strip_prefix(' ').unwrap_or(rest);
-    let (day, rest) = rest.split_once(' ')?;
-    let (clock_time, year) = rest.split_once(' ')?;
+    let (day, rest) = rest.cut(" ")?;
+    let (clock_time, year) = rest.cut(" ")?;
     let day: u32 = digits(day)?;
     let year: i64 = digits(year)?;
-    let hms = match clock_time.split_once('.') {
+    let hms = match clock_time.cut(".") {
         Some((hms, micros)) => {
             digits::<u32>(micros)?;
             hms

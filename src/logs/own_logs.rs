@@ -24,6 +24,7 @@ here. The processes of dovecot taken are those whose lines `parse::dovecot` read
 line is left to the syslog formats (which find nothing in it).
 */
 
+use super::header::Cut;
 use chrono::{Datelike, NaiveDate};
 
 use super::header::{
@@ -50,7 +51,7 @@ pub(super) fn split_vsftpd<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLi
     let seconds = parse_hms(hms)?;
     // The message keeps its `[pid N] `, which `parse::ftp` removes once: a user named
     // `pid 1] [root` must stay that user.
-    let (pid, _) = rest.strip_prefix("[pid ")?.split_once("] ")?;
+    let (pid, _) = rest.strip_prefix("[pid ")?.cut("] ")?;
     let days = days_from_civil(i64::from(date.year()), month, day);
     Some(LogLine {
         time: clock.local(days, seconds),
@@ -66,11 +67,11 @@ const DOVECOT_LEVELS: [&str; 6] = ["Debug", "Info", "Warning", "Error", "Fatal",
 
 /// dovecot's own log line after its timestamp (`text`), or None.
 pub(super) fn split_dovecot(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
-    let (process, rest) = text.split_once(": ")?;
+    let (process, rest) = text.cut(": ")?;
     if !is_dovecot_process(process) {
         return None;
     }
-    let (level, _) = rest.split_once(": ")?;
+    let (level, _) = rest.cut(": ")?;
     if !DOVECOT_LEVELS.contains(&level) {
         return None;
     }
@@ -121,14 +122,14 @@ pub(super) fn split_proftpd<'a>(
 /// left to the syslog formats.
 pub(super) fn split_proftpd_bsd(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
     let line = proftpd_session(time, text)?;
-    let (server, _) = line.message.split_once(' ')?;
+    let (server, _) = line.message.cut(" ")?;
     (!server.is_empty() && line.message[server.len()..].starts_with(" (")).then_some(line)
 }
 
 /// `HOST proftpd[PID] MESSAGE`: proftpd's own header, which has no colon after the pid.
 fn proftpd_session(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
     let (host, rest) = split_space(text)?;
-    let (pid, message) = rest.strip_prefix("proftpd[")?.split_once("] ")?;
+    let (pid, message) = rest.strip_prefix("proftpd[")?.cut("] ")?;
     if host.is_empty() {
         return None;
     }

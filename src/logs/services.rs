@@ -9,6 +9,10 @@ names `setup` writes into hosts.allow. Adding a service is a variant of [`Servic
 here, a parser file under `parse/` and a corpus file under `tests/parse-corpus/`.
 */
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
 use serde::Serialize;
 
 use super::parse::{Finding, ParseFn};
@@ -767,6 +771,70 @@ pub fn service_of_pam(name: &str) -> Option<Service> {
 
 /// The service a syslog program name belongs to, if sentry reads it.
 pub fn service_of(program: &str) -> Option<Service> {
+    match names().get(program) {
+        Some(name) => name.service,
+        None => table_service_of(program),
+    }
+}
+
+/// What the table says about one of its names (a program, a relay's or a shared ident).
+struct Name {
+    /// The services sharing this ident, each with the start of its messages, in table order.
+    shared: Vec<(&'static str, Service)>,
+    /// A relay's ident: the message names the program.
+    relay: bool,
+    /// [`table_service_of`] this name.
+    service: Option<Service>,
+}
+
+/// Every name of the table, answered once from it: `parse` and `scan` ask per line, and
+/// scanning 21 rows' names (and their shared and relay idents) showed in `parse`'s profile.
+/// Names the table does not list can only be an instance's (postfix's `postfix-in/smtpd`).
+fn names() -> &'static HashMap<&'static str, Name, BuildHasherDefault<Fnv>> {
+    static NAMES: OnceLock<HashMap<&'static str, Name, BuildHasherDefault<Fnv>>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        (TABLE.iter().flat_map(identifiers))
+            .map(|ident| {
+                let shared = (TABLE.iter())
+                    .flat_map(|r| r.shared_idents.iter().map(move |s| (s, r.service)))
+                    .filter(|(s, _)| s.ident == ident)
+                    .map(|(s, service)| (s.prefix, service))
+                    .collect();
+                let name = Name {
+                    shared,
+                    relay: TABLE.iter().any(|r| r.relay == Some(ident)),
+                    service: table_service_of(ident),
+                };
+                (ident, name)
+            })
+            .collect()
+    })
+}
+
+/// FNV-1a: the map above is fixed when built, so a short name needs no keyed hash.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+/// [`service_of`] by the table itself: a row's program names, or its instances' rule.
+fn table_service_of(program: &str) -> Option<Service> {
     TABLE
         .iter()
         .find(|r| {
@@ -787,15 +855,14 @@ pub fn service_of(program: &str) -> Option<Service> {
 /// under a relay's ident (`vpopmail`), by the program the message starts with, or under a
 /// shared ident (`auth`) by the service's own start of the message.
 pub fn service_of_line(program: &str, message: &str) -> Option<Service> {
-    if let Some(row) = TABLE.iter().find(|r| {
-        r.shared_idents
-            .iter()
-            .any(|s| s.ident == program && message.starts_with(s.prefix))
-    }) {
-        return Some(row.service);
+    let Some(name) = names().get(program) else {
+        return table_service_of(program);
+    };
+    if let Some((_, service)) = name.shared.iter().find(|(p, _)| message.starts_with(p)) {
+        return Some(*service);
     }
-    if !TABLE.iter().any(|r| r.relay == Some(program)) {
-        return service_of(program);
+    if !name.relay {
+        return name.service;
     }
     let (named, _) = message.split_once(": ")?;
     service_of(named).filter(|s| s.row().relay == Some(program))
@@ -824,6 +891,10 @@ mod tests {
             }
             for p in a.programs {
                 assert_eq!(service_of(p), Some(a.service), "{p}");
+            }
+            // `service_of_line` reads a relay's lines by the message only.
+            if let Some(relay) = a.relay {
+                assert_eq!(service_of(relay), None, "{relay}");
             }
             assert_eq!(Service::from_name(a.name), Some(a.service));
         }

@@ -136,6 +136,15 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Caps SQLite's page cache at `kib` (2 MiB by default). For the long-lived `ingest`:
+    /// its small batches touch a few index pages each, and a cache that fills up over a
+    /// day of traffic would stay resident for good.
+    pub fn limit_cache(&self, kib: u32) -> Result<()> {
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(kib))
+            .map_err(|e| self.error("configure", &e))
+    }
+
     /// A private copy of the database in memory, for a dry run: whatever is written to it
     /// is gone when it is dropped, and nobody else sees it meanwhile.
     pub fn scratch_copy(&self) -> Result<SqliteStore> {

@@ -28,6 +28,7 @@ chan_sip's `Device does not match ACL`, `ACL error (permit/deny)` and `Not a loc
 chan_sip's `Peer is not supposed to register` (a static peer's name) is naughty.
 */
 
+use super::lex::Cut;
 use super::{Finding, address};
 use crate::ip::ClientIp;
 use crate::logs::Kind;
@@ -57,13 +58,13 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
 /// After `NOTICE[`: `1234][C-0000001a]: chan_sip.c:28501 handle_request_register: TEXT` (and
 /// the older and syslog spellings): the source file and TEXT.
 fn source_file(m: &str) -> Option<(&str, &str)> {
-    let (thread, rest) = m.split_once(']')?;
+    let (thread, rest) = m.cut("]")?;
     if thread.is_empty() || !thread.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let rest = match rest.strip_prefix("[C-") {
         Some(call) => {
-            let (call, rest) = call.split_once(']')?;
+            let (call, rest) = call.cut("]")?;
             if !call.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return None;
             }
@@ -72,8 +73,8 @@ fn source_file(m: &str) -> Option<(&str, &str)> {
         None => rest,
     };
     let rest = rest.strip_prefix(':').unwrap_or(rest).strip_prefix(' ')?;
-    let (place, rest) = rest.split_once(' ')?;
-    let (file, line) = place.split_once(':')?;
+    let (place, rest) = rest.cut(" ")?;
+    let (file, line) = place.cut(":")?;
     if line.is_empty() {
         return Some((file, rest));
     }
@@ -81,7 +82,7 @@ fn source_file(m: &str) -> Option<(&str, &str)> {
         return None;
     }
     let rest = rest.strip_prefix("in ").unwrap_or(rest);
-    let (function, text) = rest.split_once(": ")?;
+    let (function, text) = rest.cut(": ")?;
     if function.is_empty()
         || !function
             .bytes()
@@ -111,7 +112,7 @@ const CHAN_SIP_REASONS: [(&str, Kind); 7] = [
 /// client's `Username:` header (one line of the AMI protocol). A nonexistent user's attempt
 /// writes both lines (the second as the failure of the same attempt).
 fn manager(text: &str) -> Option<Finding<'_>> {
-    let (addr, rest) = text.split_once(' ')?;
+    let (addr, rest) = text.cut(" ")?;
     let ip = bare_address(addr)?;
     let (kind, user) = if let Some(user) = rest.strip_prefix("failed to authenticate as '") {
         (Kind::Failed, user)
@@ -131,7 +132,7 @@ fn manager(text: &str) -> Option<Finding<'_>> {
 /// the name, and a message this short is never cut (see [`MESSAGE_CAP`]).
 fn iax2(text: &str) -> Option<Finding<'_>> {
     if let Some(rest) = text.strip_prefix("Host ") {
-        let (addr, rest) = rest.split_once(' ')?;
+        let (addr, rest) = rest.cut(" ")?;
         let ip = bare_address(addr)?;
         if let Some(user) = rest.strip_prefix("failed to authenticate as ") {
             let user = user
@@ -141,13 +142,13 @@ fn iax2(text: &str) -> Option<Finding<'_>> {
             return Some(Finding::new(Kind::Failed, ip, Some(user)));
         }
         let rest = rest.strip_prefix("failed MD5 authentication for '")?;
-        let (user, _) = rest.strip_suffix(')')?.split_once("' (")?;
+        let (user, _) = rest.strip_suffix(')')?.cut("' (")?;
         return Some(Finding::new(Kind::Failed, ip, Some(user)));
     }
     let rest = text
         .strip_prefix("No registration for peer '")?
         .strip_suffix(')')?;
-    let (user, addr) = rest.rsplit_once("' (from ")?;
+    let (user, addr) = rest.rcut("' (from ")?;
     Some(Finding::new(Kind::Naughty, bare_address(addr)?, Some(user)))
 }
 
@@ -169,7 +170,7 @@ const SECURITY_EVENTS: [(&str, Kind); 4] = [
 fn security_event(text: &str) -> Option<Finding<'_>> {
     const REMOTE: &str = ",RemoteAddress=\"";
     let rest = text.strip_prefix("SecurityEvent=\"")?;
-    let (name, rest) = rest.split_once("\",EventTV=\"")?;
+    let (name, rest) = rest.cut("\",EventTV=\"")?;
     let kind = SECURITY_EVENTS
         .iter()
         .find_map(|(event, kind)| (*event == name).then_some(*kind))?;
@@ -181,23 +182,23 @@ fn security_event(text: &str) -> Option<Finding<'_>> {
         return None;
     }
     // `IPV4/UDP/203.0.113.9/5060` or `IPV6/TCP/2001:db8::1/5060`.
-    let (value, tail) = after.split_once('"')?;
+    let (value, tail) = after.cut("\"")?;
     if !(tail.is_empty() || tail.starts_with(',')) {
         return None;
     }
-    let (family, value) = value.split_once('/')?;
+    let (family, value) = value.cut("/")?;
     if family != "IPV4" && family != "IPV6" {
         return None;
     }
-    let (_transport, value) = value.split_once('/')?;
-    let (addr, port) = value.rsplit_once('/')?;
+    let (_transport, value) = value.cut("/")?;
+    let (addr, port) = value.rcut("/")?;
     if !is_port(port) {
         return None;
     }
     let ip = address(addr)?;
     let user = before
-        .split_once(",AccountID=\"")
-        .and_then(|(_, a)| a.split_once("\",SessionID=\""))
+        .cut(",AccountID=\"")
+        .and_then(|(_, a)| a.cut("\",SessionID=\""))
         .map(|(a, _)| a);
     Some(Finding::new(kind, ip, user))
 }
@@ -215,7 +216,7 @@ fn chan_sip(rest: &str) -> Option<Finding<'_>> {
     let (kind, rest) = CHAN_SIP_REASONS
         .iter()
         .find_map(|(reason, kind)| rest.strip_suffix(reason).map(|r| (*kind, r)))?;
-    let (from, addr) = rest.rsplit_once("' failed for '")?;
+    let (from, addr) = rest.rcut("' failed for '")?;
     let ip = socket_address(addr)?;
     Some(Finding::new(kind, ip, Some(from)))
 }
@@ -240,18 +241,18 @@ fn pjsip(rest: &str) -> Option<Finding<'_>> {
     let from = match before.strip_prefix("from '") {
         Some(from) => from,
         None => {
-            let (method, from) = before.strip_prefix('\'')?.split_once("' from '")?;
+            let (method, from) = before.strip_prefix('\'')?.cut("' from '")?;
             if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
                 return None;
             }
             from
         }
     };
-    let (addr, rest) = after.split_once("' (callid: ")?;
+    let (addr, rest) = after.cut("' (callid: ")?;
     let ip = socket_address(addr)?;
     // The reason ends the line; the call id before it is the client's. `after N tries`: the
     // line sums up N requests from the address (`unidentified_request_count`).
-    let (rest, count) = match rest.rsplit_once(" after ") {
+    let (rest, count) = match rest.rcut(" after ") {
         Some((head, tail)) => match tries(tail) {
             Some(n) => (head, n),
             None => (rest, 1),
@@ -272,7 +273,7 @@ const MAX_TRIES: u32 = 1000;
 
 /// `5 tries in 2.500 ms`: 5.
 fn tries(text: &str) -> Option<u32> {
-    let (count, rest) = text.split_once(" tries in ")?;
+    let (count, rest) = text.cut(" tries in ")?;
     let ms = rest.strip_suffix(" ms")?;
     if ms.is_empty() || !ms.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return None;
@@ -291,10 +292,10 @@ fn tries(text: &str) -> Option<u32> {
 /// port), or IPv4 without a port (chan_sip 1.8).
 fn socket_address(text: &str) -> Option<ClientIp> {
     if let Some(v6) = text.strip_prefix('[') {
-        let (addr, port) = v6.split_once("]:")?;
+        let (addr, port) = v6.cut("]:")?;
         return is_port(port).then(|| address(addr))?;
     }
-    match text.rsplit_once(':') {
+    match text.rcut(":") {
         Some((addr, port)) => is_port(port).then(|| address(addr))?,
         None => address(text),
     }

@@ -17,6 +17,7 @@ bytes and throws the rest of a longer line away. A line that reached courierlogg
 bytes may have lost its real address and ends in the client's text: it is not read.
 */
 
+use super::lex::Cut;
 use super::lex::failure_kind;
 use super::{Finding, ParseOptions, address};
 
@@ -35,7 +36,7 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
         (rest.strip_prefix("method=")?, false)
     };
     // `, port=[PORT]` ends courier-imap 5's lines.
-    let field = match field.rsplit_once(", port=[") {
+    let field = match field.rcut(", port=[") {
         Some((before, port))
             if port
                 .strip_suffix(']')
@@ -45,7 +46,7 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
         }
         _ => field,
     };
-    let (named, addr) = field.rsplit_once(", ip=[")?;
+    let (named, addr) = field.rcut(", ip=[")?;
     let ip = address(addr.strip_suffix(']')?)?;
     let user = user.then_some(named).filter(|u| !u.is_empty());
     Some(Finding::new(failure_kind(user, options), ip, user))

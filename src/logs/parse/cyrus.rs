@@ -15,6 +15,7 @@ first and is read from the left, the name in host-name characters only; a cut li
 names the right address.
 */
 
+use super::lex::Cut;
 use super::lex::is_host_name;
 use super::{Finding, address};
 use crate::logs::Kind;
@@ -23,7 +24,7 @@ use crate::logs::Kind;
 pub fn parse(message: &str) -> Option<Finding<'_>> {
     let rest = message.strip_prefix("badlogin: ")?;
     // The name runs to the first `[` (host-name characters hold none), then ` ` or not.
-    let (name, bracketed) = rest.split_once('[')?;
+    let (name, bracketed) = rest.cut("[")?;
     let named = match name.strip_suffix(' ') {
         Some(name) => is_host_name(name),
         None => name.is_empty() || is_host_name(name),
@@ -31,7 +32,7 @@ pub fn parse(message: &str) -> Option<Finding<'_>> {
     if !named {
         return None;
     }
-    let (addr, rest) = bracketed.split_once("] ")?;
+    let (addr, rest) = bracketed.cut("] ")?;
     if rest.is_empty() {
         return None;
     }

@@ -24,6 +24,7 @@ Where the attacker writes:
   the same way, right to left.
 */
 
+use super::lex::Cut;
 use super::lex::{is_pam_module_line, pam_auth_failure, root_rule};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
@@ -68,7 +69,7 @@ fn strip_info(text: &str) -> &str {
 
 /// `imap-login: `, `pop3-login: `, `submission-login: `, `managesieve-login: ` ...
 fn strip_login_process(message: &str) -> Option<&str> {
-    let (process, rest) = message.split_once(": ")?;
+    let (process, rest) = message.cut(": ")?;
     let protocol = process.strip_suffix("-login")?;
     (!protocol.is_empty()
         && protocol
@@ -86,7 +87,7 @@ fn strip_auth_process(message: &str) -> Option<&str> {
         let rest = message
             .strip_prefix("auth-worker(")
             .or_else(|| message.strip_prefix("auth("))?;
-        let (id, rest) = rest.split_once("): ")?;
+        let (id, rest) = rest.cut("): ")?;
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return None;
         }
@@ -94,8 +95,8 @@ fn strip_auth_process(message: &str) -> Option<&str> {
     };
     let rest = strip_info(rest);
     if let Some(conn) = rest.strip_prefix("conn unix:") {
-        let (_, after) = conn.split_once("): auth-worker<")?;
-        let (n, after) = after.split_once(">: ")?;
+        let (_, after) = conn.cut("): auth-worker<")?;
+        let (n, after) = after.cut(">: ")?;
         if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -139,14 +140,14 @@ fn disconnect_kind(reason: &str) -> Option<(Kind, u32)> {
         .or_else(|| reason.strip_prefix("Aborted login"))
         .or_else(|| reason.strip_prefix("Login aborted"))?;
     let rest = strip_reason_code(rest);
-    let (_, last) = rest.rsplit_once('(')?;
+    let (_, last) = rest.rcut("(")?;
     let inner = last.strip_suffix(')')?;
     // A proxy's backend refused the password: `(proxy dest auth failed)`, since 2.3.x
     // with `, N attempts in S secs` or `, S/N successful auths in S secs` (the proxy's
     // own passdb let it through): one failure at least.
     if let Some(rest) = inner.strip_prefix("proxy dest auth failed") {
         let attempts = (rest.strip_prefix(", "))
-            .and_then(|r| r.split_once(" attempts"))
+            .and_then(|r| r.cut(" attempts"))
             .and_then(|(n, _)| n.parse::<u32>().ok())
             .unwrap_or(1)
             .clamp(1, MAX_ATTEMPTS_PER_CONNECTION);
@@ -155,7 +156,7 @@ fn disconnect_kind(reason: &str) -> Option<(Kind, u32)> {
     if let Some(count) = inner.strip_prefix("auth failed, ") {
         // `N attempts[ in S secs]`; dovecot's login_max_auth_attempts-like limits keep N
         // small, a bound keeps a forged N harmless.
-        let attempts = (count.split_once(" attempts"))
+        let attempts = (count.cut(" attempts"))
             .and_then(|(n, _)| n.parse::<u32>().ok())
             .unwrap_or(1)
             .clamp(1, MAX_ATTEMPTS_PER_CONNECTION);
@@ -177,7 +178,7 @@ fn disconnect_kind(reason: &str) -> Option<(Kind, u32)> {
 /// Newer dovecot appends a machine-readable code: `... (auth failed, 1 attempts) (auth_failed)`.
 fn strip_reason_code(text: &str) -> &str {
     if let Some(body) = text.strip_suffix(')')
-        && let Some((head, code)) = body.rsplit_once(" (")
+        && let Some((head, code)) = body.rcut(" (")
         && !code.is_empty()
         && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
     {
@@ -237,7 +238,7 @@ const MAX_AUTH_USER: usize = 64;
 
 /// The user name from `user=<NAME>` or `user=<NAME>, method=MECH` (what precedes `rip=`).
 fn user_field(before_rip: &str) -> Option<Option<&str>> {
-    let field = match before_rip.rsplit_once(", method=") {
+    let field = match before_rip.rcut(", method=") {
         Some((head, mech)) if is_mechanism(mech) => head,
         _ => before_rip,
     };
@@ -311,7 +312,7 @@ fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     if let Some(finding) = auth_named_by_process(text, options) {
         return Some(finding);
     }
-    let (driver, rest) = text.split_once('(')?;
+    let (driver, rest) = text.cut("(")?;
     if !DRIVERS.contains(&driver) {
         return None;
     }
@@ -325,7 +326,7 @@ fn auth<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
         return None;
     }
     let inner = strip_session(inner);
-    let (user, addr) = inner.rsplit_once(',')?;
+    let (user, addr) = inner.rcut(",")?;
     if user.len() > MAX_AUTH_USER {
         return None;
     }
@@ -353,32 +354,29 @@ fn auth_named_by_process<'a>(text: &'a str, options: &ParseOptions) -> Option<Fi
         let head = rest.strip_suffix(verdict)?.strip_suffix(": ")?;
         Some((head, kind))
     })?;
-    let (head, passdb) = head.rsplit_once(": ")?;
+    let (head, passdb) = head.rcut(": ")?;
     if !is_mechanism(passdb) {
         return None;
     }
-    let head = match head
-        .strip_suffix(']')
-        .and_then(|h| h.rsplit_once(": request ["))
-    {
+    let head = match head.strip_suffix(']').and_then(|h| h.rcut(": request [")) {
         Some((h, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => head,
     };
     // `<PID>` of a worker, then `<SESSION>`; both dovecot's, neither holds `<`.
     let mut head = head;
     for _ in 0..2 {
-        match head.strip_suffix('>').and_then(|h| h.rsplit_once('<')) {
+        match head.strip_suffix('>').and_then(|h| h.rcut("<")) {
             Some((h, id)) if is_session_id(id) => head = h,
             _ => break,
         }
     }
     let inner = head.strip_suffix(')')?;
     let inner = inner.strip_suffix(",master").unwrap_or(inner);
-    let inner = match inner.rsplit_once(",sasl:") {
+    let inner = match inner.rcut(",sasl:") {
         Some((h, mech)) if is_mechanism(mech) => h,
         _ => inner,
     };
-    let (user, addr) = inner.rsplit_once(',')?;
+    let (user, addr) = inner.rcut(",")?;
     if user.len() > MAX_AUTH_USER {
         return None;
     }
@@ -402,7 +400,7 @@ const MAX_ATTEMPTS_PER_CONNECTION: u32 = 100;
 /// cannot carry text; the plain-password variant is left in place and the line not recognised.
 fn strip_password_hash(text: &str) -> &str {
     if let Some(body) = text.strip_suffix(')')
-        && let Some((head, hex)) = body.rsplit_once(" (SHA1 of given password: ")
+        && let Some((head, hex)) = body.rcut(" (SHA1 of given password: ")
         && !hex.is_empty()
         && hex.bytes().all(|b| b.is_ascii_hexdigit())
     {
@@ -414,7 +412,7 @@ fn strip_password_hash(text: &str) -> &str {
 /// Dovecot 2.2+ adds the session id: `bob,203.0.113.5,<jaOmpreVvO0zW9RP>`.
 fn strip_session(inner: &str) -> &str {
     if let Some(body) = inner.strip_suffix('>')
-        && let Some((head, session)) = body.rsplit_once(",<")
+        && let Some((head, session)) = body.rcut(",<")
         && !session.is_empty()
         && session
             .bytes()

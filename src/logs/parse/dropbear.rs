@@ -19,6 +19,7 @@ sums up N failures, which count only beyond the `Bad password` lines of the same
 failure) is no evidence; `Pubkey auth succeeded ... , extra auth required` is not a login.
 */
 
+use super::lex::Cut;
 use super::lex::failure_kind;
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
@@ -46,7 +47,7 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
             if message.len() > MAX_NONEXISTENT_LINE {
                 return None;
             }
-            let (user, addr) = rest.rsplit_once(" from ")?;
+            let (user, addr) = rest.rcut(" from ")?;
             // Newer releases name the user: ` 'x'`; older ones do not.
             let user = match user {
                 "" => None,
@@ -62,9 +63,9 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
             }
             // `Pubkey auth succeeded for 'bob' with [ssh-ed25519 ]key FINGERPRINT from ADDR:PORT`
             let rest = rest.strip_prefix("ubkey auth succeeded for '")?;
-            let (head, addr) = rest.rsplit_once(" from ")?;
+            let (head, addr) = rest.rcut(" from ")?;
             // The user is a real account (no quote); the key text is dropbear's.
-            let (user, _) = head.split_once("' with ")?;
+            let (user, _) = head.cut("' with ")?;
             Some(Finding::new(Kind::Success, host_port(addr)?, Some(user)))
         }
         "E" => exit_before_auth(rest.strip_prefix("xit before auth")?, options),
@@ -75,7 +76,7 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
 /// Some setups log dropbear's own stderr format: `[825] Jul 10 23:53:52 Bad password ...`.
 fn strip_own_stamp(message: &str) -> &str {
     if let Some(rest) = message.strip_prefix('[')
-        && let Some((pid, rest)) = rest.split_once("] ")
+        && let Some((pid, rest)) = rest.cut("] ")
         && !pid.is_empty()
         && pid.bytes().all(|b| b.is_ascii_digit())
         && let Some(stamp) = rest.as_bytes().get(..16)
@@ -92,13 +93,13 @@ fn strip_own_stamp(message: &str) -> &str {
 
 /// `USER' from ADDR:PORT` at the end of the message.
 fn quoted_user_from(rest: &str) -> Option<(&str, ClientIp)> {
-    let (user, addr) = rest.rsplit_once("' from ")?;
+    let (user, addr) = rest.rcut("' from ")?;
     Some((user, host_port(addr)?))
 }
 
 /// `ADDR:PORT`, the address possibly in brackets.
 fn host_port(text: &str) -> Option<ClientIp> {
-    let (host, port) = text.rsplit_once(':')?;
+    let (host, port) = text.rcut(":")?;
     if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -124,7 +125,7 @@ const MAX_NONEXISTENT_LINE: usize = 36 + 100 + 7 + 47;
 fn exit_before_auth<'a>(rest: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     if let Some(rest) = rest.strip_prefix(" from <") {
         // 2019+: ` from <ADDR:PORT>: [(user 'x', N fails): ]EXITMSG`, address first.
-        let (addr, exit) = rest.split_once(">: ")?;
+        let (addr, exit) = rest.cut(">: ")?;
         let ip = host_port(addr)?;
         if let Some(user) = max_tries_user(exit) {
             let f = Finding::new(Kind::Naughty, ip, user);
@@ -135,7 +136,7 @@ fn exit_before_auth<'a>(rest: &'a str, options: &ParseOptions) -> Option<Finding
         return Some(f.reported_as(Report::Summary, fails));
     }
     // Older: `[ (user 'x', N fails)]: Max auth tries reached - user 'x' from ADDR:PORT`.
-    let (exit, addr) = rest.rsplit_once(" from ")?;
+    let (exit, addr) = rest.rcut(" from ")?;
     let exit = exit.strip_prefix(": ").unwrap_or(exit);
     let user = max_tries_user(exit.strip_prefix(' ').unwrap_or(exit))?;
     Some(Finding::new(Kind::Naughty, host_port(addr)?, user).reported_as(Report::Summary, 1))
@@ -148,8 +149,8 @@ const MAX_FAILS: u32 = 100;
 /// `(user 'x', N fails): EXITMSG` with N > 0: the account and N. dropbear names only an
 /// account that exists here (`pw_name`), so the name holds no `', `.
 fn user_fails(exit: &str) -> Option<(&str, u32)> {
-    let (user, rest) = exit.strip_prefix("(user '")?.split_once("', ")?;
-    let (n, _) = rest.split_once(" fails): ")?;
+    let (user, rest) = exit.strip_prefix("(user '")?.cut("', ")?;
+    let (n, _) = rest.cut(" fails): ")?;
     if user.is_empty() || n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -163,7 +164,7 @@ fn max_tries_user(exit: &str) -> Option<Option<&str>> {
     let exit = exit.strip_suffix('\'')?;
     let (prefix, user) = exit.rsplit_once(MAX_TRIES)?;
     if !prefix.is_empty() {
-        let (who, fails) = prefix.strip_prefix("(user '")?.rsplit_once("', ")?;
+        let (who, fails) = prefix.strip_prefix("(user '")?.rcut("', ")?;
         let n = fails.strip_suffix(" fails): ")?;
         if who != user || n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
             return None;

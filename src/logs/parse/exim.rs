@@ -51,6 +51,7 @@ syslog goes out in pieces tagged `[1/2] `, `[2/2] `: none is read (a set_id coul
 start a piece with an authenticator line of its own).
 */
 
+use super::lex::Cut;
 use super::lex::{failure_kind, is_host_name};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
@@ -65,7 +66,7 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
     if let Some(rest) = message.strip_prefix("SMTP ") {
         return protocol_probe(rest).map(|ip| Finding::new(Kind::Probe, ip, None));
     }
-    let (name, rest) = message.split_once(" authenticator failed for ")?;
+    let (name, rest) = message.cut(" authenticator failed for ")?;
     // The authenticator's name from the admin's configuration: letters, digits, `_`.
     if name.is_empty()
         || !name
@@ -119,7 +120,7 @@ fn protocol_probe(rest: &str) -> Option<ClientIp> {
         // `"%s" %s %s`: the command, the client, the error; only the AUTH error is read,
         // and the command must be AUTH in its exact shape, so that its closing quote is
         // the first one.
-        let (command, rest) = rest.split_once("\" H=")?;
+        let (command, rest) = rest.cut("\" H=")?;
         if !is_auth_command(command) {
             return None;
         }
@@ -150,7 +151,7 @@ fn sent_too_soon(rest: &str) -> Option<ClientIp> {
     if rest.len() >= SENT_TOO_SOON_CAP || rest.bytes().filter(|&b| b == b'"').count() != 3 {
         return None;
     }
-    let (_command, rest) = rest.split_once("\" H=")?;
+    let (_command, rest) = rest.cut("\" H=")?;
     let (ip, rest) = client(rest, " next input=\"")?;
     let input = rest.strip_prefix(" next input=\"")?.strip_suffix('"')?;
     (!input.is_empty()).then_some(ip)
@@ -187,13 +188,13 @@ fn client<'t>(text: &'t str, end: &str) -> Option<(ClientIp, &'t str)> {
 /// `2026-11-24 10:00:00[.123][ +0100] ` and `[PID] ` before a message exim sent to syslog.
 fn strip_own_prefix(message: &str) -> &str {
     let mut rest = message;
-    if let Some((date, after)) = rest.split_once(' ')
+    if let Some((date, after)) = rest.cut(" ")
         && is_date(date)
-        && let Some((time, after)) = after.split_once(' ')
+        && let Some((time, after)) = after.cut(" ")
         && is_time(time)
     {
         rest = after;
-        if let Some((zone, after)) = rest.split_once(' ')
+        if let Some((zone, after)) = rest.cut(" ")
             && zone.len() == 5
             && zone.starts_with(['+', '-'])
             && zone[1..].bytes().all(|b| b.is_ascii_digit())
@@ -201,7 +202,7 @@ fn strip_own_prefix(message: &str) -> &str {
             rest = after;
         }
     }
-    if let Some((pid, after)) = rest.strip_prefix('[').and_then(|r| r.split_once("] "))
+    if let Some((pid, after)) = rest.strip_prefix('[').and_then(|r| r.cut("] "))
         && !pid.is_empty()
         && pid.bytes().all(|b| b.is_ascii_digit())
     {
@@ -222,7 +223,7 @@ fn is_date(text: &str) -> bool {
 
 /// `HH:MM:SS` with `log_selector = +millisec`'s `.mmm`.
 fn is_time(text: &str) -> bool {
-    let (hms, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let (hms, fraction) = text.cut(".").unwrap_or((text, "0"));
     let b = hms.as_bytes();
     b.len() == 8
         && b[2] == b':'
@@ -239,7 +240,7 @@ fn full_host(text: &str) -> Option<(ClientIp, &str)> {
     let mut rest = text;
     // A verified host name (exim looked it up and checked it resolves back).
     if !rest.starts_with(['(', '['])
-        && let Some((name, after)) = rest.split_once(' ')
+        && let Some((name, after)) = rest.cut(" ")
     {
         if !is_host_name(name) {
             return None;
@@ -247,13 +248,13 @@ fn full_host(text: &str) -> Option<(ClientIp, &str)> {
         rest = after;
     }
     if let Some(helo) = rest.strip_prefix('(') {
-        let (helo, after) = helo.split_once(") ")?;
+        let (helo, after) = helo.cut(") ")?;
         if !(is_host_name(helo) || is_address_literal(helo)) {
             return None;
         }
         rest = after;
     }
-    let (addr, after) = rest.strip_prefix('[')?.split_once(']')?;
+    let (addr, after) = rest.strip_prefix('[')?.cut("]")?;
     let ip = address(addr)?;
     Some((ip, skip_port(after)))
 }
@@ -289,7 +290,7 @@ fn skip_interface(text: &str) -> Option<&str> {
     let Some(iface) = text.strip_prefix(" I=[") else {
         return Some(text);
     };
-    let (addr, after) = iface.split_once(']')?;
+    let (addr, after) = iface.cut("]")?;
     address(addr)?;
     Some(skip_port(after))
 }

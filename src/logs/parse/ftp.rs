@@ -22,6 +22,7 @@ Anonymous logins are not reported as successes: any success allow-lists an addre
 may log in anonymously.
 */
 
+use super::lex::Cut;
 use std::collections::{HashMap, VecDeque};
 
 use super::lex::{failure_kind, is_host_or_address, is_pam_module_line, pam_auth_failure};
@@ -69,7 +70,7 @@ struct VsftpdLogin<'a> {
 /// `[pid 123] ` starts the lines of vsftpd's own log file (not the syslog ones).
 fn strip_vsftpd_pid(message: &str) -> &str {
     if let Some(rest) = message.strip_prefix("[pid ")
-        && let Some((pid, rest)) = rest.split_once("] ")
+        && let Some((pid, rest)) = rest.cut("] ")
         && !pid.is_empty()
         && pid.bytes().all(|b| b.is_ascii_digit())
     {
@@ -82,7 +83,7 @@ fn strip_vsftpd_pid(message: &str) -> &str {
 fn vsftpd_from_right(message: &str) -> Option<VsftpdLogin<'_>> {
     let at = message.rfind(VSFTPD_CLIENT)?;
     let (head, tail) = (&message[..at], &message[at + VSFTPD_CLIENT.len()..]);
-    let (addr, after) = tail.split_once('"')?;
+    let (addr, after) = tail.cut("\"")?;
     let note_ok = after.is_empty()
         || after
             .strip_prefix(", \"")
@@ -124,7 +125,7 @@ fn is_anonymous(user: &str) -> bool {
 
 /// `[ftp] OK LOGIN: Client "ADDR", anon password "..."`, read from the start.
 fn vsftpd_anonymous(message: &str) -> Option<VsftpdLogin<'_>> {
-    let (user, rest) = message.strip_prefix('[')?.split_once("] ")?;
+    let (user, rest) = message.strip_prefix('[')?.cut("] ")?;
     if !is_anonymous(user) {
         return None;
     }
@@ -132,7 +133,7 @@ fn vsftpd_anonymous(message: &str) -> Option<VsftpdLogin<'_>> {
         Some(rest) => (true, rest),
         None => (false, rest.strip_prefix("FAIL ")?),
     };
-    let (addr, after) = rest.strip_prefix(VSFTPD_CLIENT)?.split_once('"')?;
+    let (addr, after) = rest.strip_prefix(VSFTPD_CLIENT)?.cut("\"")?;
     if !after.starts_with(", anon password \"") || !after.ends_with('"') {
         return None;
     }
@@ -165,7 +166,7 @@ pub fn parse_proftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Fin
         }
         (Kind::Naughty, Some("root"))
     } else if let Some(rest) = text.strip_prefix("Maximum login attempts (") {
-        let (n, rest) = rest.split_once(')')?;
+        let (n, rest) = rest.cut(")")?;
         if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -186,15 +187,15 @@ pub fn parse_proftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Fin
 
 /// `SERVER (NAME[ADDR]) - ` (or the older `SERVER (NAME[ADDR]): `): the address and the message.
 fn proftpd_client(message: &str) -> Option<(&str, &str)> {
-    let (server, rest) = message.split_once(" (")?;
+    let (server, rest) = message.cut(" (")?;
     if server.is_empty() || server.contains(' ') {
         return None;
     }
-    let (name, rest) = rest.split_once('[')?;
+    let (name, rest) = rest.cut("[")?;
     if !is_host_or_address(name) {
         return None;
     }
-    let (addr, rest) = rest.split_once(']')?;
+    let (addr, rest) = rest.cut("]")?;
     let text = rest
         .strip_prefix(") - ")
         .or_else(|| rest.strip_prefix("): "))?;
@@ -210,7 +211,7 @@ fn proftpd_user_line<'a>(
     if let Some(user) = rest.strip_suffix(": Login successful.") {
         return Some((Kind::Success, Some(user)));
     }
-    if let Some((user, reason)) = rest.rsplit_once(" (Login failed): ") {
+    if let Some((user, reason)) = rest.rcut(" (Login failed): ") {
         let reason = reason.strip_suffix('.').unwrap_or(reason);
         let kind = if reason == "Incorrect password" {
             failure_kind(Some(user), options)
@@ -229,9 +230,9 @@ fn proftpd_user_line<'a>(
     }
     // `bob: no such user found from NAME [ADDR] to LOCAL:21`: the address is repeated; it must
     // agree with the client part.
-    let (user, from) = rest.rsplit_once(": no such user found from ")?;
-    let (client, _local) = from.rsplit_once(" to ")?;
-    let (_, repeated) = client.strip_suffix(']')?.rsplit_once(" [")?;
+    let (user, from) = rest.rcut(": no such user found from ")?;
+    let (client, _local) = from.rcut(" to ")?;
+    let (_, repeated) = client.strip_suffix(']')?.rcut(" [")?;
     (repeated == addr).then_some((Kind::Naughty, Some(user)))
 }
 
@@ -241,7 +242,7 @@ pub fn parse_pure_ftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<F
     if let Some(rest) = rest.strip_prefix("?@") {
         // Not logged in yet: the client part holds only the address; the name the client
         // tried is the bracketed tail.
-        let (host, text) = rest.split_once(") [")?;
+        let (host, text) = rest.cut(") [")?;
         let ip = address(host)?;
         if let Some(user) = text.strip_prefix("WARNING] Authentication failed for user [") {
             let user = user.strip_suffix(']')?;
@@ -264,8 +265,8 @@ pub fn parse_pure_ftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<F
     // `(bob@203.0.113.5) [INFO] bob is now logged in`: the account may contain `@`
     // (virtual users), so the address is after the last one; the message must repeat the
     // account exactly, which pins where the client part ends.
-    let (client, text) = rest.split_once(") [INFO] ")?;
-    let (user, host) = client.rsplit_once('@')?;
+    let (client, text) = rest.cut(") [INFO] ")?;
+    let (user, host) = client.rcut("@")?;
     if text.strip_suffix(" is now logged in")? != user || user.is_empty() {
         return None;
     }
@@ -320,7 +321,7 @@ impl FtpdSessions {
         let ip = session.ip;
         let (kind, user) = if let Some(rest) = message.strip_prefix("FTP LOGIN FAILED FROM ") {
             // NAME is a host name (no `, `); what follows the first `, ` is the user.
-            match rest.split_once(", ") {
+            match rest.cut(", ") {
                 None => {
                     session.counted_failure = true;
                     (Kind::Failed, None)
@@ -329,14 +330,14 @@ impl FtpdSessions {
                 Some((_, user)) => (failure_kind(Some(user), options), Some(user)),
             }
         } else if let Some(rest) = message.strip_prefix("FTP LOGIN REFUSED FROM ") {
-            (Kind::Naughty, rest.split_once(", ").map(|(_, user)| user))
+            (Kind::Naughty, rest.cut(", ").map(|(_, user)| user))
         } else if let Some(rest) = message.strip_prefix("FTP LOGIN FROM ") {
             // NetBSD adds ` (class: real, type: REAL)`; the account is a real one.
             let rest = match rest.rfind(" (class: ") {
                 Some(at) if rest.ends_with(')') => &rest[..at],
                 _ => rest,
             };
-            let (_, user) = rest.rsplit_once(" as ")?;
+            let (_, user) = rest.rcut(" as ")?;
             (Kind::Success, Some(user))
         } else if message.starts_with("repeated login failures from ") {
             (Kind::Naughty, None)
@@ -397,9 +398,9 @@ fn connection_address(rest: &str) -> Option<ClientIp> {
         _ => rest,
     };
     let enclosed = if let Some(body) = rest.strip_suffix(')') {
-        body.rsplit_once('(').map(|(_, a)| a)
+        body.rcut("(").map(|(_, a)| a)
     } else if let Some(body) = rest.strip_suffix(']') {
-        body.rsplit_once('[').map(|(_, a)| a)
+        body.rcut("[").map(|(_, a)| a)
     } else {
         None
     };

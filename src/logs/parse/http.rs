@@ -23,6 +23,7 @@ a whole line of its own, header and fake `client:` tail included, which no rule 
 line can tell from nginx's.
 */
 
+use super::lex::Cut;
 use super::lex::failure_kind;
 use super::{Finding, ParseOptions, address};
 
@@ -35,11 +36,11 @@ pub fn parse_apache<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let m = match m.strip_prefix("[client ") {
         Some(rest) => rest,
         None => {
-            let (module_level, rest) = m.strip_prefix('[')?.split_once("] [pid ")?;
+            let (module_level, rest) = m.strip_prefix('[')?.cut("] [pid ")?;
             if module_level.contains(' ') {
                 return None;
             }
-            let (pid, rest) = rest.split_once("] ")?;
+            let (pid, rest) = rest.cut("] ")?;
             if !pid
                 .bytes()
                 .all(|b| b.is_ascii_digit() || b":tid ".contains(&b))
@@ -49,26 +50,25 @@ pub fn parse_apache<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
             rest.strip_prefix("[client ")?
         }
     };
-    let (client, rest) = m.split_once("] ")?;
+    let (client, rest) = m.cut("] ")?;
     // `%a` with its port: `203.0.113.9:51234`, `2001:db8::1:51234` (IPv6 unbracketed).
-    let (addr, port) = client.rsplit_once(':')?;
+    let (addr, port) = client.rcut(":")?;
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let ip = address(addr)?;
     let user = if let Some(rest) = rest.strip_prefix("AH01617: user ") {
         // `user NAME: authentication failure for "URI": Password Mismatch`
-        rest.split_once(": authentication failure for \"")
-            .map(|(u, _)| u)
+        rest.cut(": authentication failure for \"").map(|(u, _)| u)
     } else if let Some(rest) = rest.strip_prefix("AH01618: user ") {
         // `user NAME not found: URI`
-        rest.split_once(" not found: ").map(|(u, _)| u)
+        rest.cut(" not found: ").map(|(u, _)| u)
     } else if let Some(rest) = rest.strip_prefix("AH01792: user ") {
         // mod_auth_digest: `user NAME: password mismatch: URI`
-        rest.split_once(": password mismatch: ").map(|(u, _)| u)
+        rest.cut(": password mismatch: ").map(|(u, _)| u)
     } else if let Some(rest) = rest.strip_prefix("AH01790: user `") {
         // mod_auth_digest: `user `NAME' in realm `REALM' not found: URI`
-        rest.split_once("' in realm `").map(|(u, _)| u)
+        rest.cut("' in realm `").map(|(u, _)| u)
     } else {
         return None;
     };
@@ -78,14 +78,14 @@ pub fn parse_apache<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 /// Apache 2.2's message after `[error] [client `: `ADDR] ` (no port), then one of the
 /// authentication messages, the user name between fixed words.
 fn parse_apache22<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (addr, rest) = m.split_once("] ")?;
+    let (addr, rest) = m.cut("] ")?;
     let ip = address(addr)?;
     let user = if let Some(rest) = rest.strip_prefix("user ") {
         // mod_auth_basic: `user NAME not found: URI`, `user NAME: authentication failure
         // for "URI": Password Mismatch`; older modules' `user NAME not found` alone.
-        if let Some((user, _)) = rest.split_once(" not found: ") {
+        if let Some((user, _)) = rest.cut(" not found: ") {
             user
-        } else if let Some((user, tail)) = rest.split_once(": authentication failure for \"") {
+        } else if let Some((user, tail)) = rest.cut(": authentication failure for \"") {
             if !tail.contains("\": Password Mismatch") {
                 return None;
             }
@@ -95,14 +95,14 @@ fn parse_apache22<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         }
     } else if let Some(rest) = rest.strip_prefix("Digest: user `") {
         // `Digest: user `NAME' in realm `REALM' not found: URI`
-        let (user, tail) = rest.split_once("' in realm `")?;
+        let (user, tail) = rest.cut("' in realm `")?;
         if !tail.contains("' not found: ") {
             return None;
         }
         user
     } else if let Some(rest) = rest.strip_prefix("Digest: user ") {
         // `Digest: user NAME: password mismatch: URI`
-        rest.split_once(": password mismatch: ").map(|(u, _)| u)?
+        rest.cut(": password mismatch: ").map(|(u, _)| u)?
     } else {
         return None;
     };

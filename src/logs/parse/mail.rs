@@ -18,6 +18,7 @@ Where the attacker writes:
   address: a line that long is not read.
 */
 
+use super::lex::Cut;
 use super::lex::{bracketed_client, failure_kind, root_rule};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
@@ -30,18 +31,18 @@ pub fn parse_postfix<'a>(message: &'a str, options: &ParseOptions) -> Option<Fin
     }
     // `4Xyz1b2Cdf: client=NAME[ADDR], sasl_method=PLAIN, sasl_username=bob`: an authenticated
     // session got a queue id. Without `sasl_method=` it is an ordinary (unauthenticated) client.
-    let (queue_id, rest) = message.split_once(": client=")?;
+    let (queue_id, rest) = message.cut(": client=")?;
     if queue_id.is_empty() || !queue_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
     let (addr, rest) = bracketed_client(rest, false)?;
     let rest = rest.strip_prefix(", sasl_method=")?;
-    let user =
-        rest.split_once(", sasl_username=")
-            .map(|(_, user)| match user.rfind(", sasl_sender=") {
-                Some(at) => &user[..at],
-                None => user,
-            });
+    let user = rest
+        .cut(", sasl_username=")
+        .map(|(_, user)| match user.rfind(", sasl_sender=") {
+            Some(at) => &user[..at],
+            None => user,
+        });
     Some(Finding::new(Kind::Success, address(addr)?, user))
 }
 
@@ -49,7 +50,7 @@ pub fn parse_postfix<'a>(message: &'a str, options: &ParseOptions) -> Option<Fin
 fn sasl_failure<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
     let (addr, rest) = bracketed_client(text, false)?;
     let rest = rest.strip_prefix(": SASL ")?;
-    let (mechanism, rest) = rest.split_once(' ')?;
+    let (mechanism, rest) = rest.cut(" ")?;
     if mechanism.is_empty()
         || !mechanism
             .bytes()
@@ -68,7 +69,7 @@ fn sasl_failure<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>
         return None;
     }
     let user = reason
-        .rsplit_once(", sasl_username=")
+        .rcut(", sasl_username=")
         .map(|(_, user)| user)
         .filter(|user| !user.is_empty());
     Some(Finding::new(
@@ -125,7 +126,7 @@ pub fn parse_vchkpw<'a>(message: &'a str, options: &ParseOptions) -> Option<Find
         return None;
     }
     // `(PLAIN) login success ...`, `(CRAM-MD5) login success ...`
-    let text = match text.strip_prefix('(').and_then(|t| t.split_once(") ")) {
+    let text = match text.strip_prefix('(').and_then(|t| t.cut(") ")) {
         Some((method, rest)) if rest.starts_with("login success ") && is_word(method) => rest,
         _ => text,
     };
@@ -135,7 +136,7 @@ pub fn parse_vchkpw<'a>(message: &'a str, options: &ParseOptions) -> Option<Find
     let (login, ip) = vchkpw_address(rest, account)?;
     // `password fail (pass: 'PASSWORD') bob@example.com`: the account is the last word.
     let login = if rest.starts_with("(pass: '") {
-        login.rsplit_once(' ').map_or(login, |(_, l)| l)
+        login.rcut(" ").map_or(login, |(_, l)| l)
     } else {
         login
     };
@@ -153,7 +154,7 @@ fn is_word(text: &str) -> bool {
 /// `vchkpw-pop3: `, `vchkpw-smtp: `, `vchkpw-2110: ` repeated in the message.
 fn strip_vchkpw_tag(message: &str) -> &str {
     if let Some(rest) = message.strip_prefix("vchkpw-")
-        && let Some((name, rest)) = rest.split_once(": ")
+        && let Some((name, rest)) = rest.cut(": ")
         && is_word(name)
     {
         return rest;
@@ -163,7 +164,7 @@ fn strip_vchkpw_tag(message: &str) -> &str {
 
 /// Splits `LOGIN:ADDR` into the login and the address (see the module doc).
 fn vchkpw_address(rest: &str, account: Account) -> Option<(&str, ClientIp)> {
-    let (login, last) = rest.rsplit_once(':')?;
+    let (login, last) = rest.rcut(":")?;
     if last.contains('.') {
         // Dotted: the whole IPv4 address, or the tail of `::ffff:a.b.c.d`.
         let ip = address(last)?;

@@ -34,6 +34,7 @@ Where the attacker writes, and how the client is found instead:
   evidence.
 */
 
+use super::lex::Cut;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
@@ -134,7 +135,7 @@ pub fn parse_postfix<'a>(
     if let Some(finding) = postscreen(message) {
         return finding;
     }
-    if let Some((queue_id, rest)) = message.split_once(": ") {
+    if let Some((queue_id, rest)) = message.cut(": ") {
         if let Some(rest) = rest.strip_prefix("reject: ") {
             return rbl_reject(queue_id, rest);
         }
@@ -173,7 +174,7 @@ pub fn parse_postfix<'a>(
 ///   not always send QUIT), so it is no failure.
 fn postscreen(message: &str) -> Option<Option<Finding<'_>>> {
     if let Some(rest) = message.strip_prefix("PREGREET ") {
-        let (count, rest) = rest.split_once(" after ")?;
+        let (count, rest) = rest.cut(" after ")?;
         let rest = after_delay(rest)?;
         let (ip, rest) = postscreen_client(rest)?;
         return Some(
@@ -182,7 +183,7 @@ fn postscreen(message: &str) -> Option<Option<Finding<'_>>> {
         );
     }
     if let Some(rest) = message.strip_prefix("DNSBL rank ") {
-        let (rank, rest) = rest.split_once(" for ")?;
+        let (rank, rest) = rest.cut(" for ")?;
         let (ip, rest) = postscreen_client(rest)?;
         return Some(
             (is_number(rank) && rest.is_empty()).then(|| Finding::new(Kind::Rbl, ip, None)),
@@ -200,13 +201,13 @@ fn postscreen(message: &str) -> Option<Option<Finding<'_>>> {
 
 /// `T from ` (postscreen's delay, `0.1` or `12`) → what follows.
 fn after_delay(text: &str) -> Option<&str> {
-    let (delay, rest) = text.split_once(" from ")?;
+    let (delay, rest) = text.cut(" from ")?;
     (!delay.is_empty() && delay.bytes().all(|b| b.is_ascii_digit() || b == b'.')).then_some(rest)
 }
 
 /// postscreen's `[ADDR]:PORT` → the client and what follows.
 fn postscreen_client(text: &str) -> Option<(ClientIp, &str)> {
-    let (addr, rest) = text.strip_prefix('[')?.split_once("]:")?;
+    let (addr, rest) = text.strip_prefix('[')?.cut("]:")?;
     let end = rest
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
@@ -259,7 +260,7 @@ fn client(text: &str) -> Option<(ClientIp, &str)> {
 
 /// `STAGE from CLIENT: ` → the client and the reply after it.
 fn stage_and_client(text: &str) -> Option<(ClientIp, &str)> {
-    let (stage, rest) = text.split_once(" from ")?;
+    let (stage, rest) = text.cut(" from ")?;
     if stage.is_empty() || !stage.bytes().all(|b| b.is_ascii_uppercase() || b == b'-') {
         return None;
     }
@@ -274,19 +275,19 @@ fn rbl_reject<'a>(queue: &str, text: &'a str) -> Option<Finding<'a>> {
         return None;
     }
     let (ip, reply) = stage_and_client(text)?;
-    let (code, reply) = reply.split_once(' ')?;
+    let (code, reply) = reply.cut(" ")?;
     if code.len() != 3 || !code.starts_with(['4', '5']) || !code.bytes().all(|b| b.is_ascii_digit())
     {
         return None;
     }
-    let (status, reply) = reply.split_once(' ')?;
+    let (status, reply) = reply.cut(" ")?;
     if !status.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return None;
     }
     let listed = reply
         .strip_prefix("Service unavailable; Client host [")
         .or_else(|| reply.strip_prefix("Service unavailable; client ["))?;
-    let (named, rest) = listed.split_once(']')?;
+    let (named, rest) = listed.cut("]")?;
     if address(named)? != ip || !rest.starts_with(" blocked using ") {
         return None;
     }
@@ -313,16 +314,16 @@ fn milter_reject<'a>(queue: &str, text: &'a str) -> Option<Finding<'a>> {
     }
     let (ip, reply) = stage_and_client(text)?;
     // `[CODE ]X.Y.Z TEXT`: postfix logs the enhanced status, sometimes after the code.
-    let reply = match reply.split_once(' ') {
+    let reply = match reply.cut(" ") {
         Some((code, rest)) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()) => rest,
         _ => reply,
     };
-    let (status, reason) = reply.split_once(' ')?;
+    let (status, reason) = reply.cut(" ")?;
     if !is_enhanced_status(status) {
         return None;
     }
     // The envelope follows the reason; the reason must end there (or the line).
-    let reason = reason.split_once("; from=<").map_or(reason, |(r, _)| r);
+    let reason = reason.cut("; from=<").map_or(reason, |(r, _)| r);
     if MILTER_SPAM.contains(&reason) {
         return Some(Finding::spam(ip, None));
     }
@@ -358,7 +359,7 @@ fn is_word(text: &str) -> bool {
 /// amavisd-new: `(ID) ACTION CATEGORY[ (NAMES)][ {FLAGS}], [ADDR]:PORT ...`.
 pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
     let rest = message.strip_prefix('(')?;
-    let (log_id, rest) = rest.split_once(") ")?;
+    let (log_id, rest) = rest.cut(") ")?;
     if log_id.is_empty()
         || !log_id
             .bytes()
@@ -366,7 +367,7 @@ pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
     {
         return None;
     }
-    let (action, rest) = rest.split_once(' ')?;
+    let (action, rest) = rest.cut(" ")?;
     if !matches!(
         action,
         "Blocked" | "Passed" | "Bounced" | "Rejected" | "Discarded" | "Not-Delivered"
@@ -388,7 +389,7 @@ pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
         rest = &names[close + 1..];
     }
     if let Some(flags) = rest.strip_prefix(" {") {
-        let (flags, after) = flags.split_once('}')?;
+        let (flags, after) = flags.cut("}")?;
         if !flags
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b',')
@@ -404,7 +405,7 @@ pub fn parse_amavis(message: &str) -> Option<Finding<'_>> {
         if rest.starts_with('[') {
             break;
         }
-        let (bank, after) = rest.split_once(' ')?;
+        let (bank, after) = rest.cut(" ")?;
         if bank.is_empty()
             || !bank
                 .bytes()
@@ -448,7 +449,7 @@ pub fn parse_rspamd(message: &str) -> Option<Finding<'_>> {
     let text = match message.strip_prefix(MARKER) {
         Some(text) => text,
         None => {
-            let (task, rest) = message.strip_prefix('<')?.split_once(">; task; ")?;
+            let (task, rest) = message.strip_prefix('<')?.cut(">; task; ")?;
             if task.is_empty() || !task.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return None;
             }
@@ -458,12 +459,12 @@ pub fn parse_rspamd(message: &str) -> Option<Finding<'_>> {
     if text.matches(", ip: ").count() != 1 || text.matches(" (default: ").count() != 1 {
         return None;
     }
-    let (_, after_ip) = text.split_once(", ip: ")?;
+    let (_, after_ip) = text.cut(", ip: ")?;
     let ip = address(after_ip.split(',').next()?)?;
-    let (_, verdict) = text.split_once(" (default: ")?;
-    let (is_spam, verdict) = verdict.split_once(" (")?;
-    let (action, verdict) = verdict.split_once("): [")?;
-    let (score, _) = verdict.split_once('/')?;
+    let (_, verdict) = text.cut(" (default: ")?;
+    let (is_spam, verdict) = verdict.cut(" (")?;
+    let (action, verdict) = verdict.cut("): [")?;
+    let (score, _) = verdict.cut("/")?;
     let spam = match (is_spam, action) {
         (_, "soft reject" | "greylist" | "no action") => false,
         ("T", _) => true,
@@ -481,7 +482,7 @@ pub fn parse_spamd<'a>(
 ) -> Option<Finding<'a>> {
     let text = message.strip_prefix("spamd: ").unwrap_or(message);
     if let Some(rest) = text.strip_prefix("identified spam (") {
-        let score = Score::parse(rest.split_once('/')?.0)?;
+        let score = Score::parse(rest.cut("/")?.0)?;
         trail.spamd_score.insert(pid?, score);
         return None;
     }
@@ -490,15 +491,15 @@ pub fn parse_spamd<'a>(
         return None;
     }
     let rest = text.strip_prefix("result: ")?;
-    let (flag, rest) = rest.split_once(' ')?;
+    let (flag, rest) = rest.cut(" ")?;
     let pending = pid.and_then(|p| trail.spamd_score.remove(&p));
     if flag != "Y" {
         return None;
     }
-    let (whole, _) = rest.split_once(' ')?;
+    let (whole, _) = rest.cut(" ")?;
     let score = pending.or_else(|| Score::parse(whole));
-    let (_, id) = rest.split_once(",mid=<")?;
-    let (id, _) = id.split_once('>')?;
+    let (_, id) = rest.cut(",mid=<")?;
+    let (id, _) = id.cut(">")?;
     let ip = (*trail.message_client.get(&id.to_string())?)?;
     Some(Finding::spam(ip, score))
 }

@@ -28,6 +28,7 @@ pub mod openvpn;
 pub mod sendmail;
 pub mod sshd;
 
+use lex::Cut;
 use serde::{Deserialize, Serialize};
 
 use super::header::{self, Clock};
@@ -88,7 +89,7 @@ fn unwrap_repeats(message: &str) -> (&str, u32) {
     let Some(rest) = message.strip_prefix("message repeated ") else {
         return (message, 1);
     };
-    let Some((count, inner)) = rest.split_once(" times: [ ") else {
+    let Some((count, inner)) = rest.cut(" times: [ ") else {
         return (message, 1);
     };
     match (count.parse::<u32>(), inner.strip_suffix(']')) {

@@ -19,6 +19,7 @@ end of the line, with nothing of the client's in them:
   prefix exists: a probe.
 */
 
+use super::lex::Cut;
 use super::{Finding, address};
 use crate::ip::ClientIp;
 use crate::logs::Kind;
@@ -27,7 +28,7 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
     if let Some(rest) = m.strip_prefix("TLS Error: ") {
         return unkeyed_packet(rest).map(|ip| Finding::new(Kind::Probe, ip, None));
     }
-    let (prefix, rest) = m.split_once(' ')?;
+    let (prefix, rest) = m.cut(" ")?;
     let ip = client_prefix(prefix)?;
     if let Some(user) =
         rest.strip_prefix("TLS: Username/Password authentication succeeded for username '")
@@ -56,7 +57,7 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
 /// `[CN/]ADDR:PORT`, or `[CN/]ADDR` for an IPv6 client: mroute_addr_print() writes the port
 /// only for IPv4 (and IPv4-mapped) clients, "because v6addr:port is too ambiguous".
 fn client_prefix(prefix: &str) -> Option<ClientIp> {
-    let real = prefix.rsplit_once('/').map_or(prefix, |(_, real)| real);
+    let real = prefix.rcut("/").map_or(prefix, |(_, real)| real);
     match real.bytes().filter(|&b| b == b':').count() {
         // An address alone is never ambiguous; IPv4 always comes with its port, but
         // alone it could not mean another address.
@@ -68,7 +69,7 @@ fn client_prefix(prefix: &str) -> Option<ClientIp> {
 }
 
 fn address_and_port(text: &str) -> Option<ClientIp> {
-    let (addr, port) = text.rsplit_once(':')?;
+    let (addr, port) = text.rcut(":")?;
     if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

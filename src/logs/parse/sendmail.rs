@@ -33,6 +33,7 @@ probe. The client comes before the fixed tail; it must be exactly one of the sha
 end in an address of its own making.
 */
 
+use super::lex::Cut;
 use super::lex::{failure_kind, is_host_name};
 use super::{Finding, ParseOptions, address};
 use crate::logs::{Kind, Report};
@@ -42,14 +43,14 @@ const RELAY_CAP: usize = 100;
 
 /// Recognises one sendmail message.
 pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    let (queue, rest) = message.split_once(": ")?;
+    let (queue, rest) = message.cut(": ")?;
     if queue.is_empty() || !queue.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
     let Some(rest) = rest.strip_prefix("AUTH failure (") else {
         return possible_attack(rest);
     };
-    let (mechanism, rest) = rest.split_once("): ")?;
+    let (mechanism, rest) = rest.cut("): ")?;
     if mechanism.is_empty()
         || !mechanism
             .bytes()
@@ -60,11 +61,11 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
     // REASON is the library's text (one of them holds `(e.g., weak key)`): the code is the
     // first parenthesised number.
     let code = rest.split(" (").skip(1).find_map(|part| {
-        let (code, _) = part.split_once(") ")?;
+        let (code, _) = part.cut(") ")?;
         let digits = code.strip_prefix('-').unwrap_or(code);
         (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(code)
     })?;
-    let (detail, relay) = rest.rsplit_once(", relay=")?;
+    let (detail, relay) = rest.rcut(", relay=")?;
     // A client text cut by `%.100s` is exactly 100 bytes long, from wherever its real
     // `relay=` was: an IDENT ending in `, relay=[ADDR]` at the cut would otherwise pass.
     if rest
@@ -76,7 +77,7 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
     }
     let ip = address(client_address(relay)?)?;
     let user = detail
-        .rsplit_once(", user=")
+        .rcut(", user=")
         .map(|(_, user)| user)
         .filter(|u| !u.is_empty());
     let kind = match code {
@@ -90,7 +91,7 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
 /// `CLIENT: possible SMTP attack: command=CMD, count=N` after the queue id.
 fn possible_attack(rest: &str) -> Option<Finding<'static>> {
     let (client, tail) = rest.rsplit_once(ATTACK)?;
-    let (command, count) = tail.split_once(", count=")?;
+    let (command, count) = tail.cut(", count=")?;
     // The command is sendmail's own name for its counter (`AUTH`, `HELO/EHLO`, `VRFY`...).
     if command.is_empty() || !command.bytes().all(|b| b.is_ascii_uppercase() || b == b'/') {
         return None;
@@ -116,12 +117,12 @@ const MAX_AUTH_COUNT: u32 = 100;
 /// The address in `$_`: `[IDENT@]NAME [ADDR][ (may be forged)]` or `[IDENT@][ADDR]`.
 fn client_address(relay: &str) -> Option<&str> {
     let relay = relay.strip_suffix(" (may be forged)").unwrap_or(relay);
-    let relay = match relay.split_once('@') {
+    let relay = match relay.cut("@") {
         Some((ident, host)) if is_word(ident) => host,
         Some(_) => return None,
         None => relay,
     };
-    let bracketed = match relay.split_once(' ') {
+    let bracketed = match relay.cut(" ") {
         Some((name, bracketed)) if is_host_name(name) => bracketed,
         Some(_) => return None,
         None => relay,

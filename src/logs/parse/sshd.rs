@@ -32,6 +32,7 @@ No keyword is ever searched for across the whole message, nothing allocates, and
 regular expression is used: this runs once per log line.
 */
 
+use super::lex::Cut;
 use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
@@ -177,9 +178,7 @@ fn addressless(m: &str, session: Session) -> Option<Finding<'_>> {
     if !session.announced {
         return None;
     }
-    let (user, reason) = m
-        .strip_prefix("User ")?
-        .split_once(" not allowed because ")?;
+    let (user, reason) = m.strip_prefix("User ")?.cut(" not allowed because ")?;
     let known = reason == "account is locked"
         || reason.strip_prefix("shell ").is_some_and(|shell| {
             shell.ends_with(" does not exist") || shell.ends_with(" is not executable")
@@ -308,7 +307,7 @@ fn required_preauth(s: &str) -> Option<&str> {
 
 /// `s` without a trailing ` port N`, or None when it does not end so.
 fn port(s: &str) -> Option<&str> {
-    let (head, port) = s.rsplit_once(" port ")?;
+    let (head, port) = s.rcut(" port ")?;
     (is_digits(port) && port.len() <= 5).then_some(head)
 }
 
@@ -321,7 +320,7 @@ fn optional_port(s: &str) -> &str {
 /// user name before it may itself contain ` from 10.0.0.1 port 22`.
 fn user_from(s: &str) -> Option<(&str, ClientIp)> {
     let s = s.strip_suffix(" ssh2").unwrap_or(s);
-    let (user, addr) = optional_port(s).rsplit_once(" from ")?;
+    let (user, addr) = optional_port(s).rcut(" from ")?;
     Some((user, ip(addr)?))
 }
 
@@ -345,7 +344,7 @@ enum Who<'a> {
 /// address is the last word, the preamble is sshd's text at the start, the user name in
 /// between is the client's.
 fn who_addr(s: &str) -> Option<(Who<'_>, ClientIp)> {
-    let Some((preamble, addr)) = s.rsplit_once(' ') else {
+    let Some((preamble, addr)) = s.rcut(" ") else {
         return Some((Who::Nobody, ip(s)?));
     };
     let who = if let Some(u) = preamble.strip_prefix("invalid user ") {
@@ -403,7 +402,7 @@ fn is_method(method: &str) -> bool {
 
 /// `Accepted METHOD for USER from ADDR port N ssh2[: KEYINFO]`.
 fn accepted(rest: &str) -> Option<Finding<'_>> {
-    let (method, rest) = rest.split_once(' ')?;
+    let (method, rest) = rest.cut(" ")?;
     let rest = rest.strip_prefix("for ")?;
     if !is_method(method) {
         return None;
@@ -412,7 +411,7 @@ fn accepted(rest: &str) -> Option<Finding<'_>> {
     // of an accepted key is a real account, whose name holds no ` ssh2: `. So the first
     // ` ssh2: ` is sshd's. Other methods have no key info: a ` ssh2: ` is not sshd's
     // tail, and the line says nothing certain.
-    let rest = match rest.split_once(" ssh2: ") {
+    let rest = match rest.cut(" ssh2: ") {
         Some((head, _)) if has_key_info(method) => head,
         Some(_) => return None,
         None => rest,
@@ -434,7 +433,7 @@ fn is_ssh1_method(method: &str) -> bool {
 /// not know under the client's own name (`Failed XYZ for ...`), so any one word is a
 /// failed attempt; only the known methods with key info have a ` ssh2: ` tail.
 fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (method, rest) = rest.split_once(' ')?;
+    let (method, rest) = rest.cut(" ")?;
     let rest = rest.strip_prefix("for ")?;
     if method.is_empty() {
         return None;
@@ -451,9 +450,9 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     // well as the user name before it: ambiguous, so not evidence. Other methods have no
     // key info: with a ` ssh2: ` in the line, either the text after it or the text before
     // it is the client's, and neither address can be trusted.
-    let head = match rest.rsplit_once(" ssh2: ") {
+    let head = match rest.rcut(" ssh2: ") {
         Some((head, info)) if has_key_info(method) => {
-            let (key_type, fingerprint) = info.split_once(' ')?;
+            let (key_type, fingerprint) = info.cut(" ")?;
             if key_type.is_empty() || fingerprint.is_empty() || fingerprint.contains(' ') {
                 return None;
             }
@@ -469,7 +468,7 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         },
     };
     // `auth_log`'s whole tail, ` port N[ ssh2]`, is required: the client's text comes before it.
-    let (user, addr) = port(head)?.rsplit_once(" from ")?;
+    let (user, addr) = port(head)?.rcut(" from ")?;
     let ip = ip(addr)?;
     let finding = match strip_invalid(user) {
         Some(user) => finding(Kind::Naughty, ip, user),
@@ -487,12 +486,12 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 /// once: sshd writes that one, so a fake one in either client field makes two, and the
 /// line is refused. A cut line still names the right address.
 fn hostbased_from_left<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (user, rest) = rest.split_once(" from ")?;
+    let (user, rest) = rest.cut(" from ")?;
     if rest.contains(" from ") {
         return None;
     }
-    let (addr, rest) = rest.split_once(" port ")?;
-    let (port, info) = rest.split_once(" ssh2: ")?;
+    let (addr, rest) = rest.cut(" port ")?;
+    let (port, info) = rest.cut(" ssh2: ")?;
     let (invalid, user) = match strip_invalid(user) {
         Some(user) => (true, user),
         None => (false, user),
@@ -500,9 +499,9 @@ fn hostbased_from_left<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a
     if !is_digits(port) {
         return None;
     }
-    let client = match info.split_once(", client user \"") {
+    let client = match info.cut(", client user \"") {
         Some((key, client)) => {
-            let (key_type, fingerprint) = key.split_once(' ')?;
+            let (key_type, fingerprint) = key.cut(" ")?;
             if key_type.is_empty() || fingerprint.is_empty() || fingerprint.contains(' ') {
                 return None;
             }
@@ -556,7 +555,7 @@ fn max_attempts(m: &str, relayed: bool) -> Option<Finding<'_>> {
     } else {
         preauth(rest).0
     };
-    let (user, addr) = port(protocol(rest)?)?.rsplit_once(" from ")?;
+    let (user, addr) = port(protocol(rest)?)?.rcut(" from ")?;
     let ip = ip(addr)?;
     let f = finding(Kind::Naughty, ip, strip_invalid(user).unwrap_or(user));
     // The connection's end: its failures were counted on their own lines.
@@ -566,7 +565,7 @@ fn max_attempts(m: &str, relayed: bool) -> Option<Finding<'_>> {
 /// FreeBSD and other non-Linux PAM: `error: PAM: authentication error for [illegal user
 /// ]USER from ADDR`. The reason is `pam_strerror`'s fixed text.
 fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (reason, rest) = rest.split_once(" for ")?;
+    let (reason, rest) = rest.cut(" for ")?;
     // `pam_strerror`'s texts: OpenPAM's in lower case, Linux-PAM's capitalised.
     let unknown = match reason {
         "authentication error"
@@ -601,7 +600,7 @@ fn pam_unix<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 
 /// `PAM N more authentication failure[s]; logname= ... rhost=ADDR  user=USER`.
 fn pam_more<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (count, rest) = m.strip_prefix("PAM ")?.split_once(' ')?;
+    let (count, rest) = m.strip_prefix("PAM ")?.cut(" ")?;
     if !is_digits(count) {
         return None;
     }
@@ -678,18 +677,18 @@ fn too_many_failures(rest: &str) -> Option<Finding<'_>> {
 /// and its `Bye Bye` count 3), never added to them.
 fn client_gave_up(rest: &str) -> Option<Finding<'_>> {
     let rest = required_preauth(rest)?;
-    let (addr, code, reason) = match rest.split_once(" port ") {
+    let (addr, code, reason) = match rest.cut(" port ") {
         Some((addr, rest)) => {
-            let (port, rest) = rest.split_once(':')?;
-            let (code, reason) = rest.split_once(": ")?;
+            let (port, rest) = rest.cut(":")?;
+            let (code, reason) = rest.cut(": ")?;
             if !is_digits(port) {
                 return None;
             }
             (addr, code, reason)
         }
         None => {
-            let (addr, rest) = rest.split_once(": ")?;
-            let (code, reason) = rest.split_once(": ")?;
+            let (addr, rest) = rest.cut(": ")?;
+            let (code, reason) = rest.cut(": ")?;
             (addr, code, reason)
         }
     };
@@ -712,7 +711,7 @@ fn client_gave_up(rest: &str) -> Option<Finding<'_>> {
 /// `User USER from ADDR not allowed because REASON`. USER is a real account here; the
 /// reason is checked against sshd's own texts so the address is the last word before it.
 fn not_allowed(rest: &str) -> Option<Finding<'_>> {
-    let (head, reason) = rest.rsplit_once(" not allowed because ")?;
+    let (head, reason) = rest.rcut(" not allowed because ")?;
     // The reasons `allowed_user()` logs with the host. Its account and shell reasons name
     // none in OpenSSH's text (`SshdSessions` joins them to their process's address); they
     // are accepted here too, should a build name the host.
@@ -729,7 +728,7 @@ fn not_allowed(rest: &str) -> Option<Finding<'_>> {
     if !known {
         return None;
     }
-    let (user, addr) = head.rsplit_once(" from ")?;
+    let (user, addr) = head.rcut(" from ")?;
     Some(finding(Kind::Naughty, ip(addr)?, user))
 }
 
@@ -747,11 +746,11 @@ fn root_refused(rest: &str) -> Option<Finding<'_>> {
 /// [ADDR]:PORT penalty: REASON`. No client text at all; the reason says what the source
 /// was penalised for.
 fn penalty(rest: &str) -> Option<Finding<'static>> {
-    let (n, rest) = rest.split_once(' ')?;
-    let (addr, rest) = rest.strip_prefix("from [")?.split_once("]:")?;
-    let (remote_port, rest) = rest.split_once(' ')?;
-    let (_local, rest) = rest.strip_prefix("on [")?.split_once("]:")?;
-    let (local_port, reason) = rest.split_once(' ')?;
+    let (n, rest) = rest.cut(" ")?;
+    let (addr, rest) = rest.strip_prefix("from [")?.cut("]:")?;
+    let (remote_port, rest) = rest.cut(" ")?;
+    let (_local, rest) = rest.strip_prefix("on [")?.cut("]:")?;
+    let (local_port, reason) = rest.cut(" ")?;
     if !is_digits(n) || !is_digits(remote_port) || !is_digits(local_port) {
         return None;
     }
@@ -779,7 +778,7 @@ fn no_identification(rest: &str) -> Option<Finding<'_>> {
 /// What follows is sshd's error text; a connection id with a user preamble
 /// (`authenticating user X ADDR`) does not start with an address and is not a probe.
 fn leading_address(rest: &str) -> Option<Finding<'_>> {
-    let (addr, tail) = rest.split_once(' ')?;
+    let (addr, tail) = rest.cut(" ")?;
     if !tail.starts_with("port ") {
         return None;
     }
@@ -789,7 +788,7 @@ fn leading_address(rest: &str) -> Option<Finding<'_>> {
 /// `fatal: Timeout before authentication for ADDR port N` (LoginGraceTime ran out): sshd's
 /// own text only, the address first, nothing after the port.
 fn grace_timeout(rest: &str) -> Option<Finding<'_>> {
-    let (addr, port) = rest.split_once(" port ")?;
+    let (addr, port) = rest.cut(" port ")?;
     if !is_digits(port) {
         return None;
     }
@@ -799,10 +798,10 @@ fn grace_timeout(rest: &str) -> Option<Finding<'_>> {
 /// `Unable to negotiate with ADDR port N: no matching ... Their offer: CLIENT TEXT`.
 /// The client's offer comes after the address, so the address is read from the start.
 fn unable_to_negotiate(rest: &str) -> Option<Finding<'_>> {
-    let addr = match rest.split_once(' ') {
+    let addr = match rest.cut(" ") {
         Some((addr, tail)) if tail.starts_with("port ") => addr,
         // OpenSSH 6.8-7.2 named no port: `Unable to negotiate with ADDR: no matching`.
-        _ => rest.split_once(": no matching ")?.0,
+        _ => rest.cut(": no matching ")?.0,
     };
     Some(Finding::new(Kind::Probe, ip(addr)?, None))
 }
@@ -814,7 +813,7 @@ fn bad_protocol(rest: &str) -> Option<Finding<'_>> {
     if port(rest).is_none() && !tailless_ok(rest) {
         return None;
     }
-    let (banner, addr) = optional_port(rest).rsplit_once(" from ")?;
+    let (banner, addr) = optional_port(rest).rcut(" from ")?;
     if banner.len() < 2 || !banner.starts_with('\'') || !banner.ends_with('\'') {
         return None;
     }
