@@ -262,27 +262,21 @@ pub fn deny_line_net(net: Network) -> String {
 
 /// What a line written by sentry denies, or None for any other line.
 fn sentry_line_entry(line: &str) -> Option<Listed> {
-    if let Some(ip) = sentry_line_address(line) {
+    let pattern = deny_pattern(line)?;
+    if let Some(ip) = pattern_address(pattern) {
         return Some(Listed::Ip(ip));
     }
-    let mut words = line.split_whitespace();
-    let (Some("ALL:"), Some(pattern), Some(":"), Some("deny"), None) = (
-        words.next(),
-        words.next(),
-        words.next(),
-        words.next(),
-        words.next(),
-    ) else {
-        return None;
-    };
     let (base, len) = pattern.strip_prefix('[')?.split_once("]/")?;
     Network::parse_prefix(&format!("{base}/{len}")).map(Listed::Net)
 }
 
 /// The address of a line written by sentry (or by the originals), or None for any other line.
-/// The originals wrote IPv6 without brackets and kept `::ffff:` prefixes; those are read too
-/// and rewritten in the form tcpd matches.
 fn sentry_line_address(line: &str) -> Option<ClientIp> {
+    pattern_address(deny_pattern(line)?)
+}
+
+/// The client pattern of a line in sentry's form, `ALL: PATTERN : deny`.
+fn deny_pattern(line: &str) -> Option<&str> {
     let mut words = line.split_whitespace();
     let (Some("ALL:"), Some(pattern), Some(":"), Some("deny"), None) = (
         words.next(),
@@ -293,6 +287,12 @@ fn sentry_line_address(line: &str) -> Option<ClientIp> {
     ) else {
         return None;
     };
+    Some(pattern)
+}
+
+/// The address a pattern names. The originals wrote IPv6 without brackets and kept
+/// `::ffff:` prefixes; those are read too and rewritten in the form tcpd matches.
+fn pattern_address(pattern: &str) -> Option<ClientIp> {
     let pattern = pattern
         .strip_prefix('[')
         .and_then(|p| p.strip_suffix(']'))
