@@ -84,9 +84,14 @@ fn deny_line(ip: &str) -> String {
     }
 }
 
+/// The IPv6 prefix every IPv6 address of this test is in: three of its addresses blocked
+/// block it whole (`prefix_block_after`), as one `ALL: [2001:db8:bad::]/64 : deny` line.
+const CRASH_PREFIX: &str = "2001:db8:bad::/64";
+
 /// Checks the deny file's form: it ends with a newline; the foreign lines are there, once
 /// each, in order; every other line is a whole sentry line for a canonical address out of
-/// `known`, listed once. Returns those addresses.
+/// `known`, or for `CRASH_PREFIX`, listed once. Returns those entries (a prefix as
+/// `CRASH_PREFIX`).
 fn parse_deny_file(root: &Root, known: &BTreeSet<String>) -> BTreeSet<String> {
     let text = root.deny_text();
     assert!(
@@ -104,6 +109,13 @@ fn parse_deny_file(root: &Root, known: &BTreeSet<String>) -> BTreeSet<String> {
             .strip_prefix("ALL: ")
             .and_then(|rest| rest.strip_suffix(" : deny"))
             .unwrap_or_else(|| panic!("torn or unknown line {line:?} in the deny file:\n{text}"));
+        if inner == "[2001:db8:bad::]/64" {
+            assert!(
+                listed.insert(CRASH_PREFIX.to_string()),
+                "the prefix is listed twice in the deny file:\n{text}"
+            );
+            continue;
+        }
         let ip = inner
             .strip_prefix('[')
             .and_then(|v6| v6.strip_suffix(']'))
@@ -129,18 +141,30 @@ fn parse_deny_file(root: &Root, known: &BTreeSet<String>) -> BTreeSet<String> {
     listed
 }
 
+/// What the deny file must hold for the database: each blocked prefix (as its text), and
+/// each blocked address outside them.
 fn blocked_in_database(db: &Path) -> BTreeSet<String> {
     let conn = rusqlite::Connection::open(db).expect("open the database");
-    let mut stmt = conn
-        .prepare("SELECT ip FROM ip_records WHERE block > 0")
-        .expect("prepare");
-    stmt.query_map([], |r| r.get::<_, String>(0))
-        .expect("query the blocked set")
-        .collect::<rusqlite::Result<_>>()
-        .expect("read the blocked set")
+    let read = |sql: &str| -> BTreeSet<String> {
+        let mut stmt = conn.prepare(sql).expect("prepare");
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .expect("query the blocked set")
+            .collect::<rusqlite::Result<_>>()
+            .expect("read the blocked set")
+    };
+    let prefixes = read("SELECT prefix FROM prefixes WHERE block > 0");
+    assert!(
+        prefixes.iter().all(|p| p == CRASH_PREFIX),
+        "a prefix nobody used is blocked: {prefixes:?}"
+    );
+    let addresses = read("SELECT ip FROM ip_records WHERE block > 0");
+    let whole_prefix = prefixes.contains(CRASH_PREFIX);
+    (addresses.into_iter())
+        .filter(|ip| !(whole_prefix && ip.starts_with("2001:db8:bad:")))
+        .chain(prefixes)
+        .collect()
 }
 
-/// `ip -> (seen, allow, block)` of every row.
 fn all_rows(db: &Path) -> BTreeMap<String, (i64, i64, i64)> {
     let conn = rusqlite::Connection::open(db).expect("open the database");
     let mut stmt = conn
@@ -416,11 +440,12 @@ fn kill_9_at_random_moments_leaves_a_consistent_database_and_deny_file() {
 
     eprintln!(
         "{} processes in {storm:.1?}, {} killed, {log_lines} log lines appended; \
-         {} blocked ({} listed before sync, {} differences fixed by sync); \
-         {} leftover temporary deny files (harmless): {leftovers:?}",
+         {} deny entries ({} of them the IPv6 prefix; {} listed before sync, {} differences \
+         fixed by sync); {} leftover temporary deny files (harmless): {leftovers:?}",
         tally.started,
         tally.killed,
         blocked.len(),
+        usize::from(blocked.contains(CRASH_PREFIX)),
         before_sync.len(),
         before_sync.symmetric_difference(&blocked).count(),
         leftovers.len(),
