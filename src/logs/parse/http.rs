@@ -20,7 +20,11 @@ them is nothing. Only `[error]` is read, the level these messages have.
 nginx is not read: its `user "NAME" was not found in "FILE", client: ADDR, ...` logs the
 base64-decoded user name unescaped (`%V`, any byte but `:`), so a name with a newline writes
 a whole line of its own, header and fake `client:` tail included, which no rule on that
-line can tell from nginx's.
+line can tell from nginx's. `error_log syslog:` is no way out: rsyslog escapes the newline,
+but nginx's syslog writer copies the message with `%s` (src/core/ngx_syslog.c), which stops
+at a NUL, and a name `root": password mismatch, client: VICTIM, server: s, request: "GET /
+HTTP/1.1", host: "h"` followed by a NUL byte leaves nginx's own `client:` out of the
+datagram.
 */
 
 use super::lex::Cut;
