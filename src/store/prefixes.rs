@@ -8,7 +8,7 @@ included: after `ipv6_prefix` changes, addresses join their new prefix as they s
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::sqlite::db_error;
+use super::sqlite::{ListingLog, db_error};
 use super::{EvidenceCount, Listing, SqliteStore};
 use crate::error::Result;
 use crate::ip::{ClientIp, Network};
@@ -220,13 +220,7 @@ impl SqliteStore {
     /// Forgets how many times `prefix` was blocked: the administrator delisted it, so its
     /// next block is a first one again.
     pub fn forget_prefix_times_blocked(&mut self, prefix: Network) -> Result<()> {
-        self.conn
-            .execute(
-                "DELETE FROM block_counts WHERE ip = ?1",
-                [prefix.to_string()],
-            )
-            .map(|_| ())
-            .map_err(|e| self.error("update", &e))
+        self.forget_block_count(&prefix.to_string())
     }
 
     /// Blocks or unblocks prefixes, with their history lines, in one transaction; a block
@@ -245,19 +239,9 @@ impl SqliteStore {
                      ON CONFLICT(prefix) DO UPDATE SET block = excluded.block",
                 )
                 .map_err(err)?;
-            let mut history = tx
-                .prepare_cached(
-                    "INSERT INTO decisions (ip, action, at, reason, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(err)?;
+            let mut log = ListingLog::prepare(&tx).map_err(err)?;
             let mut was_blocked = tx
                 .prepare_cached("SELECT block > 0 FROM prefixes WHERE prefix = ?1")
-                .map_err(err)?;
-            let mut count_block = tx
-                .prepare_cached(
-                    "INSERT INTO block_counts (ip, times) VALUES (?1, 1)
-                     ON CONFLICT(ip) DO UPDATE SET times = times + 1",
-                )
                 .map_err(err)?;
             for change in changes {
                 let net = change.prefix.to_string();
@@ -267,19 +251,16 @@ impl SqliteStore {
                     .optional()
                     .map_err(err)?
                     .unwrap_or(false);
-                if block > 0 && !before {
-                    count_block.execute([&net]).map_err(err)?;
-                }
                 write.execute(params![net, block]).map_err(err)?;
-                history
-                    .execute(params![
-                        net,
-                        change.listing.action(),
-                        change.listing.since().unwrap_or(change.at),
-                        change.reason,
-                        change.origin
-                    ])
-                    .map_err(err)?;
+                log.record(
+                    &net,
+                    block > 0 && !before,
+                    &change.listing,
+                    change.at,
+                    &change.reason,
+                    &change.origin,
+                )
+                .map_err(err)?;
             }
         }
         tx.commit().map_err(err)

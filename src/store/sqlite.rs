@@ -687,6 +687,51 @@ fn corrected(
     (counts, accounts)
 }
 
+/// What every listing change writes besides the listing itself, for an address or a prefix
+/// (`key`, as text) alike: its line in the decision history, and a block counted when it
+/// starts, not when it is renewed (`block` typed twice is one block).
+pub(super) struct ListingLog<'t> {
+    history: rusqlite::CachedStatement<'t>,
+    count_block: rusqlite::CachedStatement<'t>,
+}
+
+impl<'t> ListingLog<'t> {
+    pub(super) fn prepare(tx: &'t rusqlite::Transaction<'_>) -> rusqlite::Result<ListingLog<'t>> {
+        Ok(ListingLog {
+            history: tx.prepare_cached(
+                "INSERT INTO decisions (ip, action, at, reason, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?,
+            count_block: tx.prepare_cached(
+                "INSERT INTO block_counts (ip, times) VALUES (?1, 1)
+                 ON CONFLICT(ip) DO UPDATE SET times = times + 1",
+            )?,
+        })
+    }
+
+    /// `block_starts`: the change blocks what was not blocked before it.
+    pub(super) fn record(
+        &mut self,
+        key: &str,
+        block_starts: bool,
+        listing: &Listing,
+        at: i64,
+        reason: &str,
+        origin: &str,
+    ) -> rusqlite::Result<()> {
+        if block_starts {
+            self.count_block.execute([key])?;
+        }
+        self.history.execute(params![
+            key,
+            listing.action(),
+            listing.since().unwrap_or(at),
+            reason,
+            origin
+        ])?;
+        Ok(())
+    }
+}
+
 fn is_busy(err: &rusqlite::Error) -> bool {
     matches!(
         err.sqlite_error_code(),
@@ -774,21 +819,9 @@ impl SqliteStore {
                      RETURNING ifnull(seen, 0), allow, block",
                 )
                 .map_err(err)?;
-            let mut history = tx
-                .prepare_cached(
-                    "INSERT INTO decisions (ip, action, at, reason, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(err)?;
+            let mut log = ListingLog::prepare(&tx).map_err(err)?;
             let mut was_blocked = tx
                 .prepare_cached("SELECT ifnull(block, 0) > 0 FROM ip_records WHERE ip = ?1")
-                .map_err(err)?;
-            // A block counts when it starts, not when it is renewed: `block` typed twice
-            // is one block.
-            let mut count_block = tx
-                .prepare_cached(
-                    "INSERT INTO block_counts (ip, times) VALUES (?1, 1)
-                     ON CONFLICT(ip) DO UPDATE SET times = times + 1",
-                )
                 .map_err(err)?;
             for change in changes {
                 let text = change.ip.to_string();
@@ -798,9 +831,6 @@ impl SqliteStore {
                     .optional()
                     .map_err(err)?
                     .unwrap_or(false);
-                if block > 0 && !before {
-                    count_block.execute([&text]).map_err(err)?;
-                }
                 let after = write
                     .query_row(params![text, allow, block], |row| {
                         row_to_record(text.clone(), row)
@@ -810,15 +840,15 @@ impl SqliteStore {
                 let forget_accounts = !matches!(change.listing, Listing::Allowed { .. });
                 super::trust::replace_trust(&tx, &text, &change.trust, forget_accounts)
                     .map_err(err)?;
-                history
-                    .execute(params![
-                        text,
-                        change.listing.action(),
-                        change.listing.since().unwrap_or(change.at),
-                        change.reason,
-                        change.origin
-                    ])
-                    .map_err(err)?;
+                log.record(
+                    &text,
+                    block > 0 && !before,
+                    &change.listing,
+                    change.at,
+                    &change.reason,
+                    &change.origin,
+                )
+                .map_err(err)?;
                 done.push(after);
             }
         }
@@ -884,8 +914,13 @@ impl SqliteStore {
     /// Forgets how many times `ip` was blocked: the administrator delisted or allowed it,
     /// so its next block is a first one again.
     pub fn forget_times_blocked(&mut self, ip: ClientIp) -> Result<()> {
+        self.forget_block_count(&ip.to_string())
+    }
+
+    /// Forgets the block count kept under `key` (an address or a prefix, as text).
+    pub(super) fn forget_block_count(&mut self, key: &str) -> Result<()> {
         self.conn
-            .execute("DELETE FROM block_counts WHERE ip = ?1", [ip.to_string()])
+            .execute("DELETE FROM block_counts WHERE ip = ?1", [key])
             .map(|_| ())
             .map_err(|e| self.error("update", &e))
     }
