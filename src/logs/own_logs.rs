@@ -67,6 +67,12 @@ const DOVECOT_LEVELS: [&str; 6] = ["Debug", "Info", "Warning", "Error", "Fatal",
 
 /// dovecot's own log line after its timestamp (`text`), or None.
 pub(super) fn split_dovecot(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
+    // Tried on every BSD and ISO syslog line, whose host name ends at a space long before
+    // any `: `: the process name has no space, so the first space or colon decides.
+    let end = text.bytes().position(|b| b == b' ' || b == b':')?;
+    if text.as_bytes()[end] != b':' {
+        return None;
+    }
     let (process, rest) = text.cut(": ")?;
     if !is_dovecot_process(process) {
         return None;
