@@ -210,6 +210,31 @@ fn read_lines(
     Ok(consumed)
 }
 
+/// The index of the first `\n` in `bytes`, eight bytes at a time: the byte-by-byte search
+/// was a tenth of `parse`'s time. In each word, a byte equal to `\n` becomes zero after the
+/// xor; `(x - 0x01…) & !x & 0x80…` flags zero bytes, and the lowest flag is always a real
+/// one (a borrow only travels up from a zero byte), so its position is the answer.
+pub(crate) fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut words = bytes.chunks_exact(8);
+    let mut start = 0;
+    for word in &mut words {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        let x = u64::from_le_bytes(eight) ^ NEWLINES;
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(start + (zeros.trailing_zeros() / 8) as usize);
+        }
+        start += 8;
+    }
+    (words.remainder().iter())
+        .position(|&b| b == b'\n')
+        .map(|i| start + i)
+}
+
 /// Calls `each` with every line of `reader` as [`read_line_bounded`] returns it (an
 /// overlong line cut, see [`overlong`]), until `each` says stop. A line whole in the
 /// reader's buffer is handed over where it lies, not copied: `parse` reads whole logs,
@@ -235,7 +260,7 @@ pub fn each_line_bounded(
         let mut used = 0;
         let mut go = true;
         if spill.is_empty() {
-            while let Some(i) = buf[used..].iter().position(|&b| b == b'\n') {
+            while let Some(i) = find_newline(&buf[used..]) {
                 let line = &buf[used..used + i + 1];
                 used += i + 1;
                 go = if line.len() > limit + 1 {
@@ -255,7 +280,7 @@ pub fn each_line_bounded(
         if go {
             // The start (or more) of a line that goes on past the buffer.
             let rest = &buf[used..];
-            let (chunk, done) = match rest.iter().position(|&b| b == b'\n') {
+            let (chunk, done) = match find_newline(rest) {
                 Some(i) => (&rest[..=i], true),
                 None => (rest, false),
             };
@@ -296,7 +321,7 @@ pub fn read_line_bounded(
         if buf.is_empty() {
             return Ok(total);
         }
-        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+        let (chunk, done) = match find_newline(buf) {
             Some(i) => (&buf[..=i], true),
             None => (buf, false),
         };
@@ -345,6 +370,32 @@ fn is_gzip(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn find_newline_agrees_with_a_byte_by_byte_search() {
+        // Every position in words and remainders, next to bytes that differ from `\n` by
+        // one bit, high bytes and other newlines.
+        let fillers: [u8; 6] = [b'a', 0x0b, 0x09, 0x8a, 0xff, 0x00];
+        for len in 0..40 {
+            for filler in fillers {
+                let mut bytes = vec![filler; len];
+                assert_eq!(find_newline(&bytes), None, "{bytes:?}");
+                for at in 0..len {
+                    bytes[at] = b'\n';
+                    let expected = bytes.iter().position(|&b| b == b'\n');
+                    assert_eq!(find_newline(&bytes), expected, "{bytes:?}");
+                    assert_eq!(expected, Some(at));
+                    // A second newline later changes nothing.
+                    if at + 3 < len {
+                        bytes[at + 3] = b'\n';
+                        assert_eq!(find_newline(&bytes), Some(at), "{bytes:?}");
+                        bytes[at + 3] = filler;
+                    }
+                    bytes[at] = filler;
+                }
+            }
+        }
+    }
+
     use super::*;
     use std::io::Write;
 
