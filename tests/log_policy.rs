@@ -614,6 +614,18 @@ fn journal_remote() -> Option<&'static str> {
     remote
 }
 
+/// Points the root's sentry at `journal` as its journal (`config`: keys written before it).
+fn read_journal_file(root: &Root, journal: &std::path::Path, config: &str) {
+    std::fs::write(
+        root.path().join("sentry.toml"),
+        format!(
+            "{config}journal = true\njournal_file = \"{}\"\n",
+            journal.display()
+        ),
+    )
+    .expect("config");
+}
+
 /// A journal file in the root holding `entries`, with the trusted fields journald
 /// would have set (export format carries them as they are).
 fn journal_file(
@@ -650,11 +662,7 @@ fn journal_entries_are_read_from_a_journal_file() {
     };
     let root = Root::new();
     let journal = journal_file(&root, remote, &journal_entries());
-    std::fs::write(
-        root.path().join("sentry.toml"),
-        format!("journal = true\njournal_file = \"{}\"\n", journal.display()),
-    )
-    .expect("config");
+    read_journal_file(&root, &journal, "");
     root.ok(&["scan"]);
     assert_only_sshds_own_entries_counted(&root);
     // The cursor is remembered: a second scan reads nothing new and changes nothing.
@@ -673,11 +681,7 @@ fn connect_leaves_the_journal_to_the_scan_timer_setup_enables() {
     };
     let root = Root::new();
     let journal = journal_file(&root, remote, &journal_entries());
-    std::fs::write(
-        root.path().join("sentry.toml"),
-        format!("journal = true\njournal_file = \"{}\"\n", journal.display()),
-    )
-    .expect("config");
+    read_journal_file(&root, &journal, "");
     let systemd = root.path().join("systemd");
     let empty = root.path().join("empty");
     for dir in [&systemd, &empty] {
@@ -774,14 +778,7 @@ fn the_journal_is_read_for_every_program_of_a_service() {
         ),
     ];
     let journal = journal_file(&root, remote, &entries);
-    std::fs::write(
-        root.path().join("sentry.toml"),
-        format!(
-            "services = [\"ssh\", \"mua\", \"smtp\"]\njournal = true\njournal_file = \"{}\"\n",
-            journal.display()
-        ),
-    )
-    .expect("config");
+    read_journal_file(&root, &journal, "services = [\"ssh\", \"mua\", \"smtp\"]\n");
     root.ok(&["scan"]);
     for ip in ["203.0.113.91", "203.0.113.92", "203.0.113.93"] {
         assert!(
