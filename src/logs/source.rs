@@ -279,17 +279,8 @@ pub fn each_line_bounded(
         }
         if go {
             // The start (or more) of a line that goes on past the buffer.
-            let rest = &buf[used..];
-            let (chunk, done) = match find_newline(rest) {
-                Some(i) => (&rest[..=i], true),
-                None => (rest, false),
-            };
-            let room = (limit + 1).saturating_sub(spill.len());
-            spill.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if done && spill.last() != Some(&b'\n') {
-                spill.push(b'\n');
-            }
-            used += chunk.len();
+            let (taken, done) = append_bounded(&mut spill, &buf[used..], limit);
+            used += taken;
             if done {
                 go = each(&spill);
                 spill.clear();
@@ -321,22 +312,29 @@ pub fn read_line_bounded(
         if buf.is_empty() {
             return Ok(total);
         }
-        let (chunk, done) = match find_newline(buf) {
-            Some(i) => (&buf[..=i], true),
-            None => (buf, false),
-        };
-        let room = (limit + 1).saturating_sub(line.len());
-        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if done && line.last() != Some(&b'\n') {
-            line.push(b'\n'); // an overlong line keeps its end marker so it counts as complete
-        }
-        let used = chunk.len();
+        let (used, done) = append_bounded(line, buf, limit);
         reader.consume(used);
         total += used;
         if done {
             return Ok(total);
         }
     }
+}
+
+/// Appends `buf` up to and including its first newline to `line`, keeping at most
+/// `limit + 1` bytes of the line; an overlong line keeps its end marker so that it counts as
+/// complete. Returns the bytes of `buf` taken and whether the line ended in them.
+fn append_bounded(line: &mut Vec<u8>, buf: &[u8], limit: usize) -> (usize, bool) {
+    let (chunk, done) = match find_newline(buf) {
+        Some(i) => (&buf[..=i], true),
+        None => (buf, false),
+    };
+    let room = (limit + 1).saturating_sub(line.len());
+    line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    if done && line.last() != Some(&b'\n') {
+        line.push(b'\n');
+    }
+    (chunk.len(), done)
 }
 
 /// Whether a line read by [`read_line_bounded`] with `limit` was longer than that (and so
@@ -370,6 +368,9 @@ fn is_gzip(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::io::Write;
+
     #[test]
     fn find_newline_agrees_with_a_byte_by_byte_search() {
         // Every position in words and remainders, next to bytes that differ from `\n` by
@@ -395,9 +396,6 @@ mod tests {
             }
         }
     }
-
-    use super::*;
-    use std::io::Write;
 
     /// The in-place reader hands over the lines the copying one returns, whatever the
     /// buffer size: short, empty, overlong, across the buffer, without a final newline.
