@@ -24,6 +24,16 @@ fn main() {
     )
     .expect("log");
 
+    // The database exists before the follower starts, as `setup` leaves it on a host (a
+    // first start would also hold the schema's creation code).
+    let created = Command::new(SENTRY)
+        .arg("expire")
+        .env("ROOT_DIR", root)
+        .env("SENTRY_LOGS", &log)
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(created, "sentry expire (creating the database) failed");
     // sentry ingest: reads stdin; give it one line, then let it sit.
     let mut sentry = Command::new(SENTRY)
         .arg("ingest")
