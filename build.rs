@@ -24,6 +24,10 @@ fn main() {
     }
     let manifest = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     let layout = Path::new(&manifest).join("packaging/connect.ld");
+    if !layout.is_file() {
+        // A source tree without packaging/ (a trimmed crate): the default layout.
+        return;
+    }
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", layout.display());
     println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
 }
