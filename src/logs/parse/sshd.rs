@@ -91,6 +91,10 @@ struct Session {
     /// Set by the connection's own first line (`Connection from`, LogLevel VERBOSE): then
     /// no earlier connection that had the same pid can be meant.
     announced: bool,
+    /// An address-less line already counted this connection as a probe (one connection
+    /// that fails its key exchange often logs two such lines).
+    #[serde(default)]
+    probed: bool,
 }
 
 /// sshd connection processes remembered at once.
@@ -119,7 +123,13 @@ impl SshdSessions {
             }
             return None;
         }
-        if let Some(&session) = self.by_pid.get(&pid)
+        if let Some((ip, first)) = patched_announcement(m) {
+            // A patched sshd's per-stage trace (`SSH: Server;Ltype: ...`): `Version` is
+            // the connection's first line, like `Connection from`.
+            self.remember(pid, ip, first);
+            return None;
+        }
+        if let Some(session) = self.by_pid.get_mut(&pid)
             && let Some(f) = addressless(m, session)
         {
             return Some(f);
@@ -159,6 +169,7 @@ impl SshdSessions {
             ip,
             stamp,
             announced,
+            probed: false,
         };
         self.by_pid.insert(pid, session);
         self.order.push_back((pid, stamp));
@@ -177,9 +188,57 @@ impl SshdSessions {
     }
 }
 
+/// `SSH: Server;Ltype: KIND;Remote: ADDR-PORT;...`, a per-stage trace some patched sshd
+/// builds log (fail2ban's samples hold it): the address and port come right after sshd's
+/// own words, before the client's version string or user name. Returns the address and
+/// whether the line starts a connection (`Version`, its first stage).
+fn patched_announcement(m: &str) -> Option<(ClientIp, bool)> {
+    let rest = m.strip_prefix("SSH: Server;Ltype: ")?;
+    let (stage, rest) = rest.cut(";Remote: ")?;
+    let first = match stage {
+        "Version" => true,
+        "Kex" | "Authname" => false,
+        _ => return None,
+    };
+    let (remote, _) = rest.cut(";")?;
+    let (addr, port) = remote.rcut("-")?;
+    if !is_digits(port) {
+        return None;
+    }
+    Some((ip(addr)?, first))
+}
+
+/// A connection that ended before it authenticated, in words that name no address: the
+/// key exchange failed or the client went away. Written by the connection's own process
+/// before any other line of it, so only its own announcement can name the address.
+///
+/// OpenSSH 8.x+'s `kex_exchange_identification: ...` is not one of them: sshd follows it
+/// with a line that names the address (`Connection closed by ADDR port N`, `banner
+/// exchange: Connection from ADDR ...`), which counts the connection.
+fn is_addressless_probe(m: &str) -> bool {
+    let Some(rest) = m.strip_prefix("fatal: ") else {
+        return false;
+    };
+    let Some(rest) = required_preauth(rest) else {
+        return false;
+    };
+    // OpenSSH before 7.x: `Read from socket failed: ...`, `Unable to negotiate a key
+    // exchange method`, `no matching cipher found: client ... server ...`.
+    rest.starts_with("Read from socket failed: ")
+        || rest.starts_with("Unable to negotiate a ")
+        || (rest.starts_with("no matching ") && rest.contains(" found: client "))
+}
+
 /// Messages that name no address, blamed on the one their process named before.
-fn addressless(m: &str, session: Session) -> Option<Finding<'_>> {
+fn addressless<'a>(m: &'a str, session: &mut Session) -> Option<Finding<'a>> {
     let ip = session.ip;
+    if is_addressless_probe(m) {
+        if !session.announced || session.probed {
+            return None;
+        }
+        session.probed = true;
+        return Some(Finding::new(Kind::Probe, ip, None));
+    }
     if let Some(rest) = m.strip_prefix("Disconnecting: Too many authentication failures") {
         // OpenSSH 5.9-7.3 (before, the pre-auth child logged it under its own pid, without
         // ` [preauth]`); up to 6.x with ` for USER`, the client's name. MaxAuthTries
@@ -242,7 +301,8 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
             } else if let Some(rest) = whole(m)?.strip_prefix("Disconnected from ") {
                 disconnected(rest, o)
             } else {
-                too_many_failures(m.strip_prefix("Disconnecting ")?)
+                let rest = m.strip_prefix("Disconnecting ")?;
+                too_many_failures(rest).or_else(|| changed_user(rest, o))
             }
         }
         b'U' => {
@@ -592,6 +652,7 @@ fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     // `pam_strerror`'s texts: OpenPAM's in lower case, Linux-PAM's capitalised.
     let unknown = match reason {
         "authentication error"
+        | "Authentication error"
         | "Authentication failure"
         | "authentication failure"
         | "permission denied"
@@ -601,7 +662,12 @@ fn pam_error<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         "unknown user" | "User not known to the underlying authentication module" => true,
         _ => return None,
     };
-    let (rest, _) = preauth(rest);
+    let (rest, _) = preauth(rest.trim_end_matches(' '));
+    // macOS adds the server's own address it was reached on: `from ADDR via LOCAL`.
+    let rest = match rest.rcut(" via ") {
+        Some((head, local)) if ip(local).is_some() => head,
+        _ => rest,
+    };
     let (user, ip) = user_from(rest)?;
     let finding = match strip_invalid(user) {
         Some(user) => finding(Kind::Naughty, ip, user),
@@ -664,6 +730,13 @@ fn closed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 fn disconnected<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let (who, ip) = connection_id(rest)?;
     match who {
+        // The client hung up before it named a user. sshd logs the client's own
+        // `Received disconnect` first, which counts the same end when its reason says
+        // so: a floor of one, joined with it. Without the pre-auth child's mark it may be
+        // a session's end.
+        Who::Nobody if rest.ends_with(" [preauth]") => {
+            Some(Finding::new(Kind::Failed, ip, None).reported_as(Report::Summary, 1))
+        }
         Who::Invalid(user) => Some(finding(Kind::Naughty, ip, user)),
         Who::Authenticating("root") if o.root_is_naughty => {
             Some(finding(Kind::Naughty, ip, "root"))
@@ -686,6 +759,44 @@ fn too_many_failures(rest: &str) -> Option<Finding<'_>> {
     }
 }
 
+/// `Disconnecting invalid|authenticating user U ADDR port N: Change of username or service
+/// not allowed: (U,SERVICE) -> (V,SERVICE) [preauth]` (auth2.c): a client trying another
+/// account on the same connection, as bots cycling through names do. U, V and the
+/// services are the client's, on both sides of the address, so the line is read only in
+/// its one unambiguous shape: U and V single words, U the same in both places, every
+/// piece where sshd puts it. A user name with a space shifts the words and is refused.
+fn changed_user<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let rest = whole(required_preauth(rest)?)?;
+    let (invalid, rest) = match rest.strip_prefix("invalid user ") {
+        Some(rest) => (true, rest),
+        None => (false, rest.strip_prefix("authenticating user ")?),
+    };
+    let (user, rest) = rest.cut(" ")?;
+    let (addr, rest) = rest.cut(" port ")?;
+    let (port, rest) = rest.cut(": Change of username or service not allowed: (")?;
+    let (old, rest) = rest.strip_suffix(')')?.cut(") -> (")?;
+    let (old_user, old_service) = old.cut(",")?;
+    let (new_user, new_service) = rest.rcut(",")?;
+    let word = |w: &str| !w.is_empty() && !w.contains([' ', ',', '(', ')']);
+    if old_user != user
+        || !word(user)
+        || !word(new_user)
+        || !word(old_service)
+        || !word(new_service)
+        || !is_digits(port)
+    {
+        return None;
+    }
+    let ip = ip(addr)?;
+    let f = if invalid {
+        finding(Kind::Naughty, ip, user)
+    } else {
+        finding(failure_kind(Some(user), o), ip, user)
+    };
+    // The connection's end: its failures were counted on their own lines.
+    Some(f.reported_as(Report::Summary, 1))
+}
+
 /// `Received disconnect from ADDR port N:CODE: CLIENT TEXT [preauth]` (before OpenSSH 7.3
 /// `from ADDR: CODE: CLIENT TEXT`): the client hung up before it authenticated. Everything
 /// after the address is the client's, so it can only speak about itself; sshd's
@@ -699,8 +810,13 @@ fn too_many_failures(rest: &str) -> Option<Finding<'_>> {
 /// the attempts the connection's own lines counted (a bot's three `Failed password` lines
 /// and its `Bye Bye` count 3), never added to them.
 fn client_gave_up(rest: &str) -> Option<Finding<'_>> {
-    let rest = required_preauth(rest)?;
+    // Before OpenSSH 5.9 the pre-auth child wrote its own lines, without ` [preauth]`;
+    // then only the reasons that say authentication failed are read (a session's normal
+    // end is code 11 too).
+    let (rest, relayed) = preauth(rest);
     let (addr, code, reason) = match rest.cut(" port ") {
+        // The port came with ` [preauth]` (7.3+): without it, the line is not whole.
+        Some(_) if !relayed => return None,
         Some((addr, rest)) => {
             let (port, rest) = rest.cut(":")?;
             let (code, reason) = rest.cut(": ")?;
@@ -719,8 +835,10 @@ fn client_gave_up(rest: &str) -> Option<Finding<'_>> {
         return None;
     }
     let failed = match code {
-        "11" | "14" => true,
-        "3" => reason == "Auth fail" || reason.ends_with("JSchException: Auth fail"),
+        "11" => relayed,
+        "14" => true,
+        // JSch's `Auth fail`, sometimes after the client's own words.
+        "3" => reason == "Auth fail" || reason.ends_with(": Auth fail"),
         _ => false,
     };
     if !failed {
@@ -731,24 +849,14 @@ fn client_gave_up(rest: &str) -> Option<Finding<'_>> {
 
 // ---- refusals --------------------------------------------------------------------
 
-/// `User USER from ADDR not allowed because REASON`. USER is a real account here; the
-/// reason is checked against sshd's own texts so the address is the last word before it.
+/// `User USER from ADDR not allowed because REASON`. USER is a real account here
+/// (`allowed_user()` is called with the passwd entry), so no client text comes before the
+/// address, and the reason is sshd's own: any reason, also one a patched or future sshd
+/// words differently (the account and shell reasons name no host in OpenSSH's text;
+/// `SshdSessions` joins those to their process's address).
 fn not_allowed(rest: &str) -> Option<Finding<'_>> {
     let (head, reason) = rest.rcut(" not allowed because ")?;
-    // The reasons `allowed_user()` logs with the host. Its account and shell reasons name
-    // none in OpenSSH's text (`SshdSessions` joins them to their process's address); they
-    // are accepted here too, should a build name the host.
-    let known = matches!(
-        reason,
-        "not listed in AllowUsers"
-            | "listed in DenyUsers"
-            | "not in any group"
-            | "none of user's groups are listed in AllowGroups"
-            | "a group is listed in DenyGroups"
-            | "account is locked"
-    ) || (reason.starts_with("shell ")
-        && (reason.ends_with(" does not exist") || reason.ends_with(" is not executable")));
-    if !known {
+    if reason.is_empty() {
         return None;
     }
     let (user, addr) = head.rcut(" from ")?;
@@ -1158,6 +1266,62 @@ mod tests {
         assert!(sessions.by_pid.len() <= MAX_SESSIONS);
         assert!(sessions.order.len() <= 2 * MAX_SESSIONS + 1);
         assert_eq!(sessions.recent(10).by_pid.len(), 10);
+    }
+
+    #[test]
+    fn a_changed_user_name_is_read_in_one_shape_only() {
+        let tail = ": Change of username or service not allowed:";
+        assert_eq!(
+            on(&format!(
+                "Disconnecting invalid user a 198.51.100.7 port 5{tail} (a,ssh-connection) -> (b,ssh-connection) [preauth]"
+            )),
+            is(Kind::Naughty, "198.51.100.7", Some("a"))
+        );
+        for m in [
+            // A fake whole line inside the second name, which then holds spaces.
+            format!(
+                "Disconnecting invalid user a 198.51.100.7 port 5{tail} (a,s) -> (b,s) [preauth] 192.0.2.9 port 6{tail} (a 198.51.100.7 port 5{tail} (a,s) -> (b,s) [preauth],s) -> (c,s) [preauth]"
+            ),
+            format!("Disconnecting invalid user a 198.51.100.7 port 5{tail} (a,s) -> (b,s)"),
+            format!(
+                "Disconnecting invalid user a 198.51.100.7 port 5{tail} (a,s) -> (b c,s) [preauth]"
+            ),
+            format!(
+                "Disconnecting invalid user a 198.51.100.7 port x{tail} (a,s) -> (b,s) [preauth]"
+            ),
+            format!("Disconnecting user a 198.51.100.7 port 5{tail} (a,s) -> (b,s) [preauth]"),
+        ] {
+            assert_eq!(on(&m), None, "{m}");
+        }
+    }
+
+    #[test]
+    fn a_probe_without_an_address_needs_the_connections_announcement() {
+        let o = ParseOptions::default();
+        let mut sessions = SshdSessions::default();
+        let fatal = "fatal: Read from socket failed: Connection reset by peer [preauth]";
+        assert!(sessions.parse(Some(7), fatal, &o).is_none());
+        let from = "Connection from 198.51.100.7 port 5 on 192.0.2.1 port 22";
+        assert!(sessions.parse(Some(7), from, &o).is_none());
+        let f = sessions
+            .parse(Some(7), fatal, &o)
+            .map(|f| (f.kind, f.ip.to_string()));
+        assert_eq!(f, Some((Kind::Probe, "198.51.100.7".to_string())));
+        // Once per connection; another pid is another connection.
+        assert!(sessions.parse(Some(7), fatal, &o).is_none());
+        assert!(sessions.parse(Some(8), fatal, &o).is_none());
+        // A new connection on the same pid is counted again.
+        assert!(sessions.parse(Some(7), from, &o).is_none());
+        assert!(sessions.parse(Some(7), fatal, &o).is_some());
+    }
+
+    #[test]
+    fn saved_sessions_from_before_the_probe_mark_still_load() {
+        let saved = r#"{"by_pid":{"7":{"ip":"198.51.100.7","stamp":0,"announced":true}},"order":[[7,0]],"next_stamp":1}"#;
+        let mut sessions: SshdSessions = serde_json::from_str(saved).expect("old state");
+        let fatal = "fatal: Unable to negotiate a key exchange method [preauth]";
+        let f = sessions.parse(Some(7), fatal, &ParseOptions::default());
+        assert_eq!(f.map(|f| f.kind), Some(Kind::Probe));
     }
 
     #[test]
