@@ -66,8 +66,9 @@ fn split_asterisk<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         }
         clock.bsd_time(month, day, parse_hms(fraction_dropped(hms)?)?)
     };
-    // `NOTICE[1234]`: an upper-case level and the thread.
+    // `NOTICE[1234]`: an upper-case level and the thread (`NOTICE [1234]` in some builds).
     let (level, rest) = message.cut("[")?;
+    let level = level.strip_suffix(' ').unwrap_or(level);
     let (thread, _) = rest.cut("]")?;
     if level.is_empty() || !level.bytes().all(|b| b.is_ascii_uppercase()) {
         return None;

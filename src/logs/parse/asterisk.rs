@@ -45,7 +45,9 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
         let (file, text) = source_file(rest)?;
         return (file == "res_security_log.c").then(|| security_event(text))?;
     }
-    let (file, text) = source_file(m.strip_prefix("NOTICE[")?)?;
+    // Some builds' logger formats put a space before the thread: `NOTICE [123] ...`.
+    let rest = (m.strip_prefix("NOTICE[")).or_else(|| m.strip_prefix("NOTICE ["))?;
+    let (file, text) = source_file(rest)?;
     match file {
         "chan_sip.c" => chan_sip(text.strip_prefix("Registration from '")?),
         "res_pjsip/pjsip_distributor.c" => pjsip(text.strip_prefix("Request ")?),
@@ -221,13 +223,15 @@ fn chan_sip(rest: &str) -> Option<Finding<'_>> {
     Some(Finding::new(kind, ip, Some(from)))
 }
 
-const PJSIP_REASONS: [(&str, Kind); 4] = [
+const PJSIP_REASONS: [(&str, Kind); 5] = [
     (") - Failed to authenticate", Kind::Failed),
     // AST_SIP_AUTHENTICATION_ERROR: the credentials could not be checked (answered 500).
     (") - Error to authenticate", Kind::Failed),
     (") - No matching endpoint found", Kind::Naughty),
     // The endpoint's own `acl`/`deny`: the address may not use it at all.
     (") - Not match Endpoint ACL", Kind::Probe),
+    // The endpoint's `contact_acl`: the Contact header's address may not use it.
+    (") - Not match Endpoint Contact ACL", Kind::Probe),
 ];
 
 /// After `Request `: `'METHOD' from 'FROM' failed for 'ADDR' (callid: CALLID) - REASON`, or

@@ -27,7 +27,8 @@ writes it):
   AUTH (Debian offers it only after STARTTLS), which bots do blindly. CMD is the client's
   command line, quotes unescaped; it must be `AUTH MECH[ BASE64]` exactly, so that its end
   is the first `" H=`. A probe, not a failure: a misconfigured mail client does the same
-  on every retry, and no password was tried.
+  on every retry, and no password was tried. So is `... H=CLIENT MECH authentication
+  mechanism not supported` (a mechanism exim does not offer), MECH the command's own.
 - `SMTP protocol synchronization error (input sent without waiting for greeting):
   rejected connection from H=CLIENT input="INPUT"`: the client comes first.
 - `SMTP protocol synchronization error (next input sent too soon: pipelining was[ not]
@@ -101,6 +102,7 @@ const SENT_TOO_SOON: [&str; 2] = [
 /// The unadvertised-AUTH protocol error's fixed text, up to the command.
 const PROTOCOL_ERROR: &str = "protocol error in \"";
 const AUTH_UNADVERTISED: &str = " AUTH command used when not advertised";
+const MECHANISM_UNSUPPORTED: &str = " authentication mechanism not supported";
 /// A pipelining-sync line this long or longer is not read: its command is the client's,
 /// unescaped and up to 16 KiB, so a longer one may have been cut where the client chose.
 const SENT_TOO_SOON_CAP: usize = 1024;
@@ -124,8 +126,15 @@ fn protocol_probe(rest: &str) -> Option<ClientIp> {
         if !is_auth_command(command) {
             return None;
         }
-        let (ip, rest) = client(rest, AUTH_UNADVERTISED)?;
-        return (rest == AUTH_UNADVERTISED).then_some(ip);
+        if let Some((ip, rest)) = client(rest, AUTH_UNADVERTISED) {
+            return (rest == AUTH_UNADVERTISED).then_some(ip);
+        }
+        // `%s authentication mechanism not supported`: the command's own mechanism, which
+        // exim checked to be letters, digits, `-` and `_` first.
+        let mechanism = command.split(' ').nth(1)?;
+        let unsupported = format!(" {mechanism}{MECHANISM_UNSUPPORTED}");
+        let (ip, rest) = client(rest, &unsupported)?;
+        return (rest == unsupported).then_some(ip);
     }
     let rest = rest.strip_prefix("call from ")?;
     // `%s dropped: too many ...`: host_and_ident without `H=`.

@@ -12,7 +12,9 @@ end of the line, with nothing of the client's in them:
   script or plugin said no): a failed login; `TLS: Username/Password authentication succeeded
   for username 'NAME' [CN SET]` (the name mapped to OpenVPN's class, no quote in it): a login;
 - `TLS Error: TLS handshake failed`: a client that never finished the handshake (scanners,
-  or a wrong `tls-auth`/`tls-crypt` key): a probe;
+  or a wrong `tls-auth`/`tls-crypt` key): a probe; so is `SIGUSR1[soft,connection-reset]
+  received, client-instance restarting` (TCP mode, sig.c) under the bare `ADDR:PORT` prefix,
+  a client that hung up before the handshake named it;
 - `TLS Error: cannot locate HMAC in incoming packet from [AF_INET]ADDR:PORT`, `TLS Error:
   incoming packet authentication failed from ...`, `TLS Error: tls-crypt unwrapping failed
   from ...`: packets without the `tls-auth`/`tls-crypt` key, logged before any client
@@ -45,6 +47,14 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
     let kind = match rest {
         "TLS Auth Error: Auth Username/Password verification failed for peer" => Kind::Failed,
         "TLS Error: TLS handshake failed" => Kind::Probe,
+        // TCP mode: the client dropped the connection. Only before the handshake named
+        // anyone (no `CN/`): a connected client's reset is not a probe. (`tls-error`
+        // restarts follow the handshake failure above, which counted them already.)
+        "SIGUSR1[soft,connection-reset] received, client-instance restarting"
+            if !prefix.contains('/') =>
+        {
+            Kind::Probe
+        }
         _ => {
             // In TCP mode the packet errors carry the prefix too: it must name the same client.
             let from = unkeyed_packet(rest.strip_prefix("TLS Error: ")?)?;
