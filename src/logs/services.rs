@@ -597,15 +597,32 @@ pub const TABLE: [Row; 21] = [
     Row {
         // Cyrus installed as plain `imapd`/`pop3d` (its binaries' names, without
         // `syslog_prefix`) shares Courier's program names: its `badlogin: ` is Cyrus's
-        // alone (Courier's lines start with `LOGIN FAILED`, `INFO: ` and the like).
+        // alone (Courier's lines start with `LOGIN FAILED`, `INFO: ` and the like), and
+        // so are its TLS handshake failures.
         shared_idents: &[
             SharedIdent {
                 ident: "imapd",
                 prefix: "badlogin: ",
             },
             SharedIdent {
+                ident: "imapd",
+                prefix: "imaps TLS negotiation failed: ",
+            },
+            SharedIdent {
+                ident: "imapd",
+                prefix: "STARTTLS negotiation failed: ",
+            },
+            SharedIdent {
                 ident: "pop3d",
                 prefix: "badlogin: ",
+            },
+            SharedIdent {
+                ident: "pop3d",
+                prefix: "pop3s TLS negotiation failed: ",
+            },
+            SharedIdent {
+                ident: "pop3d",
+                prefix: "STARTTLS negotiation failed: ",
             },
         ],
         ..row(

@@ -13,6 +13,9 @@ version and command (3.x: `plaintext (USER) [DETAIL]`, `MECH (USER) [DETAIL]`,
 Where the attacker writes: USER and the SASL detail, both after the address. CLIENT comes
 first and is read from the left, the name in host-name characters only; a cut line still
 names the right address.
+
+`imaps`/`pop3s`/`STARTTLS negotiation failed: CLIENT` (the client last, nothing of its own
+in the line) is a probe: a client that never finished the TLS handshake.
 */
 
 use super::lex::Cut;
@@ -20,11 +23,37 @@ use super::lex::is_host_name;
 use super::{Finding, address};
 use crate::logs::Kind;
 
+/// The TLS handshake failures Cyrus logs with nothing but the client after them
+/// (`imapd.c`, `pop3d.c`: `"%s TLS negotiation failed: %s"`, clienthost last).
+const TLS_FAILURES: [&str; 3] = [
+    "imaps TLS negotiation failed: ",
+    "pop3s TLS negotiation failed: ",
+    "STARTTLS negotiation failed: ",
+];
+
 /// Recognises one Cyrus `imapd` / `pop3d` message.
 pub fn parse(message: &str) -> Option<Finding<'_>> {
+    if let Some(client) = TLS_FAILURES.iter().find_map(|p| message.strip_prefix(p)) {
+        // A client that never finished the handshake (scanners probing TLS): a probe.
+        let (addr, rest) = clienthost(client)?;
+        return rest
+            .is_empty()
+            .then(|| Finding::new(Kind::Probe, addr, None));
+    }
     let rest = message.strip_prefix("badlogin: ")?;
+    let (addr, rest) = clienthost(rest)?;
+    let rest = rest.strip_prefix(' ')?;
+    if rest.is_empty() {
+        return None;
+    }
+    Some(Finding::new(Kind::Failed, addr, None))
+}
+
+/// `get_clienthost()` at the start of `text`: `NAME [ADDR]`, `NAME[ADDR]` or `[ADDR]`; the
+/// address and what follows its `]`.
+fn clienthost(text: &str) -> Option<(crate::ip::ClientIp, &str)> {
     // The name runs to the first `[` (host-name characters hold none), then ` ` or not.
-    let (name, bracketed) = rest.cut("[")?;
+    let (name, bracketed) = text.cut("[")?;
     let named = match name.strip_suffix(' ') {
         Some(name) => is_host_name(name),
         None => name.is_empty() || is_host_name(name),
@@ -32,11 +61,8 @@ pub fn parse(message: &str) -> Option<Finding<'_>> {
     if !named {
         return None;
     }
-    let (addr, rest) = bracketed.cut("] ")?;
-    if rest.is_empty() {
-        return None;
-    }
-    Some(Finding::new(Kind::Failed, address(addr)?, None))
+    let (addr, rest) = bracketed.cut("]")?;
+    Some((address(addr)?, rest))
 }
 
 #[cfg(test)]
