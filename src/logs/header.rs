@@ -13,7 +13,8 @@ Formats read:
 - rspamd's own log file: `2026-11-24 10:00:00 #3001(normal) msg` (program `rspamd`);
 - exim's own main log: `2026-11-24 10:00:00[ +0100][ [PID]] msg` (program `exim`);
 - BSD without a host name: `Nov 24 10:00:00 prog[pid]: msg` (the token after the time is the
-  program when it ends with `:`, which no host name does; the host is then `-`);
+  program when it ends with `:`, which no host name does; the host is then `-`), and
+  metalog's `Nov 24 10:00:00 [prog] msg` (also `[prog]: msg`; no host, no pid);
 - daemontools/s6 `multilog t`: `@4000000065e2f3a10b1c2d3e prog[pid]: msg` (TAI64N, no host);
 - ISO without a zone, `T` or a space, fractions with `.` or `,`: `2026-11-24 10:00:00,512 host
   prog[pid]: msg` (local time);
@@ -204,6 +205,9 @@ fn split_untimed(text: &str, had_pri: bool) -> Option<LogLine<'_>> {
 /// Without a host (BSD only: the token after the time ends with `:`, which no host name
 /// does), the host is `-`.
 fn split_after_time(time: Option<i64>, text: &str, may_lack_host: bool) -> Option<LogLine<'_>> {
+    if may_lack_host && let Some(tag) = text.strip_prefix('[') {
+        return split_metalog(time, tag);
+    }
     let (first, after) = split_space(text).unwrap_or((text, ""));
     // A priority where the host would be, and the tag right after it: no host name.
     let priority_first = || is_priority_token(first) && !is_priority_token(split_tag_word(after));
@@ -603,6 +607,24 @@ pub(super) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// metalog (Gentoo's syslog daemon): `[prog] message`, also `[prog]: message`, after the
+/// time; no host, no pid.
+fn split_metalog(time: Option<i64>, tag: &str) -> Option<LogLine<'_>> {
+    let end = tag
+        .bytes()
+        .position(|b| matches!(b, b':' | b'[' | b']' | b' '))?;
+    let (program, rest) = tag.split_at(end);
+    let rest = rest.strip_prefix(']')?;
+    let message = (rest.strip_prefix(": ")).or_else(|| rest.strip_prefix(' '))?;
+    (!program.is_empty()).then_some(LogLine {
+        time,
+        host: "-",
+        program,
+        pid: None,
+        message,
+    })
 }
 
 /// `prog[pid]: message` or `prog: message`.
