@@ -198,8 +198,7 @@ fn user_name() -> impl Strategy<Value = String> {
 }
 
 /// A line template: header + message with `{U}` (user) and `{S}` (the real source), whether
-/// the real event is a success, and whether every plain user name gives an event (a closed
-/// connection of an authenticating user is evidence only for `root`).
+/// the real event is a success, and whether every plain user name gives an event.
 const TEMPLATES: &[(&str, bool, bool)] = &[
     // sshd
     (
@@ -240,7 +239,7 @@ const TEMPLATES: &[(&str, bool, bool)] = &[
     (
         "Nov 24 10:00:00 web1 sshd[101]: Connection closed by authenticating user {U} {S} port 40001 [preauth]",
         false,
-        false,
+        true,
     ),
     (
         "Nov 24 10:00:00 web1 sshd[101]: Disconnecting invalid user {U} {S} port 40001: Too many authentication failures [preauth]",

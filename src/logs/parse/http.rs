@@ -9,6 +9,14 @@ server's own text at a fixed place before anything the client sent, and a user n
 start a line of its own. The message number (`AH01617`) is fixed text right after it, so a
 line cut anywhere later (the error log's 8 KiB buffer) is still the same verdict.
 
+mod_auth_digest's protocol errors (a nonce it did not issue, another realm, an algorithm or
+qop it did not offer: AH01777, AH01788, AH01789, AH01793 and their 2.2 `Digest: ` forms) are
+probes: no browser sends them. Access control (`client denied by server configuration`, a
+valid user's `authorization failure`) and `client used wrong authentication scheme` (a
+browser's cached Basic credentials sent to a Digest area) are not read: a page linking into a
+denied directory makes every visitor log them, and the error log has no login that would
+clear a visitor again.
+
 Apache 2.2 wrote no module, message number or port: `[error] [client ADDR] user NAME not
 found: URI` (mod_auth_basic), `user NAME: authentication failure for "URI": Password
 Mismatch`, and mod_auth_digest's `Digest: user NAME: password mismatch: URI` and `Digest:
@@ -30,6 +38,7 @@ datagram.
 use super::lex::Cut;
 use super::lex::failure_kind;
 use super::{Finding, ParseOptions, address};
+use crate::logs::Kind;
 
 /// An Apache error log message from its `[client ADDR:PORT] ` on (its own file, through
 /// `app_logs`), or from `[module:level] [pid N:tid N] ` on (`ErrorLog syslog:`).
@@ -55,12 +64,23 @@ pub fn parse_apache<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         }
     };
     let (client, rest) = m.cut("] ")?;
-    // `%a` with its port: `203.0.113.9:51234`, `2001:db8::1:51234` (IPv6 unbracketed).
+    // `%a` with its port: `203.0.113.9:51234`, `2001:db8::1:51234` (IPv6 unbracketed, or
+    // `[2001:db8::1]:51234` in some builds).
     let (addr, port) = client.rcut(":")?;
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    let addr = match addr.strip_prefix('[') {
+        Some(inner) => inner.strip_suffix(']')?,
+        None => addr,
+    };
     let ip = address(addr)?;
+    if let Some((number, text)) = rest.cut(": ")
+        && is_message_number(number)
+        && is_digest_protocol_error(text)
+    {
+        return Some(Finding::new(Kind::Probe, ip, None));
+    }
     let user = if let Some(rest) = rest.strip_prefix("AH01617: user ") {
         // `user NAME: authentication failure for "URI": Password Mismatch`
         rest.cut(": authentication failure for \"").map(|(u, _)| u)
@@ -79,11 +99,34 @@ pub fn parse_apache<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     Some(Finding::new(failure_kind(user, o), ip, user))
 }
 
+/// `AH01777`: an Apache 2.4 message number.
+fn is_message_number(text: &str) -> bool {
+    text.len() == 7 && text.starts_with("AH") && text[2..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// mod_auth_digest's refusals of an `Authorization: Digest` header no browser sends: a nonce
+/// it did not issue (`invalid nonce N received - length is not 52`, `- hash is not
+/// N`, `- user attempted time travel`), another realm, an algorithm or qop it did not
+/// offer. Probes: a client forging or replaying the exchange, no password was checked.
+/// (Stale nonces, which browsers do send, are answered without an error.)
+fn is_digest_protocol_error(text: &str) -> bool {
+    (text.starts_with("invalid nonce ") && text.contains(" received - "))
+        || text.starts_with("realm mismatch - got `")
+        || text.starts_with("unknown algorithm `")
+        || text.starts_with("invalid qop `")
+}
+
 /// Apache 2.2's message after `[error] [client `: `ADDR] ` (no port), then one of the
 /// authentication messages, the user name between fixed words.
 fn parse_apache22<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let (addr, rest) = m.cut("] ")?;
     let ip = address(addr)?;
+    if rest
+        .strip_prefix("Digest: ")
+        .is_some_and(is_digest_protocol_error)
+    {
+        return Some(Finding::new(Kind::Probe, ip, None));
+    }
     let user = if let Some(rest) = rest.strip_prefix("user ") {
         // mod_auth_basic: `user NAME not found: URI`, `user NAME: authentication failure
         // for "URI": Password Mismatch`; older modules' `user NAME not found` alone.

@@ -718,12 +718,17 @@ fn closed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         // address with a successful login is allowed whatever else it did.
         Who::Nobody => Some(Finding::new(Kind::Probe, ip, None)),
         Who::Invalid(user) => Some(finding(Kind::Naughty, ip, user)),
-        Who::Authenticating("root") if o.root_is_naughty => {
-            Some(finding(Kind::Naughty, ip, "root"))
-        }
-        // A valid account giving up: its failures were counted on their own lines.
-        _ => None,
+        Who::Authenticating(user) => Some(gave_up(user, ip, o)),
+        Who::User => None,
     }
+}
+
+/// A valid account's connection that ended before it authenticated: at least one failed
+/// attempt, a floor joined with the connection's own result lines. On a server without
+/// password authentication this is the only line a guess at a real account name leaves
+/// (sshd logs the refused `none`/`publickey` tries only at VERBOSE).
+fn gave_up<'a>(user: &'a str, ip: ClientIp, o: &ParseOptions) -> Finding<'a> {
+    finding(failure_kind(Some(user), o), ip, user).reported_as(Report::Summary, 1)
 }
 
 /// `Disconnected from [PREAMBLE ]ADDR port N[ [preauth]]`.
@@ -738,11 +743,8 @@ fn disconnected<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
             Some(Finding::new(Kind::Failed, ip, None).reported_as(Report::Summary, 1))
         }
         Who::Invalid(user) => Some(finding(Kind::Naughty, ip, user)),
-        Who::Authenticating("root") if o.root_is_naughty => {
-            Some(finding(Kind::Naughty, ip, "root"))
-        }
-        // A normal logout, a valid account giving up, or a client's own disconnect
-        // (already said by `Received disconnect`): not evidence.
+        Who::Authenticating(user) => Some(gave_up(user, ip, o)),
+        // A normal logout, or a session's end without the pre-auth child's mark.
         _ => None,
     }
 }
@@ -1116,8 +1118,8 @@ mod tests {
             assert_eq!(on(m).map(|f| f.0), Some(Kind::Naughty), "{m}");
         }
         assert_eq!(off(lines[0]).map(|f| f.0), Some(Kind::Failed));
-        assert_eq!(off(lines[1]), None);
-        assert_eq!(off(lines[2]), None);
+        assert_eq!(off(lines[1]).map(|f| f.0), Some(Kind::Failed));
+        assert_eq!(off(lines[2]).map(|f| f.0), Some(Kind::Failed));
         assert_eq!(off(lines[3]).map(|f| f.0), Some(Kind::Failed));
         // MaxAuthTries reached is naughty for any account, like `maximum authentication
         // attempts exceeded`, whatever the root option says.
@@ -1132,7 +1134,7 @@ mod tests {
         );
         assert_eq!(
             on("Connection closed by authenticating user bob 198.51.100.7 port 5 [preauth]"),
-            None
+            is(Kind::Failed, "198.51.100.7", Some("bob"))
         );
         // A user *named* like the preamble is an invalid user's name.
         assert_eq!(
