@@ -9,7 +9,7 @@ server's own text at a fixed place before anything the client sent, and a user n
 start a line of its own. The message number (`AH01617`) is fixed text right after it, so a
 line cut anywhere later (the error log's 8 KiB buffer) is still the same verdict.
 
-mod_auth_digest's protocol errors (a nonce it did not issue, another realm, an algorithm or
+mod_auth_digest's protocol errors (a nonce that is none of its, another realm, an algorithm or
 qop it did not offer: AH01777, AH01788, AH01789, AH01793 and their 2.2 `Digest: ` forms) are
 probes: no browser sends them. Access control (`client denied by server configuration`, a
 valid user's `authorization failure`) and `client used wrong authentication scheme` (a
@@ -105,12 +105,17 @@ fn is_message_number(text: &str) -> bool {
 }
 
 /// mod_auth_digest's refusals of an `Authorization: Digest` header no browser sends: a nonce
-/// it did not issue (`invalid nonce N received - length is not 52`, `- hash is not
-/// N`, `- user attempted time travel`), another realm, an algorithm or qop it did not
-/// offer. Probes: a client forging or replaying the exchange, no password was checked.
-/// (Stale nonces, which browsers do send, are answered without an error.)
+/// that is no nonce of its (`invalid nonce N received - length is not 52`, `- user attempted
+/// time travel`), another realm, an algorithm or qop it did not offer. Probes: a client
+/// forging or replaying the exchange, no password was checked. Not `- hash is not N`: a
+/// restart gives the server a new secret, and every browser's nonce from before it then
+/// fails so. (Stale nonces are answered without an error.)
 fn is_digest_protocol_error(text: &str) -> bool {
-    (text.starts_with("invalid nonce ") && text.contains(" received - "))
+    text.strip_prefix("invalid nonce ")
+        .and_then(|rest| rest.split_once(" received - "))
+        .is_some_and(|(_, why)| {
+            why.starts_with("length is not ") || why == "user attempted time travel"
+        })
         || text.starts_with("realm mismatch - got `")
         || text.starts_with("unknown algorithm `")
         || text.starts_with("invalid qop `")
