@@ -95,6 +95,15 @@ struct Session {
     /// that fails its key exchange often logs two such lines).
     #[serde(default)]
     probed: bool,
+    /// `Failed publickey` lines of a valid account, not counted yet. A client offers each
+    /// key of its agent in turn, and sshd logs each refused one (from the third on at
+    /// LogLevel INFO): a developer with five keys pushing to a `git` account (whose logins
+    /// confer no trust) would pile up failures on every push. So the offers count only
+    /// when the connection ends without a login, as a floor under its closing summary
+    /// (`Connection closed by authenticating user`, `Received disconnect`, `Too many
+    /// authentication failures`), and a login drops them.
+    #[serde(default)]
+    key_offers: u32,
 }
 
 /// sshd connection processes remembered at once.
@@ -134,7 +143,22 @@ impl SshdSessions {
         {
             return Some(f);
         }
-        let f = parse_one(m, o)?;
+        let mut f = parse_one(m, o)?;
+        if is_key_offer(m) && f.report == Report::AuthResult {
+            // Held until the connection ends (see `Session::key_offers`).
+            self.remember(pid, f.ip, false);
+            if let Some(session) = self.by_pid.get_mut(&pid) {
+                session.key_offers = session.key_offers.saturating_add(f.count);
+            }
+            return None;
+        }
+        if f.report == Report::Summary
+            && let Some(session) = self.by_pid.get_mut(&pid)
+            && session.ip == f.ip
+        {
+            // The connection ended without logging in: its keys offered were attempts.
+            f.count = f.count.max(std::mem::take(&mut session.key_offers));
+        }
         if f.kind == Kind::Success {
             // A logged-in session writes no pre-auth lines: a later one is a new connection
             // that reused the pid, and must not be blamed on this user.
@@ -170,6 +194,7 @@ impl SshdSessions {
             stamp,
             announced,
             probed: false,
+            key_offers: 0,
         };
         self.by_pid.insert(pid, session);
         self.order.push_back((pid, stamp));
@@ -206,6 +231,14 @@ fn patched_announcement(m: &str) -> Option<(ClientIp, bool)> {
         return None;
     }
     Some((ip(addr)?, first))
+}
+
+/// `Failed publickey for USER ...` of a valid account (an invalid user's is naughty on its
+/// own line, and counted at once).
+fn is_key_offer(m: &str) -> bool {
+    m.strip_prefix("Failed publickey for ").is_some_and(|user| {
+        !user.starts_with("invalid user ") && !user.starts_with("illegal user ")
+    })
 }
 
 /// A connection that ended before it authenticated, in words that name no address: the
@@ -1315,6 +1348,48 @@ mod tests {
         // A new connection on the same pid is counted again.
         assert!(sessions.parse(Some(7), from, &o).is_none());
         assert!(sessions.parse(Some(7), fatal, &o).is_some());
+    }
+
+    #[test]
+    fn refused_keys_count_only_when_the_connection_fails() {
+        let o = ParseOptions::default();
+        let offer = "Failed publickey for git from 198.51.100.7 port 5 ssh2: RSA SHA256:abc";
+        let closed = "Connection closed by authenticating user git 198.51.100.7 port 5 [preauth]";
+        let accepted = "Accepted publickey for git from 198.51.100.7 port 5 ssh2: RSA SHA256:def";
+        let count = |f: Option<Finding<'_>>| f.map(|f| (f.kind, f.count, f.report));
+        let mut sessions = SshdSessions::default();
+        for _ in 0..3 {
+            assert!(sessions.parse(Some(7), offer, &o).is_none());
+        }
+        assert_eq!(
+            count(sessions.parse(Some(7), closed, &o)),
+            Some((Kind::Failed, 3, Report::Summary))
+        );
+        // A login drops the offers before it; a new connection on the pid starts afresh.
+        assert!(sessions.parse(Some(8), offer, &o).is_none());
+        assert!(sessions.parse(Some(8), accepted, &o).is_some());
+        assert_eq!(
+            count(sessions.parse(Some(8), closed, &o)),
+            Some((Kind::Failed, 1, Report::Summary))
+        );
+        assert!(sessions.parse(Some(9), offer, &o).is_none());
+        let from = "Connection from 198.51.100.7 port 6 on 192.0.2.1 port 22";
+        assert!(sessions.parse(Some(9), from, &o).is_none());
+        assert_eq!(
+            count(sessions.parse(Some(9), closed, &o)),
+            Some((Kind::Failed, 1, Report::Summary))
+        );
+        // An invalid user's refused key is naughty at once; without a pid, counted at once.
+        let invalid =
+            "Failed publickey for invalid user x from 198.51.100.7 port 5 ssh2: RSA SHA256:abc";
+        assert_eq!(
+            sessions.parse(Some(10), invalid, &o).map(|f| f.kind),
+            Some(Kind::Naughty)
+        );
+        assert_eq!(
+            sessions.parse(None, offer, &o).map(|f| f.kind),
+            Some(Kind::Failed)
+        );
     }
 
     #[test]
