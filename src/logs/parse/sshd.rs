@@ -628,13 +628,17 @@ fn hostbased_from_left<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a
     if !client.contains("\", client host \"") {
         return None;
     }
-    let ip = ip(addr)?;
-    let f = if invalid {
+    let f = attempt(invalid, ip(addr)?, user, o);
+    Some(f.reported_as(Report::AuthResult, 1))
+}
+
+/// One attempt for USER: naughty for an invalid user, else as the root option says.
+fn attempt<'a>(invalid: bool, ip: ClientIp, user: &'a str, o: &ParseOptions) -> Finding<'a> {
+    if invalid {
         finding(Kind::Naughty, ip, user)
     } else {
         finding(failure_kind(Some(user), o), ip, user)
-    };
-    Some(f.reported_as(Report::AuthResult, 1))
+    }
 }
 
 /// Messages without sshd's closing ` port N` or ` ssh2` (older sshd) are read only this
@@ -822,12 +826,7 @@ fn changed_user<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     {
         return None;
     }
-    let ip = ip(addr)?;
-    let f = if invalid {
-        finding(Kind::Naughty, ip, user)
-    } else {
-        finding(failure_kind(Some(user), o), ip, user)
-    };
+    let f = attempt(invalid, ip(addr)?, user, o);
     // The connection's end: its failures were counted on their own lines.
     Some(f.reported_as(Report::Summary, 1))
 }
