@@ -141,7 +141,7 @@ impl SshdSessions {
         if let Some(session) = self.by_pid.get_mut(&pid)
             && let Some(f) = addressless(m, session)
         {
-            return Some(f);
+            return Some(with_key_offers(f, session));
         }
         let mut f = parse_one(m, o)?;
         if is_key_offer(m) && f.report == Report::AuthResult {
@@ -152,12 +152,8 @@ impl SshdSessions {
             }
             return None;
         }
-        if f.report == Report::Summary
-            && let Some(session) = self.by_pid.get_mut(&pid)
-            && session.ip == f.ip
-        {
-            // The connection ended without logging in: its keys offered were attempts.
-            f.count = f.count.max(std::mem::take(&mut session.key_offers));
+        if let Some(session) = self.by_pid.get_mut(&pid) {
+            f = with_key_offers(f, session);
         }
         if f.kind == Kind::Success {
             // A logged-in session writes no pre-auth lines: a later one is a new connection
@@ -231,6 +227,30 @@ fn patched_announcement(m: &str) -> Option<(ClientIp, bool)> {
         return None;
     }
     Some((ip(addr)?, first))
+}
+
+/// A connection's end, with the refused keys its process held (see `Session::key_offers`):
+/// a summary counts them as a floor; a scanner's close (`Connection closed by ADDR
+/// [preauth]`, all that sshd before 7.x wrote after refused keys) becomes a failure of that
+/// many. Other lines, and lines of another address, leave them held.
+fn with_key_offers<'a>(f: Finding<'a>, session: &mut Session) -> Finding<'a> {
+    if session.ip != f.ip || session.key_offers == 0 {
+        return f;
+    }
+    match (f.kind, f.report) {
+        (_, Report::Summary) => {
+            let offers = std::mem::take(&mut session.key_offers);
+            Finding {
+                count: f.count.max(offers),
+                ..f
+            }
+        }
+        (Kind::Probe, _) => {
+            let offers = std::mem::take(&mut session.key_offers);
+            Finding::new(Kind::Failed, f.ip, None).reported_as(Report::Summary, offers)
+        }
+        _ => f,
+    }
 }
 
 /// `Failed publickey for USER ...` of a valid account (an invalid user's is naughty on its
@@ -1376,6 +1396,23 @@ mod tests {
         assert!(sessions.parse(Some(9), from, &o).is_none());
         assert_eq!(
             count(sessions.parse(Some(9), closed, &o)),
+            Some((Kind::Failed, 1, Report::Summary))
+        );
+        // Older sshd: the pre-auth summary without an address, or a bare close.
+        assert!(sessions.parse(Some(11), offer, &o).is_none());
+        let too_many = "Disconnecting: Too many authentication failures for git [preauth]";
+        assert_eq!(
+            count(
+                sessions
+                    .parse(Some(11), offer, &o)
+                    .or_else(|| sessions.parse(Some(11), too_many, &o))
+            ),
+            Some((Kind::Naughty, 2, Report::Summary))
+        );
+        assert!(sessions.parse(Some(12), offer, &o).is_none());
+        let bare = "Connection closed by 198.51.100.7 [preauth]";
+        assert_eq!(
+            count(sessions.parse(Some(12), bare, &o)),
             Some((Kind::Failed, 1, Report::Summary))
         );
         // An invalid user's refused key is naughty at once; without a pid, counted at once.
