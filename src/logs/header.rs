@@ -9,6 +9,8 @@ Formats read:
 - BSD (RFC 3164): `Nov 24 10:00:00 host prog[pid]: msg` (an optional `<PRI>` first);
 - rsyslog high precision (Debian's default): `2026-11-24T10:00:00.123456+00:00 host prog[pid]: msg`;
 - `journalctl -o short-iso`: `2026-11-24T10:00:00+0000 host prog[pid]: msg`;
+- macOS's `log show --style syslog`: `2020-03-24 08:38:42.344447-0700  host prog[pid]: msg`
+  (a space, not a `T`, and two spaces after the zone);
 - RFC 5424: `<PRI>1 2026-11-24T10:00:00.000Z host app pid msgid [sd] msg`;
 - rspamd's own log file: `2026-11-24 10:00:00 #3001(normal) msg` (program `rspamd`);
 - exim's own main log: `2026-11-24 10:00:00[ +0100][ [PID]] msg` (program `exim`);
@@ -172,6 +174,11 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
             return split_rspamd(clock.local(days, seconds), rest);
         }
         let time = clock.at(days, seconds, zone);
+        // macOS's `log show --style syslog` puts two spaces after its zone.
+        let rest = match zone {
+            Some(_) if !had_pri => rest.strip_prefix(' ').unwrap_or(rest),
+            _ => rest,
+        };
         if !had_pri && zone.is_none() {
             let own = own_logs::split_dovecot(time, rest)
                 .or_else(|| own_logs::split_proftpd(time, time_of_day, rest))
@@ -1081,6 +1088,20 @@ mod tests {
             split("Mar  2 09:14:03 host.local sshd[77] <Loud>: x", &mut c),
             None
         );
+        // `log show --style syslog`: a zone, then two spaces before the host.
+        let line = leak(format!(
+            "2020-03-24 08:38:42.344447-0700  localhost sshd[2519]: {FAILED}"
+        ));
+        let l = split(line, &mut c).expect("log show");
+        assert_eq!(
+            (l.time, l.host, l.program, l.pid, l.message),
+            (Some(1_585_064_322), "localhost", "sshd", Some(2519), FAILED)
+        );
+        // Three spaces are no header of anyone's.
+        let three = leak(format!(
+            "2020-03-24 08:38:42-0700   localhost sshd[2519]: {FAILED}"
+        ));
+        assert_eq!(split(three, &mut c), None);
     }
 
     #[test]
