@@ -339,7 +339,10 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         b'I' => invalid_user(whole(m)?),
         // rhost= is walked to from the start, before the user name.
         b'p' => pam_unix(m, o),
-        b'P' => pam_more(m, o),
+        b'P' => match m.strip_prefix("Postponed ") {
+            Some(_) => postponed(whole(m)?.strip_prefix("Postponed ")?, o),
+            None => pam_more(m, o),
+        },
         b'C' => {
             let m = whole(m)?;
             let rest = (m.strip_prefix("Connection closed by "))
@@ -611,6 +614,18 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         None => finding(failure_kind(Some(user), o), ip, user),
     };
     Some(finding.reported_as(Report::AuthResult, 1))
+}
+
+/// `Postponed METHOD for invalid user USER from ADDR port N ssh2[ [preauth]]`: auth.c's word
+/// for a method still under way (keyboard-interactive before its PAM conversation). For a
+/// valid account it is no result (a login or a failure follows); for an invalid user it is
+/// the naughty attempt that its `Invalid user` and `Failed` lines also report, so a floor of
+/// one: it adds nothing to them, and still counts where only this line was kept.
+fn postponed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let (_method, after) = rest.cut(" ")?;
+    after.strip_prefix("for invalid user ")?;
+    let finding = failed(rest, o)?;
+    (finding.kind == Kind::Naughty).then(|| finding.reported_as(Report::Summary, 1))
 }
 
 /// `Failed hostbased for USER from ADDR port N ssh2: [TYPE FP, ]client user "CUSER", client
@@ -1297,6 +1312,17 @@ mod tests {
                 "Received disconnect from 198.51.100.7 port 5:14: No supported authentication methods available [preauth]"
             ),
             Some((Kind::Failed, Report::Summary))
+        );
+        // An invalid user's postponed method: the same attempt as its Failed line.
+        assert_eq!(
+            report(
+                "Postponed keyboard-interactive for invalid user x from 198.51.100.7 port 5 ssh2 [preauth]"
+            ),
+            Some((Kind::Naughty, Report::Summary))
+        );
+        assert_eq!(
+            report("Postponed keyboard-interactive for root from 198.51.100.7 port 5 ssh2"),
+            None
         );
         assert_eq!(
             report("error: PAM: unknown user for x from 198.51.100.7"),
