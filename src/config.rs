@@ -1051,11 +1051,15 @@ mod tests {
             ServiceGroup::Openvpn,
             ServiceGroup::Asterisk,
             ServiceGroup::Http,
+            ServiceGroup::Mysql,
         ] {
             assert!(!default.enabled(group), "{}", group.name());
         }
         let logs = default_logs(&default);
         assert!(!logs.contains(&"/var/log/apache2/error.log"));
+        assert!(!logs.contains(&"/var/log/mysql/error.log"));
+        let mysql = Services::of(&[ServiceGroup::Mysql]);
+        assert!(default_logs(&mysql).contains(&"/var/log/mysql/error.log"));
         assert!(!logs.contains(&"/var/log/asterisk/messages"));
         let http = Services::of(&[ServiceGroup::Http]);
         assert!(default_logs(&http).contains(&"/var/log/apache2/error.log"));

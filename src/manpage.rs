@@ -124,7 +124,7 @@ Networks never blocked automatically (127.0.0.0/8 and ::1 always are).
 .TP
 .B services = [\(dqssh\(dq, \(dqftp\(dq, \(dqmua\(dq]
 Whose logs are read: ssh, ftp, mua (POP3 and IMAP), smtp; and, only when listed, cockpit,
-openvpn, asterisk, http (Apache basic and digest auth).
+openvpn, asterisk, http (Apache basic and digest auth), mysql (MySQL 5.7+'s error log).
 .TP
 .B logs
 The log files to read. Unset: those of the usual places that exist.

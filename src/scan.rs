@@ -629,14 +629,21 @@ impl Reading<'_> {
 
     fn count_line(&mut self, line: &str) {
         self.outcome.lines += 1;
-        if let Some(event) = self.parser.parse_line(line)
-            && self.only.is_none_or(|g| event.service.group() == g)
-            && self.config.counts(&event)
-        {
-            self.outcome.events += 1;
-            self.tally.add(&event);
+        if let Some(event) = self.parser.parse_line(line) {
+            self.count_event(&event);
+        }
+        // A line held before this one, confirmed by it (MySQL's, see `parse::Held`).
+        if let Some(held) = self.parser.take_released() {
+            self.count_event(&held.event());
         }
         self.progress.line(self.outcome.lines);
+    }
+
+    fn count_event(&mut self, event: &Event) {
+        if self.only.is_none_or(|g| event.service.group() == g) && self.config.counts(event) {
+            self.outcome.events += 1;
+            self.tally.add(event);
+        }
     }
 }
 
@@ -663,6 +670,7 @@ fn scan_file(
     }
     let lines_before = reading.outcome.lines;
     reading.only = reading.config.only_group(path);
+    reading.parser.begin_source(&path.display().to_string());
     let read = (|| {
         if from_start {
             for old in source::rotated_generations(path) {

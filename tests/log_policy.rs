@@ -374,6 +374,63 @@ fn what_joins_lines_survives_between_scans() {
     );
 }
 
+/// MySQL's refused login counts only once its log's next line is MySQL's, across scans: a
+/// client's user name with a line break ends a genuine-looking line that blames someone else,
+/// and what follows it is never MySQL's time stamp.
+#[test]
+fn a_mysql_refusal_counts_once_its_logs_next_line_is_mysqls() {
+    let root = Root::new();
+    std::fs::write(
+        root.path().join("sentry.toml"),
+        "services = [\"ssh\", \"mysql\"]\n",
+    )
+    .expect("config");
+    let denied = |t: &str, user: &str, ip: &str| {
+        format!(
+            "2026-11-24T10:00:{t}.000000Z 7 [Note] [MY-010926] [Server] Access denied for user '{user}'@'{ip}' (using password: YES)"
+        )
+    };
+    let note = |t: &str| {
+        format!(
+            "2026-11-24T10:00:{t}.000000Z 0 [Warning] [MY-010068] [Server] CA certificate is self signed."
+        )
+    };
+    append(&root, &[denied("01", "bob", "203.0.113.80")]);
+    root.ok(&["scan"]);
+    assert_eq!(
+        evidence_of(&root, "203.0.113.80"),
+        [],
+        "held until the next line"
+    );
+    append(&root, &[note("02")]);
+    root.ok(&["scan"]);
+    assert_eq!(
+        evidence_of(&root, "203.0.113.80"),
+        [("mysql".to_string(), "failed".to_string(), 1)]
+    );
+    // `x'@'198.51.100.81' (using password: YES)`, a line break and MySQL's rest.
+    append(&root, &[denied("03", "x", "198.51.100.81")]);
+    root.ok(&["scan"]);
+    append(
+        &root,
+        &[
+            "aaaa'@'203.0.113.82' (using password: YES)".to_string(),
+            note("04"),
+        ],
+    );
+    root.ok(&["scan"]);
+    assert_eq!(
+        evidence_of(&root, "198.51.100.81"),
+        [],
+        "the broken line blames no one"
+    );
+    // Not read at all without `mysql` in `services`.
+    std::fs::write(root.path().join("sentry.toml"), "services = [\"ssh\"]\n").expect("config");
+    append(&root, &[denied("05", "carol", "203.0.113.83"), note("06")]);
+    root.ok(&["scan"]);
+    assert_eq!(evidence_of(&root, "203.0.113.83"), []);
+}
+
 #[test]
 fn a_connect_reads_a_bounded_part_of_a_flood_and_nothing_is_skipped() {
     let root = Root::new();

@@ -74,6 +74,12 @@ fn ingest<R: Read>(
             {
                 tally.add(&event);
             }
+            // A held line (MySQL's own log piped in) that this line confirmed.
+            if let Some(held) = parser.take_released()
+                && sentry.config.counts(&held.event())
+            {
+                tally.add(&held.event());
+            }
         }
         // Decide once nothing more is waiting (or at the end): bursts become one batch.
         // `buffer()` looks without reading, so an idle pipe is not waited on here.

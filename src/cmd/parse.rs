@@ -111,6 +111,7 @@ fn parse(
             Box::new(std::fs::File::open(path).map_err(|e| Error::io("open", path, &e))?)
         };
         let mut reader = BufReader::with_capacity(64 * 1024, reader);
+        parser.begin_source(&name);
         let mut number = 0u64;
         let mut failed: Option<Error> = None;
         source::each_line_bounded(&mut reader, source::MAX_LINE, &mut |line| {
@@ -121,7 +122,19 @@ fn parse(
             }
             let text = line_text(line.strip_suffix(b"\n").unwrap_or(line));
             let event = event_of(&mut parser, &mut clock, &text, filter);
-            let written = match event {
+            // A line held before this one (MySQL's) that this line confirmed: it comes first.
+            let mut written = Ok(());
+            if let Some(held) = parser.take_released()
+                && filter.admits(held.event().service)
+            {
+                let event = held.event();
+                matched += 1;
+                *summary.entry((event.service, event.kind)).or_default() += u64::from(event.count);
+                if !unmatched {
+                    written = write_event(&mut out, &name_json, number - 1, &event);
+                }
+            }
+            let written = written.and_then(|()| match event {
                 Some(event) => {
                     matched += 1;
                     *summary.entry((event.service, event.kind)).or_default() +=
@@ -132,12 +145,16 @@ fn parse(
                         write_event(&mut out, &name_json, number, &event)
                     }
                 }
-                None if unmatched && from_known_program(&mut clock, &text, filter) => {
+                // A held line is recognised: it waits for the next one.
+                None if unmatched
+                    && !parser.is_holding()
+                    && from_known_program(&mut clock, &text, filter) =>
+                {
                     writeln!(out, "{}", crate::printable::printable(&text))
                         .map_err(|e| Error::output(&e))
                 }
                 None => Ok(()),
-            };
+            });
             match written {
                 Ok(()) => true,
                 Err(e) => {

@@ -140,20 +140,26 @@ fn lines_about(
 ) -> Result<()> {
     let mut parser = Parser::new(crate::scan::parse_options(config), now);
     let mut failure = None;
+    // The line before, for a held line that the next one confirms (MySQL's, `parse::Held`).
+    let mut previous = String::new();
     for path in config.log_files() {
         let only = config.only_group(&path);
+        let about =
+            |e: &crate::logs::Event| e.ip == ip && only.is_none_or(|g| e.service.group() == g);
+        parser.begin_source(&path.display().to_string());
         let mut generations = crate::logs::source::rotated_generations(&path);
         generations.push(path);
         for file in generations {
             crate::logs::source::read_whole(&file, &mut |line| {
-                if failure.is_none()
-                    && parser
-                        .parse_line(line)
-                        .is_some_and(|e| e.ip == ip && only.is_none_or(|g| e.service.group() == g))
-                    && let Err(e) = visit(line)
-                {
-                    failure = Some(e);
+                let event = parser.parse_line(line).is_some_and(|e| about(&e));
+                let released = parser.take_released().is_some_and(|h| about(&h.event()));
+                if failure.is_none() {
+                    let shown = (if released { visit(&previous) } else { Ok(()) })
+                        .and_then(|()| if event { visit(line) } else { Ok(()) });
+                    failure = shown.err();
                 }
+                previous.clear();
+                previous.push_str(line);
             })?;
         }
     }

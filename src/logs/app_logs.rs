@@ -19,18 +19,27 @@ Formats read:
   verdicts are taken (`[CN/]ADDR:PORT TLS...`, `TLS Error: ...`): the time alone is also the
   start of vsftpd's, xferlog's or an ISO syslog line.
 
+- MySQL's error log (5.7 and later): `2024-03-02T09:14:03.123456Z 113 [Note] [MY-010926]
+  [Server] ...` (UTC, or `+01:00` with `log_timestamps = SYSTEM`), the connection id after the
+  time; program [`MYSQL_ERROR_LOG`], message from the level on. MariaDB's (`2024-03-02
+  9:14:03 113 [Warning] ...`) is not this shape, on purpose (see `parse::mysql`).
+
 A shape is tried only when the line's first bytes can start it, so a syslog line costs one
-byte comparison here.
+byte comparison here (an ISO syslog line a few more: its second word is a host, not digits).
 */
 
 use super::header::Cut;
-use super::header::{Clock, LogLine, days_from_civil, digits, parse_hms};
+use super::header::{Clock, LogLine, days_from_civil, digits, parse_date_time, parse_hms};
+
+/// The program name of MySQL's own error log lines. It has a space, which no syslog tag can
+/// hold: a `mysqld` line in syslog is never read as one of these (see `parse::mysql`).
+pub const MYSQL_ERROR_LOG: &str = "mysqld error log";
 
 /// The line as one of the known own log files writes it, or None.
 pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     match line.as_bytes().first()? {
         b'[' => split_apache(line, clock).or_else(|| split_asterisk(line, clock)),
-        b'0'..=b'9' => split_openvpn_iso(line, clock),
+        b'0'..=b'9' => split_openvpn_iso(line, clock).or_else(|| split_mysql(line, clock)),
         b'A'..=b'Z' => split_openvpn_ctime(line, clock),
         _ => None,
     }
@@ -78,6 +87,27 @@ fn split_asterisk<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         time,
         host: "-",
         program: "asterisk",
+        pid: None,
+        message,
+    })
+}
+
+/// MySQL 5.7+: `YYYY-MM-DDTHH:MM:SS.ffffff[Z|±HH:MM] CONNECTION [Level] message`.
+fn split_mysql<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
+    let (stamp, rest) = line.cut(" ")?;
+    if stamp.as_bytes().get(10) != Some(&b'T') {
+        return None;
+    }
+    let (connection, message) = rest.cut(" ")?;
+    if !message.starts_with('[') {
+        return None;
+    }
+    digits::<u64>(connection)?;
+    let (days, seconds, zone) = parse_date_time(&stamp[..10], &stamp[11..])?;
+    Some(LogLine {
+        time: clock.at(days, seconds, zone),
+        host: "-",
+        program: MYSQL_ERROR_LOG,
         pid: None,
         message,
     })

@@ -79,7 +79,7 @@ impl Clock {
     }
 
     /// A date (days since the epoch) and time of day, at `zone`'s offset or else local time.
-    fn at(&mut self, days: i64, seconds: i64, zone: Option<i64>) -> Option<i64> {
+    pub(super) fn at(&mut self, days: i64, seconds: i64, zone: Option<i64>) -> Option<i64> {
         match zone {
             Some(offset) => Some(days * 86_400 + seconds - offset),
             None => self.local(days, seconds),

@@ -15,10 +15,11 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
+use super::app_logs::MYSQL_ERROR_LOG;
 use super::parse::{Finding, ParseFn};
 use super::parse::{
     Joins, ParseOptions, asterisk, cockpit, courier, cyrus, dovecot, dropbear, exim, ftp, http,
-    lex, mail, mailfilter, openvpn, sendmail,
+    lex, mail, mailfilter, mysql, openvpn, sendmail,
 };
 
 /// The program whose log line it was. The order is [`TABLE`]'s.
@@ -61,6 +62,8 @@ pub enum Service {
     Asterisk,
     /// Apache httpd's basic authentication, from its error log.
     Apache,
+    /// MySQL's refused logins, from its own error log.
+    Mysql,
 }
 
 /// The groups an admin switches on and off (`services = [...]`, `PROTECT_*`).
@@ -78,11 +81,13 @@ pub enum ServiceGroup {
     Asterisk,
     /// HTTP basic authentication in a web server's error log (Apache).
     Http,
+    /// MySQL's refused logins, from its error log.
+    Mysql,
 }
 
 impl ServiceGroup {
     /// In the order `setup` lists their tcpd daemons.
-    pub const ALL: [ServiceGroup; 8] = [
+    pub const ALL: [ServiceGroup; 9] = [
         ServiceGroup::Ssh,
         ServiceGroup::Ftp,
         ServiceGroup::Mua,
@@ -91,6 +96,7 @@ impl ServiceGroup {
         ServiceGroup::Openvpn,
         ServiceGroup::Asterisk,
         ServiceGroup::Http,
+        ServiceGroup::Mysql,
     ];
 
     /// The name in `services = [...]` and `parse --service`.
@@ -104,6 +110,7 @@ impl ServiceGroup {
             ServiceGroup::Openvpn => "openvpn",
             ServiceGroup::Asterisk => "asterisk",
             ServiceGroup::Http => "http",
+            ServiceGroup::Mysql => "mysql",
         }
     }
 
@@ -293,7 +300,7 @@ const fn row(
 }
 
 /// The services, in [`Service`]'s order.
-pub const TABLE: [Row; 21] = [
+pub const TABLE: [Row; 22] = [
     Row {
         watched_process: Some("sshd"),
         pam: &["sshd"],
@@ -723,6 +730,24 @@ pub const TABLE: [Row; 21] = [
                 &["www-data", "apache"],
             ),
             |_, _, m, o| http::parse_apache(m, o),
+        )
+    },
+    Row {
+        // `log_error` of Debian's and Oracle's packages, then RHEL's; read only with `mysql`
+        // in `services`. Only the file: its syslog lines are not read (`parse::mysql`).
+        logs: &[
+            "/var/log/mysql/error.log",
+            "/var/log/mysqld.log",
+            "/var/log/mysql/mysqld.log",
+        ],
+        logs_when_protected: true,
+        ..row(
+            Service::Mysql,
+            "mysql",
+            ServiceGroup::Mysql,
+            &[MYSQL_ERROR_LOG],
+            native(&["/usr/sbin/mysqld"], &["mysql"]),
+            |_, _, m, o| mysql::parse(m, o),
         )
     },
 ];

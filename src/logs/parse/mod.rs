@@ -24,6 +24,7 @@ pub mod http;
 pub mod lex;
 pub mod mail;
 pub mod mailfilter;
+pub mod mysql;
 pub mod openvpn;
 pub mod sendmail;
 pub mod sshd;
@@ -31,6 +32,7 @@ pub mod sshd;
 use lex::Cut;
 use serde::{Deserialize, Serialize};
 
+use super::app_logs::MYSQL_ERROR_LOG;
 use super::header::{self, Clock};
 use super::services::service_of_line;
 use super::{Event, Kind, Report, Score, Service};
@@ -139,6 +141,49 @@ pub struct Parser {
     options: ParseOptions,
     clock: Clock,
     joins: Joins,
+    /// The log the lines come from ([`Parser::begin_source`]).
+    source: String,
+    /// A line whose event waits for its log's next line ([`Held`]).
+    held: Option<Held>,
+    /// A held event that the next line confirmed, for [`Parser::take_released`].
+    released: Option<Held>,
+}
+
+/// A line that counts only once the daemon's next line is seen: MySQL's `Access denied`,
+/// whose client-chosen user name may hold a line break and so end a genuine-looking line
+/// (see `mysql`). The next line of the same log decides: one that starts with MySQL's own
+/// header confirms it; anything else (the rest of a broken line, whatever it looks like)
+/// drops it. Kept with the cursors, since that next line may come in a later run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// The log it was read from: only that log's next line decides.
+    source: String,
+    service: Service,
+    naughty: bool,
+    ip: ClientIp,
+    user: Option<String>,
+    time: Option<i64>,
+}
+
+impl Held {
+    /// The event, as the held line reported it.
+    pub fn event(&self) -> Event<'_> {
+        Event {
+            service: self.service,
+            kind: if self.naughty {
+                Kind::Naughty
+            } else {
+                Kind::Failed
+            },
+            ip: self.ip,
+            user: self.user.as_deref(),
+            time: self.time,
+            score: None,
+            count: 1,
+            report: Report::Sole,
+            pid: None,
+        }
+    }
 }
 
 impl Parser {
@@ -148,15 +193,58 @@ impl Parser {
             options,
             clock: Clock::new(now),
             joins: Joins::default(),
+            source: String::new(),
+            held: None,
+            released: None,
         }
     }
 
-    /// The event a whole log line reports, if any.
+    /// The lines that follow come from this log (a file's path): a held line is decided
+    /// only by the next line of its own log.
+    pub fn begin_source(&mut self, source: &str) {
+        if self.source != source {
+            self.source.clear();
+            self.source.push_str(source);
+        }
+    }
+
+    /// The event a whole log line reports, if any. A line whose event must wait for the
+    /// next line ([`Held`]) reports none now; check [`Parser::take_released`] after each line.
     pub fn parse_line<'a>(&mut self, line: &'a str) -> Option<Event<'a>> {
-        let header = header::split(line, &mut self.clock)?;
+        let header = header::split(line, &mut self.clock);
+        if self.held.as_ref().is_some_and(|h| h.source == self.source) {
+            let held = self.held.take();
+            if header.is_some_and(|h| h.program == MYSQL_ERROR_LOG) {
+                self.released = held;
+            }
+        }
+        let header = header?;
         let service = service_of_line(header.program, header.message)?;
-        self.parse_message(service, header.pid, header.message)
-            .map(|(service, f)| event(service, f, header.time, header.pid))
+        let (service, finding) = self.parse_message(service, header.pid, header.message)?;
+        let event = event(service, finding, header.time, header.pid);
+        if service == Service::Mysql {
+            self.held = Some(Held {
+                source: self.source.clone(),
+                service,
+                naughty: event.kind == Kind::Naughty,
+                ip: event.ip,
+                user: event.user.map(str::to_owned),
+                time: event.time,
+            });
+            return None;
+        }
+        Some(event)
+    }
+
+    /// The event of a held line that the line just parsed confirmed (it belongs to the
+    /// line before that one).
+    pub fn take_released(&mut self) -> Option<Held> {
+        self.released.take()
+    }
+
+    /// Whether the line just parsed is held, waiting for the next one of its log.
+    pub fn is_holding(&self) -> bool {
+        self.held.as_ref().is_some_and(|h| h.source == self.source)
     }
 
     /// The finding of one message of a known service (for `parse --service` on bare messages).
@@ -183,6 +271,7 @@ impl Parser {
             ftpd: self.joins.ftpd.recent(SAVED_ENTRIES),
             sshd: self.joins.sshd.recent(SAVED_ENTRIES),
             mail: self.joins.mail.recent(SAVED_ENTRIES),
+            held: self.held.clone(),
         }
     }
 
@@ -193,11 +282,15 @@ impl Parser {
             sshd: state.sshd,
             mail: state.mail,
         };
+        self.held = state.held;
+        self.released = None;
     }
 
     /// Forgets every join across lines.
     pub fn forget_state(&mut self) {
         self.joins = Joins::default();
+        self.held = None;
+        self.released = None;
     }
 }
 
@@ -213,6 +306,9 @@ pub struct ParserState {
     #[serde(default)]
     sshd: sshd::SshdSessions,
     mail: mailfilter::MailTrail,
+    /// A line waiting for its log's next one; absent in the state of a version before it.
+    #[serde(default)]
+    held: Option<Held>,
 }
 
 /// The event of a finding, with what the header said.
