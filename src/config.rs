@@ -1060,7 +1060,9 @@ mod tests {
         assert!(!logs.contains(&"/var/log/mysql/error.log"));
         let mysql = Services::of(&[ServiceGroup::Mysql]);
         assert!(default_logs(&mysql).contains(&"/var/log/mysql/error.log"));
-        assert!(!logs.contains(&"/var/log/asterisk/messages"));
+        // Asterisk through syslog only, even when protected (its own file is forgeable).
+        let asterisk = Services::of(&[ServiceGroup::Asterisk]);
+        assert!(!default_logs(&asterisk).contains(&"/var/log/asterisk/messages"));
         let http = Services::of(&[ServiceGroup::Http]);
         assert!(default_logs(&http).contains(&"/var/log/apache2/error.log"));
         assert!(!default_logs(&http).contains(&"/var/log/openvpn.log"));

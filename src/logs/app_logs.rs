@@ -10,15 +10,10 @@ Formats read:
   `[pid N]` without threads); program `apache2`, message from `[client`. Apache 2.2's
   `[Thu Jul 11 01:21:43 2013] [error] [client ADDR] ...` (no module, pid or port): message
   from the level on (`[error] [client ...`), as 2.2 writes it to syslog.
-- Asterisk's `messages` / `messages.log` (logger.conf): `[Mar  2 09:14:03] NOTICE[1234][C-00000001]:
-  chan_sip.c:...` (`dateformat` unset: BSD-style, the year inferred) or `[2024-03-02 09:14:03]`
-  (`dateformat=%F %T`, FreePBX; a fraction allowed), local time; program `asterisk`, message
-  from the level on (as in its syslog lines).
 - OpenVPN's `log`/`log-append` file: `2024-03-02 09:14:03 ADDR:PORT TLS Error: ...` (2.5+) or
   `Sat Mar  2 09:14:03 2024 ...` (2.4 and older), local time; program `openvpn`. Only its TLS
   verdicts are taken (`[CN/]ADDR:PORT TLS...`, `TLS Error: ...`): the time alone is also the
   start of vsftpd's, xferlog's or an ISO syslog line.
-
 - MySQL's error log (5.7 and later): `2024-03-02T09:14:03.123456Z 113 [Note] [MY-010926]
   [Server] ...` (UTC, or `+01:00` with `log_timestamps = SYSTEM`), the connection id after the
   time; program [`MYSQL_ERROR_LOG`], message from the level on. MariaDB's (`2024-03-02
@@ -26,6 +21,10 @@ Formats read:
 
 A shape is tried only when the line's first bytes can start it, so a syslog line costs one
 byte comparison here (an ISO syslog line a few more: its second word is a host, not digits).
+
+Asterisk's own `messages` file is not read, on purpose: its logger writes messages as they
+are, and chan_sip logs the URI-decoded extension a client dialled (`%0A` a line break), so
+any SIP client can write whole lines of its own into that file (see `parse::asterisk`).
 */
 
 use super::header::Cut;
@@ -38,58 +37,11 @@ pub const MYSQL_ERROR_LOG: &str = "mysqld error log";
 /// The line as one of the known own log files writes it, or None.
 pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     match line.as_bytes().first()? {
-        b'[' => split_apache(line, clock).or_else(|| split_asterisk(line, clock)),
+        b'[' => split_apache(line, clock),
         b'0'..=b'9' => split_openvpn_iso(line, clock).or_else(|| split_mysql(line, clock)),
         b'A'..=b'Z' => split_openvpn_ctime(line, clock),
         _ => None,
     }
-}
-
-/// `[TIME] LEVEL[THREAD]...: message`: the message handed on starts at the level.
-fn split_asterisk<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
-    let (stamp, message) = line.strip_prefix('[')?.cut("] ")?;
-    let time = if stamp.as_bytes().first()?.is_ascii_digit() {
-        let (date, hms) = stamp.cut(" ")?;
-        let d = date.as_bytes();
-        if d.len() != 10 || d[4] != b'-' || d[7] != b'-' {
-            return None;
-        }
-        let (year, month, day) = (
-            digits::<i64>(&date[..4])?,
-            digits::<u32>(&date[5..7])?,
-            digits::<u32>(&date[8..])?,
-        );
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-            return None;
-        }
-        let seconds = parse_hms(fraction_dropped(hms)?)?;
-        clock.local(days_from_civil(year, month, day), seconds)
-    } else {
-        let (month, rest) = stamp.cut(" ")?;
-        let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
-        let rest = rest.strip_prefix(' ').unwrap_or(rest);
-        let (day, hms) = rest.cut(" ")?;
-        let day: u32 = digits(day)?;
-        if !(1..=31).contains(&day) {
-            return None;
-        }
-        clock.bsd_time(month, day, parse_hms(fraction_dropped(hms)?)?)
-    };
-    // `NOTICE[1234]`: an upper-case level and the thread (`NOTICE [1234]` in some builds).
-    let (level, rest) = message.cut("[")?;
-    let level = level.strip_suffix(' ').unwrap_or(level);
-    let (thread, _) = rest.cut("]")?;
-    if level.is_empty() || !level.bytes().all(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
-    digits::<u64>(thread)?;
-    Some(LogLine {
-        time,
-        host: "-",
-        program: "asterisk",
-        pid: None,
-        message,
-    })
 }
 
 /// MySQL 5.7+: `YYYY-MM-DDTHH:MM:SS.ffffff[Z|±HH:MM] CONNECTION [Level] message`.
@@ -111,14 +63,6 @@ fn split_mysql<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
         pid: None,
         message,
     })
-}
-
-/// `09:14:03` of `09:14:03.123`, or None when the fraction is not digits.
-fn fraction_dropped(hms: &str) -> Option<&str> {
-    match hms.cut(".") {
-        Some((hms, fraction)) => digits::<u32>(fraction).map(|_| hms),
-        None => Some(hms),
-    }
 }
 
 /// OpenVPN 2.5+: `YYYY-MM-DD HH:MM:SS message`.
@@ -346,26 +290,6 @@ mod tests {
             "2024-03-02 09:14:03 2001:db8::a:1 sshd[1]: Failed password for x from 1.2.3.4 port 1 ssh2",
             "2024-03-02 09:14:03 2001:db8::1:22 sshd[1]: Failed password for x from 1.2.3.4 port 1 ssh2",
             "2024-03-02 09:14:03 1.2.3.4:1 MULTI: x",
-        ] {
-            assert_eq!(split(line, &mut clock()), None, "{line}");
-        }
-    }
-
-    #[test]
-    fn asterisk_messages() {
-        let l = split(
-            "[Mar  2 09:14:03] NOTICE[1234][C-00000001]: chan_sip.c:1 f: x",
-            &mut clock(),
-        )
-        .expect("bsd");
-        assert_eq!(l.program, "asterisk");
-        assert_eq!(l.message, "NOTICE[1234][C-00000001]: chan_sip.c:1 f: x");
-        let l = split("[2024-03-02 09:14:03.123] WARNING[77]: x", &mut clock()).expect("iso");
-        assert_eq!(l.message, "WARNING[77]: x");
-        for line in [
-            "[Mar  2 09:14:03] notice[1]: x",
-            "[Mar  2 09:14:03] NOTICE: x",
-            "[2024-03-02 9:14:03] NOTICE[1]: x",
         ] {
             assert_eq!(split(line, &mut clock()), None, "{line}");
         }

@@ -137,6 +137,12 @@ impl Trust {
 
     /// Whether `entry` may speak for `service` (see the rule above).
     pub fn admits(&self, service: Service, entry: &Entry) -> bool {
+        // Asterisk writes a SIP client's URI-decoded text with its line breaks, and journald
+        // makes each line of a program's output an entry of its own: only what it sent
+        // through syslog(3), one entry per message, is its.
+        if service == Service::Asterisk && entry.transport.as_deref() == Some("stdout") {
+            return false;
+        }
         let (Some(exe), Some(uid)) = (
             entry.exe.as_ref().and_then(|v| v.as_str()),
             entry
@@ -228,6 +234,9 @@ pub struct Entry {
     uid: Option<serde_json::Value>,
     #[serde(rename = "_CMDLINE")]
     cmdline: Option<serde_json::Value>,
+    /// How journald got it (`syslog`, `journal`, `stdout`, ...): journald sets it.
+    #[serde(rename = "_TRANSPORT")]
+    transport: Option<String>,
 }
 
 impl Entry {
@@ -382,6 +391,33 @@ mod tests {
 
     fn admits(service: Service, exe: &str, uid: &str) -> bool {
         Trust::new(PASSWD, &[]).admits(service, &entry("x", Some(exe), Some(uid), None))
+    }
+
+    /// Asterisk's output on stdout is split by journald at the line breaks a SIP client can
+    /// write into it: only its syslog(3) messages are its.
+    #[test]
+    fn asterisk_speaks_through_syslog_only() {
+        let trust = Trust::new(PASSWD, &[]);
+        let with_transport = |transport: Option<&str>| {
+            let mut json = serde_json::json!({
+                "__CURSOR": "s=1;i=1",
+                "SYSLOG_IDENTIFIER": "asterisk",
+                "_EXE": "/usr/sbin/asterisk",
+                "_UID": "0",
+                "MESSAGE": "x",
+            });
+            if let Some(t) = transport {
+                json["_TRANSPORT"] = t.into();
+            }
+            Entry::parse(json.to_string().as_bytes()).expect("an entry")
+        };
+        assert!(trust.admits(Service::Asterisk, &with_transport(Some("syslog"))));
+        assert!(trust.admits(Service::Asterisk, &with_transport(None)));
+        assert!(!trust.admits(Service::Asterisk, &with_transport(Some("stdout"))));
+        // Other daemons' output is theirs whichever way it came (they escape what they log).
+        let mut sshd = with_transport(Some("stdout"));
+        sshd.exe = Some("/usr/sbin/sshd".into());
+        assert!(trust.admits(Service::Sshd, &sshd));
     }
 
     #[test]

@@ -699,13 +699,10 @@ pub const TABLE: [Row; 22] = [
         )
     },
     Row {
-        // logger.conf's `messages` channel: `messages` before Asterisk 16's sample, then
-        // `messages.log`. Read only with `asterisk` in `services`.
-        logs: &[
-            "/var/log/asterisk/messages",
-            "/var/log/asterisk/messages.log",
-        ],
-        logs_when_protected: true,
+        // Through syslog only (logger.conf's `syslog.local0 => ...` channel), never its own
+        // `messages` file, which a SIP client can write whole lines into (`parse::asterisk`):
+        // `check` tells an admin whose Asterisk says nothing sentry reads.
+        watched_process: Some("asterisk"),
         ..row(
             Service::Asterisk,
             "asterisk",
@@ -741,6 +738,9 @@ pub const TABLE: [Row; 22] = [
             "/var/log/mysql/mysqld.log",
         ],
         logs_when_protected: true,
+        // MySQL 8 logs refused logins only with `log_error_verbosity = 3`: `check` says so
+        // when a running mysqld gave sentry nothing for a week.
+        watched_process: Some("mysqld"),
         ..row(
             Service::Mysql,
             "mysql",

@@ -1,15 +1,25 @@
 /*!
 Asterisk's SIP channels, chan_sip (1.8 to 20) and res_pjsip (13 and later), its manager
 (AMI, `manager.c`) and IAX2 (`chan_iax2.c`; see [`manager`] and [`iax2`]), and the
-security events of `res_security_log.c` ([`security_event`]), from the
-`messages` log or syslog, where each line starts `NOTICE[THREAD][C-CALL]: FILE:LINE FUNC: `
-(`FILE: ` alone before Asterisk 13; `in FUNC` in syslog).
+security events of `res_security_log.c` ([`security_event`]), from syslog (logger.conf's
+`syslog.local0 => notice,security` channel), where each message starts `NOTICE[THREAD][C-CALL]:
+FILE:LINE in FUNC: ` (`FILE: ` alone before Asterisk 13; the file channel's spelling, without
+`in `, is read alike).
+
+Never from Asterisk's own `messages` file, nor from its standard output in the journal:
+logger.c writes a message as it is, and chan_sip's `Call from ... to extension '%s' rejected
+because extension not found` (res_pjsip_session.c's too, in 79 bytes) logs the Request-URI's
+user URI-decoded (`ast_uri_decode`: `%0A` is a line break). Any SIP client can so write whole
+lines of its own into the file, and journald makes each line of a program's output an entry.
+Through syslog(3) the message is one datagram: rsyslog escapes its control bytes (`#012`) and
+journald keeps it as one entry, whose start is Asterisk's own.
 
 - chan_sip, `handle_request_register`: `Registration from 'FROM' failed for 'ADDR:PORT' -
   REASON`. FROM is the client's whole From header (a display name with spaces and quotes); the
   address (`ast_sockaddr_stringify`, `[v6]:port`; no port before 1.8.x) and the fixed reason
   follow it and end the line, so they are read from the end. SIP headers cannot hold a line
-  break, and Asterisk's logger does not cut lines, but a UDP packet may be 64 KiB and a syslog
+  break (chan_sip drops CRs and splits headers at LFs, and decodes no `%XX` in this one), and
+  Asterisk's logger does not cut lines, but a UDP packet may be 64 KiB and a syslog
   relay cuts at 8 KiB, where a padded From could end the line with a fake tail: messages of
   [`MESSAGE_CAP`] bytes or more are no evidence (a phone's From header is far shorter).
 - res_pjsip, `log_failed_request`: `Request 'METHOD' from 'FROM' failed for 'ADDR:PORT'
