@@ -20,7 +20,7 @@ Formats read:
   9:14:03 113 [Warning] ...`) is not this shape, on purpose (see `parse::mysql`).
 
 A shape is tried only when the line's first bytes can start it, so a syslog line costs one
-byte comparison here (an ISO syslog line a few more: its second word is a host, not digits).
+byte comparison here; MySQL's is told after the time `header` reads anyway (one more word).
 
 Asterisk's own `messages` file is not read, on purpose: its logger writes messages as they
 are, and chan_sip logs the URI-decoded extension a client dialled (`%0A` a line break), so
@@ -28,7 +28,7 @@ any SIP client can write whole lines of its own into that file (see `parse::aste
 */
 
 use super::header::Cut;
-use super::header::{Clock, LogLine, days_from_civil, digits, parse_date_time, parse_hms};
+use super::header::{Clock, LogLine, days_from_civil, digits, parse_hms};
 
 /// The program name of MySQL's own error log lines. It has a space, which no syslog tag can
 /// hold: a `mysqld` line in syslog is never read as one of these (see `parse::mysql`).
@@ -38,26 +38,23 @@ pub const MYSQL_ERROR_LOG: &str = "mysqld error log";
 pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     match line.as_bytes().first()? {
         b'[' => split_apache(line, clock),
-        b'0'..=b'9' => split_openvpn_iso(line, clock).or_else(|| split_mysql(line, clock)),
+        b'0'..=b'9' => split_openvpn_iso(line, clock),
         b'A'..=b'Z' => split_openvpn_ctime(line, clock),
         _ => None,
     }
 }
 
-/// MySQL 5.7+: `YYYY-MM-DDTHH:MM:SS.ffffff[Z|±HH:MM] CONNECTION [Level] message`.
-fn split_mysql<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
-    let (stamp, rest) = line.cut(" ")?;
-    if stamp.as_bytes().get(10) != Some(&b'T') {
-        return None;
-    }
+/// MySQL 5.7+: `YYYY-MM-DDTHH:MM:SS.ffffff[Z|±HH:MM] CONNECTION [Level] message`, after
+/// its time, which `header::split` has read as it reads an ISO syslog stamp (whose next
+/// word is a host, not a number followed by `[`).
+pub(super) fn split_mysql(time: Option<i64>, rest: &str) -> Option<LogLine<'_>> {
     let (connection, message) = rest.cut(" ")?;
     if !message.starts_with('[') {
         return None;
     }
     digits::<u64>(connection)?;
-    let (days, seconds, zone) = parse_date_time(&stamp[..10], &stamp[11..])?;
     Some(LogLine {
-        time: clock.at(days, seconds, zone),
+        time,
         host: "-",
         program: MYSQL_ERROR_LOG,
         pid: None,

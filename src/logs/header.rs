@@ -191,7 +191,11 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     } else {
         let (date, time_of_day) = stamp.split_at_checked(10)?;
         let (days, seconds, zone) = parse_date_time(date, time_of_day.strip_prefix('T')?)?;
-        (clock.at(days, seconds, zone), rest)
+        let time = clock.at(days, seconds, zone);
+        if !had_pri && let Some(own) = super::app_logs::split_mysql(time, rest) {
+            return Some(own);
+        }
+        (time, rest)
     };
     split_after_time(time, rest, false)
 }
