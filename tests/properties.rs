@@ -436,6 +436,12 @@ const TEMPLATES: &[(&str, bool, bool)] = &[
         false,
         true,
     ),
+    // Asterisk: a guest's call, the dialled extension (URI-decoded) after the address.
+    (
+        "Mar  2 09:14:20 pbx asterisk[1200]: NOTICE[3734]: chan_sip.c:25650 in handle_request_invite: Call from '' ({S}:5071) to extension '{U}' rejected because extension not found in context 'default'.",
+        false,
+        true,
+    ),
     // MySQL: the user before the address, read from the end (the line counts once the log's
     // next line, MYSQL_NEXT, is MySQL's).
     (

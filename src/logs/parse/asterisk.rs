@@ -34,7 +34,8 @@ journald keeps it as one entry, whose start is Asterisk's own.
 credentials not checkable) are failed logins; `No matching peer found`, `No matching endpoint
 found` and `Username/auth name mismatch` are account guessing; pjsip's `Not match Endpoint ACL`
 is a probe (the admin's ACL refuses the address before any password is looked at), and so are
-chan_sip's `Device does not match ACL`, `ACL error (permit/deny)` and `Not a local domain`;
+chan_sip's `Device does not match ACL`, `ACL error (permit/deny)` and `Not a local domain`,
+and a guest's call to an extension the dial plan does not have ([`call_rejected`]);
 chan_sip's `Peer is not supposed to register` (a static peer's name) is naughty.
 */
 
@@ -59,7 +60,11 @@ pub fn parse(m: &str) -> Option<Finding<'_>> {
     let rest = (m.strip_prefix("NOTICE[")).or_else(|| m.strip_prefix("NOTICE ["))?;
     let (file, text) = source_file(rest)?;
     match file {
-        "chan_sip.c" => chan_sip(text.strip_prefix("Registration from '")?),
+        "chan_sip.c" => match text.strip_prefix("Call from '") {
+            Some(call) => call_rejected(call, false),
+            None => chan_sip(text.strip_prefix("Registration from '")?),
+        },
+        "res_pjsip_session.c" => call_rejected(text.strip_prefix("Call from '")?, true),
         "res_pjsip/pjsip_distributor.c" => pjsip(text.strip_prefix("Request ")?),
         "manager.c" => manager(text),
         "chan_iax2.c" => iax2(text),
@@ -231,6 +236,40 @@ fn chan_sip(rest: &str) -> Option<Finding<'_>> {
     let (from, addr) = rest.rcut("' failed for '")?;
     let ip = socket_address(addr)?;
     Some(Finding::new(kind, ip, Some(from)))
+}
+
+/// After `Call from '`: chan_sip's `NAME' (ADDR:PORT) to extension 'EXTEN' rejected because
+/// extension not found in context 'CONTEXT'.` (res_pjsip_session.c's: `(TRANSPORT:ADDR:PORT)`).
+/// NAME is the caller's configured peer or endpoint, CONTEXT the admin's, the address the
+/// packet's source; EXTEN is the Request-URI's user, URI-decoded, any text at all (the
+/// reason Asterisk's own file is not read; through syslog the message is one line). So the
+/// address is read from the left, before EXTEN, and the message must end with the fixed
+/// tail. Only a guest's call is read, chan_sip's empty NAME (`allowguest`) or res_pjsip's
+/// `anonymous` endpoint: a probe (scanners dial number after number for a route out); an
+/// identified phone that misdials is no evidence against its office.
+fn call_rejected(rest: &str, transport: bool) -> Option<Finding<'_>> {
+    let (name, rest) = rest.cut("' (")?;
+    let guest = if transport { "anonymous" } else { "" };
+    if name != guest {
+        return None;
+    }
+    let (addr, rest) = rest.cut(") to extension '")?;
+    let addr = if transport {
+        let (kind, addr) = addr.cut(":")?;
+        if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        addr
+    } else {
+        addr
+    };
+    let ip = socket_address(addr)?;
+    let (_exten, context) = rest.rcut("' rejected because extension not found in context '")?;
+    let context = context.strip_suffix("'.")?;
+    if context.is_empty() || context.contains('\'') {
+        return None;
+    }
+    Some(Finding::new(Kind::Probe, ip, None))
 }
 
 const PJSIP_REASONS: [(&str, Kind); 5] = [
