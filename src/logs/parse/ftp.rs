@@ -147,7 +147,7 @@ fn vsftpd_anonymous(message: &str) -> Option<VsftpdLogin<'_>> {
 
 /// Recognises one proftpd message: `web1 (host.example[203.0.113.5]) - USER bob: Login successful.`
 pub fn parse_proftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    if is_pam_module_line(message) {
+    if is_pam_module_line(message) || message.starts_with("(pam_unix) ") {
         return pam_auth_failure(message, &["proftpd", "ftp"], options);
     }
     let (addr, text) = proftpd_client(message)?;

@@ -129,6 +129,35 @@ pub fn pam_auth_failure<'a>(
     Some(finding.reported_as(Report::Pam, 1))
 }
 
+/// `N more authentication failure[s]; FIELDS`: pam_unix's sum, when PAM ends, of the
+/// attempts after a connection's first (which it logged on its own line), in sshd's `PAM N
+/// more ...` or under Linux-PAM 0.7x's own ident. Its retry limit keeps N small; bounded.
+pub fn pam_more_failures<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    let (count, rest) = m.cut(" ")?;
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = rest.strip_prefix("more authentication failure")?;
+    let rest = rest.strip_prefix('s').unwrap_or(rest);
+    let finding = pam_fields(rest.strip_prefix("; ")?, o)?;
+    let more: u32 = count.parse().ok()?;
+    Some(finding.reported_as(Report::Pam, more.min(MAX_PAM_MORE)))
+}
+
+/// The most attempts one `N more authentication failures` line stands for; sshd's
+/// MaxAuthTries and pam_unix's retry limit keep real values in single digits.
+pub const MAX_PAM_MORE: u32 = 100;
+
+/// Linux-PAM 0.7x's pam_unix under its own ident, `SERVICE(pam_unix)[pid]: MESSAGE`
+/// (`openlog` with the service's name): `authentication failure; FIELDS` (one attempt) or
+/// `N more authentication failures; FIELDS`.
+pub fn pam_unix_own_ident<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
+    match m.strip_prefix("authentication failure; ") {
+        Some(rest) => Some(pam_fields(rest, o)?.reported_as(Report::Pam, 1)),
+        None => pam_more_failures(m, o),
+    }
+}
+
 /// The pam_unix fields, walked left to right as single words: `logname=W uid=N euid=N
 /// tty=W ruser=W rhost=W` then nothing or `  user=USER`.
 ///

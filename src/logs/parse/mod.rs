@@ -219,6 +219,12 @@ impl Parser {
             }
         }
         let header = header?;
+        // Linux-PAM 0.7x's pam_unix logged under its own ident, `SERVICE(pam_unix)[pid]:`.
+        if let Some(name) = header.program.strip_suffix("(pam_unix)") {
+            let service = super::services::service_of(name)?;
+            let finding = lex::pam_unix_own_ident(header.message, &self.options)?;
+            return Some(event(service, finding, header.time, header.pid));
+        }
         let service = service_of_line(header.program, header.message)?;
         let (service, finding) = self.parse_message(service, header.pid, header.message)?;
         let event = event(service, finding, header.time, header.pid);

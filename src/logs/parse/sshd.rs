@@ -38,7 +38,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use super::lex::{failure_kind, pam_auth_failure, pam_fields, tcpd_refusal};
+use super::lex::{failure_kind, pam_auth_failure, pam_more_failures, tcpd_refusal};
 use super::{Finding, ParseOptions};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
@@ -339,6 +339,8 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         b'I' => invalid_user(whole(m)?),
         // rhost= is walked to from the start, before the user name.
         b'p' => pam_unix(m, o),
+        // Linux-PAM 0.7x/0.99's `(pam_unix) authentication failure; ...` under sshd's ident.
+        b'(' => pam_unix(m, o),
         b'P' => match m.strip_prefix("Postponed ") {
             Some(_) => postponed(whole(m)?.strip_prefix("Postponed ")?, o),
             None => pam_more(m, o),
@@ -759,22 +761,8 @@ fn pam_unix<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 
 /// `PAM N more authentication failure[s]; logname= ... rhost=ADDR  user=USER`.
 fn pam_more<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
-    let (count, rest) = m.strip_prefix("PAM ")?.cut(" ")?;
-    if !is_digits(count) {
-        return None;
-    }
-    let rest = rest.strip_prefix("more authentication failure")?;
-    let rest = rest.strip_prefix('s').unwrap_or(rest);
-    let finding = pam_fields(rest.strip_prefix("; ")?, o)?;
-    // pam_unix logs a connection's first failure on its own line and sums up the rest
-    // here, when PAM ends: N attempts. (Its retry limit keeps N small; bound it anyway.)
-    let more: u32 = count.parse().ok()?;
-    Some(finding.reported_as(Report::Pam, more.min(MAX_PAM_MORE)))
+    pam_more_failures(m.strip_prefix("PAM ")?, o)
 }
-
-/// The most attempts one `PAM N more authentication failures` line stands for; sshd's
-/// MaxAuthTries and pam_unix's retry limit keep real values in single digits.
-const MAX_PAM_MORE: u32 = 100;
 
 // ---- connection ends -------------------------------------------------------------
 
