@@ -408,6 +408,13 @@ fn a_mysql_refusal_counts_once_its_logs_next_line_is_mysqls() {
         evidence_of(&root, "203.0.113.80"),
         [("mysql".to_string(), "failed".to_string(), 1)]
     );
+    // `report --lines` shows the held line once the next one confirmed it.
+    let lines = root.ok(&["report", "203.0.113.80", "--lines"]);
+    assert!(
+        lines.contains(&denied("01", "bob", "203.0.113.80")),
+        "{lines}"
+    );
+    assert!(!lines.contains("CA certificate"), "{lines}");
     // `x'@'198.51.100.81' (using password: YES)`, a line break and MySQL's rest.
     append(&root, &[denied("03", "x", "198.51.100.81")]);
     root.ok(&["scan"]);

@@ -140,8 +140,8 @@ fn lines_about(
 ) -> Result<()> {
     let mut parser = Parser::new(crate::scan::parse_options(config), now);
     let mut failure = None;
-    // The line before, for a held line that the next one confirms (MySQL's, `parse::Held`).
-    let mut previous = String::new();
+    // The line the parser holds (MySQL's, `parse::Held`), shown if the next one confirms it.
+    let mut held = String::new();
     for path in config.log_files() {
         let only = config.only_group(&path);
         let about =
@@ -154,12 +154,14 @@ fn lines_about(
                 let event = parser.parse_line(line).is_some_and(|e| about(&e));
                 let released = parser.take_released().is_some_and(|h| about(&h.event()));
                 if failure.is_none() {
-                    let shown = (if released { visit(&previous) } else { Ok(()) })
+                    let shown = (if released { visit(&held) } else { Ok(()) })
                         .and_then(|()| if event { visit(line) } else { Ok(()) });
                     failure = shown.err();
                 }
-                previous.clear();
-                previous.push_str(line);
+                if parser.is_holding() {
+                    held.clear();
+                    held.push_str(line);
+                }
             })?;
         }
     }

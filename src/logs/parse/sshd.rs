@@ -341,10 +341,8 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         b'p' => pam_unix(m, o),
         // Linux-PAM 0.7x/0.99's `(pam_unix) authentication failure; ...` under sshd's ident.
         b'(' => pam_unix(m, o),
-        b'P' => match m.strip_prefix("Postponed ") {
-            Some(_) => postponed(whole(m)?.strip_prefix("Postponed ")?, o),
-            None => pam_more(m, o),
-        },
+        b'P' if m.starts_with("Postponed ") => postponed(whole(m)?.strip_prefix("Postponed ")?, o),
+        b'P' => pam_more(m, o),
         b'C' => {
             let m = whole(m)?;
             let rest = (m.strip_prefix("Connection closed by "))
@@ -625,9 +623,9 @@ fn failed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 /// one: it adds nothing to them, and still counts where only this line was kept.
 fn postponed<'a>(rest: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let (_method, after) = rest.cut(" ")?;
+    // `failed` reads an invalid user's attempt as naughty whatever the options say.
     after.strip_prefix("for invalid user ")?;
-    let finding = failed(rest, o)?;
-    (finding.kind == Kind::Naughty).then(|| finding.reported_as(Report::Summary, 1))
+    Some(failed(rest, o)?.reported_as(Report::Summary, 1))
 }
 
 /// `Failed hostbased for USER from ADDR port N ssh2: [TYPE FP, ]client user "CUSER", client
