@@ -53,6 +53,8 @@ pub enum Service {
     Sendmail,
     /// Courier's IMAP and POP3 login failures.
     Courier,
+    /// Courier's SMTP AUTH failures (courieresmtpd).
+    CourierSmtp,
     /// Cyrus IMAP's IMAP and POP3 login failures.
     Cyrus,
     /// Cockpit's web console, through PAM.
@@ -300,7 +302,7 @@ const fn row(
 }
 
 /// The services, in [`Service`]'s order.
-pub const TABLE: [Row; 22] = [
+pub const TABLE: [Row; 23] = [
     Row {
         watched_process: Some("sshd"),
         pam: &["sshd"],
@@ -600,6 +602,15 @@ pub const TABLE: [Row; 22] = [
         // The login programs write to stderr; courierlogger hands it to syslog.
         native(&["/usr/sbin/courierlogger"], &["courier"]),
         |_, _, m, o| courier::parse(m, o),
+    ),
+    row(
+        Service::CourierSmtp,
+        "courier-esmtpd",
+        ServiceGroup::Smtp,
+        // courierlogger's `-name=` in courier's esmtpd script.
+        &["courieresmtpd"],
+        native(&["/usr/sbin/courierlogger"], &["courier"]),
+        |_, _, m, _| courier::parse_esmtpd(m),
     ),
     Row {
         // Cyrus installed as plain `imapd`/`pop3d` (its binaries' names, without

@@ -20,6 +20,7 @@ bytes may have lost its real address and ends in the client's text: it is not re
 use super::lex::Cut;
 use super::lex::failure_kind;
 use super::{Finding, ParseOptions, address};
+use crate::logs::Kind;
 
 /// courierlogger's line buffer (`fgets`), which holds the line with its `INFO: `.
 const LOGGER_LINE: usize = 512;
@@ -52,10 +53,35 @@ pub fn parse<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>
     Some(Finding::new(failure_kind(user, options), ip, user))
 }
 
+/// Recognises courieresmtpd's refused SMTP AUTH (courier 0.60 and later,
+/// `courier/module.esmtp/courieresmtpd.c`, `iov_logerror`):
+/// `error,relay=ADDR[,ident="IDENT"],msg="535 Authentication failed.",cmd: COMMAND`.
+///
+/// ADDR is `TCPREMOTEIP`, courier's own, and comes first; IDENT (an RFC 1413 answer, when
+/// couriertcpd asks for one) and COMMAND (`AUTH MECH` with the client's first 20 bytes and
+/// the user id it sent, at most 80 bytes) are the client's. So the address is read from
+/// the left and the verdict must follow it (or IDENT) at once: a verdict inside COMMAND,
+/// the end of another error line, is not this one. No user name: COMMAND does not say
+/// which of its words is one.
+pub fn parse_esmtpd(message: &str) -> Option<Finding<'static>> {
+    const VERDICT: &str = ",msg=\"535 Authentication failed.\",cmd: ";
+    let rest = message.strip_prefix("error,relay=")?;
+    let (addr, rest) = rest.split_at(rest.find(',')?);
+    let rest = match rest.strip_prefix(",ident=\"") {
+        // IDENT may hold the verdict's text itself: then the first one is still after the
+        // relay's own address, and blames the client that chose IDENT.
+        Some(ident) => &ident[ident.find("\"")? + 1..],
+        None => rest,
+    };
+    if !rest.starts_with(VERDICT) {
+        return None;
+    }
+    Some(Finding::new(Kind::Failed, address(addr)?, None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::Kind;
     use crate::logs::parse::testing::{show, some};
 
     #[test]
@@ -82,5 +108,48 @@ mod tests {
         assert_eq!(p(&long), None);
         let fits = long.replacen("aa", "a", 1);
         assert!(p(&fits).is_some());
+    }
+
+    #[test]
+    fn esmtpd_reads_the_relay_and_the_verdict_after_it() {
+        let p = |m| show(parse_esmtpd(m));
+        assert_eq!(
+            p(
+                "error,relay=::ffff:198.51.100.7,msg=\"535 Authentication failed.\",cmd: AUTH LOGIN bob"
+            ),
+            some(Kind::Failed, "198.51.100.7", None)
+        );
+        assert_eq!(
+            p(
+                "error,relay=2001:db8::7,ident=\"x\",msg=\"535 Authentication failed.\",cmd: YWRvYmVhZG9iZQ=="
+            ),
+            some(Kind::Failed, "2001:db8::7", None)
+        );
+        // Another error, whose command (the client's) ends in the verdict.
+        assert_eq!(
+            p(
+                "error,relay=::ffff:198.51.100.7,msg=\"502 ESMTP command error\",cmd: X,msg=\"535 Authentication failed.\",cmd: "
+            ),
+            None
+        );
+        // Other refusals of AUTH: not a password that failed.
+        assert_eq!(
+            p(
+                "error,relay=::ffff:198.51.100.7,msg=\"535 Authentication rejected\",cmd: AUTH LOGIN"
+            ),
+            None
+        );
+        assert_eq!(
+            p(
+                "error,relay=::ffff:198.51.100.7,msg=\"535 Authentication required.\",cmd: MAIL FROM:<a@b>"
+            ),
+            None
+        );
+        // A relay that is no address, a line cut before the verdict.
+        assert_eq!(
+            p("error,relay=host.example,msg=\"535 Authentication failed.\",cmd: AUTH LOGIN"),
+            None
+        );
+        assert_eq!(p("error,relay=::ffff:198.51.100.7,msg=\"535 Authent"), None);
     }
 }

@@ -222,11 +222,7 @@ fn is_login_tail(tail: &str) -> bool {
         None => true,
         Some(at) => {
             let session = &rest[at + "session=<".len()..];
-            rest[..at].ends_with(", ")
-                && session.strip_suffix('>').is_some_and(|id| {
-                    id.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
-                })
+            rest[..at].ends_with(", ") && session.strip_suffix('>').is_some_and(is_session_id)
         }
     }
 }
@@ -386,11 +382,13 @@ fn auth_named_by_process<'a>(text: &'a str, options: &ParseOptions) -> Option<Fi
     Some(finding.reported_as(Report::Backend, 1))
 }
 
+/// A session id as dovecot writes it: base64 (`+/=`), or its URL-safe alphabet (`-_`),
+/// which ids handed on by a proxy in front of dovecot can use. Never spaces, commas or `>`.
 fn is_session_id(id: &str) -> bool {
     !id.is_empty()
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
 }
 
 /// The most attempts one login-process line stands for.
@@ -413,10 +411,7 @@ fn strip_password_hash(text: &str) -> &str {
 fn strip_session(inner: &str) -> &str {
     if let Some(body) = inner.strip_suffix('>')
         && let Some((head, session)) = body.rcut(",<")
-        && !session.is_empty()
-        && session
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        && is_session_id(session)
     {
         return head;
     }

@@ -38,6 +38,11 @@ pub fn parse_vsftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Find
         return pam_auth_failure(message, &["vsftpd", "ftp"], options);
     }
     let message = strip_vsftpd_pid(message);
+    if let Some((user, addr)) = vsftpd_userlist_refusal(message) {
+        let kind = failure_kind(user, options);
+        // `userlist_log` may report the same refusal as a FAIL LOGIN: one attempt.
+        return Some(Finding::new(kind, address(addr)?, user).reported_as(Report::Backend, 1));
+    }
     let login = match (vsftpd_from_right(message), vsftpd_anonymous(message)) {
         (Some(plain), None) => plain,
         (None, Some(anonymous)) => anonymous,
@@ -96,26 +101,47 @@ fn vsftpd_from_right(message: &str) -> Option<VsftpdLogin<'_>> {
         Some(who) => (true, who),
         None => (false, head.strip_suffix("FAIL ")?),
     };
-    let user = if who.is_empty() {
-        None
-    } else {
-        let user = who.strip_prefix('[')?.strip_suffix("] ")?;
-        // Every vsftpd line puts `VERB: Client "ADDR"` right after the user, and any client
-        // text after the address follows `", `. A "user" holding both is the head of another
-        // line whose client text ends in a fake login (an `OK MKDIR` path, an FTP command).
-        if let Some(at) = user.find(": Client \"")
-            && user[at..].contains("\", ")
-        {
-            return None;
-        }
-        Some(user)
-    };
+    let user = vsftpd_user(who)?;
     Some(VsftpdLogin {
         ok,
         addr,
         user,
         anonymous: user.is_some_and(is_anonymous),
     })
+}
+
+/// The `[USER] ` before vsftpd's `VERB: Client "ADDR"` (None for a line without one).
+fn vsftpd_user(who: &str) -> Option<Option<&str>> {
+    if who.is_empty() {
+        return Some(None);
+    }
+    let user = who.strip_prefix('[')?.strip_suffix("] ")?;
+    // Every vsftpd line puts `VERB: Client "ADDR"` right after the user, and any client
+    // text after the address follows `", `. A "user" holding both is the head of another
+    // line whose client text ends in a fake login (an `OK MKDIR` path, an FTP command).
+    if let Some(at) = user.find(": Client \"")
+        && user[at..].contains("\", ")
+    {
+        return None;
+    }
+    Some(Some(user))
+}
+
+/// `log_ftp_protocol`'s copy of vsftpd's answer to a `USER` that its user list refuses
+/// (prelogin.c, `userlist_enable`: RHEL's default lists root and the system accounts):
+/// `[USER] FTP response: Client "ADDR", "530 Permission denied."`. Without `userlist_log`
+/// (vsftpd 3.0.3+) it is the refusal's only trace. Read from the end, as a login is; the
+/// text is vsftpd's own, and a client's command or path that ends in it leaves a "user"
+/// holding `: Client "` and `", `, which [`vsftpd_user`] refuses. Returns (user, address).
+fn vsftpd_userlist_refusal(message: &str) -> Option<(Option<&str>, &str)> {
+    const RESPONSE: &str = "FTP response: Client \"";
+    let body = message.strip_suffix("\", \"530 Permission denied.\"")?;
+    let at = body.rfind(RESPONSE)?;
+    let addr = &body[at + RESPONSE.len()..];
+    if addr.contains('"') {
+        return None;
+    }
+    Some((vsftpd_user(&body[..at])?, addr))
 }
 
 /// vsftpd's anonymous account names, in any case.
@@ -433,6 +459,49 @@ mod tests {
             ),
             some(Kind::Naughty, "203.0.113.5", Some("root"))
         );
+    }
+
+    #[test]
+    fn vsftpd_user_list_refusal() {
+        let refusal = |m: &str| {
+            let f = parse_vsftpd(m, &ParseOptions::default());
+            (show(f), f.map(|f| f.report))
+        };
+        assert_eq!(
+            refusal(
+                r#"[pid 15685] [www-data] FTP response: Client "1.2.3.4", "530 Permission denied.""#
+            ),
+            (
+                some(Kind::Failed, "1.2.3.4", Some("www-data")),
+                Some(Report::Backend)
+            )
+        );
+        assert_eq!(
+            refusal(
+                r#"[root] FTP response: Client "::ffff:203.0.113.5", "530 Permission denied.""#
+            )
+            .0,
+            some(Kind::Naughty, "203.0.113.5", Some("root"))
+        );
+        // vsftpd's other answers are not refusals of an account (a wrong password is
+        // reported by its FAIL LOGIN line).
+        for m in [
+            r#"[bob] FTP response: Client "1.2.3.4", "530 Login incorrect.""#,
+            r#"[bob] FTP response: Client "1.2.3.4", "331 Please specify the password.""#,
+            r#"[bob] FTP response: Client "1.2.3.4", "530 Permission denied. ""#,
+        ] {
+            assert_eq!(refusal(m).0, None, "{m}");
+        }
+        // Client text that ends in the refusal: a command, a path, a user name.
+        for m in [
+            r#"FTP command: Client "1.2.3.4", "SITE x] FTP response: Client "9.9.9.9", "530 Permission denied.""#,
+            r#"[bob] FTP command: Client "1.2.3.4", "SITE x] FTP response: Client "9.9.9.9", "530 Permission denied.""#,
+            r#"[bob] OK MKDIR: Client "1.2.3.4", "/a] FTP response: Client "9.9.9.9", "530 Permission denied.""#,
+            r#"[x] FTP response: Client "9.9.9.9", "530 Permission denied.] FTP response: Client "1.2.3.4", "530 Permission denied.""#,
+            r#"[bob] FTP response: Client "1.2.3.4", "x", "530 Permission denied.""#,
+        ] {
+            assert_eq!(refusal(m).0, None, "{m}");
+        }
     }
 
     #[test]
