@@ -134,9 +134,10 @@ impl Tally {
         let count = i64::from(event.count);
         // sshd's two reports come from one process (the connection's monitor), proftpd's
         // too (the session); dovecot's from two (login and auth), vsftpd's from two (the
-        // pre-login and the privileged process), so they are joined per address.
+        // pre-login and the privileged process), so they are joined per address; so are
+        // pure-ftpd's, whose syslog lines may name no pid.
         let process = match event.service {
-            Service::Dovecot | Service::Vsftpd => Some(0),
+            Service::Dovecot | Service::Vsftpd | Service::PureFtpd => Some(0),
             _ => event.pid,
         };
         if event.report == Report::Refusal {
@@ -953,6 +954,19 @@ mod tests {
             counted(&[pam, pam_unix, pam, pam_unix, pam, pam_unix, login]),
             [row("198.51.100.9", "failed", 3)]
         );
+    }
+
+    #[test]
+    fn pure_ftpds_own_line_and_pams_count_once() {
+        let own = "Nov 24 11:02:00 web1 pure-ftpd: (?@203.0.113.141) [WARNING] Authentication failed for user [bob]";
+        let pam = "Nov 24 11:02:00 web1 pure-ftpd: pam_unix(pure-ftpd:auth): authentication failure; logname= uid=0 euid=0 tty=pure-ftpd ruser=bob rhost=203.0.113.141  user=bob";
+        assert_eq!(
+            counted(&[pam, own, pam, own]),
+            [row("203.0.113.141", "failed", 2)]
+        );
+        // Either alone counts each attempt.
+        assert_eq!(counted(&[own, own]), [row("203.0.113.141", "failed", 2)]);
+        assert_eq!(counted(&[pam, pam]), [row("203.0.113.141", "failed", 2)]);
     }
 
     #[test]

@@ -264,6 +264,11 @@ fn proftpd_user_line<'a>(
 
 /// Recognises one pure-ftpd message: `(?@203.0.113.5) [WARNING] Authentication failed for user [bob]`.
 pub fn parse_pure_ftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
+    if is_pam_module_line(message) || message.starts_with("(pam_unix) ") {
+        // With PAM authentication (pure-ftpd's `-l pam`, PAM service `pure-ftpd`), which
+        // hands PAM the client's address.
+        return pam_auth_failure(message, &["pure-ftpd"], options);
+    }
     let rest = message.strip_prefix('(')?;
     if let Some(rest) = rest.strip_prefix("?@") {
         // Not logged in yet: the client part holds only the address; the name the client
@@ -272,11 +277,9 @@ pub fn parse_pure_ftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<F
         let ip = address(host)?;
         if let Some(user) = text.strip_prefix("WARNING] Authentication failed for user [") {
             let user = user.strip_suffix(']')?;
-            return Some(Finding::new(
-                failure_kind(Some(user), options),
-                ip,
-                Some(user),
-            ));
+            let finding = Finding::new(failure_kind(Some(user), options), ip, Some(user));
+            // PAM may report the same attempt: the larger of the two counts, per address.
+            return Some(finding.reported_as(Report::AuthResult, 1));
         }
         // pure-ftpd logs the success before it marks the session logged in, so the client
         // part still says `?`. The address is pinned from the left; the name is display only.
