@@ -10,7 +10,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SENTRY: &str = env!("CARGO_BIN_EXE_sentry");
+/// The program measured: bench/run's release build (`packaging/build-release`, linked
+/// statically as the package is) in `SENTRY_BENCH_BIN`, else the one cargo built here.
+static SENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("SENTRY_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sentry").into())
+});
 
 struct Namespace(String);
 
@@ -67,7 +71,7 @@ fn main() {
         populate(&root.join("sentry.db"), root, &addresses);
         let started = Instant::now();
         let out = Command::new("ip")
-            .args(["netns", "exec", &ns.0, SENTRY, "sync"])
+            .args(["netns", "exec", &ns.0, &SENTRY, "sync"])
             .env("ROOT_DIR", root)
             .env("SENTRY_LOGS", root.join("auth.log"))
             .output()
@@ -90,7 +94,7 @@ fn main() {
 
 /// The database of a host that has blocked these addresses (created by sentry itself).
 fn populate(db: &Path, root: &Path, addresses: &[String]) {
-    let ok = Command::new(SENTRY)
+    let ok = Command::new(&*SENTRY)
         .arg("report")
         .env("ROOT_DIR", root)
         .env("SENTRY_LOGS", root.join("auth.log"))

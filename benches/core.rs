@@ -19,7 +19,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SENTRY: &str = env!("CARGO_BIN_EXE_sentry");
+/// The program measured: bench/run's release build (`packaging/build-release`, linked
+/// statically as the package is) in `SENTRY_BENCH_BIN`, else the one cargo built here.
+static SENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("SENTRY_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sentry").into())
+});
 const RECORDS: i64 = 1_000_000;
 
 fn main() {
@@ -72,12 +76,13 @@ fn main() {
     if let Some(kib) = true_rss {
         println!("/bin/true peak RSS {:.1} MiB", kib as f64 / 1024.0);
     }
+    linked_dynamically(root, runs);
     let connect = median(runs, |_| run_quiet(root, &["connect", "192.0.2.7"]));
     journald_only(runs, baseline);
 
     // --- sentry pam: what pam_exec adds to one login ------------------------------------
     let hook = |kind: &str, service: &str, ip: &str| {
-        let status = Command::new(SENTRY)
+        let status = Command::new(&*SENTRY)
             .arg("pam")
             .env_clear()
             .env("ROOT_DIR", root)
@@ -210,7 +215,7 @@ fn journald_only(runs: u32, true_took: Duration) {
     let systemd = root.join("systemd");
     std::fs::create_dir(&systemd).expect("mkdir");
     let sentry = |args: &[&str]| {
-        let status = Command::new(SENTRY)
+        let status = Command::new(&*SENTRY)
             .args(args)
             .env("ROOT_DIR", root)
             .env("SENTRY_SYSTEMD_DIR", &systemd)
@@ -324,7 +329,11 @@ fn write_journal(remote: &str, journal: &Path, mb: u64) {
 }
 
 fn run_quiet(root: &Path, args: &[&str]) {
-    let status = Command::new(SENTRY)
+    run_quiet_with(&SENTRY, root, args);
+}
+
+fn run_quiet_with(program: &str, root: &Path, args: &[&str]) {
+    let status = Command::new(program)
         .args(args)
         .env("ROOT_DIR", root)
         .env("SENTRY_LOGS", root.join("auth.log"))
@@ -332,6 +341,41 @@ fn run_quiet(root: &Path, args: &[&str]) {
         .status()
         .expect("run sentry");
     assert!(status.success(), "sentry {args:?} failed");
+}
+
+/// The known address's connect by the same code linked dynamically (what `cargo build`
+/// makes), next to the static release build bench/run measures (`SENTRY_BENCH_BIN`): what
+/// the static link saves per connection.
+fn linked_dynamically(root: &Path, runs: u32) {
+    let dynamic = env!("CARGO_BIN_EXE_sentry");
+    if *SENTRY == dynamic {
+        println!(
+            "(static vs dynamic link skipped: SENTRY_BENCH_BIN is not set; bench/run sets it)"
+        );
+        return;
+    }
+    let known = ["connect", "198.51.100.1"];
+    let linked = median(runs, |_| run_quiet(root, &known));
+    let other = median(runs, |_| run_quiet_with(dynamic, root, &known));
+    let rss = |program: &str| {
+        peak_rss(
+            Command::new("/usr/bin/time")
+                .args(["-f", "%M", program, "--connect", "--ip=198.51.100.1"])
+                .env("ROOT_DIR", root)
+                .env("SENTRY_LOGS", root.join("auth.log")),
+        )
+        .map_or("n/a".into(), |kib| {
+            format!("{:.1} MiB", kib as f64 / 1024.0)
+        })
+    };
+    println!(
+        "connect (known address) linked statically {:.3} ms, peak RSS {}   dynamically {:.3} ms, peak RSS {}   ratio {:.2}x",
+        ms(linked),
+        rss(&SENTRY),
+        ms(other),
+        rss(dynamic),
+        other.as_secs_f64() / linked.as_secs_f64()
+    );
 }
 
 /// The median duration of `runs` calls (`f` gets the run number).
@@ -384,7 +428,7 @@ fn max_rss_kib(root: &Path, args: &[&str]) -> Option<u64> {
     }
     peak_rss(
         Command::new("/usr/bin/time")
-            .args(["-f", "%M", SENTRY])
+            .args(["-f", "%M", &SENTRY])
             .args(args)
             .env("ROOT_DIR", root)
             .env("SENTRY_LOGS", root.join("auth.log")),

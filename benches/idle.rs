@@ -12,7 +12,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const SENTRY: &str = env!("CARGO_BIN_EXE_sentry");
+/// The program measured: bench/run's release build (`packaging/build-release`, linked
+/// statically as the package is) in `SENTRY_BENCH_BIN`, else the one cargo built here.
+static SENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("SENTRY_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sentry").into())
+});
 
 fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -26,7 +30,7 @@ fn main() {
 
     // The database exists before the follower starts, as `setup` leaves it on a host (a
     // first start would also hold the schema's creation code).
-    let created = Command::new(SENTRY)
+    let created = Command::new(&*SENTRY)
         .arg("expire")
         .env("ROOT_DIR", root)
         .env("SENTRY_LOGS", &log)
@@ -35,7 +39,7 @@ fn main() {
         .is_ok_and(|s| s.success());
     assert!(created, "sentry expire (creating the database) failed");
     // sentry ingest: reads stdin; give it one line, then let it sit.
-    let mut sentry = Command::new(SENTRY)
+    let mut sentry = Command::new(&*SENTRY)
         .arg("ingest")
         .env("ROOT_DIR", root)
         .env("SENTRY_LOGS", &log)

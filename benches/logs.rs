@@ -20,7 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SENTRY: &str = env!("CARGO_BIN_EXE_sentry");
+/// The program measured: bench/run's release build (`packaging/build-release`, linked
+/// statically as the package is) in `SENTRY_BENCH_BIN`, else the one cargo built here.
+static SENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("SENTRY_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sentry").into())
+});
 
 fn main() {
     let lines: u64 = std::env::var("SENTRY_BENCH_LINES")
@@ -50,7 +54,12 @@ fn main() {
     );
 
     // --- parse: the filter tester, output discarded -----------------------------------
-    let parse = time(|| quietly(Command::new(SENTRY).arg("parse").arg(&log), "sentry parse"));
+    let parse = time(|| {
+        quietly(
+            Command::new(&*SENTRY).arg("parse").arg(&log),
+            "sentry parse",
+        )
+    });
     report("sentry parse", parse, mb, lines);
 
     // --- the same parse by an earlier build (bench/run builds it): throughput kept? -------
@@ -60,7 +69,10 @@ fn main() {
         let (mut now, mut before) = (Duration::MAX, Duration::MAX);
         for _ in 0..3 {
             now = now.min(time(|| {
-                quietly(Command::new(SENTRY).arg("parse").arg(&log), "sentry parse")
+                quietly(
+                    Command::new(&*SENTRY).arg("parse").arg(&log),
+                    "sentry parse",
+                )
             }));
             before = before.min(time(|| {
                 quietly(
@@ -243,7 +255,7 @@ fn agreement(db: &Path, truth: &Path) -> (usize, usize) {
 }
 
 fn sentry(root: &Path, log: &Path) -> Command {
-    let mut cmd = Command::new(SENTRY);
+    let mut cmd = Command::new(&*SENTRY);
     cmd.env("ROOT_DIR", root)
         .env("SENTRY_LOGS", log)
         .env("PROTECT_SMTP", "1")
@@ -315,7 +327,10 @@ fn parse_vs_peers(dir: &Path, gen_authlog: &Path) {
     let mb = std::fs::metadata(&log).expect("log").len() as f64 / 1e6;
     let fastest = |runs: u32, f: &dyn Fn()| (0..runs).map(|_| time(f)).min().expect("a run");
     let parse = fastest(7, &|| {
-        quietly(Command::new(SENTRY).arg("parse").arg(&log), "sentry parse")
+        quietly(
+            Command::new(&*SENTRY).arg("parse").arg(&log),
+            "sentry parse",
+        )
     });
     report("sentry parse (200k lines)", parse, mb, lines);
     if let Some(sshg) = find("sshg-parser") {
@@ -368,7 +383,7 @@ fn max_rss_kib(root: &Path, log: &Path, args: &[&str]) -> Option<u64> {
         return None;
     }
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M", SENTRY])
+        .args(["-f", "%M", &SENTRY])
         .args(args)
         .env("ROOT_DIR", root)
         .env("SENTRY_LOGS", log)
