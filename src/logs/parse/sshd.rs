@@ -159,8 +159,8 @@ impl SshdSessions {
             // A logged-in session writes no pre-auth lines: a later one is a new connection
             // that reused the pid, and must not be blamed on this user.
             self.by_pid.remove(&pid);
-        } else if !m.starts_with("drop connection #") {
-            // (The listener's penalty lines name connections that are not its own.)
+        } else if !m.starts_with("drop connection #") && !m.starts_with(LISTENER_TIMEOUT) {
+            // (The listener's penalty and timeout lines name connections not its own.)
             self.remember(pid, f.ip, false);
         }
         Some(f)
@@ -366,6 +366,7 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
                 not_allowed(whole(m)?.strip_prefix("User ")?)
             }
         }
+        b'T' => listener_grace_timeout(m.strip_prefix(LISTENER_TIMEOUT)?),
         b'b' => leading_address(m.strip_prefix("banner exchange: Connection from ")?),
         b's' => leading_address(m.strip_prefix("ssh_dispatch_run_fatal: Connection from ")?),
         b'B' => bad_protocol(whole(m)?.strip_prefix("Bad protocol version identification ")?),
@@ -979,6 +980,32 @@ fn grace_timeout(rest: &str) -> Option<Finding<'_>> {
     Some(Finding::new(Kind::Probe, ip(addr)?, None))
 }
 
+/// The listener's word for a connection that let LoginGraceTime run out (OpenSSH 9.8 and
+/// later, and the releases that took its fix for CVE-2024-6387, whose per-connection
+/// process now exits without logging from its alarm handler).
+const LISTENER_TIMEOUT: &str = "Timeout before authentication for connection from ";
+
+/// `Timeout before authentication for connection from ADDR to LADDR, pid = N` (the
+/// listener, about its child N): addresses from the sockets, no client text at all, so the
+/// whole line must be that shape (each address may carry ` port N`).
+fn listener_grace_timeout(rest: &str) -> Option<Finding<'_>> {
+    let (addresses, pid) = rest.rcut(", pid = ")?;
+    let (remote, local) = addresses.cut(" to ")?;
+    if !is_digits(pid) || ip(without_port(local)?).is_none() {
+        return None;
+    }
+    Some(Finding::new(Kind::Probe, ip(without_port(remote)?)?, None))
+}
+
+/// `ADDR` or `ADDR port N`, the address.
+fn without_port(a: &str) -> Option<&str> {
+    match a.cut(" port ") {
+        Some((a, port)) if is_digits(port) => Some(a),
+        Some(_) => None,
+        None => Some(a),
+    }
+}
+
 /// `Unable to negotiate with ADDR port N: no matching ... Their offer: CLIENT TEXT`.
 /// The client's offer comes after the address, so the address is read from the start.
 fn unable_to_negotiate(rest: &str) -> Option<Finding<'_>> {
@@ -1442,6 +1469,23 @@ mod tests {
         let fatal = "fatal: Unable to negotiate a key exchange method [preauth]";
         let f = sessions.parse(Some(7), fatal, &ParseOptions::default());
         assert_eq!(f.map(|f| f.kind), Some(Kind::Probe));
+    }
+
+    #[test]
+    fn the_listeners_timeout_line_names_its_childs_connection() {
+        let mut sessions = SshdSessions::default();
+        let o = ParseOptions::default();
+        let timeout =
+            "Timeout before authentication for connection from 198.51.100.7 to 192.0.2.1, pid = 8";
+        let f = sessions.parse(Some(612), timeout, &o);
+        assert_eq!(
+            f.map(|f| (f.kind, f.ip.to_string())),
+            Some((Kind::Probe, "198.51.100.7".into()))
+        );
+        // The listener's own pid is not that connection: its later lines blame no one.
+        let fatal = "fatal: Unable to negotiate a key exchange method [preauth]";
+        assert_eq!(sessions.parse(Some(612), fatal, &o), None);
+        assert!(sessions.by_pid.is_empty());
     }
 
     #[test]
