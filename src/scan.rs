@@ -970,6 +970,21 @@ mod tests {
     }
 
     #[test]
+    fn opensmtpds_two_reports_count_once() {
+        let connected = "Nov 24 12:00:00 mx smtpd[2001]: 8f2a3b4c5d6e7f80 smtp connected address=203.0.113.180 host=<unknown>";
+        let result = "Nov 24 12:00:01 mx smtpd[2001]: 8f2a3b4c5d6e7f80 smtp authentication user=bob result=permfail";
+        let reply = "Nov 24 12:00:01 mx smtpd[2001]: 8f2a3b4c5d6e7f80 smtp failed-command command=\"AUTH PLAIN (...)\" result=\"535 Authentication failed\"";
+        assert_eq!(
+            counted(&[connected, result, reply, result, reply]),
+            [row("203.0.113.180", "failed", 2)]
+        );
+        assert_eq!(
+            counted(&[connected, reply, reply, reply]),
+            [row("203.0.113.180", "failed", 3)]
+        );
+    }
+
+    #[test]
     fn repeats_count_as_the_lines_they_stand_for() {
         let repeated = "Nov 24 10:00:02 web1 sshd[4001]: message repeated 4 times: [ Failed password for bob from 198.51.100.7 port 5 ssh2]";
         assert_eq!(

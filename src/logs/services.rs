@@ -66,6 +66,8 @@ pub enum Service {
     Apache,
     /// MySQL's refused logins, from its own error log.
     Mysql,
+    /// OpenSMTPD's SMTP AUTH results.
+    Opensmtpd,
 }
 
 /// The groups an admin switches on and off (`services = [...]`, `PROTECT_*`).
@@ -302,7 +304,7 @@ const fn row(
 }
 
 /// The services, in [`Service`]'s order.
-pub const TABLE: [Row; 23] = [
+pub const TABLE: [Row; 24] = [
     Row {
         watched_process: Some("sshd"),
         pam: &["sshd"],
@@ -761,6 +763,17 @@ pub const TABLE: [Row; 23] = [
             |_, _, m, o| mysql::parse(m, o),
         )
     },
+    row(
+        Service::Opensmtpd,
+        "opensmtpd",
+        ServiceGroup::Smtp,
+        // postfix's smtpd logs as `postfix/smtpd`: a bare `smtpd` is OpenSMTPD's.
+        &["smtpd"],
+        // Its processes log themselves: the parent as root, the SMTP engine as its user
+        // (Debian's `opensmtpd`, OpenBSD's and upstream's `_smtpd`).
+        native(&["/usr/sbin/smtpd"], &["opensmtpd", "_smtpd"]),
+        |j, _, m, o| j.smtpd.parse(m, o),
+    ),
 ];
 
 // The table is in `Service`'s order, so a service finds its row by index.
@@ -962,15 +975,11 @@ mod tests {
         ] {
             assert_eq!(service_of(p), Some(Service::Postfix), "{p}");
         }
-        for p in [
-            "postfix/qmgr",
-            "postfix-in/xsmtpd",
-            "postfix",
-            "smtpd",
-            "vpopmail",
-        ] {
+        for p in ["postfix/qmgr", "postfix-in/xsmtpd", "postfix", "vpopmail"] {
             assert_eq!(service_of(p), None, "{p}");
         }
+        // A bare `smtpd` is OpenSMTPD, never postfix.
+        assert_eq!(service_of("smtpd"), Some(Service::Opensmtpd));
         assert_eq!(
             service_of_line("vpopmail", "vchkpw-pop3: password fail"),
             Some(Service::VchkpwMua)

@@ -25,6 +25,7 @@ pub mod lex;
 pub mod mail;
 pub mod mailfilter;
 pub mod mysql;
+pub mod opensmtpd;
 pub mod openvpn;
 pub mod sendmail;
 pub mod sshd;
@@ -132,6 +133,7 @@ pub struct Joins {
     pub(crate) ftpd: ftp::FtpdSessions,
     pub(crate) sshd: sshd::SshdSessions,
     pub(crate) mail: mailfilter::MailTrail,
+    pub(crate) smtpd: opensmtpd::SmtpdSessions,
 }
 
 /// Parses lines one after another. Holds the little state some services need (BSD ftpd
@@ -277,6 +279,7 @@ impl Parser {
             ftpd: self.joins.ftpd.recent(SAVED_ENTRIES),
             sshd: self.joins.sshd.recent(SAVED_ENTRIES),
             mail: self.joins.mail.recent(SAVED_ENTRIES),
+            smtpd: self.joins.smtpd.recent(SAVED_ENTRIES),
             held: self.held.clone(),
         }
     }
@@ -287,6 +290,7 @@ impl Parser {
             ftpd: state.ftpd,
             sshd: state.sshd,
             mail: state.mail,
+            smtpd: state.smtpd,
         };
         self.held = state.held;
         self.released = None;
@@ -312,6 +316,9 @@ pub struct ParserState {
     #[serde(default)]
     sshd: sshd::SshdSessions,
     mail: mailfilter::MailTrail,
+    /// OpenSMTPD's sessions; absent in the state of a version before it.
+    #[serde(default)]
+    smtpd: opensmtpd::SmtpdSessions,
     /// A line waiting for its log's next one; absent in the state of a version before it.
     #[serde(default)]
     held: Option<Held>,
