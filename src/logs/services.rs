@@ -19,7 +19,7 @@ use super::app_logs::MYSQL_ERROR_LOG;
 use super::parse::{Finding, ParseFn};
 use super::parse::{
     Joins, ParseOptions, asterisk, cockpit, courier, cyrus, dovecot, dropbear, exim, ftp, http,
-    lex, mail, mailfilter, mysql, openvpn, sendmail,
+    lex, mail, mailfilter, mysql, openvpn, sendmail, uwimap,
 };
 
 /// The program whose log line it was. The order is [`TABLE`]'s.
@@ -68,6 +68,8 @@ pub enum Service {
     Mysql,
     /// OpenSMTPD's SMTP AUTH results.
     Opensmtpd,
+    /// UW IMAP's `imapd` and `ipop3d` login failures.
+    UwImap,
 }
 
 /// The groups an admin switches on and off (`services = [...]`, `PROTECT_*`).
@@ -304,7 +306,7 @@ const fn row(
 }
 
 /// The services, in [`Service`]'s order.
-pub const TABLE: [Row; 24] = [
+pub const TABLE: [Row; 25] = [
     Row {
         watched_process: Some("sshd"),
         pam: &["sshd"],
@@ -774,6 +776,25 @@ pub const TABLE: [Row; 24] = [
         native(&["/usr/sbin/smtpd"], &["opensmtpd", "_smtpd"]),
         |j, _, m, o| j.smtpd.parse(m, o),
     ),
+    Row {
+        // Courier's program name too: UW's `imapd` lines are its `Login failed user=`.
+        shared_idents: &[SharedIdent {
+            ident: "imapd",
+            prefix: "Login failed user=",
+        }],
+        ..row(
+            Service::UwImap,
+            "uw-imap",
+            ServiceGroup::Mua,
+            &["ipop3d", "ipop2d"],
+            // Started by inetd as root.
+            native(
+                &["/usr/sbin/imapd", "/usr/sbin/ipop3d", "/usr/sbin/ipop2d"],
+                &[],
+            ),
+            |_, _, m, o| uwimap::parse(m, o),
+        )
+    },
 ];
 
 // The table is in `Service`'s order, so a service finds its row by index.
@@ -989,6 +1010,16 @@ mod tests {
             ("imapd", "badlogin: x [192.0.2.1] plain [y]", Service::Cyrus),
             ("pop3d", "badlogin: [192.0.2.1] plain [y]", Service::Cyrus),
             ("imapd", "LOGIN FAILED, user=x, ip=[::1]", Service::Courier),
+            (
+                "imapd",
+                "Login failed user=x auth=x host=[::1]",
+                Service::UwImap,
+            ),
+            (
+                "ipop3d",
+                "Login failed user=x auth=x host=[::1]",
+                Service::UwImap,
+            ),
             ("imapd", "INFO: badlogin: x", Service::Courier),
             (
                 "imapd-ssl",

@@ -29,6 +29,7 @@ pub mod opensmtpd;
 pub mod openvpn;
 pub mod sendmail;
 pub mod sshd;
+pub mod uwimap;
 
 use lex::Cut;
 use serde::{Deserialize, Serialize};
