@@ -47,7 +47,7 @@ impl SmtpdSessions {
         let (id, rest) = session_id(message)?;
         let rest = rest.strip_prefix("smtp ")?;
         if let Some(rest) = rest.strip_prefix("connected address=") {
-            self.forget(id);
+            // Ids are OpenSMTPD's random 64 bits: a new one is a new session.
             let (addr, _) = rest.cut(" host=")?;
             if let Some(ip) = address(addr) {
                 self.sessions.push_back((id, ip));
@@ -95,13 +95,17 @@ impl SmtpdSessions {
         }
     }
 
+    /// Looked up from the newest: a verdict comes soon after its session connected.
     fn address_of(&self, id: u64) -> Option<ClientIp> {
         let (_, ip) = self.sessions.iter().rev().find(|(known, _)| *known == id)?;
         Some(*ip)
     }
 
+    /// Also from the newest, so that a busy server's scan stays linear in its lines.
     fn forget(&mut self, id: u64) {
-        self.sessions.retain(|(known, _)| *known != id);
+        if let Some(at) = self.sessions.iter().rposition(|(known, _)| *known == id) {
+            self.sessions.remove(at);
+        }
     }
 }
 
