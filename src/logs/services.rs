@@ -778,10 +778,16 @@ pub const TABLE: [Row; 25] = [
     ),
     Row {
         // Courier's program name too: UW's `imapd` lines are its `Login failed user=`.
-        shared_idents: &[SharedIdent {
-            ident: "imapd",
-            prefix: "Login failed user=",
-        }],
+        shared_idents: &[
+            SharedIdent {
+                ident: "imapd",
+                prefix: "Login failed user=",
+            },
+            SharedIdent {
+                ident: "imapd",
+                prefix: "AUTHENTICATE ",
+            },
+        ],
         ..row(
             Service::UwImap,
             "uw-imap",
@@ -1018,6 +1024,11 @@ mod tests {
             (
                 "ipop3d",
                 "Login failed user=x auth=x host=[::1]",
+                Service::UwImap,
+            ),
+            (
+                "imapd",
+                "AUTHENTICATE PLAIN failure host=[::1]",
                 Service::UwImap,
             ),
             ("imapd", "INFO: badlogin: x", Service::Courier),
