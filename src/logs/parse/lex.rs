@@ -129,12 +129,17 @@ pub fn pam_auth_failure<'a>(
     Some(finding.reported_as(Report::Pam, 1))
 }
 
+/// Whether `s` is a number as daemons write one: ASCII digits, at least one.
+pub fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// `N more authentication failure[s]; FIELDS`: pam_unix's sum, when PAM ends, of the
 /// attempts after a connection's first (which it logged on its own line), in sshd's `PAM N
 /// more ...` or under Linux-PAM 0.7x's own ident. Its retry limit keeps N small; bounded.
 pub fn pam_more_failures<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     let (count, rest) = m.cut(" ")?;
-    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+    if !is_digits(count) {
         return None;
     }
     let rest = rest.strip_prefix("more authentication failure")?;
@@ -184,9 +189,6 @@ pub fn pam_unix_own_ident<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a
 pub fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
     fn word<'s>(s: &'s str, key: &str) -> Option<(&'s str, &'s str)> {
         s.strip_prefix(key)?.cut(" ")
-    }
-    fn is_digits(s: &str) -> bool {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
     }
     let (_logname, s) = word(s, "logname=")?;
     let (uid, s) = word(s, "uid=")?;

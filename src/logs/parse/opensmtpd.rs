@@ -74,7 +74,9 @@ impl SmtpdSessions {
             });
         }
         if let Some(command) = rest.strip_prefix("failed-command command=\"") {
-            auth_command(command)?;
+            if !is_auth_refusal(command) {
+                return None;
+            }
             let finding = Finding::new(Kind::Failed, self.address_of(id)?, None);
             return Some(finding.reported_as(Report::Backend, 1));
         }
@@ -82,7 +84,9 @@ impl SmtpdSessions {
         let rest = rest.strip_prefix("event=failed-command address=")?;
         let (addr, rest) = rest.cut(" host=")?;
         let (_, command) = rest.cut(" command=\"")?;
-        auth_command(command)?;
+        if !is_auth_refusal(command) {
+            return None;
+        }
         let finding = Finding::new(Kind::Failed, address(addr)?, None);
         Some(finding.reported_as(Report::Backend, 1))
     }
@@ -121,9 +125,10 @@ fn session_id(message: &str) -> Option<(u64, &str)> {
 /// `AUTH MECH ...` and the refusal of a password as the whole rest of the line. The
 /// command's text is OpenSMTPD's masked copy (`AUTH LOGIN (password)`, `AUTH PLAIN (...)`):
 /// a quote inside it would be client text, and the line is not read.
-fn auth_command(command: &str) -> Option<()> {
-    let command = command.strip_suffix(AUTH_FAILED)?;
-    (command.starts_with("AUTH ") && !command.contains('"')).then_some(())
+fn is_auth_refusal(command: &str) -> bool {
+    command
+        .strip_suffix(AUTH_FAILED)
+        .is_some_and(|command| command.starts_with("AUTH ") && !command.contains('"'))
 }
 
 #[cfg(test)]

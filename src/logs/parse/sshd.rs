@@ -38,7 +38,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use super::lex::{failure_kind, pam_auth_failure, pam_more_failures, tcpd_refusal};
+use super::lex::{failure_kind, is_digits, pam_auth_failure, pam_more_failures, tcpd_refusal};
 use super::{Finding, ParseOptions};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
@@ -409,10 +409,6 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
 
 fn finding(kind: Kind, ip: ClientIp, user: &str) -> Finding<'_> {
     Finding::new(kind, ip, (!user.is_empty()).then_some(user))
-}
-
-fn is_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An IP literal, or None. The byte check first keeps host names (`UseDNS yes`) and
