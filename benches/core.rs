@@ -19,11 +19,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The program measured: bench/run's release build (`packaging/build-release`, linked
-/// statically as the package is) in `SENTRY_BENCH_BIN`, else the one cargo built here.
-static SENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    std::env::var("SENTRY_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sentry").into())
-});
+mod program;
+use program::SENTRY;
 const RECORDS: i64 = 1_000_000;
 
 fn main() {
@@ -358,15 +355,10 @@ fn linked_dynamically(root: &Path, runs: u32) {
     let linked = median(runs, |_| run_quiet(root, &known));
     let other = median(runs, |_| run_quiet_with(dynamic, root, &known));
     let rss = |program: &str| {
-        peak_rss(
-            Command::new("/usr/bin/time")
-                .args(["-f", "%M", program, "--connect", "--ip=198.51.100.1"])
-                .env("ROOT_DIR", root)
-                .env("SENTRY_LOGS", root.join("auth.log")),
-        )
-        .map_or("n/a".into(), |kib| {
-            format!("{:.1} MiB", kib as f64 / 1024.0)
-        })
+        max_rss_kib_with(program, root, &["--connect", "--ip=198.51.100.1"])
+            .map_or("n/a".into(), |kib| {
+                format!("{:.1} MiB", kib as f64 / 1024.0)
+            })
     };
     println!(
         "connect (known address) linked statically {:.3} ms, peak RSS {}   dynamically {:.3} ms, peak RSS {}   ratio {:.2}x",
@@ -422,13 +414,18 @@ fn max_rss_kib_of(command: &[&str]) -> Option<u64> {
 
 /// Peak resident memory of one sentry run in `root`, measured by GNU time.
 fn max_rss_kib(root: &Path, args: &[&str]) -> Option<u64> {
+    max_rss_kib_with(&SENTRY, root, args)
+}
+
+/// The same for another build of sentry (`program`).
+fn max_rss_kib_with(program: &str, root: &Path, args: &[&str]) -> Option<u64> {
     if !Path::new("/usr/bin/time").exists() {
         println!("(memory figures skipped: /usr/bin/time not installed)");
         return None;
     }
     peak_rss(
         Command::new("/usr/bin/time")
-            .args(["-f", "%M", &SENTRY])
+            .args(["-f", "%M", program])
             .args(args)
             .env("ROOT_DIR", root)
             .env("SENTRY_LOGS", root.join("auth.log")),

@@ -12,11 +12,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The program measured: bench/run's release build (`packaging/build-release`, linked
-/// statically as the package is) in `SENTRY_BENCH_BIN`, else the one cargo built here.
-static SENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    std::env::var("SENTRY_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sentry").into())
-});
+mod program;
+use program::SENTRY;
 
 fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");

@@ -13,11 +13,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The program measured: bench/run's release build (`packaging/build-release`, linked
-/// statically as the package is) in `SENTRY_BENCH_BIN`, else the one cargo built here.
-static SENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    std::env::var("SENTRY_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sentry").into())
-});
+mod program;
+use program::SENTRY;
 /// An address in no deny file here: tcpd reads every line before it lets it in.
 const CLIENT: &str = "192.0.2.77";
 
