@@ -129,6 +129,12 @@ pub fn pam_auth_failure<'a>(
     Some(finding.reported_as(Report::Pam, 1))
 }
 
+/// The longest `ruser=` with which a pam_unix line that ends right after its address is
+/// read: with it the line stays under 256 bytes, header included (BusyBox syslogd's
+/// default buffer, the smallest cap a relay is known to cut lines at); every other field
+/// before the address is the daemon's own and short.
+const MAX_UNCUT_RUSER: usize = 32;
+
 /// Whether `s` is a number as daemons write one: ASCII digits, at least one.
 pub fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
@@ -200,7 +206,13 @@ pub fn pam_fields<'a>(s: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         return None;
     }
     let (host, user) = match s.cut(" ") {
-        None => (s, None),
+        // pam_unix writes a space after the address (`rhost=%s %s%s`): a line without it
+        // lost its end (or a relay or an editor stripped the space). Only the client's
+        // `ruser=` (the name sent, which vsftpd, dovecot and pure-ftpd hand PAM) can make a
+        // line long enough for a relay to cut it there, inside the address: read that form
+        // only when ruser is short enough to keep the whole line under the smallest cap.
+        None if ruser.len() <= MAX_UNCUT_RUSER => (s, None),
+        None => return None,
         // pam_unix writes `rhost=ADDR ` (trailing space) without a user, `rhost=ADDR  user=U`
         // with one; some relays squeeze the double space, and pam_sss writes one
         // (`rhost=ADDR user=`, empty for no user).
