@@ -81,7 +81,7 @@ pub fn invalid_ip(text: &str) -> Error {
 }
 
 fn parse_address(text: &str) -> Option<ClientIp> {
-    if text.contains(':') {
+    if text.as_bytes().contains(&b':') {
         let v6 = parse_ipv6(text)?;
         return match v6.to_ipv4_mapped() {
             Some(v4) => acceptable_ipv4(v4).map(|v4| ClientIp(IpAddr::V4(v4))),
@@ -118,25 +118,32 @@ fn parse_ipv6(text: &str) -> Option<Ipv6Addr> {
     Ipv6Addr::from_str(address).ok()
 }
 
-/// Exactly four decimal octets, no signs, no leading zeros, each at most 255.
+/// Exactly four decimal octets, no signs, no leading zeros, each at most 255. One pass over
+/// the bytes: log parsers call this for every address they read.
 fn parse_ipv4_strict(text: &str) -> Option<Ipv4Addr> {
+    let b = text.as_bytes();
     let mut octets = [0u8; 4];
-    let mut parts = text.split('.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        let well_formed = !part.is_empty()
-            && part.len() <= 3
-            && part.bytes().all(|b| b.is_ascii_digit())
-            && !(part.len() > 1 && part.starts_with('0'));
-        if !well_formed {
+    let mut at = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if b.get(at) != Some(&b'.') {
+                return None;
+            }
+            at += 1;
+        }
+        let start = at;
+        let mut value = 0u32;
+        while at < b.len() && at - start < 3 && b[at].is_ascii_digit() {
+            value = value * 10 + u32::from(b[at] - b'0');
+            at += 1;
+        }
+        let len = at - start;
+        if len == 0 || (len > 1 && b[start] == b'0') || value > 255 {
             return None;
         }
-        *octet = part.parse().ok()?;
+        *octet = value as u8;
     }
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(Ipv4Addr::from(octets))
+    (at == b.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// "This network" (0.0.0.0/8) and the limited broadcast address are never a client.

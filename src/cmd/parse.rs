@@ -4,13 +4,14 @@ object per recognised line out; reads no database and changes nothing.
 */
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use crate::cmd::{Context, now};
 use crate::error::{Error, Result};
 use crate::logs::parse::{ParseOptions, Parser, service_of};
-use crate::logs::{Event, Kind, Service, ServiceGroup, header, source};
+use crate::logs::read_ahead::{Line, read_ahead};
+use crate::logs::{Event, Kind, Service, ServiceGroup, header};
 
 /// Test the log parsers on files (or stdin): one JSON object per recognised line
 ///
@@ -88,7 +89,7 @@ fn parse(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut parser = Parser::new(options, now);
-    let mut clock = header::Clock::new(now);
+    let mut line_buffer: Vec<u8> = Vec::with_capacity(256);
     // Keyed by the enums while reading (a string key cost a comparison of names per line);
     // by name for the summary.
     let mut summary: BTreeMap<(Service, Kind), u64> = BTreeMap::new();
@@ -102,66 +103,62 @@ fn parse(
     for path in files {
         let name = path.display().to_string();
         let name_json = serde_json::to_string(&name).map_err(|e| Error::Runtime(e.to_string()))?;
-        let reader: Box<dyn Read> = if name == "-" {
-            Box::new(std::io::stdin().lock())
+        let reader: Box<dyn Read + Send> = if name == "-" {
+            Box::new(std::io::stdin())
         } else if path.extension().is_some_and(|e| e == "gz") {
             let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, &e))?;
             Box::new(flate2::read::MultiGzDecoder::new(file))
         } else {
             Box::new(std::fs::File::open(path).map_err(|e| Error::io("open", path, &e))?)
         };
-        let mut reader = BufReader::with_capacity(64 * 1024, reader);
         parser.begin_source(&name);
-        let mut number = 0u64;
         let mut failed: Option<Error> = None;
-        source::each_line_bounded(&mut reader, source::MAX_LINE, &mut |line| {
-            number += 1;
-            lines += 1;
-            if source::overlong(line, source::MAX_LINE) {
-                return true;
-            }
-            let text = line_text(line.strip_suffix(b"\n").unwrap_or(line));
-            let event = event_of(&mut parser, &mut clock, &text, filter);
-            // A line held before this one (MySQL's) that this line confirmed: it comes first.
-            let mut written = Ok(());
-            if let Some(held) = parser.take_released()
-                && filter.admits(held.event().service)
-            {
-                let event = held.event();
-                matched += 1;
-                *summary.entry((event.service, event.kind)).or_default() += u64::from(event.count);
-                if !unmatched {
-                    written = write_event(&mut out, &name_json, number - 1, &event);
-                }
-            }
-            let written = written.and_then(|()| match event {
-                Some(event) => {
+        read_ahead(reader, now, &mut |batch| {
+            lines += batch.lines_read();
+            for line in batch.lines() {
+                let number = line.number;
+                let event = event_of(&mut parser, &line, filter);
+                // A line held before this one (MySQL's) that this line confirmed: it comes first.
+                let mut written = Ok(());
+                if let Some(held) = parser.take_released()
+                    && filter.admits(held.event().service)
+                {
+                    let event = held.event();
                     matched += 1;
                     *summary.entry((event.service, event.kind)).or_default() +=
                         u64::from(event.count);
-                    if unmatched {
-                        Ok(())
-                    } else {
-                        write_event(&mut out, &name_json, number, &event)
+                    if !unmatched {
+                        written =
+                            write_event(&mut out, &mut line_buffer, &name_json, number - 1, &event);
                     }
                 }
-                // A held line is recognised: it waits for the next one.
-                None if unmatched
-                    && !parser.is_holding()
-                    && from_known_program(&mut clock, &text, filter) =>
-                {
-                    writeln!(out, "{}", crate::printable::printable(&text))
-                        .map_err(|e| Error::output(&e))
-                }
-                None => Ok(()),
-            });
-            match written {
-                Ok(()) => true,
-                Err(e) => {
+                let written = written.and_then(|()| match event {
+                    Some(event) => {
+                        matched += 1;
+                        *summary.entry((event.service, event.kind)).or_default() +=
+                            u64::from(event.count);
+                        if unmatched {
+                            Ok(())
+                        } else {
+                            write_event(&mut out, &mut line_buffer, &name_json, number, &event)
+                        }
+                    }
+                    // A held line is recognised: it waits for the next one.
+                    None if unmatched
+                        && !parser.is_holding()
+                        && from_known_program(&line, filter) =>
+                    {
+                        writeln!(out, "{}", crate::printable::printable(line.text))
+                            .map_err(|e| Error::output(&e))
+                    }
+                    None => Ok(()),
+                });
+                if let Err(e) = written {
                     failed = Some(e);
-                    false
+                    return false;
                 }
             }
+            true
         })
         .map_err(|e| Error::io("read", path, &e))?;
         if let Some(e) = failed {
@@ -189,27 +186,22 @@ pub(crate) fn line_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// A whole syslog line, or — with one service chosen — a bare message of that service
 /// (`sshd -E` writes messages without any header).
-fn event_of<'a>(
-    parser: &mut Parser,
-    clock: &mut header::Clock,
-    text: &'a str,
-    filter: ServiceFilter,
-) -> Option<Event<'a>> {
-    if let Some(event) = parser.parse_line(text) {
+fn event_of<'a>(parser: &mut Parser, line: &Line<'a>, filter: ServiceFilter) -> Option<Event<'a>> {
+    if let Some(event) = parser.parse_split(line.header) {
         return filter.admits(event.service).then_some(event);
     }
     let ServiceFilter::One(service) = filter else {
         return None;
     };
-    if header::split(text, clock).is_some() {
+    if line.header.is_some() {
         return None;
     }
-    let (service, finding) = parser.parse_message(service, None, text)?;
+    let (service, finding) = parser.parse_message(service, None, line.text)?;
     Some(crate::logs::parse::event(service, finding, None, None))
 }
 
-fn from_known_program(clock: &mut header::Clock, text: &str, filter: ServiceFilter) -> bool {
-    header::split(text, clock)
+fn from_known_program(line: &Line, filter: ServiceFilter) -> bool {
+    (line.header)
         .and_then(|h| service_of(h.program))
         .is_some_and(|s| filter.admits(s))
 }
@@ -221,14 +213,20 @@ fn from_known_program(clock: &mut header::Clock, text: &str, filter: ServiceFilt
 /// derive plus chrono's formatter cost more than the parsing itself. `file_json` is the
 /// file name already encoded as a JSON string; the user name is attacker text and goes
 /// through serde_json's string escaping.
-fn write_event<W: Write>(out: &mut W, file_json: &str, line: u64, event: &Event) -> Result<()> {
-    // Built in a line buffer, numbers and IPv4 addresses by hand: `write!`'s formatting
-    // machinery was a sixth of `parse`'s time.
-    let mut text: Vec<u8> = Vec::with_capacity(192);
+fn write_event<W: Write>(
+    out: &mut W,
+    text: &mut Vec<u8>,
+    file_json: &str,
+    line: u64,
+    event: &Event,
+) -> Result<()> {
+    // Built in a line buffer (`text`, reused), numbers and IPv4 addresses by hand: `write!`'s
+    // formatting machinery was a sixth of `parse`'s time.
+    text.clear();
     text.extend_from_slice(b"{\"file\":");
     text.extend_from_slice(file_json.as_bytes());
     text.extend_from_slice(b",\"line\":");
-    push_decimal(&mut text, line);
+    push_decimal(text, line);
     text.extend_from_slice(b",\"service\":\"");
     text.extend_from_slice(event.service.name().as_bytes());
     text.extend_from_slice(b"\",\"kind\":\"");
@@ -240,7 +238,7 @@ fn write_event<W: Write>(out: &mut W, file_json: &str, line: u64, event: &Event)
                 if i > 0 {
                     text.push(b'.');
                 }
-                push_decimal(&mut text, u64::from(octet));
+                push_decimal(text, u64::from(octet));
             }
         }
         v6 => {
@@ -261,7 +259,7 @@ fn write_event<W: Write>(out: &mut W, file_json: &str, line: u64, event: &Event)
             text.push(b'"');
         }
         Some(user) => {
-            serde_json::to_writer(&mut text, user).map_err(|e| Error::Runtime(e.to_string()))?
+            serde_json::to_writer(&mut *text, user).map_err(|e| Error::Runtime(e.to_string()))?
         }
         None => text.extend_from_slice(b"null"),
     }
@@ -280,10 +278,10 @@ fn write_event<W: Write>(out: &mut W, file_json: &str, line: u64, event: &Event)
     }
     if event.count != 1 {
         text.extend_from_slice(b",\"count\":");
-        push_decimal(&mut text, u64::from(event.count));
+        push_decimal(text, u64::from(event.count));
     }
     text.extend_from_slice(b"}\n");
-    out.write_all(&text).map_err(|e| Error::output(&e))
+    out.write_all(text).map_err(|e| Error::output(&e))
 }
 
 /// `n` in decimal, appended.

@@ -12,6 +12,7 @@ pub mod header;
 pub mod journal;
 mod own_logs;
 pub mod parse;
+pub mod read_ahead;
 pub mod services;
 pub mod source;
 

@@ -866,7 +866,7 @@ pub fn service_of_pam(name: &str) -> Option<Service> {
 pub fn service_of(program: &str) -> Option<Service> {
     match names().get(program) {
         Some(name) => name.service,
-        None => table_service_of(program),
+        None => instance_service_of(program),
     }
 }
 
@@ -930,18 +930,29 @@ impl Hasher for Fnv {
 fn table_service_of(program: &str) -> Option<Service> {
     TABLE
         .iter()
-        .find(|r| {
-            r.programs.contains(&program)
-                || r.instances.as_ref().is_some_and(|i| {
-                    program.starts_with(i.prefix)
-                        && i.daemons.iter().any(|d| {
-                            program
-                                .strip_suffix(d)
-                                .is_some_and(|rest| rest.ends_with('/'))
-                        })
-                })
-        })
+        .find(|r| r.programs.contains(&program) || is_instance_of(r, program))
         .map(|r| r.service)
+}
+
+/// `program` is an instance of the row's daemons (`postfix-in/smtpd`).
+fn is_instance_of(row: &Row, program: &str) -> bool {
+    row.instances.as_ref().is_some_and(|i| {
+        program.starts_with(i.prefix)
+            && (i.daemons.iter())
+                .any(|d| (program.strip_suffix(d)).is_some_and(|rest| rest.ends_with('/')))
+    })
+}
+
+/// The service of a name [`names`] does not hold: only an instance's can be one (every
+/// program of the table is among the names). Asked of every line of a program that is
+/// none of ours (cron, sudo, systemd), so only the rows with instances are looked at.
+fn instance_service_of(program: &str) -> Option<Service> {
+    let service = (TABLE.iter())
+        .filter(|r| r.instances.is_some())
+        .find(|r| is_instance_of(r, program))
+        .map(|r| r.service);
+    debug_assert_eq!(service, table_service_of(program));
+    service
 }
 
 /// The service a line of `program` with `message` belongs to: by the program name, or,
@@ -949,7 +960,7 @@ fn table_service_of(program: &str) -> Option<Service> {
 /// shared ident (`auth`) by the service's own start of the message.
 pub fn service_of_line(program: &str, message: &str) -> Option<Service> {
     let Some(name) = names().get(program) else {
-        return table_service_of(program);
+        return instance_service_of(program);
     };
     if let Some((_, service)) = name.shared.iter().find(|(p, _)| message.starts_with(p)) {
         return Some(*service);

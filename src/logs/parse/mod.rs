@@ -35,7 +35,7 @@ use lex::Cut;
 use serde::{Deserialize, Serialize};
 
 use super::app_logs::MYSQL_ERROR_LOG;
-use super::header::{self, Clock};
+use super::header::{self, Clock, LogLine};
 use super::services::service_of_line;
 use super::{Event, Kind, Report, Score, Service};
 use crate::ip::ClientIp;
@@ -215,6 +215,12 @@ impl Parser {
     /// next line ([`Held`]) reports none now; check [`Parser::take_released`] after each line.
     pub fn parse_line<'a>(&mut self, line: &'a str) -> Option<Event<'a>> {
         let header = header::split(line, &mut self.clock);
+        self.parse_split(header)
+    }
+
+    /// [`Parser::parse_line`] of a line whose header is already split (by
+    /// [`crate::logs::read_ahead`]); None for a line that is no log line.
+    pub fn parse_split<'a>(&mut self, header: Option<LogLine<'a>>) -> Option<Event<'a>> {
         if self.held.as_ref().is_some_and(|h| h.source == self.source) {
             let held = self.held.take();
             if header.is_some_and(|h| h.program == MYSQL_ERROR_LOG) {

@@ -414,7 +414,10 @@ fn finding(kind: Kind, ip: ClientIp, user: &str) -> Finding<'_> {
 /// An IP literal, or None. The byte check first keeps host names (`UseDNS yes`) and
 /// garbage off the slower, allocating error path of [`ClientIp::parse`].
 fn ip(token: &str) -> Option<ClientIp> {
-    let literal = token.split('%').next().unwrap_or(token);
+    let literal = match token.as_bytes().iter().position(|&b| b == b'%') {
+        Some(zone) => &token[..zone],
+        None => token,
+    };
     let plausible = !literal.is_empty()
         && literal.len() <= 45
         && (literal.bytes()).all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
