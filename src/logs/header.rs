@@ -134,6 +134,11 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     if let Some(own) = own_logs::split_vsftpd(line, clock) {
         return Some(own);
     }
+    if line.starts_with('d')
+        && let Some(own) = own_logs::split_dovecot1_prefixed(line, clock)
+    {
+        return Some(own);
+    }
     if let Some(label) = line.strip_prefix('@') {
         return split_tai64n(label);
     }

@@ -13,6 +13,10 @@ event has, so the service parsers read both alike.
   2.3 and 2.4), the process (`imap-login`, `auth`, `auth-worker(9)`), then always the level
   (`Debug: `, `Info: `, `Warning: `, `Error: `, `Fatal: `, `Panic: `, lib/failures.c) →
   `dovecot: imap-login: Info: Login: ...`, which `parse::dovecot` reads after the process.
+  dovecot 1.x's master wrote every line: its prefix `dovecot: `, the time, the level, then
+  the child's prefix (`dovecot: Mar 13 15:25:07 Info: auth(default): pam(bob,ADDR): ...`,
+  lib/failures.c and master/log.c of 1.0-1.2) → `dovecot: auth(default): pam(...)`, 1.x's
+  syslog line. A line without the `dovecot: ` (as some collectors store it) is read too.
 - proftpd's `SystemLog` (Debian: `/var/log/proftpd/proftpd.log`): `%Y-%m-%d %H:%M:%S,mmm HOST
   proftpd[PID] SERVER (NAME[ADDR]): MESSAGE` (1.3.x, src/log.c; its syslog form is
   `SERVER (NAME[ADDR]) - MESSAGE`) → `proftpd[PID]: SERVER (NAME[ADDR]): MESSAGE`; older
@@ -28,7 +32,8 @@ use super::header::Cut;
 use chrono::{Datelike, NaiveDate};
 
 use super::header::{
-    Clock, LogLine, days_from_civil, digits, parse_hms, parse_month_day, split_space,
+    Clock, LogLine, days_from_civil, digits, parse_date_time, parse_hms, parse_month_day,
+    split_space,
 };
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -66,29 +71,58 @@ pub(super) fn split_vsftpd<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLi
 /// The levels dovecot writes after the process in its own files (lib/failures.c).
 const DOVECOT_LEVELS: [&str; 6] = ["Debug", "Info", "Warning", "Error", "Fatal", "Panic"];
 
-/// dovecot's own log line after its timestamp (`text`), or None.
+/// dovecot's own log line after its timestamp (`text`), or None: 2.x's `PROCESS: LEVEL: ...`
+/// or 1.x's `Info: PROCESS: ...` (1.x's master wrote its children's lines, its level first
+/// and the child's prefix after it: master/log.c `i_info("%s%s", prefix, line)`). A 1.x line
+/// becomes the message of 1.x's syslog line, `PROCESS: ...`.
 pub(super) fn split_dovecot(time: Option<i64>, text: &str) -> Option<LogLine<'_>> {
     // Tried on every BSD and ISO syslog line, whose host name ends at a space long before
-    // any `: `: the process name has no space, so the first space or colon decides.
+    // any `: `: neither the process name nor the level has a space, so the first space or
+    // colon decides.
     let end = text.bytes().position(|b| b == b' ' || b == b':')?;
     if text.as_bytes()[end] != b':' {
         return None;
     }
-    let (process, rest) = text.cut(": ")?;
-    if !is_dovecot_process(process) {
+    let (first, rest) = text.cut(": ")?;
+    let (second, _) = rest.cut(": ")?;
+    let message = if is_dovecot_process(first) && DOVECOT_LEVELS.contains(&second) {
+        text
+    } else if first == "Info" && is_dovecot_process(second) {
+        // Verdicts are `Info` (auth_request_log_info, the login processes' i_info); the
+        // level is dropped here, and a child's raw stderr became an `Error` line.
+        rest
+    } else {
         return None;
-    }
-    let (level, _) = rest.cut(": ")?;
-    if !DOVECOT_LEVELS.contains(&level) {
-        return None;
-    }
+    };
     Some(LogLine {
         time,
         host: "-",
         program: "dovecot",
         pid: None,
-        message: text,
+        message,
     })
+}
+
+/// dovecot 1.x's `log_path` line: the master's prefix `dovecot: ` comes before the
+/// `log_timestamp` (lib/failures.c 1.0-1.2 writes the prefix, then the time), which is
+/// `%b %d %H:%M:%S ` by default or an ISO date and time; then [`split_dovecot`]'s 1.x shape.
+pub(super) fn split_dovecot1_prefixed<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
+    let text = line.strip_prefix("dovecot: ")?;
+    let (time, rest) = match parse_month_day(text) {
+        Some((month, day, rest)) => {
+            let (hms, rest) = split_space(rest)?;
+            (clock.bsd_time(month, day, parse_hms(hms)?), rest)
+        }
+        None => {
+            let (date, rest) = split_space(text)?;
+            let (time_of_day, rest) = split_space(rest)?;
+            let (days, seconds, zone) = parse_date_time(date, time_of_day)?;
+            (clock.at(days, seconds, zone), rest)
+        }
+    };
+    let line = split_dovecot(time, rest)?;
+    // Only 1.x's shape: 2.x has no such prefix.
+    (line.message.len() < rest.len()).then_some(line)
 }
 
 /// `imap-login`, `pop3-login`, ...; `auth`, `auth(default)`, `auth-worker(9)`.
