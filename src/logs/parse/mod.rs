@@ -121,6 +121,18 @@ impl Default for ParseOptions {
 
 pub use super::services::service_of;
 
+/// Linux-PAM 0.7x's pam_unix logged under its own ident, `SERVICE(pam_unix)[pid]:`.
+const PAM_UNIX_IDENT: &str = "(pam_unix)";
+
+/// The service whose parser reads a line with this header: by its program (and for shared
+/// idents its message), or the service named before pam_unix's own ident.
+pub fn service_of_header(header: &LogLine) -> Option<Service> {
+    match header.program.strip_suffix(PAM_UNIX_IDENT) {
+        Some(name) => service_of(name),
+        None => service_of_line(header.program, header.message),
+    }
+}
+
 /// A service's parser: a message, with the header's pid, to a finding; `Joins` holds what
 /// some services join across lines.
 pub type ParseFn =
@@ -221,6 +233,16 @@ impl Parser {
     /// [`Parser::parse_line`] of a line whose header is already split (by
     /// [`crate::logs::read_ahead`]); None for a line that is no log line.
     pub fn parse_split<'a>(&mut self, header: Option<LogLine<'a>>) -> Option<Event<'a>> {
+        self.parse_split_as(header, header.as_ref().and_then(service_of_header))
+    }
+
+    /// [`Parser::parse_split`] with the line's [`service_of_header`] already known (the
+    /// reading thread of `parse` finds it).
+    pub fn parse_split_as<'a>(
+        &mut self,
+        header: Option<LogLine<'a>>,
+        service: Option<Service>,
+    ) -> Option<Event<'a>> {
         if self.held.as_ref().is_some_and(|h| h.source == self.source) {
             let held = self.held.take();
             if header.is_some_and(|h| h.program == MYSQL_ERROR_LOG) {
@@ -228,13 +250,11 @@ impl Parser {
             }
         }
         let header = header?;
-        // Linux-PAM 0.7x's pam_unix logged under its own ident, `SERVICE(pam_unix)[pid]:`.
-        if let Some(name) = header.program.strip_suffix("(pam_unix)") {
-            let service = super::services::service_of(name)?;
+        let service = service?;
+        if header.program.ends_with(PAM_UNIX_IDENT) {
             let finding = lex::pam_unix_own_ident(header.message, &self.options)?;
             return Some(event(service, finding, header.time, header.pid));
         }
-        let service = service_of_line(header.program, header.message)?;
         let (service, finding) = self.parse_message(service, header.pid, header.message)?;
         let event = event(service, finding, header.time, header.pid);
         if service == Service::Mysql {
