@@ -223,7 +223,11 @@ impl Tally {
 
     /// The reports to join with the other reporter's.
     pub fn drain_reports(&mut self) -> Vec<AttemptReport> {
-        self.reports.drain().flat_map(|(_, r)| r).collect()
+        // Taken, not drained: a long-lived follower would keep its largest batch's table.
+        std::mem::take(&mut self.reports)
+            .into_values()
+            .flatten()
+            .collect()
     }
 
     /// Counts what an account did; returns the name it was counted under, if it was.
@@ -255,8 +259,8 @@ impl Tally {
 
     /// The per-account rows to add to the store.
     pub fn drain_accounts(&mut self) -> Vec<AccountCount> {
-        self.accounts
-            .drain()
+        std::mem::take(&mut self.accounts)
+            .into_iter()
             .map(|((ip, account), a)| AccountCount {
                 ip,
                 account,
@@ -310,10 +314,12 @@ impl Tally {
     /// The rows to add to the store, and the addresses they concern (refusals not yet
     /// admitted are dropped).
     pub fn drain(&mut self, addresses: &mut BTreeSet<ClientIp>) -> Vec<EvidenceCount> {
-        self.refusals.clear();
+        // The batch's tables are taken, not cleared or drained, so that their memory goes
+        // with them (`ingest` runs for months; its largest burst must not stay resident).
+        self.refusals = HashMap::new();
         addresses.extend(self.accounts.keys().map(|(ip, _)| *ip));
-        self.counts
-            .drain()
+        std::mem::take(&mut self.counts)
+            .into_iter()
             .map(|((ip, service, kind), (count, first, last))| {
                 addresses.insert(ip);
                 EvidenceCount {
