@@ -152,9 +152,11 @@ pub fn read_ahead(
             return Ok(());
         }
     }
-    // The channel closed: the reader has sent all it had and is ending.
-    let _ = reading.join();
-    Ok(())
+    // The channel closed: the reader has sent all it had, or it panicked (the lines after the
+    // last batch would then be missing without a word).
+    reading
+        .join()
+        .map_err(|_| std::io::Error::other("the reading thread failed (a bug: please report it)"))
 }
 
 /// The reading thread's loop: lines into batches, each batch to `send` (false: stop).
@@ -333,6 +335,18 @@ mod tests {
         .expect("read");
         assert_eq!(got.len(), 2);
         drop(writer);
+    }
+
+    #[test]
+    fn a_reader_that_panics_is_an_error_not_an_end() {
+        struct Panicking;
+        impl Read for Panicking {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                panic!("a reader's bug");
+            }
+        }
+        let err = read_ahead(Box::new(Panicking), 0, &mut |_| true).expect_err("an error");
+        assert!(err.to_string().contains("reading thread failed"), "{err}");
     }
 
     #[test]
