@@ -320,6 +320,14 @@ mod tests {
             "1.2.3.4/32",
             "+1.2.3.4",
             "1..3.4",
+            // The one-pass reader's edges: a fourth digit, a trailing dot, digits past 255
+            // within three, a sign inside, a non-ASCII digit.
+            "1.2.3.4567",
+            "1.2.3.4.",
+            ".1.2.3",
+            "1.2.3.999",
+            "1.-2.3.4",
+            "1.2.3.\u{0664}",
             "2001:db8::1::2",
             "2001:db8::g",
             "2001:db8:0:0:0:0:0:0:1",
