@@ -25,7 +25,7 @@ may log in anonymously.
 use super::lex::Cut;
 use std::collections::{HashMap, VecDeque};
 
-use super::lex::{failure_kind, is_host_or_address, is_pam_module_line, pam_auth_failure};
+use super::lex::{failure_kind, is_host_or_address, is_pam_report, pam_auth_failure};
 use super::{Finding, ParseOptions, address};
 use crate::ip::ClientIp;
 use crate::logs::{Kind, Report};
@@ -34,7 +34,7 @@ const VSFTPD_CLIENT: &str = "LOGIN: Client \"";
 
 /// Recognises one vsftpd message: `[pid 123] [bob] FAIL LOGIN: Client "::ffff:1.2.3.4"`.
 pub fn parse_vsftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    if is_pam_module_line(message) || message.starts_with("(pam_unix) ") {
+    if is_pam_report(message) {
         return pam_auth_failure(message, &["vsftpd", "ftp"], options);
     }
     let message = strip_vsftpd_pid(message);
@@ -173,7 +173,7 @@ fn vsftpd_anonymous(message: &str) -> Option<VsftpdLogin<'_>> {
 
 /// Recognises one proftpd message: `web1 (host.example[203.0.113.5]) - USER bob: Login successful.`
 pub fn parse_proftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    if is_pam_module_line(message) || message.starts_with("(pam_unix) ") {
+    if is_pam_report(message) {
         return pam_auth_failure(message, &["proftpd", "ftp"], options);
     }
     let (addr, text) = proftpd_client(message)?;
@@ -264,7 +264,7 @@ fn proftpd_user_line<'a>(
 
 /// Recognises one pure-ftpd message: `(?@203.0.113.5) [WARNING] Authentication failed for user [bob]`.
 pub fn parse_pure_ftpd<'a>(message: &'a str, options: &ParseOptions) -> Option<Finding<'a>> {
-    if is_pam_module_line(message) || message.starts_with("(pam_unix) ") {
+    if is_pam_report(message) {
         // With PAM authentication (pure-ftpd's `-l pam`, PAM service `pure-ftpd`), which
         // hands PAM the client's address.
         return pam_auth_failure(message, &["pure-ftpd"], options);

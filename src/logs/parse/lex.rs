@@ -101,6 +101,12 @@ pub fn is_pam_module_line(m: &str) -> bool {
         .any(|name| m.strip_prefix(name).is_some_and(|r| r.starts_with('(')))
 }
 
+/// Whether the message is a PAM module's report that [`pam_auth_failure`] reads: a module's
+/// own line ([`is_pam_module_line`]) or Linux-PAM 0.7x's `(pam_unix) ...`.
+pub fn is_pam_report(m: &str) -> bool {
+    is_pam_module_line(m) || m.starts_with("(pam_unix) ")
+}
+
 /// `MODULE(SERVICE:auth): authentication failure; logname= uid=0 euid=0 tty=T ruser=R
 /// rhost=ADDR[  user=USER]` for one of [`PAM_FAILURE_MODULES`] and one of `services` (the
 /// PAM service names the daemon uses), or Linux-PAM 0.7x's `(pam_unix) authentication
