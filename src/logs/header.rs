@@ -444,7 +444,10 @@ pub(super) fn parse_month_day(text: &str) -> Option<(u32, u32, &str)> {
 }
 
 /// `Mmm dd HH:MM:SS ` (day space-padded or not).
-fn parse_bsd_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i64>, &'a str)> {
+pub(super) fn parse_bsd_stamp<'a>(
+    text: &'a str,
+    clock: &mut Clock,
+) -> Option<(Option<i64>, &'a str)> {
     let (month, day, rest) = parse_month_day(text)?;
     let (hms, rest) = split_space(rest)?;
     let seconds = parse_hms(hms)?;

@@ -32,8 +32,8 @@ use super::header::Cut;
 use chrono::{Datelike, NaiveDate};
 
 use super::header::{
-    Clock, LogLine, days_from_civil, digits, parse_date_time, parse_hms, parse_month_day,
-    split_space,
+    Clock, LogLine, days_from_civil, digits, parse_bsd_stamp, parse_date_time, parse_hms,
+    parse_month_day, split_space,
 };
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -108,11 +108,8 @@ pub(super) fn split_dovecot(time: Option<i64>, text: &str) -> Option<LogLine<'_>
 /// `%b %d %H:%M:%S ` by default or an ISO date and time; then [`split_dovecot`]'s 1.x shape.
 pub(super) fn split_dovecot1_prefixed<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     let text = line.strip_prefix("dovecot: ")?;
-    let (time, rest) = match parse_month_day(text) {
-        Some((month, day, rest)) => {
-            let (hms, rest) = split_space(rest)?;
-            (clock.bsd_time(month, day, parse_hms(hms)?), rest)
-        }
+    let (time, rest) = match parse_bsd_stamp(text, clock) {
+        Some(stamped) => stamped,
         None => {
             let (date, rest) = split_space(text)?;
             let (time_of_day, rest) = split_space(rest)?;
