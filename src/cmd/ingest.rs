@@ -7,7 +7,6 @@ fleet, an exchange thread beside the stream.
 use std::io::{BufReader, Read};
 
 use crate::actions::{Patience, Sentry};
-use crate::cmd::parse::line_text;
 use crate::cmd::{Context, now};
 use crate::error::{Error, Result};
 use crate::logs::parse::Parser;
@@ -66,7 +65,7 @@ fn ingest<R: Read>(
                     .as_ref()
                     .and_then(|e| journal::event_of(e, &trust, &mut parser, &mut decoded))
             } else {
-                text = line_text(line);
+                text = source::line_text(line);
                 parser.parse_line(&text)
             };
             if let Some(event) = event

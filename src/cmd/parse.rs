@@ -188,14 +188,6 @@ fn parse(
     Ok(())
 }
 
-/// The line as text: validated in place (the common case), or with invalid bytes replaced.
-pub(crate) fn line_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
-    }
-}
-
 /// A whole syslog line, or — with one service chosen — a bare message of that service
 /// (`sshd -E` writes messages without any header).
 fn event_of<'a>(parser: &mut Parser, line: &Line<'a>, filter: ServiceFilter) -> Option<Event<'a>> {

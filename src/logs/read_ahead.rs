@@ -179,10 +179,7 @@ fn read_batches(
             return true;
         }
         let bytes = line.strip_suffix(b"\n").unwrap_or(line);
-        match std::str::from_utf8(bytes) {
-            Ok(text) => batch.push(number, text, &mut clock),
-            Err(_) => batch.push(number, &String::from_utf8_lossy(bytes), &mut clock),
-        }
+        batch.push(number, &source::line_text(bytes), &mut clock);
         !batch.is_full() || send(std::mem::take(&mut batch))
     })?;
     if batch.read > 0 {

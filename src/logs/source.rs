@@ -235,6 +235,17 @@ pub(crate) fn find_newline(bytes: &[u8]) -> Option<usize> {
         .map(|i| start + i)
 }
 
+/// A line as text: borrowed where it is valid UTF-8 (the common case), with invalid bytes
+/// replaced otherwise. For every reader of log lines (`parse`'s reading thread, `ingest`).
+pub fn line_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    // `from_utf8` first: its check has a fast path for ASCII that `from_utf8_lossy`'s
+    // chunked walk lacks, and nearly every line is valid.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Calls `each` with every line of `reader` as [`read_line_bounded`] returns it (an
 /// overlong line cut, see [`overlong`]), until `each` says stop. A line whole in the
 /// reader's buffer is handed over where it lies, not copied: `parse` reads whole logs,
