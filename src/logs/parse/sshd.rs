@@ -153,6 +153,11 @@ impl SshdSessions {
             return None;
         }
         if let Some(session) = self.by_pid.get_mut(&pid) {
+            if f.kind == Kind::Probe && session.probed && session.ip == f.ip {
+                // The connection's address-less line counted it already (8.2+'s
+                // `Connection closed by ADDR port N` after `kex_exchange_identification`).
+                return None;
+            }
             f = with_key_offers(f, session);
         }
         if f.kind == Kind::Success {
@@ -263,10 +268,16 @@ fn is_key_offer(m: &str) -> bool {
 /// key exchange failed or the client went away. Written by the connection's own process
 /// before any other line of it, so only its own announcement can name the address.
 ///
-/// OpenSSH 8.x+'s `kex_exchange_identification: ...` is not one of them: sshd follows it
-/// with a line that names the address (`Connection closed by ADDR port N`, `banner
-/// exchange: Connection from ADDR ...`), which counts the connection.
+/// OpenSSH 8.0+'s `kex_exchange_identification: ...` (the client sent no SSH banner: a
+/// port scanner, an HTTP probe) is one of them: 8.0 and 8.1 write nothing after it, and
+/// 8.2+ follow it with a line that names the address (`Connection closed by ADDR port N`,
+/// `banner exchange: Connection from ADDR ...`), which [`SshdSessions::parse`] then does
+/// not count a second time.
 fn is_addressless_probe(m: &str) -> bool {
+    let unprefixed = m.strip_prefix("error: ").unwrap_or(m);
+    if unprefixed.starts_with("kex_exchange_identification: ") {
+        return true;
+    }
     let Some(rest) = m.strip_prefix("fatal: ") else {
         return false;
     };
