@@ -282,6 +282,12 @@ impl Tally {
         widen(entry, count, event.time);
     }
 
+    /// Forgets the attempts no later line can join any more, and the room they took (for
+    /// the follower, between its batches; see [`AttemptLedger::forget_stale`]).
+    pub fn forget_stale_attempts(&mut self) {
+        self.attempts.forget_stale();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty()
             && self.refusals.is_empty()
@@ -383,6 +389,8 @@ impl Reports {
 #[derive(Debug, Default)]
 struct AttemptLedger {
     by_process: HashMap<(Service, u32, ClientIp), Reports>,
+    /// The latest event time recorded.
+    newest: i64,
 }
 
 /// Processes remembered at once; the oldest by event time goes first.
@@ -402,6 +410,7 @@ impl AttemptLedger {
         count: u32,
         time: i64,
     ) -> (i64, i64) {
+        self.newest = self.newest.max(time);
         if !self.by_process.contains_key(&key) && self.by_process.len() >= LEDGER_ENTRIES {
             self.forget_oldest();
         }
@@ -425,6 +434,21 @@ impl AttemptLedger {
             i64::from(after.0) - i64::from(before.0),
             i64::from(after.1) - i64::from(before.1),
         )
+    }
+
+    /// Drops the entries last seen more than [`LEDGER_SECONDS`] before the latest line: a
+    /// line of theirs would start afresh anyway. The table also gives back what a burst
+    /// made it grow to. For a follower, which reads one stream in time order and runs for
+    /// months; a scan's sources are read one after another, each from its own point in
+    /// time, and its memory goes when it ends.
+    fn forget_stale(&mut self) {
+        let before = self.newest.saturating_sub(LEDGER_SECONDS);
+        // Entries of lines without a time (`last` 0) are bounded by LEDGER_ENTRIES alone.
+        self.by_process
+            .retain(|_, r| r.last >= before || r.last == 0);
+        if self.by_process.capacity() > 4 * self.by_process.len() + 64 {
+            self.by_process.shrink_to(2 * self.by_process.len());
+        }
     }
 
     /// Drops the older half, so that eviction costs little per line.
@@ -452,6 +476,7 @@ impl AttemptLedger {
                 .take(LEDGER_ENTRIES)
                 .map(|SavedReports(service, pid, ip, reports)| ((service, pid, ip), reports))
                 .collect(),
+            newest: 0,
         }
     }
 }
@@ -1166,6 +1191,40 @@ mod tests {
         }
         assert!(ledger.by_process.len() <= LEDGER_ENTRIES);
         assert!(ledger.recent(SAVED_ENTRIES).len() <= SAVED_ENTRIES);
+    }
+
+    /// The follower forgets processes not heard of for LEDGER_SECONDS, and the room they
+    /// took; what is still joinable stays joined.
+    #[test]
+    fn the_follower_forgets_stale_attempts() {
+        let mut ledger = AttemptLedger::default();
+        let ip = ClientIp::parse("198.51.100.9").expect("ip");
+        let record = |ledger: &mut AttemptLedger, pid: u32, report: Report, time: i64| {
+            ledger.record((Service::Sshd, pid, ip), report, Kind::Failed, 1, time)
+        };
+        for pid in 1..3000 {
+            record(&mut ledger, pid, Report::Pam, i64::from(pid));
+        }
+        // A line without a time: bounded by LEDGER_ENTRIES alone.
+        record(&mut ledger, 9999, Report::Pam, 0);
+        record(&mut ledger, 1, Report::Pam, 0);
+        let newest = 2999 + LEDGER_SECONDS - 100;
+        record(&mut ledger, 5000, Report::Pam, newest);
+        let room = ledger.by_process.capacity();
+        ledger.forget_stale();
+        // pids 2899 to 2999 were heard of within the hour before the newest line (5000),
+        // 9999 at no known time.
+        assert_eq!(ledger.by_process.len(), 101 + 1 + 1);
+        assert!(
+            ledger.by_process.capacity() < room,
+            "the room is given back"
+        );
+        // The other report of a recent attempt still joins it; a forgotten pid's counts anew.
+        assert_eq!(
+            record(&mut ledger, 2990, Report::AuthResult, newest),
+            (0, 0)
+        );
+        assert_eq!(record(&mut ledger, 10, Report::AuthResult, newest), (1, 0));
     }
 
     /// sentry pam and the log report the same attempts: each counts once, whoever comes

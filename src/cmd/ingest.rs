@@ -31,6 +31,11 @@ pub fn run(ctx: &Context) -> Result<()> {
 /// memory stays flat through a day of traffic (`benches/idle.rs`).
 const INGEST_CACHE_KIB: u32 = 256;
 
+/// Lines of a burst decided together: one transaction and one decision per address for
+/// the lot, while the batch's tables stay small (they are built anew for each batch, and a
+/// whole burst's would set the follower's memory for good).
+const BATCH_LINES: usize = 1024;
+
 /// `sentry ingest`: log lines on stdin (from rsyslog omprog, syslog-ng), or journal entries
 /// (`journalctl -f -o json`, judged by their senders' trusted fields as `scan` judges
 /// them), evidence recorded and decisions made as they arrive. Lines that arrive together are
@@ -45,6 +50,7 @@ fn ingest<R: Read>(
     let trust = journal::Trust::load(&sentry.config.journal_trusted_exe);
     let mut tally = Tally::of_logs(&sentry.config);
     let mut buf = Vec::with_capacity(512);
+    let mut batch_lines = 0usize;
     loop {
         buf.clear();
         let n = source::read_line_bounded(input, &mut buf, journal::MAX_ENTRY)
@@ -80,12 +86,19 @@ fn ingest<R: Read>(
                 tally.add(&held.event());
             }
         }
-        // Decide once nothing more is waiting (or at the end): bursts become one batch.
-        // `buffer()` looks without reading, so an idle pipe is not waited on here.
+        // Decide once nothing more is waiting (or at the end): bursts become batches of
+        // at most BATCH_LINES. `buffer()` looks without reading, so an idle pipe is not
+        // waited on here.
+        batch_lines += 1;
         let idle = n == 0 || input.buffer().is_empty();
-        if idle && !tally.is_empty() {
-            sentry.set_now(now());
-            sentry.record_and_decide(&mut tally)?;
+        if idle || batch_lines >= BATCH_LINES {
+            if !tally.is_empty() {
+                sentry.set_now(now());
+                sentry.record_and_decide(&mut tally)?;
+                tally.forget_stale_attempts();
+                parser.forget_stale_joins();
+            }
+            batch_lines = 0;
         }
         if n == 0 {
             return Ok(());

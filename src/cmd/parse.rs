@@ -200,7 +200,7 @@ fn event_of<'a>(parser: &mut Parser, line: &Line<'a>, filter: ServiceFilter) -> 
     if line.header.is_some() {
         return None;
     }
-    let (service, finding) = parser.parse_message(service, None, line.text)?;
+    let (service, finding) = parser.parse_message(service, None, None, line.text)?;
     Some(crate::logs::parse::event(service, finding, None, None))
 }
 

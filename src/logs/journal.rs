@@ -347,12 +347,12 @@ pub fn event_of<'a>(
         .as_deref()
         .or(entry.pid.as_deref())
         .and_then(|p| p.parse().ok());
-    let (service, finding) = parser.parse_message(service, pid, message)?;
     let time = entry
         .realtime
         .as_deref()
         .and_then(|us| us.parse::<i64>().ok())
         .map(|us| us / 1_000_000);
+    let (service, finding) = parser.parse_message(service, pid, time, message)?;
     Some(super::parse::event(service, finding, time, pid))
 }
 

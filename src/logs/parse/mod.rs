@@ -255,7 +255,8 @@ impl Parser {
             let finding = lex::pam_unix_own_ident(header.message, &self.options)?;
             return Some(event(service, finding, header.time, header.pid));
         }
-        let (service, finding) = self.parse_message(service, header.pid, header.message)?;
+        let (service, finding) =
+            self.parse_message(service, header.pid, header.time, header.message)?;
         let event = event(service, finding, header.time, header.pid);
         if service == Service::Mysql {
             self.held = Some(Held {
@@ -282,13 +283,18 @@ impl Parser {
         self.held.as_ref().is_some_and(|h| h.source == self.source)
     }
 
-    /// The finding of one message of a known service (for `parse --service` on bare messages).
+    /// The finding of one message of a known service (for `parse --service` on bare
+    /// messages), written at `time` (unix seconds, if known).
     pub fn parse_message<'a>(
         &mut self,
         service: Service,
         pid: Option<u32>,
+        time: Option<i64>,
         message: &'a str,
     ) -> Option<(Service, Finding<'a>)> {
+        if service == Service::Sshd {
+            self.joins.sshd.set_time(time);
+        }
         let (message, repeats) = unwrap_repeats(message);
         // Nested wrappers are not a syslog daemon's: one level only.
         if repeats > 1 && message.starts_with("message repeated ") {
@@ -321,6 +327,12 @@ impl Parser {
         };
         self.held = state.held;
         self.released = None;
+    }
+
+    /// Forgets the joins no later line can need any more, and the room they took (for the
+    /// follower, which runs for months; see [`sshd::SshdSessions::forget_stale`]).
+    pub fn forget_stale_joins(&mut self) {
+        self.joins.sshd.forget_stale();
     }
 
     /// Forgets every join across lines.

@@ -59,6 +59,11 @@ pub struct SshdSessions {
     /// skipped when evicting.
     order: VecDeque<(u32, u64)>,
     next_stamp: u64,
+    /// The time of the line being read (unix seconds; 0 unknown), and the latest seen.
+    #[serde(skip)]
+    now: i64,
+    #[serde(skip)]
+    newest: i64,
 }
 
 /// Every sshd line with an address is looked up by its pid: a multiplication is enough
@@ -104,10 +109,18 @@ struct Session {
     /// authentication failures`), and a login drops them.
     #[serde(default)]
     key_offers: u32,
+    /// Time of the process's last line that named this address (unix seconds; 0 unknown).
+    #[serde(default)]
+    seen: i64,
 }
 
 /// sshd connection processes remembered at once.
 const MAX_SESSIONS: usize = 4096;
+
+/// A connection process not heard of for this long is over: sshd ends a connection that
+/// has not logged in after `LoginGraceTime` (2 minutes by default), and a logged-in
+/// session's lines need no join.
+const STALE_SECONDS: i64 = 600;
 
 impl SshdSessions {
     /// Recognises one sshd message of process `pid`, joining the lines without an address
@@ -181,11 +194,40 @@ impl SshdSessions {
             order: entries.iter().map(|(p, e)| (*p, e.stamp)).collect(),
             by_pid: entries.into_iter().collect(),
             next_stamp: self.next_stamp,
+            now: 0,
+            newest: 0,
+        }
+    }
+
+    /// The lines that follow were written at `time` (unix seconds), if known.
+    pub fn set_time(&mut self, time: Option<i64>) {
+        self.now = time.unwrap_or(0);
+        self.newest = self.newest.max(self.now);
+    }
+
+    /// Forgets the processes not heard of for [`STALE_SECONDS`] before the latest line, and
+    /// gives back the room a burst made the tables grow to. For a follower, which reads one
+    /// stream in time order and runs for months (a scan ends, and keeps the most recent
+    /// entries only).
+    pub fn forget_stale(&mut self) {
+        let before = self.newest.saturating_sub(STALE_SECONDS);
+        // Entries of lines without a time (`seen` 0) are bounded by MAX_SESSIONS alone.
+        self.by_pid.retain(|_, s| s.seen >= before || s.seen == 0);
+        let by_pid = &self.by_pid;
+        (self.order).retain(|(p, s)| by_pid.get(p).is_some_and(|e| e.stamp == *s));
+        let live = self.by_pid.len();
+        if self.by_pid.capacity() > 4 * live + 64 {
+            self.by_pid.shrink_to(2 * live);
+            self.order.shrink_to(2 * live);
         }
     }
 
     fn remember(&mut self, pid: u32, ip: ClientIp, announced: bool) {
-        if !announced && self.by_pid.get(&pid).is_some_and(|known| known.ip == ip) {
+        if !announced
+            && let Some(known) = self.by_pid.get_mut(&pid)
+            && known.ip == ip
+        {
+            known.seen = known.seen.max(self.now);
             return;
         }
         let stamp = self.next_stamp;
@@ -196,6 +238,7 @@ impl SshdSessions {
             announced,
             probed: false,
             key_offers: 0,
+            seen: self.now,
         };
         self.by_pid.insert(pid, session);
         self.order.push_back((pid, stamp));
@@ -1367,6 +1410,47 @@ mod tests {
         assert!(sessions.by_pid.len() <= MAX_SESSIONS);
         assert!(sessions.order.len() <= 2 * MAX_SESSIONS + 1);
         assert_eq!(sessions.recent(10).by_pid.len(), 10);
+    }
+
+    #[test]
+    fn a_follower_forgets_connections_past_the_login_grace_time() {
+        let o = ParseOptions::default();
+        let mut sessions = SshdSessions::default();
+        let announce = |addr: &str| format!("Connection from {addr} port 5 on 192.0.2.1 port 22");
+        let closed = "fatal: Read from socket failed: Connection reset by peer [preauth]";
+        sessions.set_time(Some(1_000));
+        assert_eq!(sessions.parse(Some(1), &announce("198.51.100.1"), &o), None);
+        // A line without a time is kept whatever the clock says.
+        sessions.set_time(None);
+        assert_eq!(sessions.parse(Some(2), &announce("198.51.100.2"), &o), None);
+        for pid in 100..3000 {
+            sessions.set_time(Some(1_000 + i64::from(pid) / 10));
+            sessions.parse(Some(pid), &announce("198.51.100.9"), &o);
+        }
+        // The clock moves on: only the last 110 processes were heard of within the time.
+        sessions.set_time(Some(1_289 + STALE_SECONDS));
+        let before = sessions.by_pid.capacity();
+        sessions.forget_stale();
+        assert!(
+            sessions.by_pid.capacity() < before,
+            "the room is given back"
+        );
+        assert_eq!(sessions.by_pid.len(), 110 + 1);
+        assert_eq!(sessions.order.len(), sessions.by_pid.len());
+        // pid 1 was last heard of more than STALE_SECONDS ago: its line joins nothing.
+        assert!(sessions.parse(Some(1), closed, &o).is_none());
+        let probe = |ip: &str| {
+            Some(Finding::new(
+                Kind::Probe,
+                ClientIp::parse(ip).expect("ip"),
+                None,
+            ))
+        };
+        assert_eq!(sessions.parse(Some(2), closed, &o), probe("198.51.100.2"));
+        assert_eq!(
+            sessions.parse(Some(2999), closed, &o),
+            probe("198.51.100.9")
+        );
     }
 
     #[test]
