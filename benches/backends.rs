@@ -92,13 +92,14 @@ fn main() {
 /// The database of a host that has blocked these addresses (created by sentry itself).
 fn populate(db: &Path, root: &Path, addresses: &[String]) {
     let ok = Command::new(&*SENTRY)
-        .arg("report")
+        // (`report` reads a missing database as empty and creates nothing; `expire` opens it)
+        .arg("expire")
         .env("ROOT_DIR", root)
         .env("SENTRY_LOGS", root.join("auth.log"))
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "sentry report failed");
+    assert!(ok, "sentry expire (creating the database) failed");
     let mut conn = rusqlite::Connection::open(db).expect("open db");
     let tx = conn.transaction().expect("begin");
     for ip in addresses {

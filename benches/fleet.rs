@@ -376,7 +376,8 @@ fn idle_syncs(root: &Root) -> Duration {
 /// Gives the host `count` blocks of its own (10.x.y.z), as if it had decided them: rows in
 /// `ip_records` and in the `decisions` history (origin "" = this host), in one transaction.
 fn hold_blocks(root: &Root, count: u32) {
-    root.ok(&["report"]); // creates the database with sentry's schema
+    // Creates the database with sentry's schema (`report` would read a missing one as empty).
+    root.ok(&["expire"]);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
