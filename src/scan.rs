@@ -389,8 +389,9 @@ impl Reports {
 #[derive(Debug, Default)]
 struct AttemptLedger {
     by_process: HashMap<(Service, u32, ClientIp), Reports>,
-    /// The latest event time recorded.
+    /// The latest event time recorded, and its value when stale entries were last forgotten.
     newest: i64,
+    swept: i64,
 }
 
 /// Processes remembered at once; the oldest by event time goes first.
@@ -442,6 +443,11 @@ impl AttemptLedger {
     /// months; a scan's sources are read one after another, each from its own point in
     /// time, and its memory goes when it ends.
     fn forget_stale(&mut self) {
+        // At most once a minute of the log's time: a busy follower decides often.
+        if self.newest.saturating_sub(self.swept) < 60 {
+            return;
+        }
+        self.swept = self.newest;
         let before = self.newest.saturating_sub(LEDGER_SECONDS);
         // Entries of lines without a time (`last` 0) are bounded by LEDGER_ENTRIES alone.
         self.by_process
@@ -477,6 +483,7 @@ impl AttemptLedger {
                 .map(|SavedReports(service, pid, ip, reports)| ((service, pid, ip), reports))
                 .collect(),
             newest: 0,
+            swept: 0,
         }
     }
 }

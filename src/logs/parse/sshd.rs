@@ -64,6 +64,9 @@ pub struct SshdSessions {
     now: i64,
     #[serde(skip)]
     newest: i64,
+    /// `newest` when stale entries were last forgotten.
+    #[serde(skip)]
+    swept: i64,
 }
 
 /// Every sshd line with an address is looked up by its pid: a multiplication is enough
@@ -196,6 +199,7 @@ impl SshdSessions {
             next_stamp: self.next_stamp,
             now: 0,
             newest: 0,
+            swept: 0,
         }
     }
 
@@ -210,6 +214,11 @@ impl SshdSessions {
     /// stream in time order and runs for months (a scan ends, and keeps the most recent
     /// entries only).
     pub fn forget_stale(&mut self) {
+        // At most once a minute of the log's time: a busy follower decides often.
+        if self.newest.saturating_sub(self.swept) < 60 {
+            return;
+        }
+        self.swept = self.newest;
         let before = self.newest.saturating_sub(STALE_SECONDS);
         // Entries of lines without a time (`seen` 0) are bounded by MAX_SESSIONS alone.
         self.by_pid.retain(|_, s| s.seen >= before || s.seen == 0);
