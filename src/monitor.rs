@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::actions::Sentry;
 use crate::config::Config;
 use crate::error::Result;
-use crate::logs::ServiceGroup;
+use crate::logs::{Service, ServiceGroup};
 use crate::{setup, tcpd};
 
 /// Nagios plugin states, in increasing severity.
@@ -445,6 +445,98 @@ fn silent_daemons(sentry: &mut Sentry, system: &System, now: i64) -> Vec<Finding
     found
 }
 
+/// sshd started with `-e` or `-E FILE` logs to standard error (or that file) instead of
+/// syslog, and escapes control bytes there with `VIS_SAFE`, which leaves line breaks as
+/// they are (OpenSSH's log.c): a client's user name can write whole lines. sentry reads
+/// none of it (the journal's `stdout` entries of sshd are refused, a supervisor's log has no
+/// program names), so sshd's failures go uncounted; a syslog daemon that copies the
+/// journal into a file (rsyslog's imjournal) would pass the forged lines on.
+fn sshd_logging_to_stderr(config: &Config, system: &System) -> Vec<Finding> {
+    if !config.services.enabled(Service::Sshd.group()) {
+        return Vec::new();
+    }
+    let Some(flag) = sshd_stderr_flag(&system.proc_dir) else {
+        return Vec::new();
+    };
+    // With the PAM hook in sshd's auth stack, its password failures are still counted.
+    let hooked = config.evidence.pam
+        && ["common-auth", "sshd"].iter().any(|name| {
+            std::fs::read_to_string(system.pam_dir.join(name))
+                .is_ok_and(|text| crate::pam_stack::has_hook(&text, "auth"))
+        });
+    let (state, lost) = if hooked {
+        (
+            State::Warning,
+            "only the PAM hook counts its password failures",
+        )
+    } else {
+        (State::Critical, "sentry reads none of sshd's failures")
+    };
+    vec![Finding {
+        state,
+        problem: format!(
+            "sshd runs with {flag}: it logs to standard error, not syslog, where a client's \
+             user name can write whole lines; {lost}"
+        ),
+        fix: Some(
+            "remove -e / -E from sshd's command line (its unit's ExecStart, SSHD_OPTS in \
+             /etc/default/ssh, a supervisor's run script) so that it logs through syslog"
+                .into(),
+        ),
+    }]
+}
+
+/// `-e` or `-E` when a running sshd (process name `sshd`) was started with it.
+fn sshd_stderr_flag(proc_dir: &Path) -> Option<&'static str> {
+    let entries = std::fs::read_dir(proc_dir).ok()?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        if !(entry.file_name().to_string_lossy().bytes()).all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != "sshd" {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).skip(1).collect();
+        if let Some(flag) = sshd_flag_of(&args) {
+            return Some(flag);
+        }
+    }
+    None
+}
+
+/// `-e` or `-E` among sshd's arguments, read as its getopt reads them: flags may be
+/// grouped (`-De`), and an option that takes a value (`-f FILE`, `-oLogLevel=...`) ends
+/// its group.
+fn sshd_flag_of(args: &[&[u8]]) -> Option<&'static str> {
+    const WITH_VALUE: &[u8] = b"CcEfghkopu";
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        // The first word that is no option ends them, as `--` does.
+        let flags = arg.strip_prefix(b"-")?;
+        if flags == b"-" {
+            return None;
+        }
+        for (i, &flag) in flags.iter().enumerate() {
+            match flag {
+                b'e' => return Some("-e"),
+                b'E' => return Some("-E"),
+                _ if WITH_VALUE.contains(&flag) => {
+                    if i + 1 == flags.len() {
+                        args.next();
+                    }
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 /// The process names (`comm`) of what runs, from `/proc`.
 fn running_programs(proc_dir: &Path) -> std::collections::BTreeSet<String> {
     let Ok(entries) = std::fs::read_dir(proc_dir) else {
@@ -579,6 +671,7 @@ pub fn findings(
     found.extend(deny_file_size(&config));
     found.extend(pam_findings(&config, system));
     found.extend(silent_daemons(sentry, system, now));
+    found.extend(sshd_logging_to_stderr(&config, system));
 
     let binary = config.installed_binary();
     let executable = std::fs::metadata(&binary).is_ok_and(|m| {

@@ -711,3 +711,67 @@ fn check_warns_about_a_running_daemon_that_gives_no_event_for_a_week() {
     let (_, line) = check_on(&root, &hosts_allow, &env);
     assert!(!line.contains("no event from it"), "{line}");
 }
+
+/// sshd started with `-e` logs to standard error, where a user name's line break is
+/// written as it is and which sentry does not read: CRITICAL (WARNING with the PAM hook's
+/// evidence), with the fix; an sshd without it, or whose `-e` is an option's value, is fine.
+#[test]
+fn check_flags_an_sshd_that_logs_to_standard_error() {
+    let (root, hosts_allow) = installed();
+    let proc_dir = root.path().join("proc");
+    let sshd = |pid: &str, args: &[&str]| {
+        let dir = proc_dir.join(pid);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("comm"), "sshd\n").expect("comm");
+        let mut cmdline = Vec::new();
+        for arg in std::iter::once(&"/usr/sbin/sshd").chain(args) {
+            cmdline.extend_from_slice(arg.as_bytes());
+            cmdline.push(0);
+        }
+        std::fs::write(dir.join("cmdline"), cmdline).expect("cmdline");
+    };
+    let proc_text = proc_dir.to_str().expect("utf-8").to_string();
+    let pam_dir = root.path().join("pam.d");
+    std::fs::create_dir_all(&pam_dir).expect("mkdir");
+    let pam_text = pam_dir.to_str().expect("utf-8").to_string();
+    let env = [
+        ("SENTRY_PROC", proc_text.as_str()),
+        ("SENTRY_PAM_DIR", pam_text.as_str()),
+    ];
+
+    sshd("100", &["-D", "-o", "-e", "-f", "/etc/ssh/sshd_config"]);
+    sshd("101", &["-Dp22"]);
+    let (_, line) = check_on(&root, &hosts_allow, &env);
+    assert!(!line.contains("standard error"), "{line}");
+
+    sshd("102", &["-De"]);
+    let (code, line) = check_on(&root, &hosts_allow, &env);
+    assert_eq!(code, 2, "{line}");
+    assert!(line.contains("sshd runs with -e"), "{line}");
+    let out = system(&root, "doctor", &hosts_allow, &env);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("remove -e / -E from sshd's command line"),
+        "{said}"
+    );
+
+    std::fs::remove_dir_all(proc_dir.join("102")).expect("rm");
+    sshd("103", &["-D", "-E", "/var/log/sshd.log"]);
+    let (code, line) = check_on(&root, &hosts_allow, &env);
+    assert_eq!(code, 2, "{line}");
+    assert!(line.contains("sshd runs with -E"), "{line}");
+
+    // With the PAM hook in sshd's auth stack its password failures still count: WARNING.
+    let hook = format!(
+        "auth\t[success=1 default=ignore]\tpam_unix.so nullok\n\
+         auth\t[default=ignore]\tpam_exec.so quiet {} pam\n\
+         auth\trequisite\tpam_deny.so\nauth\trequired\tpam_permit.so\n",
+        root.path().join("sentry").display()
+    );
+    std::fs::write(pam_dir.join("common-auth"), hook).expect("common-auth");
+    let (_, line) = check_on(&root, &hosts_allow, &env);
+    assert!(
+        line.contains("sshd runs with -E") && line.contains("only the PAM hook counts"),
+        "{line}"
+    );
+}

@@ -18,7 +18,8 @@ use crate::monitor::State;
 /// above, a spawn line for another root or a missing binary). CRITICAL too when sshd is
 /// not linked with libwrap and no scan timer, ingest or firewall backend is set up, and
 /// when the evidence is in the systemd journal and no scan timer or ingest reads it
-/// (`--connect` does not). Also checks that $ROOT/sentry is executable, that the database passes SQLite's quick
+/// (`--connect` does not), and when sshd runs with -e or -E (its log is then not syslog's,
+/// and a user name can write lines into it). Also checks that $ROOT/sentry is executable, that the database passes SQLite's quick
 /// check, that the configured logs exist and were read in the last day, and that every
 /// backend holds what the database blocks. `sentry doctor` says how to fix each finding.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]

@@ -137,10 +137,14 @@ impl Trust {
 
     /// Whether `entry` may speak for `service` (see the rule above).
     pub fn admits(&self, service: Service, entry: &Entry) -> bool {
-        // Asterisk writes a SIP client's URI-decoded text with its line breaks, and journald
-        // makes each line of a program's output an entry of its own: only what it sent
-        // through syslog(3), one entry per message, is its.
-        if service == Service::Asterisk && entry.transport.as_deref() == Some("stdout") {
+        // journald makes each line of a program's output an entry of its own. Asterisk
+        // writes a SIP client's URI-decoded text with its line breaks, and sshd run with
+        // `-e` escapes control bytes only for syslog (OpenSSH's log.c: `VIS_SAFE` for
+        // stderr leaves `\n` as it is), so a user name can write whole entries there: only
+        // what they sent through syslog(3), one entry per message, is theirs.
+        if matches!(service, Service::Asterisk | Service::Sshd)
+            && entry.transport.as_deref() == Some("stdout")
+        {
             return false;
         }
         let (Some(exe), Some(uid)) = (
@@ -394,9 +398,10 @@ mod tests {
     }
 
     /// Asterisk's output on stdout is split by journald at the line breaks a SIP client can
-    /// write into it: only its syslog(3) messages are its.
+    /// write into it, and so is `sshd -e`'s at a user name's: only their syslog(3) messages
+    /// are theirs.
     #[test]
-    fn asterisk_speaks_through_syslog_only() {
+    fn asterisk_and_sshd_speak_through_syslog_only() {
         let trust = Trust::new(PASSWD, &[]);
         let with_transport = |transport: Option<&str>| {
             let mut json = serde_json::json!({
@@ -414,10 +419,19 @@ mod tests {
         assert!(trust.admits(Service::Asterisk, &with_transport(Some("syslog"))));
         assert!(trust.admits(Service::Asterisk, &with_transport(None)));
         assert!(!trust.admits(Service::Asterisk, &with_transport(Some("stdout"))));
-        // Other daemons' output is theirs whichever way it came (they escape what they log).
-        let mut sshd = with_transport(Some("stdout"));
-        sshd.exe = Some("/usr/sbin/sshd".into());
-        assert!(trust.admits(Service::Sshd, &sshd));
+        let sshd = |transport: Option<&str>| {
+            let mut entry = with_transport(transport);
+            entry.exe = Some("/usr/sbin/sshd".into());
+            entry
+        };
+        assert!(trust.admits(Service::Sshd, &sshd(Some("syslog"))));
+        assert!(trust.admits(Service::Sshd, &sshd(None)));
+        assert!(!trust.admits(Service::Sshd, &sshd(Some("stdout"))));
+        // Other daemons' output is theirs whichever way it came (they escape what they log,
+        // or print no client text: dropbear's `printableuser`).
+        let mut dropbear = with_transport(Some("stdout"));
+        dropbear.exe = Some("/usr/sbin/dropbear".into());
+        assert!(trust.admits(Service::Dropbear, &dropbear));
     }
 
     #[test]
