@@ -17,7 +17,8 @@ pub fn message_of(services: &[Service], data: &[u8]) {
         root_is_naughty: selector & 0x80 == 0,
     };
     let mut parser = Parser::new(options, 1_795_608_000);
-    if let Some((_, finding)) = parser.parse_message(service, Some(u32::from(selector)), &message) {
+    let (pid, time) = (Some(u32::from(selector)), Some(1_795_608_000));
+    if let Some((_, finding)) = parser.parse_message(service, pid, time, &message) {
         let ip = finding.ip.to_string();
         if !finding.ip.is_ipv6() && !message.to_ascii_lowercase().contains("::ffff:") {
             assert!(message.contains(&ip), "{ip} is not in {message:?}");
