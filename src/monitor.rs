@@ -488,24 +488,13 @@ fn sshd_logging_to_stderr(config: &Config, system: &System) -> Vec<Finding> {
 
 /// `-e` or `-E` when a running sshd (process name `sshd`) was started with it.
 fn sshd_stderr_flag(proc_dir: &Path) -> Option<&'static str> {
-    let entries = std::fs::read_dir(proc_dir).ok()?;
-    for entry in entries.filter_map(|e| e.ok()) {
-        if !(entry.file_name().to_string_lossy().bytes()).all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() != "sshd" {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).skip(1).collect();
-        if let Some(flag) = sshd_flag_of(&args) {
-            return Some(flag);
-        }
-    }
-    None
+    processes(proc_dir)
+        .filter(|(_, comm)| comm == "sshd")
+        .find_map(|(dir, _)| {
+            let cmdline = std::fs::read(dir.join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).skip(1).collect();
+            sshd_flag_of(&args)
+        })
 }
 
 /// `-e` or `-E` among sshd's arguments, read as its getopt reads them: flags may be
@@ -539,10 +528,14 @@ fn sshd_flag_of(args: &[&[u8]]) -> Option<&'static str> {
 
 /// The process names (`comm`) of what runs, from `/proc`.
 fn running_programs(proc_dir: &Path) -> std::collections::BTreeSet<String> {
-    let Ok(entries) = std::fs::read_dir(proc_dir) else {
-        return Default::default();
-    };
-    entries
+    processes(proc_dir).map(|(_, comm)| comm).collect()
+}
+
+/// Each running process's directory under `/proc` and its name (`comm`).
+fn processes(proc_dir: &Path) -> impl Iterator<Item = (PathBuf, String)> {
+    std::fs::read_dir(proc_dir)
+        .into_iter()
+        .flatten()
         .filter_map(|e| e.ok())
         .filter(|e| {
             e.file_name()
@@ -550,9 +543,10 @@ fn running_programs(proc_dir: &Path) -> std::collections::BTreeSet<String> {
                 .bytes()
                 .all(|b| b.is_ascii_digit())
         })
-        .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
-        .map(|comm| comm.trim_end().to_string())
-        .collect()
+        .filter_map(|e| {
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            Some((e.path(), comm.trim_end().to_string()))
+        })
 }
 
 /// Configured log files that do not exist.
