@@ -898,6 +898,58 @@ fn ingest_judges_journalctl_json_by_its_trusted_fields() {
     assert_only_sshds_own_entries_counted(&root);
 }
 
+/// `parse` reads `journalctl -o json` output as `ingest` does: an event for each entry its
+/// sender may write, none for the forged ones, and `--unmatched` prints sshd's own entries
+/// that no rule read.
+#[test]
+fn parse_judges_journalctl_json_by_its_trusted_fields() {
+    let Some(remote) = journal_remote() else {
+        return;
+    };
+    let root = Root::new();
+    let mut entries = journal_entries();
+    entries.push((
+        "sshd",
+        SSHD,
+        "Server listening on 0.0.0.0 port 22.".to_string(),
+    ));
+    let journal = journal_file(&root, remote, &entries);
+    let json = Command::new("journalctl")
+        .arg(format!("--file={}", journal.display()))
+        .args(["-o", "json", "--no-pager", "-q"])
+        .output()
+        .expect("run journalctl");
+    assert!(json.status.success(), "{}", stderr(&json));
+    let file = root.path().join("journal.json");
+    std::fs::write(&file, &json.stdout).expect("write the export");
+    let file = file.to_str().expect("utf-8");
+    let out = root.run(&["parse", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen: Vec<(String, String)> = (std::str::from_utf8(&out.stdout).expect("utf-8").lines())
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .map(|e| {
+            (
+                e["ip"].as_str().unwrap_or("").to_string(),
+                e["kind"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("203.0.113.70".to_string(), "naughty".to_string()),
+            ("198.51.100.71".to_string(), "success".to_string())
+        ],
+        "only sshd's own entries"
+    );
+    let out = root.run(&["parse", "--unmatched", file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let unmatched = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(unmatched.lines().count(), 1, "{unmatched}");
+    assert!(unmatched.contains("Server listening"), "{unmatched}");
+    assert_eq!(root.row_count(), 0, "parse touches no database");
+}
+
 #[test]
 fn ingest_takes_json_entries_and_syslog_lines_together() {
     let root = Root::new();

@@ -11,7 +11,7 @@ use crate::cmd::{Context, now};
 use crate::error::{Error, Result};
 use crate::logs::parse::{ParseOptions, Parser, service_of};
 use crate::logs::read_ahead::{Line, read_ahead};
-use crate::logs::{Event, Kind, Service, ServiceGroup, header};
+use crate::logs::{Event, Kind, Service, ServiceGroup, header, journal};
 
 /// Test the log parsers on files (or stdin): one JSON object per recognised line
 ///
@@ -37,6 +37,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<()> {
         args.service.unwrap_or(ServiceFilter::All),
         args.unmatched,
         crate::scan::parse_options(&config),
+        &journal::Trust::load(&config.journal_trusted_exe),
         now(),
     )
 }
@@ -81,12 +82,14 @@ const OUTPUT_BUFFER: usize = 64 * 1024;
 
 /// `sentry parse`: one JSON object per recognised line on stdout (or, with `unmatched`, the
 /// lines of known programs that no rule recognised), and a summary on stderr. Reads no
-/// database and changes nothing.
+/// database and changes nothing. Lines of `journalctl -o json` are judged by their
+/// senders' trusted fields, as `scan` and `ingest` judge them (`trust`).
 fn parse(
     files: &[PathBuf],
     filter: ServiceFilter,
     unmatched: bool,
     options: ParseOptions,
+    trust: &journal::Trust,
     now: i64,
 ) -> Result<()> {
     let stdout = std::io::stdout();
@@ -121,7 +124,17 @@ fn parse(
             lines += batch.lines_read();
             for line in batch.lines() {
                 let number = line.number;
-                let event = event_of(&mut parser, &line, filter);
+                // A journal entry (`journalctl -o json`) has no syslog header.
+                let mut entry = None;
+                let mut decoded = None;
+                let event = if line.header.is_none() && line.text.starts_with('{') {
+                    entry = journal::Entry::parse(line.text.as_bytes());
+                    (entry.as_ref())
+                        .and_then(|e| journal::event_of(e, trust, &mut parser, &mut decoded))
+                        .filter(|event| filter.admits(event.service))
+                } else {
+                    event_of(&mut parser, &line, filter)
+                };
                 // A line held before this one (MySQL's) that this line confirmed: it comes first.
                 let mut written = Ok(());
                 if let Some(held) = parser.take_released()
@@ -149,7 +162,7 @@ fn parse(
                     // A held line is recognised: it waits for the next one.
                     None if unmatched
                         && !parser.is_holding()
-                        && from_known_program(&line, filter) =>
+                        && from_known_program(&line, entry.as_ref(), trust, filter) =>
                     {
                         writeln!(out, "{}", crate::printable::printable(line.text))
                             .map_err(|e| Error::output(&e))
@@ -204,10 +217,22 @@ fn event_of<'a>(parser: &mut Parser, line: &Line<'a>, filter: ServiceFilter) -> 
     Some(crate::logs::parse::event(service, finding, None, None))
 }
 
-fn from_known_program(line: &Line, filter: ServiceFilter) -> bool {
-    (line.header)
-        .and_then(|h| service_of(h.program))
-        .is_some_and(|s| filter.admits(s))
+/// Whether the line's header names a program of a service `filter` admits, or the journal
+/// entry it is was sent by that service's own program (a forged entry is no unread line of it).
+fn from_known_program(
+    line: &Line,
+    entry: Option<&journal::Entry>,
+    trust: &journal::Trust,
+    filter: ServiceFilter,
+) -> bool {
+    if let Some(header) = line.header {
+        return service_of(header.program).is_some_and(|s| filter.admits(s));
+    }
+    entry.is_some_and(|e| {
+        (e.identifier())
+            .and_then(service_of)
+            .is_some_and(|s| filter.admits(s) && trust.admits(s, e))
+    })
 }
 
 /// Writes one `parse` output line, exactly these keys in this order:

@@ -158,6 +158,12 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
     let first = pri_stripped.as_bytes().first()?;
     if !first.is_ascii_digit() {
         let Some((time, rest)) = parse_bsd_stamp(pri_stripped, clock) else {
+            if let Some((time, rest)) = parse_weekday_stamp(pri_stripped, clock) {
+                return split_after_time(time, rest, false);
+            }
+            if let Some(rest) = strip_monotonic_stamp(pri_stripped) {
+                return split_after_time(None, rest, false);
+            }
             return split_untimed(pri_stripped, had_pri);
         };
         if let Some(own) = own_logs::split_dovecot(time, rest).filter(|_| !had_pri) {
@@ -168,6 +174,13 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
             .or_else(|| own_logs::split_proftpd_bsd(time, rest).filter(|_| !had_pri));
     }
     let (stamp, rest) = split_space(pri_stripped)?;
+    // An ISO date has its `-` where seconds since the epoch have a fifth digit.
+    if stamp.len() > 10
+        && stamp.as_bytes()[4].is_ascii_digit()
+        && let Some(time) = parse_unix_stamp(stamp)
+    {
+        return split_after_time(Some(time), rest, false);
+    }
     let (time, rest) = if stamp.len() == 10 {
         // `YYYY-MM-DD HH:MM:SS[.frac|,frac][zone]`: ISO with a space, or rspamd's own log.
         let (time_of_day, rest) = split_space(rest)?;
@@ -254,15 +267,21 @@ const LEVELS: [&str; 11] = [
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "panic", "error", "warn",
 ];
 
-/// `auth.info`: a syslog facility and level by name.
+/// `auth.info`: a syslog facility and level by name; or AIX syslogd's `auth|security:info`
+/// (the facility's names joined by `|`, then `:` and the level).
 pub(super) fn is_priority_name(text: &str) -> bool {
     // Asked of every line's host and tag: most are no `facility.level` at all.
-    if text.len() > "authpriv.warning".len() || !text.starts_with(|c: char| c.is_ascii_lowercase())
+    if text.len() > "authpriv|security:warning".len()
+        || !text.starts_with(|c: char| c.is_ascii_lowercase())
     {
         return false;
     }
-    text.cut(".")
-        .is_some_and(|(f, l)| FACILITIES.contains(&f) && LEVELS.contains(&l))
+    if let Some((f, l)) = text.cut(".") {
+        return FACILITIES.contains(&f) && LEVELS.contains(&l);
+    }
+    text.cut(":").is_some_and(|(fs, l)| {
+        LEVELS.contains(&l) && fs.split('|').all(|f| FACILITIES.contains(&f))
+    })
 }
 
 /// socklog, BusyBox and FreeBSD `syslogd -v` write the priority before the tag:
@@ -450,8 +469,84 @@ pub(super) fn parse_bsd_stamp<'a>(
 ) -> Option<(Option<i64>, &'a str)> {
     let (month, day, rest) = parse_month_day(text)?;
     let (hms, rest) = split_space(rest)?;
-    let seconds = parse_hms(hms)?;
+    // syslog-ng's `frac-digits()` and `journalctl -o short-precise` add a fraction.
+    let seconds = parse_hms(hms.get(..8)?)?;
+    if !is_fraction_or_empty(&hms[8..]) {
+        return None;
+    }
     Some((clock.bsd_time(month, day, seconds), rest))
+}
+
+/// `` or `.` and one to nine digits: the sub-second part of a time of day.
+fn is_fraction_or_empty(text: &str) -> bool {
+    text.is_empty()
+        || text.strip_prefix('.').is_some_and(|digits| {
+            (1..=9).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// `journalctl -o short-full`: `Sat 2024-03-02 09:14:03 CET host prog[pid]: msg`. The time
+/// is the local time of the zone it names by abbreviation (or as `+04` where the zone has
+/// none); an abbreviation cannot be turned into an offset, so it is read as this host's
+/// local time, except `UTC` and `GMT` (`journalctl --utc`) and numeric zones.
+fn parse_weekday_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i64>, &'a str)> {
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let (weekday, rest) = split_space(text)?;
+    if !WEEKDAYS.contains(&weekday) {
+        return None;
+    }
+    let (date, rest) = split_space(rest)?;
+    let (time_of_day, rest) = split_space(rest)?;
+    let (zone, rest) = split_space(rest)?;
+    let (days, seconds, None) = parse_date_time(date, time_of_day)? else {
+        return None;
+    };
+    let offset = match zone {
+        "UTC" | "GMT" => Some(0),
+        _ if (2..=6).contains(&zone.len()) && zone.bytes().all(|b| b.is_ascii_alphabetic()) => None,
+        _ => Some(numeric_zone(zone)?),
+    };
+    Some((clock.at(days, seconds, offset), rest))
+}
+
+/// `+04`, `-0330`, `+05:30`: a zone's offset in seconds.
+fn numeric_zone(zone: &str) -> Option<i64> {
+    let sign = match zone.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let zone = &zone[1..];
+    let (h, m) = match zone.len() {
+        2 => (zone, "00"),
+        4 => zone.split_at(2),
+        5 if zone.as_bytes()[2] == b':' => (&zone[..2], &zone[3..]),
+        _ => return None,
+    };
+    Some(sign * (digits::<i64>(h)? * 3600 + digits::<i64>(m)? * 60))
+}
+
+/// `journalctl -o short-unix`: `1709370843.123456`, seconds since the epoch (UTC) and a
+/// fraction, which this format always has.
+fn parse_unix_stamp(stamp: &str) -> Option<i64> {
+    let (seconds, fraction) = stamp.split_at_checked(stamp.find('.')?)?;
+    if !(9..=11).contains(&seconds.len()) || !is_fraction_or_empty(fraction) || fraction.is_empty()
+    {
+        return None;
+    }
+    digits(seconds)
+}
+
+/// `journalctl -o short-monotonic`: `[  970.699396] host prog[pid]: msg`, seconds since
+/// the machine booted, which is no time of day: the rest, and the event has no time.
+fn strip_monotonic_stamp(text: &str) -> Option<&str> {
+    let (stamp, rest) = text.strip_prefix('[')?.cut("] ")?;
+    let stamp = stamp.trim_start_matches(' ');
+    let (seconds, fraction) = stamp.split_at_checked(stamp.find('.')?)?;
+    (!seconds.is_empty()
+        && seconds.bytes().all(|b| b.is_ascii_digit())
+        && is_fraction_or_empty(fraction))
+    .then_some(rest)
 }
 
 pub(super) fn parse_hms(hms: &str) -> Option<i64> {
@@ -771,6 +866,54 @@ mod tests {
         )
         .expect("zulu");
         assert_eq!((z.program, z.time), ("postfix/smtpd", Some(1_795_514_400)));
+    }
+
+    #[test]
+    fn journalctl_short_formats_and_fractions() {
+        let mut c = clock();
+        let local_10h = local_midnight(2026, 11, 24).map(|m| m + 36_000);
+        // short-precise / syslog-ng frac-digits: the fraction is dropped, the day kept.
+        let p = split("Nov 24 10:00:00.123456 web1 sshd[9]: x", &mut c).expect("precise");
+        assert_eq!(
+            (p.time, p.host, p.program, p.message),
+            (local_10h, "web1", "sshd", "x")
+        );
+        // short-full: an abbreviation is local time; UTC and numeric zones are offsets.
+        let f = split("Tue 2026-11-24 10:00:00 CET web1 sshd[9]: x", &mut c).expect("full");
+        assert_eq!((f.time, f.host, f.pid), (local_10h, "web1", Some(9)));
+        let u = split("Tue 2026-11-24 10:00:00 UTC web1 sshd[9]: x", &mut c).expect("utc");
+        assert_eq!(u.time, Some(1_795_514_400));
+        let n = split("Tue 2026-11-24 14:00:00 +04 web1 sshd[9]: x", &mut c).expect("+04");
+        assert_eq!(n.time, Some(1_795_514_400));
+        let n = split("Tue 2026-11-24 05:30:00 -0430 web1 sshd[9]: x", &mut c).expect("-0430");
+        assert_eq!(n.time, Some(1_795_514_400));
+        // short-unix: UTC seconds.
+        let x = split("1795514400.000001 web1 sshd[9]: x", &mut c).expect("unix");
+        assert_eq!(
+            (x.time, x.host, x.program),
+            (Some(1_795_514_400), "web1", "sshd")
+        );
+        // short-monotonic: no time of day.
+        let m = split("[  970.699396] web1 sshd[9]: x", &mut c).expect("monotonic");
+        assert_eq!(
+            (m.time, m.host, m.pid, m.message),
+            (None, "web1", Some(9), "x")
+        );
+        // AIX: `facility|alias:level` before the program.
+        let a = split("Nov 24 10:00:00 x071 auth|security:info sshd[9]: x", &mut c).expect("aix");
+        assert_eq!((a.host, a.program, a.message), ("x071", "sshd", "x"));
+        for bad in [
+            "Nov 24 10:00:00.12x web1 sshd[9]: x",
+            "Nov 24 10:00:00. web1 sshd[9]: x",
+            "Tue 2026-11-24 10:00:00+01:00 CET web1 sshd[9]: x",
+            "Tue 2026-11-24 10:00:00 +4 web1 sshd[9]: x",
+            "1795514400 web1 sshd[9]: x",
+            "17955144.001 web1 sshd[9]: x",
+            "[ 1.2.3] web1 sshd[9]: x",
+            "[970.5]web1 sshd[9]: x",
+        ] {
+            assert_eq!(split(bad, &mut c), None, "{bad}");
+        }
     }
 
     #[test]

@@ -244,6 +244,11 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// `SYSLOG_IDENTIFIER`: the program name, as a syslog header's tag gives it.
+    pub fn identifier(&self) -> Option<&str> {
+        self.identifier.as_deref()
+    }
+
     /// One line of `journalctl -o json`; None when it is not a journal entry.
     pub fn parse(line: &[u8]) -> Option<Entry> {
         serde_json::from_slice(line).ok()
