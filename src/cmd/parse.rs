@@ -218,7 +218,7 @@ fn event_of<'a>(parser: &mut Parser, line: &Line<'a>, filter: ServiceFilter) -> 
 }
 
 /// Whether the line's header names a program of a service `filter` admits, or the journal
-/// entry it is was sent by that service's own program (a forged entry is no unread line of it).
+/// entry was sent by such a service's own program (a forged entry is no unread line of it).
 fn from_known_program(
     line: &Line,
     entry: Option<&journal::Entry>,

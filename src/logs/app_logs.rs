@@ -28,7 +28,7 @@ any SIP client can write whole lines of its own into that file (see `parse::aste
 */
 
 use super::header::Cut;
-use super::header::{Clock, LogLine, days_from_civil, digits, parse_hms};
+use super::header::{Clock, LogLine, WEEKDAYS, days_from_civil, digits, parse_hms};
 
 /// The program name of MySQL's own error log lines. It has a space, which no syslog tag can
 /// hold: a `mysqld` line in syslog is never read as one of these (see `parse::mysql`).
@@ -88,6 +88,13 @@ fn split_openvpn_iso<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>
 
 /// OpenVPN 2.4 and older: ctime's `Sat Mar  2 09:14:03 2024 message`.
 fn split_openvpn_ctime<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
+    let (time, message) = split_ctime(line, clock)?;
+    openvpn_line(time, message)
+}
+
+/// A line that starts with ctime's `Sat Mar  2 09:14:03 2024 ` (local time): the time and
+/// what follows it.
+pub(super) fn split_ctime<'a>(line: &'a str, clock: &mut Clock) -> Option<(Option<i64>, &'a str)> {
     // BSD syslog lines start with a month: one look at the weekday turns them away.
     if !WEEKDAYS.iter().any(|d| line.starts_with(d)) {
         return None;
@@ -108,7 +115,7 @@ fn split_openvpn_ctime<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'
         return None;
     }
     let time = ctime(&line[..end], clock)?;
-    openvpn_line(time, &line[end + 1..])
+    Some((time, &line[end + 1..]))
 }
 
 /// The message is OpenVPN's TLS verdict about a client: `TLS` after the client prefix
@@ -139,7 +146,6 @@ fn openvpn_line(time: Option<i64>, message: &str) -> Option<LogLine<'_>> {
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// `[Www Mmm dd HH:MM:SS[.ffffff] YYYY] [module:level] [pid N[:tid N]] message`, or 2.2's
 /// `[Www Mmm dd HH:MM:SS YYYY] [level] message` (handed on from `[level]`).

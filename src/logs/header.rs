@@ -161,6 +161,10 @@ pub fn split<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
             if let Some((time, rest)) = parse_weekday_stamp(pri_stripped, clock) {
                 return split_after_time(time, rest, false);
             }
+            // OpenWrt's `logread`: `Sat Mar  2 09:14:03 2024 authpriv.info dropbear[77]: msg`.
+            if let Some((time, rest)) = super::app_logs::split_ctime(pri_stripped, clock) {
+                return split_after_time(time, rest, true);
+            }
             if let Some(rest) = strip_monotonic_stamp(pri_stripped) {
                 return split_after_time(None, rest, false);
             }
@@ -485,12 +489,14 @@ fn is_fraction_or_empty(text: &str) -> bool {
         })
 }
 
+/// The days of the week as C's `%a` writes them (ctime, strftime, journalctl).
+pub(super) const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
 /// `journalctl -o short-full`: `Sat 2024-03-02 09:14:03 CET host prog[pid]: msg`. The time
 /// is the local time of the zone it names by abbreviation (or as `+04` where the zone has
 /// none); an abbreviation cannot be turned into an offset, so it is read as this host's
 /// local time, except `UTC` and `GMT` (`journalctl --utc`) and numeric zones.
 fn parse_weekday_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i64>, &'a str)> {
-    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     let (weekday, rest) = split_space(text)?;
     if !WEEKDAYS.contains(&weekday) {
         return None;
@@ -898,6 +904,16 @@ mod tests {
         assert_eq!(
             (m.time, m.host, m.pid, m.message),
             (None, "web1", Some(9), "x")
+        );
+        // OpenWrt's logread: ctime with the year, local time.
+        let o = split(
+            "Tue Nov 24 10:00:00 2026 authpriv.warn dropbear[9]: x",
+            &mut c,
+        )
+        .expect("logread");
+        assert_eq!(
+            (o.time, o.host, o.program, o.pid),
+            (local_10h, "-", "dropbear", Some(9))
         );
         // AIX: `facility|alias:level` before the program.
         let a = split("Nov 24 10:00:00 x071 auth|security:info sshd[9]: x", &mut c).expect("aix");

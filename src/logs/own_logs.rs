@@ -32,11 +32,9 @@ use super::header::Cut;
 use chrono::{Datelike, NaiveDate};
 
 use super::header::{
-    Clock, LogLine, days_from_civil, digits, parse_bsd_stamp, parse_date_time, parse_hms,
+    Clock, LogLine, WEEKDAYS, days_from_civil, digits, parse_bsd_stamp, parse_date_time, parse_hms,
     parse_month_day, split_space,
 };
-
-const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// vsftpd's own log line, or None.
 pub(super) fn split_vsftpd<'a>(line: &'a str, clock: &mut Clock) -> Option<LogLine<'a>> {
