@@ -405,6 +405,9 @@ fn parse_one<'a>(m: &'a str, o: &ParseOptions) -> Option<Finding<'a>> {
         // Linux-PAM 0.7x/0.99's `(pam_unix) authentication failure; ...` under sshd's ident.
         b'(' => pam_unix(m, o),
         b'P' if m.starts_with("Postponed ") => postponed(whole(m)?.strip_prefix("Postponed ")?, o),
+        b'P' if m.starts_with(PROTOCOL_MISMATCH) => {
+            protocol_mismatch(&m[PROTOCOL_MISMATCH.len()..])
+        }
         b'P' => pam_more(m, o),
         b'C' => {
             let m = whole(m)?;
@@ -1032,15 +1035,31 @@ fn leading_address(rest: &str) -> Option<Finding<'_>> {
     Some(Finding::new(Kind::Probe, ip(addr)?, None))
 }
 
-/// `fatal: Timeout before authentication for ADDR port N` (LoginGraceTime ran out): sshd's
-/// own text only, the address first, nothing after the port.
+/// `fatal: Timeout before authentication for ADDR port N` (LoginGraceTime ran out; OpenSSH
+/// 7.4 and later), `... for ADDR` (3.x to 7.3) or `... for ADDR.` (2.x): sshd's own text
+/// only, the address from the socket and nothing after it but the port.
 fn grace_timeout(rest: &str) -> Option<Finding<'_>> {
-    let (addr, port) = rest.cut(" port ")?;
-    if !is_digits(port) {
-        return None;
-    }
+    let addr = match rest.cut(" port ") {
+        Some((addr, port)) if is_digits(port) => addr,
+        Some(_) => return None,
+        None => rest.strip_suffix('.').unwrap_or(rest),
+    };
     Some(Finding::new(Kind::Probe, ip(addr)?, None))
 }
+
+/// `Protocol major versions differ for ADDR[ port N]: SERVER vs. CLIENT` (OpenSSH before
+/// 7.6, which still spoke SSH-1): a client announcing SSH-1 (scanners such as nmap's
+/// `sshv1` check) was turned away. The client's text comes last; the address is read
+/// from the start, up to sshd's `: ` (no address holds one).
+fn protocol_mismatch(rest: &str) -> Option<Finding<'_>> {
+    let (addr, versions) = rest.cut(": ")?;
+    if !versions.contains(" vs. ") {
+        return None;
+    }
+    Some(Finding::new(Kind::Probe, ip(without_port(addr)?)?, None))
+}
+
+const PROTOCOL_MISMATCH: &str = "Protocol major versions differ for ";
 
 /// The listener's word for a connection that let LoginGraceTime run out (OpenSSH 9.8 and
 /// later, and the releases that took its fix for CVE-2024-6387, whose per-connection
