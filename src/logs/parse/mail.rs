@@ -59,10 +59,10 @@ fn sasl_failure<'a>(text: &'a str, options: &ParseOptions) -> Option<Finding<'a>
         return None;
     }
     let rest = rest.strip_prefix("authentication failed")?;
-    let reason = if rest.is_empty() {
-        ""
-    } else {
-        rest.strip_prefix(": ")?
+    // An empty reason leaves `failed: `, or `failed:` where a relay trimmed the space.
+    let reason = match rest {
+        "" | ":" => "",
+        _ => rest.strip_prefix(": ")?,
     };
     // The SASL server was down: says nothing about the client.
     if reason.starts_with("Connection lost to authentication server") {
