@@ -280,12 +280,24 @@ pub(super) fn is_priority_name(text: &str) -> bool {
     {
         return false;
     }
-    if let Some((f, l)) = text.cut(".") {
-        return FACILITIES.contains(&f) && LEVELS.contains(&l);
+    // Facility names are lower-case letters and digits: a host or tag stops at its first
+    // other byte, which must be the `.` or `:` before the level.
+    let Some(at) =
+        (text.bytes()).position(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'|'))
+    else {
+        return false;
+    };
+    // Only an ASCII separator is split at (the byte may start a multi-byte character).
+    let separator = text.as_bytes()[at];
+    if separator != b'.' && separator != b':' {
+        return false;
     }
-    text.cut(":").is_some_and(|(fs, l)| {
-        LEVELS.contains(&l) && fs.split('|').all(|f| FACILITIES.contains(&f))
-    })
+    let (facilities, level) = (&text[..at], &text[at + 1..]);
+    if separator == b'.' {
+        FACILITIES.contains(&facilities) && LEVELS.contains(&level)
+    } else {
+        LEVELS.contains(&level) && facilities.split('|').all(|f| FACILITIES.contains(&f))
+    }
 }
 
 /// socklog, BusyBox and FreeBSD `syslogd -v` write the priority before the tag:
@@ -523,6 +535,10 @@ fn numeric_zone(zone: &str) -> Option<i64> {
         _ => return None,
     };
     let zone = &zone[1..];
+    // Fixed byte offsets below: only ASCII text has character boundaries there.
+    if !zone.is_ascii() {
+        return None;
+    }
     let (h, m) = match zone.len() {
         2 => (zone, "00"),
         4 => zone.split_at(2),
@@ -651,16 +667,34 @@ impl Cut for str {
     }
 }
 
+/// The byte of `needle` to scan for: its first that is not a space (log text is a sixth
+/// spaces, and the rules' needles, ` from `, ` port `, often start with one), and where.
+fn anchor(needle: &[u8]) -> (usize, u8) {
+    let at = needle.iter().position(|&b| b != b' ').unwrap_or(0);
+    (at, needle[at])
+}
+
+/// Whether `needle` is at `at` in `hay`, byte by byte: the needles are a few bytes, and a
+/// slice comparison would call `memcmp` for each candidate.
+fn matches_at(hay: &[u8], at: usize, needle: &[u8]) -> bool {
+    hay[at..at + needle.len()]
+        .iter()
+        .zip(needle)
+        .all(|(a, b)| a == b)
+}
+
 /// The first position of `needle` in `hay`.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let Some((&first, rest)) = needle.split_first() else {
+    if needle.is_empty() {
         return Some(0);
-    };
+    }
     let last = hay.len().checked_sub(needle.len())?;
+    let (k, byte) = anchor(needle);
+    // Candidate starts `at`, with the anchor byte at `at + k`.
     let mut at = 0;
     while at <= last {
-        at += hay[at..=last].iter().position(|&b| b == first)?;
-        if hay[at + 1..at + needle.len()] == *rest {
+        at += hay[at + k..=last + k].iter().position(|&b| b == byte)?;
+        if matches_at(hay, at, needle) {
             return Some(at);
         }
         at += 1;
@@ -670,13 +704,15 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The last position of `needle` in `hay`.
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let Some((&first, rest)) = needle.split_first() else {
+    if needle.is_empty() {
         return Some(hay.len());
-    };
+    }
+    let (k, byte) = anchor(needle);
+    // Candidate starts below `end`.
     let mut end = hay.len().checked_sub(needle.len())? + 1;
     while end > 0 {
-        let at = hay[..end].iter().rposition(|&b| b == first)?;
-        if hay[at + 1..at + needle.len()] == *rest {
+        let at = hay[k..end + k].iter().rposition(|&b| b == byte)?;
+        if matches_at(hay, at, needle) {
             return Some(at);
         }
         end = at;
@@ -874,6 +910,39 @@ mod tests {
         assert_eq!((z.program, z.time), ("postfix/smtpd", Some(1_795_514_400)));
     }
 
+    /// `cut` and `rcut` agree with std's `split_once` and `rsplit_once` on every needle at
+    /// every place, spaces around it or not, overlapping repeats and multi-byte text included.
+    #[test]
+    fn cut_and_rcut_agree_with_std() {
+        let hays = [
+            "",
+            " ",
+            "  from  from ",
+            "Failed password for x from  from 1.2.3.4 port 22 ssh2",
+            "aaaa",
+            " port port  port ",
+            "é from ü port é",
+            "x]: y] z]:",
+        ];
+        let needles = [
+            " ", "  ", " from ", "from", " port ", "a", "aa", "aaa", "]:", "] ", "é", " ü ",
+        ];
+        for hay in hays {
+            for needle in needles {
+                assert_eq!(
+                    hay.cut(needle),
+                    hay.split_once(needle),
+                    "cut {hay:?} {needle:?}"
+                );
+                assert_eq!(
+                    hay.rcut(needle),
+                    hay.rsplit_once(needle),
+                    "rcut {hay:?} {needle:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn journalctl_short_formats_and_fractions() {
         let mut c = clock();
@@ -915,6 +984,8 @@ mod tests {
             (o.time, o.host, o.program, o.pid),
             (local_10h, "-", "dropbear", Some(9))
         );
+        // A host or tag whose first byte no facility has starts a multi-byte character.
+        assert!(!is_priority_name("xᝀ.info"));
         // AIX: `facility|alias:level` before the program.
         let a = split("Nov 24 10:00:00 x071 auth|security:info sshd[9]: x", &mut c).expect("aix");
         assert_eq!((a.host, a.program, a.message), ("x071", "sshd", "x"));
@@ -923,6 +994,8 @@ mod tests {
             "Nov 24 10:00:00. web1 sshd[9]: x",
             "Tue 2026-11-24 10:00:00+01:00 CET web1 sshd[9]: x",
             "Tue 2026-11-24 10:00:00 +4 web1 sshd[9]: x",
+            "Tue 2026-11-24 10:00:00 +1é2 web1 sshd[9]: x",
+            "Tue 2026-11-24 10:00:00 +1é:2 web1 sshd[9]: x",
             "1795514400 web1 sshd[9]: x",
             "17955144.001 web1 sshd[9]: x",
             "[ 1.2.3] web1 sshd[9]: x",
