@@ -879,6 +879,17 @@ fn ingest(root: &Root, input: &[u8]) {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// The real `journalctl -o json` output of a journal file.
+fn journalctl_json(journal: &std::path::Path) -> Vec<u8> {
+    let json = Command::new("journalctl")
+        .arg(format!("--file={}", journal.display()))
+        .args(["-o", "json", "--no-pager", "-q"])
+        .output()
+        .expect("run journalctl");
+    assert!(json.status.success(), "{}", stderr(&json));
+    json.stdout
+}
+
 #[test]
 fn ingest_judges_journalctl_json_by_its_trusted_fields() {
     let Some(remote) = journal_remote() else {
@@ -887,14 +898,9 @@ fn ingest_judges_journalctl_json_by_its_trusted_fields() {
     let root = Root::new();
     let journal = journal_file(&root, remote, &journal_entries());
     // What `journalctl -f -o json | sentry ingest` passes: journalctl's own output.
-    let json = Command::new("journalctl")
-        .arg(format!("--file={}", journal.display()))
-        .args(["-o", "json", "--no-pager", "-q"])
-        .output()
-        .expect("run journalctl");
-    assert!(json.status.success(), "{}", stderr(&json));
-    assert_eq!(json.stdout.iter().filter(|&&b| b == b'\n').count(), 12);
-    ingest(&root, &json.stdout);
+    let json = journalctl_json(&journal);
+    assert_eq!(json.iter().filter(|&&b| b == b'\n').count(), 12);
+    ingest(&root, &json);
     assert_only_sshds_own_entries_counted(&root);
 }
 
@@ -914,14 +920,8 @@ fn parse_judges_journalctl_json_by_its_trusted_fields() {
         "Server listening on 0.0.0.0 port 22.".to_string(),
     ));
     let journal = journal_file(&root, remote, &entries);
-    let json = Command::new("journalctl")
-        .arg(format!("--file={}", journal.display()))
-        .args(["-o", "json", "--no-pager", "-q"])
-        .output()
-        .expect("run journalctl");
-    assert!(json.status.success(), "{}", stderr(&json));
     let file = root.path().join("journal.json");
-    std::fs::write(&file, &json.stdout).expect("write the export");
+    std::fs::write(&file, journalctl_json(&journal)).expect("write the export");
     let file = file.to_str().expect("utf-8");
     let out = root.run(&["parse", file]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -268,9 +268,14 @@ mod tests {
             "ssh2: a ssh2: b",
             "  ",
             "from",
+            " port port  port ",
+            "x]: y] z]:",
         ];
+        // Needles that start or end with spaces too: the search anchors on the first byte
+        // that is not one.
         let needles = [
-            "a", "aa", "ab", " ", " from ", " port ", "ssh2: ", "ü", "é f", "from", "zz",
+            "a", "aa", "ab", " ", "  ", " from ", " port ", "ssh2: ", "ü", " ü ", "é f", "from",
+            "zz", "]:", "] ",
         ];
         for hay in hays {
             for needle in needles {
