@@ -527,7 +527,8 @@ fn parse_weekday_stamp<'a>(text: &'a str, clock: &mut Clock) -> Option<(Option<i
     Some((clock.at(days, seconds, offset), rest))
 }
 
-/// `+04`, `-0330`, `+05:30`: a zone's offset in seconds.
+/// `+04`, `-0330`, `+05:30`: a zone's offset in seconds (ISO stamps' too, see
+/// [`parse_date_time`]).
 fn numeric_zone(zone: &str) -> Option<i64> {
     let sign = match zone.as_bytes().first()? {
         b'+' => 1,
@@ -552,8 +553,8 @@ fn numeric_zone(zone: &str) -> Option<i64> {
 /// fraction, which this format always has.
 fn parse_unix_stamp(stamp: &str) -> Option<i64> {
     let (seconds, fraction) = stamp.split_at_checked(stamp.find('.')?)?;
-    if !(9..=11).contains(&seconds.len()) || !is_fraction_or_empty(fraction) || fraction.is_empty()
-    {
+    // `fraction` starts at the `.`: never empty, so it must hold digits.
+    if !(9..=11).contains(&seconds.len()) || !is_fraction_or_empty(fraction) {
         return None;
     }
     digits(seconds)
@@ -628,20 +629,9 @@ pub(super) fn parse_date_time(date: &str, time_of_day: &str) -> Option<(i64, i64
     let zone = match rest {
         "" => None,
         "Z" | "z" => Some(0),
-        _ => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let zone = &rest[1..];
-            let (h, m) = match zone.len() {
-                5 if zone.as_bytes()[2] == b':' => (&zone[0..2], &zone[3..5]),
-                4 => (&zone[0..2], &zone[2..4]),
-                _ => return None,
-            };
-            Some(sign * (digits::<i64>(h)? * 3600 + digits::<i64>(m)? * 60))
-        }
+        // An ISO stamp's zone has its minutes: `±HH` alone is journalctl's short-full only.
+        _ if rest.len() == 3 => return None,
+        _ => Some(numeric_zone(rest)?),
     };
     Some((days_from_civil(year, month, day), seconds, zone))
 }
@@ -964,6 +954,9 @@ mod tests {
             "Tue 2026-11-24 10:00:00 +1é2 web1 sshd[9]: x",
             "Tue 2026-11-24 10:00:00 +1é:2 web1 sshd[9]: x",
             "1795514400 web1 sshd[9]: x",
+            "1795514400. web1 sshd[9]: x",
+            // An ISO zone needs its minutes.
+            "2026-11-24T10:00:00+04 web1 sshd[9]: x",
             "17955144.001 web1 sshd[9]: x",
             "[ 1.2.3] web1 sshd[9]: x",
             "[970.5]web1 sshd[9]: x",
